@@ -1,0 +1,68 @@
+"""What the CLI knows about an app before starting it: its name and `[tool.eggscripts]`.
+
+Only `pyproject.toml` is read (TOML, no code runs), so a broken app can always be stopped
+and a start fails with a clear message instead of an import error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from eggscripts.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+TOOL_TABLE = "tool.eggscripts"
+_TITLE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class AppInfo:
+    base_dir: str
+    name: str
+    tool: Mapping[str, Any]
+    pyproject: str | None
+
+    @property
+    def default_title(self) -> str:
+        """`egg-server-<name>`, made title-safe: a directory called `my app` still gets a
+        usable default instead of an error the user did not cause."""
+        safe = _TITLE_UNSAFE.sub("-", self.name).strip("-") or "app"
+        return f"egg-server-{safe}"
+
+    def origin(self, key: str) -> str:
+        return f"'{key}' in [{TOOL_TABLE}] of {self.pyproject}"
+
+
+def load(base_dir: str) -> AppInfo:
+    """Read BASE_DIR/pyproject.toml; a missing file is fine, a broken one is a usage error
+    (silently ignoring it would start the app with settings the user did not ask for)."""
+    path = os.path.join(base_dir, "pyproject.toml")
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return AppInfo(base_dir, os.path.basename(os.path.normpath(base_dir)), {}, None)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    project = data.get("project")
+    name = project.get("name") if isinstance(project, dict) else None
+    tool = data.get("tool", {}).get("eggscripts", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"[{TOOL_TABLE}] in {path} must be a table")
+    return AppInfo(
+        base_dir=base_dir,
+        name=str(name) if name else os.path.basename(os.path.normpath(base_dir)),
+        tool=tool,
+        pyproject=path,
+    )

@@ -1,0 +1,105 @@
+"""`eggscripts start`: launch a cluster in the foreground or as a daemon (SPEC §2.1, §4)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from eggscripts import appinfo, launch, options, procs
+from eggscripts.errors import AlreadyRunning
+from eggscripts.types import is_path
+
+
+@click.command(
+    "start",
+    short_help="Start a cluster (foreground or --daemon).",
+    params=[*options.click_params(options.START), options.base_dir_argument()],
+    epilog="Examples: `eggscripts start --daemon --port=8080 --title=shop /srv/shop`; "
+    "`eggscripts start` (foreground, current directory).",
+)
+@click.pass_context
+def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
+    """Start a cluster: a master, an agent and --workers app workers on one port.
+
+    BASE_DIR (default: the current directory) is the app. Every option may also be set in
+    [tool.eggscripts] of BASE_DIR/pyproject.toml (same names, e.g. `workers = 4`); the
+    command line wins over the environment (PORT, EGG_WORKERS, EGG_SERVER_ENV), which wins
+    over pyproject.toml.
+
+    Without --daemon this process becomes the master: Ctrl-C or SIGTERM stop the cluster
+    gracefully and the exit status is the master's. With --daemon the cluster is detached,
+    its output goes to the --stdout/--stderr logs, and the command exits 0 once every
+    worker is ready, or 1 (after stopping what it started) if the cluster fails, writes to
+    its stderr log, or is not ready within --timeout.
+    """
+    app = appinfo.load(base_dir)
+    values = options.resolve(ctx, options.START, app)
+    values["title"] = values["title"] or app.default_title
+    values["workers"] = values["workers"] or _cpu_count()
+    values["framework"] = _framework(values["framework"], base_dir)
+    _check_files(values)
+    require = [_require(item, base_dir) for item in values["require"]]
+    plan = launch.make_plan(values, base_dir, require)
+    _refuse_if_running(plan.title)
+    if not values["daemon"]:
+        launch.exec_foreground(plan)
+    from eggscripts import background  # daemon machinery only when daemonizing
+
+    background.run(
+        plan,
+        stdout_path=values["stdout"],
+        stderr_path=values["stderr"],
+        timeout_ms=values["timeout"],
+        ignore_stderr=bool(values["ignore_stderr"]),
+    )
+
+
+def _cpu_count() -> int:
+    """CPUs this process may run on (a container's cpuset), not the host's count."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+def _check_files(values: dict[str, Any]) -> None:
+    if bool(values["https_key"]) != bool(values["https_cert"]):
+        raise click.UsageError("--https-key and --https-cert must be given together")
+    if values["daemon"] and values["stdout"] == values["stderr"] and not values["ignore_stderr"]:
+        raise click.UsageError(
+            "--stdout and --stderr are the same file, so any output would fail the start; "
+            "use two files or --ignore-stderr"
+        )
+
+
+def _require(item: str, base_dir: str) -> str:
+    """Module names pass through; paths are made absolute against BASE_DIR (not the cwd,
+    so a pyproject.toml entry means the same wherever `start` runs) and must exist."""
+    if not is_path(item):
+        return item
+    path = os.path.normpath(os.path.join(base_dir, os.path.expanduser(item)))
+    if not os.path.isfile(path):
+        raise click.BadParameter(f"{path} does not exist", param_hint="'--require'")
+    return path
+
+
+def _framework(value: str | None, base_dir: str) -> str | None:
+    if value is None or not is_path(value):
+        return value
+    path = os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
+    if not os.path.isdir(path):
+        raise click.BadParameter(f"{path} is not a directory", param_hint="'--framework'")
+    return path
+
+
+def _refuse_if_running(title: str) -> None:
+    """Two clusters with one title would make `stop --title` hit both; refuse early."""
+    running = procs.find(title)
+    if running:
+        master = next((cp for cp in running if cp.info.role == "master"), running[0])
+        raise AlreadyRunning(
+            f"a cluster titled {title} is already running ({master.info.role} pid "
+            f"{master.pid}); stop it first: eggscripts stop --title={title}"
+        )

@@ -1,0 +1,106 @@
+"""`eggscripts stop`: stop running clusters of the current user (SPEC §2.2)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from eggscripts import appinfo, options, procs, shutdown
+from eggscripts.errors import PREFIX, StopFailed
+from eggscripts.procs import ClusterProcess
+
+
+@click.command(
+    "stop",
+    params=[*options.click_params(options.STOP), options.base_dir_argument()],
+    epilog="Examples: `eggscripts stop --title=egg-server-shop`; `eggscripts stop /srv/shop`.",
+)
+@click.pass_context
+def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
+    """Stop running clusters.
+
+    Finds the masters of the current user whose title is exactly --title, sends them
+    SIGTERM and waits (at most --timeout) until they have stopped their workers and
+    exited, then SIGTERMs, and after a short grace SIGKILLs, any agent or app worker of
+    the same title still alive. Without --title (and none in BASE_DIR/pyproject.toml)
+    every cluster of the current user is stopped; with an explicit BASE_DIR only the
+    clusters started from that directory. Other users' processes are never touched.
+    Finding nothing is not an error (exit status 0).
+    """
+    app = appinfo.load(base_dir)
+    values = options.resolve(ctx, options.STOP, app)
+    title: str | None = values["title"]
+    only_dir = None
+    if title is None and ctx.get_parameter_source("base_dir") == ParameterSource.COMMANDLINE:
+        only_dir = base_dir
+    scope = _describe_scope(title, only_dir)
+    if title is None and only_dir is None:
+        _say(f"no --title given: stopping every cluster of user {_user()}")
+
+    found = procs.find(title, base_dir=only_dir)
+    if not found:
+        _say(f"no running cluster found {scope}")
+        return
+    by_title = _group(found)
+    for name, members in by_title.items():
+        _say(f"stopping {name} ({_roles(members)})")
+
+    masters = [cp.proc for cp in found if cp.info.role == "master"]
+    result = shutdown.stop(
+        masters,
+        leftovers=lambda: procs.find(title, roles=("agent", "app"), base_dir=only_dir),
+        timeout=values["timeout"] / 1000,
+    )
+    killed = set(result.killed)
+    for name, members in by_title.items():
+        pids = ", ".join(str(cp.pid) for cp in members)
+        _say(f"stopped {name} (pids {pids}) in {result.elapsed:.2f}s")
+        late = [str(cp.pid) for cp in members if cp.pid in killed]
+        if late:
+            _say(f"{name}: killed pids {', '.join(late)} with SIGKILL (they did not exit in time)")
+    if result.denied:
+        denied = ", ".join(str(pid) for pid in result.denied)
+        raise StopFailed(f"not permitted to signal pids {denied}")
+
+
+def _group(found: list[ClusterProcess]) -> dict[str, list[ClusterProcess]]:
+    order = {role: i for i, role in enumerate(procs.ROLES)}
+    groups: dict[str, list[ClusterProcess]] = {name: [] for name in procs.titles(found)}
+    for cp in sorted(found, key=lambda cp: (order[cp.info.role], cp.pid)):
+        groups[cp.info.title].append(cp)
+    return groups
+
+
+def _roles(members: list[ClusterProcess]) -> str:
+    parts = []
+    for role in procs.ROLES:
+        pids = [str(cp.pid) for cp in members if cp.info.role == role]
+        if pids:
+            label = f"{role} pid" if len(pids) == 1 else f"{role} pids"
+            parts.append(f"{label} {', '.join(pids)}")
+    if not any(cp.info.role == "master" for cp in members):
+        parts.append("no master")
+    return "; ".join(parts)
+
+
+def _describe_scope(title: str | None, only_dir: str | None) -> str:
+    if title is not None:
+        return f"with title {title}"
+    if only_dir is not None:
+        return f"for {only_dir}"
+    return f"of user {_user()}"
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def _say(text: str) -> None:
+    click.echo(f"{PREFIX} {text}")

@@ -1,0 +1,107 @@
+"""Launching the cluster as a daemon (SPEC §4, PITFALLS "Daemonizing").
+
+`DaemonContext.open()` `_exit`s the process that calls it, so we fork first: the child
+opens the context (python-daemon forks twice more and calls setsid, leaving a grandchild
+with no controlling terminal), then execs the runtime. The parent keeps the read end of
+a pipe; the daemon keeps the write end across exec as the ready channel.
+
+python-daemon's defaults are wrong for us and are overridden explicitly:
+- `detach_process=True`: its auto-detection skips detaching under PID 1 or a socket stdin.
+- `signal_map` resets to SIG_DFL: the default ignores SIGTSTP/SIGTTIN/SIGTTOU (SIG_IGN
+  survives exec, the master would inherit it) and turns SIGTERM into SystemExit.
+- `umask` is kept as the user set it (python-daemon would set 0) and core limits untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import BinaryIO, NoReturn
+
+from eggscripts import readychannel
+
+_RESET_SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
+
+
+@dataclasses.dataclass(frozen=True)
+class Spawned:
+    read_fd: int
+    # The first child's exit status: 0 once python-daemon has detached the grandchild.
+    launcher_status: int
+
+
+def spawn(
+    argv_for: Callable[[int], list[str]],
+    env: dict[str, str],
+    working_directory: str,
+    stdout: BinaryIO,
+    stderr: BinaryIO,
+) -> Spawned:
+    """Start the daemon; `argv_for(ready_fd)` is the command it execs.
+
+    `stdout`/`stderr` are log files the caller opened (in append mode) so that opening
+    errors are reported here, in the foreground, not lost in a daemon.
+    """
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked child, which never returns
+        _child(read_fd, write_fd, argv_for, env, working_directory, stdout, stderr)
+    # Without closing our copy of the write end we would never see EOF when the daemon
+    # dies before it is ready.
+    os.close(write_fd)
+    _, status = os.waitpid(pid, 0)
+    return Spawned(read_fd, os.waitstatus_to_exitcode(status))
+
+
+def _child(
+    read_fd: int,
+    write_fd: int,
+    argv_for: Callable[[int], list[str]],
+    env: dict[str, str],
+    working_directory: str,
+    stdout: BinaryIO,
+    stderr: BinaryIO,
+) -> NoReturn:
+    """Never returns into click: every path ends in exec or `os._exit`."""
+    try:
+        os.close(read_fd)
+        _daemonize(write_fd, working_directory, stdout, stderr)
+        readychannel.write_frame(write_fd, readychannel.SPAWNED, {"pid": os.getpid()})
+        os.set_inheritable(write_fd, True)
+        argv = argv_for(write_fd)
+        os.execve(argv[0], argv, env)
+    except BaseException as exc:  # must not unwind into the CLI's stack
+        message = f"[eggscripts] cannot launch the cluster: {type(exc).__name__}: {exc}"
+        try:
+            os.write(2, (message + "\n").encode())
+            readychannel.write_frame(write_fd, "startup-error", {"message": message})
+        except OSError:
+            pass
+    os._exit(127)
+
+
+def _daemonize(write_fd: int, working_directory: str, stdout: BinaryIO, stderr: BinaryIO) -> None:
+    import daemon
+
+    umask = os.umask(0)
+    os.umask(umask)
+    signal_map = {
+        getattr(signal, name): signal.SIG_DFL for name in _RESET_SIGNALS if hasattr(signal, name)
+    }
+    context = daemon.DaemonContext(
+        detach_process=True,
+        working_directory=working_directory,
+        umask=umask,
+        prevent_core=False,
+        stdin=None,
+        stdout=stdout,
+        stderr=stderr,
+        files_preserve=[write_fd, stdout, stderr],
+        signal_map=signal_map,
+    )
+    context.open()

@@ -1,0 +1,46 @@
+"""The CLI's failure vocabulary.
+
+Commands raise these instead of calling `sys.exit` or printing tracebacks: click turns a
+`ClickException` into one line on stderr plus its `exit_code`, so every failure a user can
+cause looks the same and scripts can rely on the status (1 = failed, 2 = bad usage).
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+import click
+
+PREFIX = "[eggscripts]"
+
+
+class EggScriptsError(click.ClickException):
+    """Something went wrong that is not the user's typing: exit 1, one line on stderr."""
+
+    exit_code = 1
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"{PREFIX} error: {self.format_message()}", file=file, err=file is None)
+
+
+class AlreadyRunning(EggScriptsError):
+    """A second cluster with the same title would make `stop --title` ambiguous."""
+
+
+class StartFailed(EggScriptsError):
+    """The cluster did not report ready; whatever was started has been stopped again."""
+
+
+class StopFailed(EggScriptsError):
+    """Some process of the cluster could not be stopped (e.g. it belongs to another user)."""
+
+
+class ConfigError(click.UsageError):
+    """A bad value in `[tool.eggscripts]`: the same exit status (2) as a bad option."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        # No usage line: the mistake is in a file, not on the command line.
+        click.echo(f"{PREFIX} error: {self.format_message()}", file=file, err=file is None)

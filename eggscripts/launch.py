@@ -1,0 +1,74 @@
+"""The one interface to the runtime: `python -m runtime.start_cluster '<options JSON>'`.
+
+INTERNALS.md §1 lists the keys. The CLI never imports `runtime`; it only builds this
+command line, so the cluster may even run under another interpreter (`--python`).
+The command is an argv list handed to exec: no option value ever reaches a shell.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from typing import Any, NoReturn
+
+from eggscripts.errors import EggScriptsError
+
+RUNTIME_MODULE = "runtime.start_cluster"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Everything needed to launch one cluster, already validated."""
+
+    python: str
+    base_dir: str
+    title: str
+    options: dict[str, Any]  # INTERNALS §1 keys except ready_fd
+    env: dict[str, str]
+
+    def argv(self, ready_fd: int | None = None) -> list[str]:
+        options = {**self.options, "ready_fd": ready_fd}
+        return [self.python, "-m", RUNTIME_MODULE, json.dumps(options)]
+
+
+def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan:
+    """Map resolved option values (options.START names) to the runtime's JSON keys."""
+    https = None
+    if values["https_key"]:
+        https = {"key": values["https_key"], "cert": values["https_cert"]}
+    options = {
+        "base_dir": base_dir,
+        "title": values["title"],
+        "port": values["port"],
+        "hostname": values["hostname"],
+        "workers": values["workers"],
+        "env": values["env"],
+        "framework": values["framework"],
+        "https": https,
+        "require": require,
+        "startup_timeout": values["timeout"],
+        "sticky": bool(values["sticky"]),
+    }
+    env = {**os.environ, "EGG_SERVER_ENV": values["env"]}
+    return Plan(
+        python=values["python"] or sys.executable,
+        base_dir=base_dir,
+        title=values["title"],
+        options=options,
+        env=env,
+    )
+
+
+def exec_foreground(plan: Plan) -> NoReturn:
+    """Replace this process with the master: same pid, same terminal, so Ctrl-C and
+    SIGTERM reach the master directly and our exit status is the master's."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = plan.argv()
+    try:
+        os.chdir(plan.base_dir)
+        os.execve(argv[0], argv, plan.env)
+    except OSError as exc:
+        raise EggScriptsError(f"cannot run {argv[0]}: {exc.strerror}") from None

@@ -1,0 +1,36 @@
+"""Rotating the daemon's stdout/stderr logs before a start, the way egg-scripts does.
+
+A start begins with empty logs so that "anything in the stderr log" means "this start
+wrote to stderr" (the daemon check relies on it), while the previous run's output is kept:
+a non-empty log is renamed to `<file>.<YYYYMMDD>.<HHMMSS>`, never truncated or deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def rotated_name(path: str, now: float | None = None) -> str:
+    """`<path>.<YYYYMMDD>.<HHMMSS>`, or with `.1`, `.2`... appended if that exists (two
+    starts within one second must not overwrite each other's logs)."""
+    stamp = time.strftime("%Y%m%d.%H%M%S", time.localtime(now))
+    candidate = f"{path}.{stamp}"
+    n = 0
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = f"{path}.{stamp}.{n}"
+    return candidate
+
+
+def rotate(path: str, now: float | None = None) -> str | None:
+    """Create the parent directory; rename a non-empty `path` aside. The new name, if any."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    try:
+        if os.path.getsize(path) == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    target = rotated_name(path, now)
+    os.rename(path, target)
+    return target

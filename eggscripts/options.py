@@ -1,0 +1,288 @@
+"""The option registry: every command-line option is declared once, here.
+
+gunicorn-style: a frozen `OptionSpec` carries the name, flags, type, default, environment
+variable and help of one option. The click options, the `[tool.eggscripts]` keys, the man
+pages and the shell completions are all derived from these specs (uvicorn repeats each
+option five times and they drift; we never write a name twice).
+
+Precedence is resolved in `resolve()`: command line > environment > pyproject > default.
+Click only knows the first two; the click default of every option is None so that
+`Context.get_parameter_source()` tells us whether the user said anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from eggscripts.appinfo import TOOL_TABLE, AppInfo
+from eggscripts.errors import ConfigError
+from eggscripts.types import ModuleOrPathType, PathType, PythonType, TitleType
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionSpec:
+    name: str
+    help: str
+    type: Any = click.STRING
+    default: Any = None
+    # How the default reads in --help and man pages when it is computed at run time.
+    default_text: str | None = None
+    aliases: tuple[str, ...] = ()
+    envvar: str | None = None
+    is_flag: bool = False
+    multiple: bool = False
+    metavar: str | None = None
+    # May `[tool.eggscripts]` in pyproject.toml set it?
+    in_pyproject: bool = True
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def key(self) -> str:
+        """The `[tool.eggscripts]` key: the long flag without dashes (`ignore-stderr`)."""
+        return self.name.replace("_", "-")
+
+    @property
+    def shown_default(self) -> str:
+        if self.default_text is not None:
+            return self.default_text
+        if self.is_flag:
+            return "on" if self.default else "off"
+        if self.default is None or self.default == ():
+            return "none"
+        return str(self.default)
+
+    def to_click(self) -> SpecOption:
+        decls = [f"{self.flag}/--no-{self.key}"] if self.is_flag else [self.flag]
+        return SpecOption(
+            self,
+            [*decls, *self.aliases, self.name],
+            type=None if self.is_flag else self.type,
+            is_flag=self.is_flag or None,
+            default=None,
+            multiple=self.multiple,
+            envvar=self.envvar,
+            show_envvar=self.envvar is not None,
+            show_default=self.shown_default,
+            metavar=self.metavar,
+            help=self.help,
+        )
+
+
+class SpecOption(click.Option):
+    """A click option that remembers its spec and shows the default without click's
+    parentheses (click brackets every textual default as if it were a description)."""
+
+    def __init__(self, spec: OptionSpec, decls: list[str], **attrs: Any) -> None:
+        super().__init__(decls, **attrs)
+        self.spec = spec
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        extra["default"] = self.spec.shown_default
+        return extra
+
+
+# ---- start (SPEC §2.1) and stop (SPEC §2.2) --------------------------------------------
+
+TITLE = OptionSpec(
+    "title",
+    "Process title of the cluster (letters, digits, '.', '_', '-'); "
+    "`stop` and `ps` find the cluster by it.",
+    type=TitleType(),
+    default_text="egg-server-<app name>",
+)
+PORT = OptionSpec(
+    "port",
+    "HTTP port to listen on.",
+    type=click.IntRange(1, 65535),
+    aliases=("-p",),
+    envvar="PORT",
+    default_text="app config cluster.listen.port, else 7001",
+    metavar="PORT",
+)
+HOSTNAME = OptionSpec(
+    "hostname",
+    "Address to bind.",
+    default_text="0.0.0.0 (all interfaces)",
+    metavar="HOST",
+)
+WORKERS = OptionSpec(
+    "workers",
+    "Number of app worker processes.",
+    type=click.IntRange(min=1),
+    aliases=("-c", "--cluster"),
+    envvar="EGG_WORKERS",
+    default_text="number of CPUs",
+    metavar="N",
+)
+ENV = OptionSpec(
+    "env",
+    "Server environment, exported to the cluster as EGG_SERVER_ENV.",
+    envvar="EGG_SERVER_ENV",
+    default="prod",
+    metavar="NAME",
+)
+FRAMEWORK = OptionSpec(
+    "framework",
+    "Framework package (import name, or a directory relative to BASE_DIR).",
+    type=ModuleOrPathType(),
+    default_text="built-in",
+)
+DAEMON = OptionSpec(
+    "daemon", "Run the cluster in the background (detached).", is_flag=True, default=False
+)
+STDOUT = OptionSpec(
+    "stdout",
+    "Daemon: file receiving the cluster's stdout (rotated first if not empty).",
+    type=PathType(dir_okay=False),
+    default="~/logs/master-stdout.log",
+    metavar="PATH",
+)
+STDERR = OptionSpec(
+    "stderr",
+    "Daemon: file receiving the cluster's stderr; any output there fails the start.",
+    type=PathType(dir_okay=False),
+    default="~/logs/master-stderr.log",
+    metavar="PATH",
+)
+TIMEOUT = OptionSpec(
+    "timeout",
+    "Daemon: give up (and stop what was started) if the cluster is not ready after this "
+    "many milliseconds.",
+    type=click.IntRange(min=1),
+    default=300_000,
+    metavar="MS",
+)
+IGNORE_STDERR = OptionSpec(
+    "ignore_stderr",
+    "Daemon: do not fail the start when the stderr log receives output.",
+    is_flag=True,
+    default=False,
+)
+HTTPS_KEY = OptionSpec(
+    "https_key",
+    "Serve HTTPS with this private key file (needs --https-cert).",
+    type=PathType(exists=True, dir_okay=False),
+    metavar="PATH",
+)
+HTTPS_CERT = OptionSpec(
+    "https_cert",
+    "Serve HTTPS with this certificate file (needs --https-key).",
+    type=PathType(exists=True, dir_okay=False),
+    metavar="PATH",
+)
+REQUIRE = OptionSpec(
+    "require",
+    "Import this module (or ./file.py, relative to BASE_DIR) in every process before the "
+    "app loads. Repeatable.",
+    type=ModuleOrPathType(),
+    multiple=True,
+    default=(),
+)
+PYTHON = OptionSpec(
+    "python",
+    "Interpreter running the cluster, e.g. the app's virtualenv (eggscripts must be "
+    "installed there).",
+    type=PythonType(),
+    default_text="the interpreter running eggscripts",
+    metavar="PATH",
+)
+STICKY = OptionSpec("sticky", "Sticky sessions (reserved).", is_flag=True, default=False)
+
+START: tuple[OptionSpec, ...] = (
+    TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
+    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, STICKY,
+)  # fmt: skip
+
+STOP: tuple[OptionSpec, ...] = (
+    dataclasses.replace(
+        TITLE,
+        help="Stop only the cluster with exactly this title.",
+        default_text="every cluster of the current user",
+    ),
+    dataclasses.replace(
+        TIMEOUT,
+        help="Milliseconds to wait for the masters to exit before killing what is left.",
+        default=30_000,
+    ),
+)
+
+KNOWN_KEYS = frozenset(spec.key for spec in (*START, *STOP))
+
+
+def click_params(specs: Sequence[OptionSpec]) -> list[click.Parameter]:
+    return [spec.to_click() for spec in specs]
+
+
+def base_dir_argument() -> click.Argument:
+    """BASE_DIR, shared by every command that reads an app's pyproject.toml."""
+    return click.Argument(
+        ["base_dir"],
+        required=False,
+        default=".",
+        type=PathType(exists=True, file_okay=False),
+    )
+
+
+def resolve(ctx: click.Context, specs: Sequence[OptionSpec], app: AppInfo) -> dict[str, Any]:
+    """The effective value of every spec: command line > environment > pyproject > default.
+
+    Values from pyproject go through the same click type as the command line, so they are
+    validated the same way; relative paths there are relative to BASE_DIR, not the cwd.
+    """
+    warn_unknown_keys(app)
+    params = {p.name: p for p in ctx.command.params}
+    values: dict[str, Any] = {}
+    for spec in specs:
+        source = ctx.get_parameter_source(spec.name)
+        if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            values[spec.name] = ctx.params[spec.name]
+        elif spec.in_pyproject and _tool_key(app, spec) is not None:
+            values[spec.name] = _from_pyproject(ctx, params[spec.name], spec, app)
+        elif spec.default is None:
+            values[spec.name] = None
+        else:
+            # Defaults go through the type too: `~/logs/...` is expanded from $HOME here.
+            values[spec.name] = params[spec.name].type_cast_value(ctx, spec.default)
+    return values
+
+
+def _tool_key(app: AppInfo, spec: OptionSpec) -> str | None:
+    for key in (spec.key, spec.name):
+        if key in app.tool:
+            return key
+    return None
+
+
+def _from_pyproject(
+    ctx: click.Context, param: click.Parameter, spec: OptionSpec, app: AppInfo
+) -> Any:
+    key = _tool_key(app, spec)
+    assert key is not None
+    raw = app.tool[key]
+    if spec.multiple and not isinstance(raw, list):
+        raw = [raw]
+    if isinstance(param.type, click.Path):
+        raw = os.path.join(app.base_dir, os.path.expanduser(str(raw)))
+    try:
+        return param.type_cast_value(ctx, raw)
+    except click.BadParameter as exc:
+        raise ConfigError(f"invalid {app.origin(key)}: {exc.message}") from None
+
+
+def warn_unknown_keys(app: AppInfo) -> None:
+    """A typo such as `worker = 4` would otherwise be silently ignored."""
+    for key in sorted(set(app.tool) - KNOWN_KEYS - {k.replace("-", "_") for k in KNOWN_KEYS}):
+        click.echo(
+            f"[eggscripts] warning: unknown key {key!r} in [{TOOL_TABLE}] of {app.pyproject}",
+            err=True,
+        )

@@ -1,0 +1,110 @@
+"""Waiting for a daemonized cluster to become ready: egg-scripts' checkStatus, fixed.
+
+The watcher fails the start as soon as it knows:
+- the ready channel hits EOF without `egg-ready` (the master died or said `startup-error`);
+- the stderr log grows (unless `--ignore-stderr`), polled every 50 ms, and checked once
+  more when `egg-ready` arrives, so output written just before ready is never missed
+  (egg-scripts polls once a second and lets a fast-booting broken app through);
+- `--timeout` passes (kept even with `--ignore-stderr`, unlike egg-scripts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import select
+import time
+from typing import Any
+
+import psutil
+
+from eggscripts import readychannel
+from eggscripts.progress import Progress
+from eggscripts.readychannel import FrameReader
+
+STDERR_POLL = 0.05
+
+
+@dataclasses.dataclass
+class Outcome:
+    ready: dict[str, Any] | None = None
+    reason: str | None = None
+    master: psutil.Process | None = None
+    master_pid: int | None = None
+
+
+class StderrWatch:
+    """Has the stderr log received anything since the start began?"""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.baseline = self._size()
+
+    def _size(self) -> int:
+        try:
+            return os.path.getsize(self.path)
+        except OSError:
+            return 0
+
+    def grew(self) -> bool:
+        return self._size() > self.baseline
+
+
+def watch(
+    reader: FrameReader,
+    progress: Progress,
+    timeout_ms: int,
+    stderr: StderrWatch | None,
+    outcome: Outcome,
+) -> Outcome:
+    """Block until ready or failed, filling `outcome` as messages arrive (the caller keeps
+    it, so an interrupted wait still knows the master's pid); `stderr` None means
+    `--ignore-stderr`."""
+    deadline = progress.started + timeout_ms / 1000
+    while True:
+        now = time.monotonic()
+        if stderr is not None and stderr.grew():
+            outcome.reason = f"the cluster wrote to its stderr log {stderr.path}"
+            return outcome
+        if now >= deadline:
+            outcome.reason = f"not ready after the {timeout_ms} ms timeout (--timeout)"
+            return outcome
+        wait = max(0.0, min(STDERR_POLL, deadline - now, progress.next_tick() - now))
+        readable, _, _ = select.select([reader.fd], [], [], wait)
+        if readable:
+            for message in reader.read():
+                if _handle(message, outcome, progress):
+                    if stderr is not None and stderr.grew():
+                        outcome.ready = None
+                        outcome.reason = f"the cluster wrote to its stderr log {stderr.path}"
+                    return outcome
+            if reader.eof:
+                outcome.reason = outcome.reason or "the cluster exited before it was ready"
+                return outcome
+        progress.tick(time.monotonic())
+
+
+def _handle(message: dict[str, Any], outcome: Outcome, progress: Progress) -> bool:
+    """Apply one ready-channel message; True when the wait is over (ready or failed)."""
+    action = message.get("action")
+    data = message.get("data")
+    if not isinstance(data, dict):
+        data = {}
+    if action == readychannel.SPAWNED and isinstance(data.get("pid"), int):
+        outcome.master_pid = data["pid"]
+        try:
+            outcome.master = psutil.Process(data["pid"])
+        except psutil.NoSuchProcess:
+            outcome.master = None
+    elif action == "agent-start":
+        progress.agent_started()
+    elif action == "app-start":
+        total = data.get("total", progress.total)
+        progress.app_started(int(data.get("ready", progress.ready + 1)), int(total))
+    elif action == "egg-ready":
+        outcome.ready = data
+        return True
+    elif action == "startup-error":
+        outcome.reason = str(data.get("message") or "startup error")
+        return True
+    return False

@@ -1,0 +1,9 @@
+def router(app):
+    c = app.controller
+    r = app.router
+    r.get("/", c.home.index, name="home")
+    r.get("/pid", c.home.pid)
+    r.get("/slow", c.home.slow)
+    r.post("/echo", c.home.echo)
+    r.get("/api/greet/:name", c.home.greet, name="greet")
+    r.resources("users", "/api/users", c.users)

@@ -1,0 +1,5 @@
+"""Plugins: a local one, by path relative to the app."""
+
+plugin = {
+    "greeting": {"enable": True, "path": "lib/plugin/greeting"},
+}

@@ -1,0 +1,192 @@
+"""An app worker: boots the app, then serves it with uvicorn on the master's socket.
+
+Imported by the master before it forks (so uvicorn, uvloop and httptools are loaded once
+and shared copy-on-write); `run_worker` runs only in the forked child.
+
+Shutdown is ours, not uvicorn's: `capture_signals` is disabled (it would re-raise SIGTERM
+after shutdown and make a clean exit look like a crash), SIGTERM/SIGQUIT set `should_exit`,
+and uvicorn's graceful drain is bounded by `kill_app_timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn.lifespan.off
+import uvicorn.protocols.http.httptools_impl
+from uvicorn.config import Config
+from uvicorn.server import Server
+
+from runtime.child import (
+    arm_orphan_limit,
+    import_requires,
+    new_event_loop,
+    open_link,
+    report_startup_error,
+    spawn,
+)
+from runtime.exitcodes import ExitCode
+from runtime.ipc import Action, Role
+from runtime.loader import BootInfo, create_app
+from runtime.logs import setup_logging
+from runtime.messenger import Messenger
+from runtime.options import ClusterOptions
+from runtime.titles import app_title, set_title
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover
+    uvloop = None
+
+# uvicorn imports these lazily in Config.load(); importing them here, in the master before
+# it forks, makes every worker share them instead of loading its own copy.
+PRELOADED = (uvicorn.lifespan.off, uvicorn.protocols.http.httptools_impl, uvloop)
+log = logging.getLogger("eggscripts.app")
+FAULT_EXIT_LIMIT = 5.0  # SPEC §3: a faulted worker exits after at most 5 s
+
+
+class WorkerServer(Server):
+    """uvicorn's Server minus its signal capture, plus a hook when it starts accepting."""
+
+    def __init__(self, config: Config, on_started: Any) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_started()
+
+
+class AppWorker:
+    def __init__(
+        self,
+        options: ClusterOptions,
+        worker_id: int,
+        sock: socket.socket,
+        listener: socket.socket,
+    ) -> None:
+        self.options = options
+        self.worker_id = worker_id
+        self.sock = sock
+        self.listener = listener
+        self.server: WorkerServer | None = None
+        self.app: Any = None
+        self.messenger: Messenger | None = None
+        self.exit_code = ExitCode.OK
+
+    def boot_info(self) -> BootInfo:
+        o = self.options
+        return BootInfo(
+            base_dir=o.base_dir,
+            env=o.env,
+            framework=o.framework,
+            title=o.title,
+            port=o.port,
+            workers=o.workers,
+            name=o.name,
+        )
+
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.link = await open_link(self.sock, Role.APP, self.on_message, self.on_master_lost)
+        self.messenger = Messenger(self.link, Role.APP)
+        try:
+            import_requires(self.options.require, self.options.base_dir)
+            self.app = create_app(self.boot_info())
+            self.app.messenger = self.messenger
+            await self.app.boot()
+        except BaseException as exc:
+            await report_startup_error(self.link, exc, self.options.base_dir)
+            return ExitCode.APP_LOAD_ERROR
+        loop.set_exception_handler(self.on_uncaught)
+        for sig in (signal.SIGTERM, signal.SIGQUIT):
+            loop.add_signal_handler(sig, self.stop)
+        https = self.options.https
+        config = Config(
+            self.app,
+            http="httptools",
+            ws="none",
+            lifespan="off",
+            interface="asgi3",
+            access_log=False,
+            log_config=None,
+            proxy_headers=False,
+            timeout_graceful_shutdown=self.options.kill_app_timeout / 1000,
+            ssl_keyfile=https.key if https else None,
+            ssl_certfile=https.cert if https else None,
+        )
+        self.server = WorkerServer(config, self.on_started)
+        await self.server.serve(sockets=[self.listener])
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.app.close(), self.options.kill_app_timeout / 1000)
+        return self.exit_code
+
+    def on_started(self) -> None:
+        self.link.send(Action.APP_START, {"pid": os.getpid(), "id": self.worker_id})
+
+    def on_message(self, msg: dict[str, Any]) -> None:
+        if msg["action"] == Action.EGG_READY.value and self.app is not None:
+            spawn(self.app.server_did_ready())
+        if self.messenger is not None:
+            self.messenger.deliver(msg)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+
+    def force_stop(self) -> None:
+        if self.server is not None:
+            self.server.force_exit = True
+
+    def on_master_lost(self) -> None:
+        if self.server is None:  # still booting: nothing in flight to finish
+            os._exit(ExitCode.ERROR)
+        log.warning("master is gone; finishing in-flight requests and exiting")
+        arm_orphan_limit()
+        self.stop()
+        asyncio.get_running_loop().call_later(1.0, self.force_stop)
+
+    def on_uncaught(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """An exception escaped a callback or a background task: this process can no longer
+        be trusted to serve. Leave the pool now (the master forks a replacement at once),
+        drain what is in flight with `Connection: close`, and exit 1 within 5 s."""
+        exc = context.get("exception")
+        log.error("uncaught error: %s", context.get("message"), exc_info=exc)
+        if self.exit_code != ExitCode.OK:
+            return
+        self.exit_code = ExitCode.ERROR
+        self.link.send(Action.DISCONNECT, {"pid": os.getpid(), "reason": repr(exc)})
+        self.stop()
+        loop.call_later(FAULT_EXIT_LIMIT - 0.5, self.force_stop)
+
+
+def run_worker(
+    options: ClusterOptions,
+    worker_id: int,
+    sock: socket.socket,
+    listener: socket.socket,
+    app_name: str,
+) -> int:
+    """Entry point of a freshly forked app worker; returns its exit status."""
+    set_title(app_title(options.title, options.base_dir))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the master decides
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    setup_logging("app", options.base_dir, app_name)
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return int(loop.run_until_complete(AppWorker(options, worker_id, sock, listener).main()))
+    finally:
+        logging.shutdown()

@@ -1,0 +1,47 @@
+"""`Application`: the app worker's app, an ASGI 3 callable once booted.
+
+Frameworks subclass it (and the loader subclasses that again per instance), so class-level
+state is never shared between two apps: the Context, Request, Response and Helper classes
+are per-instance subclasses that extends attach to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.http.asgi import AsgiApp
+from runtime.http.context import Context
+from runtime.http.helper import Helper
+from runtime.http.request import Request, Response
+from runtime.http.router import Router
+from runtime.loader import LOAD_ORDER
+from runtime.loader.controller import Namespace
+from runtime.loader.core import EggCore
+from runtime.loader.service import ServiceNamespace
+
+
+def _subclass(base: type, **attrs: Any) -> type:
+    return type(base.__name__, (base,), {"__slots__": (), "__module__": base.__module__, **attrs})
+
+
+class Application(AsgiApp, EggCore):
+    role = "app"
+    load_order = LOAD_ORDER
+
+    def __init__(self, info: Any, frameworks: Any = None) -> None:
+        super().__init__(info, frameworks)
+        self.router = Router(self)
+        self.controller = Namespace("app.controller")
+        self.middleware: list[tuple[str, Any]] = []
+        self.services: dict[str, Any] = {}
+        self.context_class = _subclass(
+            Context,
+            request_class=_subclass(Request),
+            response_class=_subclass(Response),
+            helper_class=_subclass(Helper),
+            service_root=staticmethod(lambda ctx: ServiceNamespace(ctx, self.services)),
+        )
+        self.handler = self.router.endpoint()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} env={self.env}>"

@@ -1,0 +1,53 @@
+"""The master's view of one child process (uvicorn's supervisor `Process`, egg's worker)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+from runtime.ipc import Channel
+
+
+class ChildHandle:
+    """One agent or app worker: its pid, its channel, and where it is in its life.
+
+    `started` flips on agent-start/app-start. `disconnected` means it left the pool on its
+    own (uncaught fault) and was already replaced, so its exit must not be replaced again.
+    """
+
+    __slots__ = (
+        "channel",
+        "disconnected",
+        "exit_status",
+        "id",
+        "pid",
+        "role",
+        "spawned_at",
+        "started",
+        "startup_error",
+        "stopping",
+    )
+
+    def __init__(self, role: str, worker_id: int, pid: int, channel: Channel) -> None:
+        self.role = role
+        self.id = worker_id
+        self.pid = pid
+        self.channel = channel
+        self.started = False
+        self.disconnected = False
+        self.stopping = False
+        self.startup_error: str | None = None
+        self.exit_status: int | None = None
+        self.spawned_at = time.monotonic()
+
+    @property
+    def label(self) -> str:
+        """egg's greppable `app_worker#1:1234` form."""
+        name = "agent_worker" if self.role == "agent" else "app_worker"
+        return f"{name}#{self.id}:{self.pid}"
+
+    def kill(self, sig: int = signal.SIGTERM) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)

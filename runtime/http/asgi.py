@@ -1,0 +1,152 @@
+"""The ASGI 3 entry of an Application: one request in, one response out.
+
+This is the hot path, so it is flat: build the Context, read a body only for methods that
+carry one, run the onion composed at boot, render, two `send` calls. One try/except covers
+the handler and the rendering; errors become 4xx/5xx responses here and never reach uvicorn.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any
+
+from runtime.http.bodyparser import BODY_METHODS, read_body
+from runtime.http.errors import HttpError, reason
+
+_EMPTY_STATUS = frozenset((204, 205, 304))
+_TEXT = "text/plain; charset=utf-8"
+_BTEXT = _TEXT.encode()
+_BJSON = b"application/json; charset=utf-8"
+_BBIN = b"application/octet-stream"
+_CTYPE = b"content-type"
+_CLEN = b"content-length"
+_LENGTHS = tuple(str(i).encode() for i in range(4096))
+_ctype_cache: dict[str, bytes] = {}
+
+
+def _length(n: int) -> bytes:
+    return _LENGTHS[n] if n < 4096 else str(n).encode()
+
+
+def _ctype(value: str) -> bytes:
+    encoded = _ctype_cache.get(value)
+    if encoded is None:
+        encoded = value.encode("latin-1")
+        if len(_ctype_cache) < 256:
+            _ctype_cache[value] = encoded
+    return encoded
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, raw headers and body bytes for the state the handler left in `ctx` (Koa)."""
+    body = ctx._body
+    status = ctx._status
+    ctype = ctx._type
+    if body.__class__ is str:
+        data = body.encode()
+        bctype = _BTEXT if ctype is None else _ctype(ctype)
+    elif body is None:
+        if ctx._null_body or status in _EMPTY_STATUS:
+            headers = _extra_headers(ctx, [])
+            return status, headers, b""
+        data = reason(status).encode()
+        bctype = _BTEXT
+    elif isinstance(body, (bytes, bytearray, memoryview)):
+        data = bytes(body)
+        bctype = _BBIN if ctype is None else _ctype(ctype)
+    else:
+        data = _dumps(body)
+        bctype = _BJSON if ctype is None else _ctype(ctype)
+    headers = [(_CTYPE, bctype), (_CLEN, _length(len(data)))]
+    if ctx._headers:
+        _extra_headers(ctx, headers)
+    return status, headers, data
+
+
+def _extra_headers(ctx: Any, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    for name, value in (ctx._headers or {}).items():
+        key = name.encode("latin-1")
+        if isinstance(value, list):
+            headers.extend((key, v.encode("latin-1")) for v in value)
+        else:
+            headers.append((key, value.encode("latin-1")))
+    return headers
+
+
+class AsgiApp:
+    """Mixin making an Application an ASGI 3 callable.
+
+    The loader sets `context_class`, `handler` (the composed onion), `bodyparser_limit`
+    and `read_bodies` at boot.
+    """
+
+    context_class: Any
+    handler: Any
+    bodyparser_limit: int = 1024 * 1024
+    read_bodies: bool = True
+    logger: Any
+    env: str
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self._other_scope(scope, receive, send)
+        ctx = self.context_class(self, scope, receive)
+        try:
+            if scope["method"] in BODY_METHODS and self.read_bodies:
+                await read_body(ctx, self.bodyparser_limit)
+            await self.handler(ctx)
+            status, headers, data = render(ctx)
+        except Exception as exc:  # every error becomes a response, never a dropped socket
+            status, headers, data = self._error_response(ctx, exc)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+    def on_error(self, ctx: Any, exc: Exception) -> None:
+        """Turn `exc` into the response in `ctx`; frameworks may override (egg's onerror)."""
+        ctx._headers = None
+        ctx._type = _TEXT
+        ctx._null_body = False
+        if isinstance(exc, HttpError):
+            ctx._status = exc.status
+            ctx._body = exc.message if exc.expose else reason(exc.status)
+            for key, value in exc.headers.items():
+                ctx.set(key.replace("_", "-"), value)
+            return
+        self.logger.error(
+            "%s %s failed: %s: %s", ctx.method, ctx.url, type(exc).__name__, exc, exc_info=exc
+        )
+        ctx._status = 500
+        if self.env == "local":
+            ctx._body = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        else:
+            ctx._body = reason(500)
+
+    def _error_response(
+        self, ctx: Any, exc: Exception
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        try:
+            self.on_error(ctx, exc)
+            return render(ctx)
+        except Exception as again:
+            self.logger.error("error handler failed: %r", again, exc_info=again)
+            data = reason(500).encode()
+            return 500, [(_CTYPE, _BTEXT), (_CLEN, _length(len(data)))], data
+
+    async def _other_scope(self, scope: dict, receive: Any, send: Any) -> None:
+        """Lifespan is acknowledged (the runtime boots the app itself); websockets refused."""
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        elif scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.close", "code": 1000})

@@ -1,0 +1,23 @@
+"""`ctx.helper`: per-request utilities; `app/extend/helper.py` adds to a per-app subclass."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+
+class Helper:
+    __slots__ = ("__dict__", "app", "ctx")
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.app = ctx.app
+
+    def escape(self, text: Any) -> str:
+        return html.escape(str(text))
+
+    def path_for(self, name: str, /, **params: Any) -> str:
+        """URL of a named route (`app.router.url`)."""
+        return self.app.router.url(name, **params)
+
+    url_for = path_for

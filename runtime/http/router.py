@@ -1,0 +1,236 @@
+"""`app.router`: Koa-router's API with a dict lookup for static routes.
+
+Static paths (no `:param`, no `*`) resolve with one dict lookup on `(method, path)`; only
+paths that miss it are matched against the compiled patterns, in registration order.
+Route middleware is composed with its handler at registration, never per request.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from runtime.http.compose import Handler, compose
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)(\?)?|\*")
+# action -> (method(s), suffix, name template); egg-router's resources table.
+RESOURCES = (
+    ("index", ("GET",), "", "{name}"),
+    ("new", ("GET",), "/new", "new_{single}"),
+    ("create", ("POST",), "", "{name}"),
+    ("show", ("GET",), "/:id", "{single}"),
+    ("edit", ("GET",), "/:id/edit", "edit_{single}"),
+    ("update", ("PUT", "PATCH"), "/:id", "{single}"),
+    ("destroy", ("DELETE",), "/:id", "{single}"),
+)
+
+
+@dataclass
+class Route:
+    methods: tuple[str, ...]
+    path: str | re.Pattern
+    handler: Handler
+    name: str | None = None
+    pattern: re.Pattern | None = None
+
+
+def as_async(fn: Callable[..., Any]) -> Handler:
+    """`fn` if it is `async def`, else an async wrapper (awaiting an awaitable result)."""
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - instances with an async __call__
+    ):
+        return fn
+
+    @wraps(fn)
+    async def call(ctx: Any) -> Any:
+        result = fn(ctx)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    return call
+
+
+def compile_path(path: str) -> re.Pattern | None:
+    """`/users/:id` -> regex with named groups; None for a static path."""
+    if not _PARAM.search(path):
+        return None
+    out, pos, star = [], 0, 0
+    for m in _PARAM.finditer(path):
+        out.append(re.escape(path[pos : m.start()]))
+        if m.group(0) == "*":
+            out.append(f"(?P<_{star}>.*)")
+            star += 1
+        elif m.group(2):
+            if out and out[-1].endswith("/"):
+                out[-1] = out[-1][:-1]
+            out.append(f"(?:/(?P<{m.group(1)}>[^/]+))?")
+        else:
+            out.append(f"(?P<{m.group(1)}>[^/]+)")
+        pos = m.end()
+    out.append(re.escape(path[pos:]))
+    return re.compile("^" + "".join(out).rstrip("/") + "/?$")
+
+
+class Router:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.routes: list[Route] = []
+        self._static: dict[tuple[str, str], Handler] = {}
+        self._implicit_head: set[str] = set()
+        self._dynamic: dict[str, list[tuple[re.Pattern, Handler]]] = {m: [] for m in METHODS}
+        self._named: dict[str, Route] = {}
+
+    # ---- registration -------------------------------------------------------------------
+    def _resolve(self, handler: Any) -> Callable[..., Any]:
+        if isinstance(handler, str):
+            target: Any = self.app.controller
+            for part in handler.split("."):
+                target = getattr(target, part, None)
+                if target is None:
+                    raise ValueError(f"router: no controller {handler!r}")
+            handler = target
+        if not callable(handler):
+            raise TypeError(f"router: handler must be callable, got {handler!r}")
+        return handler
+
+    def register(
+        self, methods: tuple[str, ...], path: str | re.Pattern, *args: Any, name: str | None = None
+    ) -> Route:
+        if not args:
+            raise TypeError(f"router: route {path!r} has no handler")
+        *middleware, handler = args
+        endpoint = as_async(self._resolve(handler))
+        if middleware:
+            layers = [(self._resolve(m), None, True) for m in middleware]
+            endpoint = compose(layers, endpoint)
+        pattern = path if isinstance(path, re.Pattern) else compile_path(path)
+        route = Route(tuple(methods), path, endpoint, name, pattern)
+        for method in methods:
+            self._add(method, route)
+        self.routes.append(route)
+        if name:
+            self._named[name] = route
+        return route
+
+    def _add(self, method: str, route: Route) -> None:
+        if route.pattern is None:
+            key = (method, route.path)
+            if key not in self._static or (method == "HEAD" and route.path in self._implicit_head):
+                self._static[key] = route.handler
+                if method == "HEAD":
+                    self._implicit_head.discard(route.path)
+            if method == "GET" and ("HEAD", route.path) not in self._static:
+                self._static[("HEAD", route.path)] = route.handler
+                self._implicit_head.add(route.path)
+        else:
+            self._dynamic[method].append((route.pattern, route.handler))
+            if method == "GET":
+                self._dynamic["HEAD"].append((route.pattern, route.handler))
+
+    def get(self, path: str, *args: Any, name: str | None = None) -> Route:
+        return self.register(("GET",), path, *args, name=name)
+
+    def post(self, path: str, *args: Any, name: str | None = None) -> Route:
+        return self.register(("POST",), path, *args, name=name)
+
+    def put(self, path: str, *args: Any, name: str | None = None) -> Route:
+        return self.register(("PUT",), path, *args, name=name)
+
+    def patch(self, path: str, *args: Any, name: str | None = None) -> Route:
+        return self.register(("PATCH",), path, *args, name=name)
+
+    def delete(self, path: str, *args: Any, name: str | None = None) -> Route:
+        return self.register(("DELETE",), path, *args, name=name)
+
+    def head(self, path: str, *args: Any, name: str | None = None) -> Route:
+        return self.register(("HEAD",), path, *args, name=name)
+
+    def options(self, path: str, *args: Any, name: str | None = None) -> Route:
+        return self.register(("OPTIONS",), path, *args, name=name)
+
+    def all(self, path: str, *args: Any, name: str | None = None) -> Route:
+        return self.register(METHODS, path, *args, name=name)
+
+    def resources(self, *args: Any) -> list[Route]:
+        """`resources([name,] prefix, *middleware, controller)`: egg's RESTful mapping."""
+        if len(args) >= 3 and isinstance(args[1], str) and args[1].startswith("/"):
+            name, prefix, *rest = args
+        else:
+            name, (prefix, *rest) = None, args
+        *middleware, controller = rest
+        if isinstance(controller, str):
+            controller = self._resolve(controller) if "." in controller else getattr(
+                self.app.controller, controller
+            )
+        prefix = prefix.rstrip("/")
+        single = name[:-1] if name and name.endswith("s") else name
+        routes = []
+        for action, methods, suffix, template in RESOURCES:
+            handler = getattr(controller, action, None)
+            if handler is None:
+                continue
+            route_name = template.format(name=name, single=single) if name else None
+            if route_name in self._named:
+                route_name = None  # update/destroy share show's URL and name
+            routes.append(
+                self.register(methods, prefix + suffix or "/", *middleware, handler, name=route_name)
+            )
+        return routes
+
+    # ---- lookup -------------------------------------------------------------------------
+    def url(self, name: str, /, **params: Any) -> str:
+        """Path of a named route; params not used by the path become the query string."""
+        route = self._named.get(name)
+        if route is None:
+            raise KeyError(f"router: no route named {name!r}")
+        if isinstance(route.path, re.Pattern):
+            raise ValueError(f"router: route {name!r} is a regex and has no URL")
+        used: set[str] = set()
+
+        def fill(m: re.Match) -> str:
+            key = m.group(1)
+            if key is None:
+                return ""
+            if key not in params:
+                if m.group(2):
+                    return ""
+                raise KeyError(f"router: route {name!r} needs parameter {key!r}")
+            used.add(key)
+            return quote(str(params[key]), safe="")
+
+        path = _PARAM.sub(fill, route.path)
+        rest = {k: v for k, v in params.items() if k not in used}
+        return path + ("?" + urlencode(rest, doseq=True) if rest else "")
+
+    def endpoint(self) -> Handler:
+        """The innermost handler of the app's onion: route the request or leave the 404."""
+        static_get = self._static.get
+        dynamic = self._dynamic
+
+        async def dispatch(ctx: Any) -> Any:
+            scope = ctx.scope
+            handler = static_get((scope["method"], scope["path"]))
+            if handler is not None:
+                return await handler(ctx)
+            return await _match(ctx, scope["method"], scope["path"])
+
+        async def _match(ctx: Any, method: str, path: str) -> Any:
+            if len(path) > 1 and path.endswith("/"):
+                handler = static_get((method, path.rstrip("/")))
+                if handler is not None:
+                    return await handler(ctx)
+            for pattern, handler in dynamic.get(method, ()):
+                m = pattern.match(path)
+                if m is not None:
+                    ctx._params = {k: v for k, v in m.groupdict().items() if v is not None}
+                    return await handler(ctx)
+            return None
+
+        return dispatch

@@ -1,0 +1,66 @@
+"""Boot hooks: `class Boot` in `app.py` (app workers) or `agent.py` (the agent) of each unit.
+
+Hooks run plugins -> frameworks -> app, `before_close` in reverse. A raising hook fails
+the startup with a message naming the Boot file and the hook; `before_close` failures are
+logged instead, so one bad plugin cannot stop the others from closing.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any
+
+from runtime.errors import StartupError
+from runtime.loader.context import LoadContext
+from runtime.loader.files import fail
+
+HOOKS = (
+    "config_will_load",
+    "config_did_load",
+    "did_load",
+    "will_ready",
+    "did_ready",
+    "server_did_ready",
+    "before_close",
+)
+
+
+async def load(ctx: LoadContext) -> None:
+    target = ctx.target
+    fname = "app.py" if ctx.role == "app" else "agent.py"
+    for unit in ctx.units:
+        path = os.path.join(unit.path, fname)
+        if not os.path.isfile(path):
+            continue
+        module = ctx.module(unit, path)
+        boot_cls = getattr(module, "Boot", None)
+        if boot_cls is None:
+            continue
+        if not isinstance(boot_cls, type):
+            raise StartupError(f"{path}: Boot must be a class taking the {ctx.role}")
+        try:
+            instance = boot_cls(target)
+        except Exception as exc:
+            raise fail(path, exc, f"Boot() in {path} failed", root=unit.path) from exc
+        target.boots.append((path, unit.path, instance))
+    await trigger(target, "config_will_load")
+    await trigger(target, "config_did_load")
+
+
+async def trigger(target: Any, hook: str) -> None:
+    """Run `hook` on every Boot in order; the first failure becomes a StartupError."""
+    boots = target.boots if hook != "before_close" else reversed(target.boots)
+    for path, root, instance in list(boots):
+        method = getattr(instance, hook, None)
+        if method is None:
+            continue
+        try:
+            result = method()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            if hook == "before_close":
+                target.logger.error("Boot.%s in %s failed", hook, path, exc_info=exc)
+                continue
+            raise fail(path, exc, f"Boot.{hook} in {path} failed", root=root) from exc

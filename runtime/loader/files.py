@@ -1,0 +1,102 @@
+"""Reading app files: Python modules and YAML, with failures as one-line StartupErrors.
+
+App modules are executed from their path (they need no `__init__.py`) under a private
+module name, so two apps, or a plugin and an app, never collide in `sys.modules`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+from runtime.errors import StartupError, describe_exception
+
+_SLUG = re.compile(r"[^A-Za-z0-9_]+")
+
+
+def module_name(unit_key: str, path: str, root: str) -> str:
+    """A private, stable module name: `_egg_<unit>.<relative path, dotted>`."""
+    rel = os.path.splitext(os.path.relpath(path, root))[0]
+    parts = [_SLUG.sub("_", p) for p in rel.split(os.sep)]
+    return ".".join([f"_egg_{_SLUG.sub('_', unit_key)}", *parts])
+
+
+def fail(path: str, exc: BaseException, what: str = "", root: str | None = None) -> StartupError:
+    """A StartupError `<file>:<line>: <Type>: <message>` at the innermost frame under `root`.
+
+    `root` defaults to the file's directory, so the line shown is one the user wrote.
+    """
+    if isinstance(exc, StartupError):
+        return exc
+    text = describe_exception(exc, root or os.path.dirname(path))
+    if not text.startswith("/"):
+        text = f"{path}: {text}"
+    return StartupError(f"{what}: {text}" if what else text)
+
+
+def load_module(path: str, name: str) -> ModuleType:
+    """Execute the Python file at `path` as module `name`; errors name file and line."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise StartupError(f"{path}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:
+        sys.modules.pop(name, None)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise fail(path, exc) from exc
+    return module
+
+
+def load_yaml(path: str) -> Any:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = " ".join(str(exc.problem or exc.context or exc).split())
+        raise StartupError(f"{path}:{line}: YAMLError: {problem}") from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise StartupError(f"{path}: {type(exc).__name__}: {exc}") from exc
+
+
+def find_variant(directory: str, stem: str) -> str | None:
+    """`<stem>.py`, `.yaml` or `.yml` in `directory`; more than one is ambiguous."""
+    found = [
+        os.path.join(directory, stem + ext)
+        for ext in (".py", ".yaml", ".yml")
+        if os.path.isfile(os.path.join(directory, stem + ext))
+    ]
+    if len(found) > 1:
+        raise StartupError(f"{found[0]}: conflicts with {found[1]}; keep only one of them")
+    return found[0] if found else None
+
+
+def iter_python_files(directory: str) -> Iterator[tuple[tuple[str, ...], str]]:
+    """`(("admin", "audit_log"), path)` for every `.py` below `directory`, sorted."""
+    if not os.path.isdir(directory):
+        return
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        rel = os.path.relpath(root, directory)
+        prefix = () if rel == "." else tuple(rel.split(os.sep))
+        for fname in sorted(files):
+            if fname.endswith(".py") and not fname.startswith(("_", ".")):
+                stem = fname[:-3].replace("-", "_")
+                yield (*(p.replace("-", "_") for p in prefix), stem), os.path.join(root, fname)
+
+
+def defined_here(module: ModuleType, value: Any) -> bool:
+    """True for objects the module defines itself (not ones it imported)."""
+    return getattr(value, "__module__", None) == module.__name__

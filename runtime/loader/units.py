@@ -1,0 +1,132 @@
+"""Load units and app facts: env, name, `app_info`, and the framework chain.
+
+A load unit is a directory laid out like an app: every plugin, every framework and the
+app itself. Frameworks come from `BootInfo.framework`, else the app's
+`[tool.eggscripts] framework`; a framework names its own parent the same way (a
+`framework` attribute in its package or `[tool.eggscripts] framework` in a pyproject.toml
+next to it), so frameworks chain.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.appinfo import read_pyproject
+from runtime.errors import StartupError
+from runtime.loader.files import fail
+
+
+@dataclass(frozen=True)
+class LoadUnit:
+    kind: str  # "plugin" | "framework" | "app"
+    name: str
+    path: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}_{self.name}"
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    """`app_info` handed to `def config(app_info)`; also readable as `app_info["name"]`."""
+
+    name: str
+    base_dir: str
+    env: str
+    home: str
+    root: str
+    pkg: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
+
+def resolve_env(base_dir: str, given: str | None = None) -> str:
+    """BootInfo.env, else `EGG_SERVER_ENV`, else the `config/env` file, else `local`."""
+    if given:
+        return given
+    env = os.environ.get("EGG_SERVER_ENV", "").strip()
+    if env:
+        return env
+    try:
+        with open(os.path.join(base_dir, "config", "env"), encoding="utf-8") as fh:
+            env = fh.read().strip()
+    except OSError:
+        env = ""
+    return env or "local"
+
+
+def make_app_info(base_dir: str, env: str, name: str | None) -> AppInfo:
+    pkg = read_pyproject(base_dir).get("project", {})
+    name = name or pkg.get("name") or os.path.basename(os.path.normpath(base_dir))
+    home = str(Path.home())
+    root = base_dir if env in ("local", "unittest") else home
+    return AppInfo(name=name, base_dir=base_dir, env=env, home=home, root=root, pkg=pkg)
+
+
+def _framework_parent(module: Any, path: str) -> str | None:
+    parent = getattr(module, "framework", None)
+    if isinstance(parent, str):
+        return parent
+    for where in (path, os.path.dirname(path)):
+        if os.path.isfile(os.path.join(where, "pyproject.toml")):
+            value = read_pyproject(where).get("tool", {}).get("eggscripts", {}).get("framework")
+            if value:
+                return str(value)
+    return None
+
+
+def _import_framework(name: str, wanted_by: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise StartupError(f"framework {name!r} (from {wanted_by}) is not installed") from exc
+        raise fail(getattr(exc, "filename", None) or name, exc, f"framework {name!r}") from exc
+    except Exception as exc:
+        raise fail(name, exc, f"framework {name!r} failed to import") from exc
+
+
+def resolve_frameworks(info: Any, role: str) -> tuple[list[LoadUnit], type]:
+    """The framework units (base first) and the Application/Agent class to instantiate."""
+    from runtime.agent import Agent
+    from runtime.application import Application
+
+    base_cls: type = Application if role == "app" else Agent
+    attr = "Application" if role == "app" else "Agent"
+    base_dir = os.path.abspath(info.base_dir)
+    name = info.framework
+    wanted_by = "--framework"
+    if not name:
+        name = read_pyproject(base_dir).get("tool", {}).get("eggscripts", {}).get("framework")
+        wanted_by = os.path.join(base_dir, "pyproject.toml")
+    chain: list[tuple[LoadUnit, Any]] = []
+    seen: list[str] = []
+    while name:
+        if name in seen:
+            raise StartupError(f"framework chain loops: {' -> '.join([*seen, name])}")
+        seen.append(name)
+        module = _import_framework(name, wanted_by)
+        path = os.path.dirname(os.path.abspath(module.__file__ or ""))
+        chain.append((LoadUnit("framework", name, path), module))
+        wanted_by = f"framework {name!r}"
+        name = _framework_parent(module, path)
+    cls = base_cls
+    for unit, module in chain:  # most derived first: the first class found wins
+        found = getattr(module, attr, None)
+        if found is not None:
+            if not (isinstance(found, type) and issubclass(found, base_cls)):
+                raise StartupError(
+                    f"framework {unit.name!r}: {attr} must subclass runtime.{attr}, got {found!r}"
+                )
+            cls = found
+            break
+    return [unit for unit, _ in reversed(chain)], cls

@@ -1,0 +1,523 @@
+"""The master: one single-threaded loop that keeps one agent and N app workers alive.
+
+Like gunicorn's arbiter, the loop blocks in a selector over the signal self-pipe and every
+child's channel, with the next deadline as timeout; each pass then dispatches queued
+signals, reaps exited children and runs due timers. Only the master forks or kills. No app
+code ever runs here: the agent is a new interpreter and app workers load the app after fork.
+
+Lifecycle (egg-cluster's): STARTING_AGENT -> STARTING_APPS -> READY -> CLOSING. A child
+dying before READY fails the start (exit 1, every child stopped); after READY app workers
+are reforked and the agent is restarted after `agent_restart_delay`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import itertools
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from runtime.appinfo import app_name
+from runtime.cfork import ReforkPolicy, fork_app_worker
+from runtime.errors import StartupError
+from runtime.exitcodes import ExitCode, describe_status
+from runtime.handles import ChildHandle
+from runtime.ipc import Action, Channel, Role, message, write_frame_blocking
+from runtime.logs import setup_logging
+from runtime.options import DEFAULT_PORT, ClusterOptions
+from runtime.routing import route_targets
+from runtime.signals import SignalQueue
+from runtime.sockets import bind_listener, url_host
+from runtime.timers import Timer, Timers
+from runtime.titles import master_title, set_title
+
+
+class Phase(enum.Enum):
+    STARTING_AGENT = "starting-agent"
+    STARTING_APPS = "starting-apps"
+    READY = "ready"
+    CLOSING = "closing"
+
+
+class Master:
+    SIGNALS = (
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGQUIT,
+        signal.SIGCHLD,
+        signal.SIGHUP,
+        signal.SIGTTIN,
+        signal.SIGTTOU,
+    )
+
+    def __init__(self, options: ClusterOptions) -> None:
+        if options.name is None:
+            options = dataclasses.replace(options, name=app_name(options.base_dir))
+        self.options = options
+        self.name: str = options.name or ""
+        self.phase = Phase.STARTING_AGENT
+        self.timers = Timers()
+        self.children: dict[int, ChildHandle] = {}
+        self.agent: ChildHandle | None = None
+        self.listener: socket.socket | None = None
+        self.port: int | None = options.port
+        self.host = options.bind_host
+        self.target_workers = options.workers
+        self.worker_ids = itertools.count(1)
+        self.refork = ReforkPolicy(options.refork_limit, options.refork_duration / 1000)
+        self.ready_fd = options.ready_fd
+        self.exit_code: int | None = None
+        self.close_code = ExitCode.OK
+        self.interrupts = 0
+        self.started_at = time.monotonic()
+        self.startup_timer: Timer | None = None
+        self.agent_timer: Timer | None = None
+        self.kill_timer: Timer | None = None
+        self.handlers = {
+            signal.SIGTERM: self.handle_term,
+            signal.SIGINT: self.handle_int,
+            signal.SIGQUIT: self.handle_term,
+            signal.SIGCHLD: self.handle_chld,
+            signal.SIGHUP: self.handle_hup,
+            signal.SIGTTIN: self.handle_ttin,
+            signal.SIGTTOU: self.handle_ttou,
+        }
+        self.actions = {
+            Action.AGENT_START.value: self.on_agent_start,
+            Action.APP_START.value: self.on_app_start,
+            Action.STARTUP_ERROR.value: self.on_startup_error,
+            Action.DISCONNECT.value: self.on_disconnect,
+        }
+        self.log = logging.getLogger("eggscripts.master")
+
+    # -- main loop -----------------------------------------------------------------------
+    def run(self) -> int:
+        self.set_title()
+        os.environ["EGG_SERVER_ENV"] = self.options.env
+        self.log = setup_logging("master", self.options.base_dir, self.name, stdout=True)
+        if self.ready_fd is not None:
+            os.set_inheritable(self.ready_fd, False)
+        self.selector = selectors.DefaultSelector()
+        self.signals = SignalQueue(self.SIGNALS)
+        self.selector.register(self.signals, selectors.EVENT_READ)
+        try:
+            self.start()
+            while self.exit_code is None:
+                self.run_once()
+        finally:
+            self.cleanup()
+        return self.exit_code
+
+    def run_once(self) -> None:
+        for key, mask in self.selector.select(self.timers.timeout(1.0)):
+            handle = key.data
+            if handle is None:
+                continue
+            if mask & selectors.EVENT_WRITE:
+                handle.channel.flush()
+                self.watch(handle)
+            if mask & selectors.EVENT_READ:
+                messages = handle.channel.read()
+                if messages is None:
+                    self.unwatch(handle)
+                    continue
+                for msg in messages:
+                    self.on_message(handle, msg)
+        self.dispatch_signals()
+        self.reap()
+        self.timers.run_due()
+
+    def dispatch_signals(self) -> None:
+        for sig in self.signals.drain():
+            self.handlers[sig]()
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            handle = self.children.pop(pid, None)
+            if handle is None:
+                continue  # not ours (e.g. we run as PID 1): reaped silently
+            handle.exit_status = status
+            self.unwatch(handle)
+            if handle.role == Role.AGENT.value:
+                self.on_agent_exit(handle, status)
+            else:
+                self.on_app_exit(handle, status)
+
+    # -- signals -------------------------------------------------------------------------
+    def handle_term(self) -> None:
+        self.begin_close(ExitCode.OK, "received a stop signal")
+
+    def handle_int(self) -> None:
+        self.interrupts += 1
+        if self.interrupts > 1:
+            self.force_close()
+        else:
+            self.begin_close(ExitCode.OK, "interrupted")
+
+    def handle_chld(self) -> None:
+        """Reaping happens on every pass; the signal only wakes the loop up."""
+
+    def handle_hup(self) -> None:
+        self.log.info("SIGHUP ignored (use `eggscripts reload` to restart workers)")
+
+    def handle_ttin(self) -> None:
+        if self.phase is Phase.READY:
+            self.target_workers += 1
+            self.log.info("SIGTTIN: %d app workers", self.target_workers)
+            self.fork_app()
+
+    def handle_ttou(self) -> None:
+        if self.phase is Phase.READY and self.target_workers > 1:
+            self.target_workers -= 1
+            self.log.info("SIGTTOU: %d app workers", self.target_workers)
+            newest = max(self.apps(), key=lambda h: h.id, default=None)
+            if newest is not None:
+                newest.stopping = True
+                newest.kill(signal.SIGTERM)
+
+    # -- startup -------------------------------------------------------------------------
+    def start(self) -> None:
+        timeout = self.options.startup_timeout / 1000
+        self.startup_timer = self.timers.call_later(timeout, self.on_startup_timeout)
+        if self.port is not None and not self.bind(self.host, self.port):
+            return
+        self.spawn_agent()
+        # While the agent's interpreter boots on another core, load the HTTP stack the app
+        # workers will use, so every fork shares it instead of importing it again.
+        import runtime.app_worker  # noqa: F401
+
+    def bind(self, host: str, port: int) -> bool:
+        try:
+            self.listener = bind_listener(host, port)
+        except StartupError as exc:
+            self.fail_startup(str(exc))
+            return False
+        self.host, self.port = host, self.listener.getsockname()[1]
+        self.set_title()
+        return True
+
+    def set_title(self) -> None:
+        port = self.port if self.port is not None else 0
+        set_title(master_title(self.options.title, port, self.options.base_dir))
+
+    def spawn_agent(self) -> None:
+        self.agent_timer = None
+        from runtime.spawn import spawn_agent
+
+        pid, sock = spawn_agent(self.options)
+        self.agent = self.adopt(Role.AGENT.value, 1, pid, sock)
+
+    def fork_app(self) -> None:
+        if self.phase is Phase.CLOSING or self.listener is None:
+            return
+        worker_id = next(self.worker_ids)
+        pid, sock = fork_app_worker(
+            self.options, worker_id, self.listener, self.name, self.child_setup
+        )
+        self.adopt(Role.APP.value, worker_id, pid, sock)
+
+    def adopt(self, role: str, worker_id: int, pid: int, sock: socket.socket) -> ChildHandle:
+        handle = ChildHandle(role, worker_id, pid, Channel(sock))
+        self.children[pid] = handle
+        self.selector.register(handle.channel, selectors.EVENT_READ, handle)
+        return handle
+
+    def child_setup(self) -> None:
+        """First thing in a forked app worker: drop every master resource it inherited.
+
+        Keeping another child's channel open would hide the master's death from that
+        child (no EOF), and keeping the ready fd would hide it from `start --daemon`."""
+        SignalQueue.reset_in_child(self.SIGNALS)
+        fds = [self.selector.fileno(), *self.signals.fds]
+        fds += [h.channel.fileno() for h in self.children.values() if not h.channel.closed]
+        if self.ready_fd is not None:
+            fds.append(self.ready_fd)
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
+        handle.started = True
+        elapsed = (time.monotonic() - handle.spawned_at) * 1000
+        self.log.info("%s started (%dms)", handle.label, elapsed)
+        self.notify_parent(Action.AGENT_START, {"pid": handle.pid})
+        if self.phase is Phase.STARTING_AGENT:
+            self.phase = Phase.STARTING_APPS
+            if self.listener is None:
+                listen = (data or {}).get("listen") or {}
+                port = int(listen.get("port") or DEFAULT_PORT)
+                host = self.options.hostname or listen.get("hostname") or self.host
+                if not self.bind(host, port):
+                    return
+            for _ in range(self.target_workers):
+                self.fork_app()
+        elif self.phase is Phase.READY:
+            self.send_to(self.apps(), Action.AGENT_START, {"pid": handle.pid})
+            self.send_to([handle], Action.EGG_READY, self.ready_data())
+            self.send_pids()
+
+    def on_app_start(self, handle: ChildHandle, data: Any) -> None:
+        handle.started = True
+        self.refork.boot_failures = 0
+        elapsed = (time.monotonic() - handle.spawned_at) * 1000
+        self.log.info("%s started (%dms)", handle.label, elapsed)
+        started = sum(1 for h in self.apps() if h.started)
+        self.notify_parent(
+            Action.APP_START, {"pid": handle.pid, "ready": started, "total": self.target_workers}
+        )
+        if self.phase is Phase.STARTING_APPS and started >= self.target_workers:
+            self.on_ready()
+        elif self.phase is Phase.READY:
+            self.send_to([handle], Action.EGG_READY, self.ready_data())
+            self.send_pids()
+
+    def on_ready(self) -> None:
+        self.phase = Phase.READY
+        if self.startup_timer is not None:
+            self.startup_timer.cancel()
+        elapsed = (time.monotonic() - self.started_at) * 1000
+        self.log.info(
+            "%s started on %s (%dms)", self.options.title, self.url, elapsed
+        )
+        self.send_to(self.members(), Action.EGG_READY, self.ready_data())
+        self.send_pids()
+        self.notify_parent(Action.EGG_READY, self.ready_data())
+        self.close_ready_fd()
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.options.https else "http"
+        return f"{scheme}://{url_host(self.host)}:{self.port}"
+
+    def ready_data(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "title": self.options.title,
+            "url": self.url,
+            "port": self.port,
+            "workers": [h.pid for h in self.apps()],
+            "agent": self.agent.pid if self.agent else None,
+        }
+
+    def on_startup_timeout(self) -> None:
+        ms = self.options.startup_timeout
+        self.fail_startup(f"cluster did not become ready within {ms} ms (startup timeout)")
+
+    def on_startup_error(self, handle: ChildHandle, data: Any) -> None:
+        handle.startup_error = str((data or {}).get("message") or "unknown error")
+        what = "agent" if handle.role == Role.AGENT.value else f"app worker #{handle.id}"
+        text = f"{what} (pid {handle.pid}) failed to start: {handle.startup_error}"
+        if self.phase is Phase.READY:
+            self.log.error("%s", text)
+        else:
+            self.fail_startup(text)
+
+    def fail_startup(self, text: str) -> None:
+        if self.phase in (Phase.READY, Phase.CLOSING):
+            return
+        print(f"[eggscripts] {text}", file=sys.stderr, flush=True)
+        self.log.error("%s", text)
+        self.notify_parent(Action.STARTUP_ERROR, {"message": text})
+        self.close_ready_fd()
+        self.begin_close(ExitCode.ERROR, "start failed")
+
+    # -- children dying ------------------------------------------------------------------
+    def on_agent_exit(self, handle: ChildHandle, status: int) -> None:
+        if self.agent is handle:
+            self.agent = None
+        how = describe_status(status)
+        if self.phase is Phase.CLOSING:
+            self.log.info("%s exited (%s)", handle.label, how)
+            self.check_closed()
+        elif self.phase is not Phase.READY:
+            self.fail_startup(f"agent (pid {handle.pid}) exited before it started ({how})")
+        else:
+            delay = self.options.agent_restart_delay / 1000
+            self.log.error("%s died (%s); restarting in %.1fs", handle.label, how, delay)
+            self.send_to(self.apps(), Action.AGENT_EXIT, {"pid": handle.pid})
+            self.agent_timer = self.timers.call_later(delay, self.spawn_agent)
+
+    def on_app_exit(self, handle: ChildHandle, status: int) -> None:
+        how = describe_status(status)
+        if self.phase is Phase.CLOSING or handle.stopping:
+            self.log.info("%s exited (%s)", handle.label, how)
+            self.check_closed()
+            return
+        if self.phase is not Phase.READY:
+            if handle.startup_error is None:
+                self.fail_startup(f"app worker #{handle.id} (pid {handle.pid}) exited ({how})")
+            return
+        self.log.error("%s died (%s)", handle.label, how)
+        self.send_to(self.members(), Action.APP_EXIT, {"pid": handle.pid})
+        self.send_pids()
+        if not handle.disconnected:
+            if not handle.started:
+                self.refork.boot_failures += 1
+            self.replace(handle)
+
+    def on_disconnect(self, handle: ChildHandle, data: Any) -> None:
+        """A faulted worker leaves the pool: replace it now, not again at its exit."""
+        if self.phase is Phase.READY and not handle.disconnected:
+            handle.disconnected = True
+            self.log.error("%s disconnected after an uncaught error", handle.label)
+            self.replace(handle)
+
+    def replace(self, handle: ChildHandle) -> None:
+        if not self.options.refork:
+            self.log.error("not reforking in env %r", self.options.env)
+        elif not self.refork.allow():
+            self.log.error(
+                "refork limit reached (%d in %ds); not replacing %s",
+                self.options.refork_limit,
+                self.options.refork_duration // 1000,
+                handle.label,
+            )
+        else:
+            delay = self.refork.delay()
+            if delay:
+                self.log.warning("replacing %s in %.1fs", handle.label, delay)
+                self.timers.call_later(delay, self.fork_app)
+            else:
+                self.fork_app()
+            return
+        if not any(not h.disconnected for h in self.apps()):
+            self.log.error("no app worker left; exiting")
+            self.begin_close(ExitCode.ERROR, "no app worker left")
+
+    # -- closing -------------------------------------------------------------------------
+    def begin_close(self, code: int, reason: str) -> None:
+        if self.phase is Phase.CLOSING:
+            return
+        self.phase = Phase.CLOSING
+        self.close_code = code
+        for timer in (self.startup_timer, self.agent_timer):
+            if timer is not None:
+                timer.cancel()
+        self.log.info("%s: stopping app workers", reason)
+        if self.listener is not None:
+            self.listener.close()  # the workers' copies keep serving until they drain
+        apps = self.apps()
+        for handle in apps:
+            handle.stopping = True
+            handle.kill(signal.SIGTERM)
+        if apps:
+            self.kill_timer = self.timers.call_later(
+                self.options.kill_app_timeout / 1000, self.kill_apps
+            )
+        self.check_closed()
+
+    def kill_apps(self) -> None:
+        for handle in self.apps():
+            self.log.error("%s did not stop in time: SIGKILL", handle.label)
+            handle.kill(signal.SIGKILL)
+
+    def check_closed(self) -> None:
+        if self.phase is not Phase.CLOSING or self.apps():
+            return
+        if self.kill_timer is not None:
+            self.kill_timer.cancel()
+            self.kill_timer = None
+        agent = self.agent
+        if agent is not None:
+            if not agent.stopping:
+                agent.stopping = True
+                agent.kill(signal.SIGTERM)
+                self.kill_timer = self.timers.call_later(
+                    self.options.kill_agent_timeout / 1000, self.kill_agent
+                )
+            return
+        self.exit_code = self.close_code
+
+    def kill_agent(self) -> None:
+        if self.agent is not None:
+            self.log.error("%s did not stop in time: SIGKILL", self.agent.label)
+            self.agent.kill(signal.SIGKILL)
+
+    def force_close(self) -> None:
+        self.log.warning("second interrupt: killing every child")
+        for handle in list(self.children.values()):
+            handle.kill(signal.SIGKILL)
+        self.close_code = ExitCode.ERROR
+        self.phase = Phase.CLOSING
+        self.check_closed()
+
+    def cleanup(self) -> None:
+        for handle in list(self.children.values()):  # only on an unexpected error
+            handle.kill(signal.SIGKILL)
+        self.close_ready_fd()
+        self.signals.close()
+        self.selector.close()
+        if self.exit_code:
+            self.log.error("exit with code %d", self.exit_code)
+        else:
+            self.log.info("exit with code 0")
+
+    # -- messages ------------------------------------------------------------------------
+    def on_message(self, handle: ChildHandle, msg: dict[str, Any]) -> None:
+        if msg.get("to") == Role.MASTER.value:
+            action = self.actions.get(msg["action"])
+            if action is None:
+                self.log.warning("unknown action %r from %s", msg["action"], handle.label)
+            else:
+                action(handle, msg.get("data"))
+            return
+        msg["from"] = handle.role  # never trust the sender's claim
+        targets = route_targets(msg, self.agent, self.apps(), self.children)
+        self.send_to(targets, msg)
+
+    def send_to(self, handles: list[ChildHandle], msg: Any, data: Any = None) -> None:
+        if isinstance(msg, Action):
+            msg = message(msg, data, Role.MASTER, Role.ALL)
+        for handle in handles:
+            if not handle.channel.closed:
+                handle.channel.send(msg)
+                self.watch(handle)
+
+    def send_pids(self) -> None:
+        self.send_to(self.members(), Action.EGG_PIDS, [h.pid for h in self.apps()])
+
+    def watch(self, handle: ChildHandle) -> None:
+        if handle.channel.closed:
+            return
+        events = selectors.EVENT_READ
+        if handle.channel.wants_write:
+            events |= selectors.EVENT_WRITE
+        self.selector.modify(handle.channel, events, handle)
+
+    def unwatch(self, handle: ChildHandle) -> None:
+        if not handle.channel.closed:
+            self.selector.unregister(handle.channel)
+            handle.channel.close()
+
+    def notify_parent(self, action: Action, data: Any) -> None:
+        if self.ready_fd is not None:
+            msg = message(action, data, Role.MASTER, Role.PARENT)
+            if not write_frame_blocking(self.ready_fd, msg):
+                self.close_ready_fd()
+
+    def close_ready_fd(self) -> None:
+        if self.ready_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.ready_fd)
+            self.ready_fd = None
+
+    def apps(self) -> list[ChildHandle]:
+        return [h for h in self.children.values() if h.role == Role.APP.value]
+
+    def members(self) -> list[ChildHandle]:
+        """Agent and app workers: the receivers of cluster-wide announcements."""
+        return ([self.agent] if self.agent else []) + self.apps()

@@ -1,0 +1,108 @@
+"""The cluster options: parsed once from the JSON the CLI hands to `runtime.start_cluster`,
+validated, then passed down read-only (no module-level globals).
+
+The JSON keys are the contract of docs/INTERNALS.md §1; an unknown key is an error so a
+CLI/runtime version mismatch fails loudly instead of silently dropping an option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from runtime.errors import OptionsError
+from runtime.titles import TITLE_RE
+
+DEFAULT_PORT = 7001
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpsOptions:
+    key: str
+    cert: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterOptions:
+    base_dir: str
+    title: str
+    name: str | None = None  # app name; the master fills it from pyproject.toml if absent
+    port: int | None = None
+    hostname: str | None = None
+    workers: int = 1
+    env: str = "prod"
+    framework: str | None = None
+    https: HttpsOptions | None = None
+    require: tuple[str, ...] = ()
+    ready_fd: int | None = None
+    startup_timeout: int = 300_000
+    sticky: bool = False
+    # Tunables with egg-cluster's defaults (milliseconds / counts).
+    kill_app_timeout: int = 5_000
+    kill_agent_timeout: int = 5_000
+    refork_limit: int = 60
+    refork_duration: int = 60_000
+    agent_restart_delay: int = 1_000
+
+    @property
+    def bind_host(self) -> str:
+        return self.hostname or "0.0.0.0"
+
+    @property
+    def refork(self) -> bool:
+        """egg-cluster reforks dead workers except in local/unittest, where a crash should
+        be seen by the developer rather than papered over."""
+        return self.env not in ("local", "unittest")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ClusterOptions:
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise OptionsError(f"cluster options are not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise OptionsError("cluster options must be a JSON object")
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ClusterOptions:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise OptionsError(f"unknown cluster option(s): {', '.join(unknown)}")
+        missing = [k for k in ("base_dir", "title") if not raw.get(k)]
+        if missing:
+            raise OptionsError(f"missing cluster option(s): {', '.join(missing)}")
+        values = dict(raw)
+        https = values.get("https")
+        if https is not None:
+            if not isinstance(https, dict) or not https.get("key") or not https.get("cert"):
+                raise OptionsError('"https" needs both "key" and "cert"')
+            values["https"] = HttpsOptions(key=str(https["key"]), cert=str(https["cert"]))
+        values["require"] = tuple(values.get("require") or ())
+        opts = cls(**values)
+        opts.validate()
+        return opts
+
+    def validate(self) -> None:
+        if not os.path.isabs(self.base_dir) or not os.path.isdir(self.base_dir):
+            raise OptionsError(f"app directory not found: {self.base_dir}")
+        if not TITLE_RE.match(self.title):
+            raise OptionsError(
+                f"invalid title {self.title!r}: use only letters, digits, '.', '_' and '-'"
+            )
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise OptionsError(f"workers must be an integer >= 1, got {self.workers!r}")
+        if self.port is not None and not (0 <= int(self.port) <= 65535):
+            raise OptionsError(f"port must be between 0 and 65535, got {self.port}")
+        if not self.env:
+            raise OptionsError("env must not be empty")
+        if self.https:
+            for path in (self.https.key, self.https.cert):
+                if not os.path.isfile(path):
+                    raise OptionsError(f"HTTPS file not found: {path}")

@@ -1,0 +1,35 @@
+"""Regenerate the checked-in man pages (man/) and completion scripts (completions/).
+
+Both are derived from the click command tree, so run this after changing a command or an
+option; tests/test_man_pages.py and tests/test_completion.py fail while they are stale.
+
+    .venv/bin/python scripts/gen_docs.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eggscripts import manpage
+from eggscripts.__main__ import cli
+from eggscripts.cmd import completion
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    root = cli()
+    prog = root.name or "eggscripts"
+    (ROOT / "man").mkdir(exist_ok=True)
+    for name, text in manpage.render_all(root).items():
+        (ROOT / "man" / name).write_text(text)
+        print(f"man/{name}")
+    (ROOT / "completions").mkdir(exist_ok=True)
+    for shell in completion.SHELLS:
+        name = completion.FILE_NAMES[shell].format(prog=prog)
+        (ROOT / "completions" / name).write_text(completion.script(root, prog, shell))
+        print(f"completions/{name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Session-wide guards: every test gets a free port and a unique title, and no test may
+leave an eggscripts process running (users would get orphans the same way).
+
+Titles carry `SESSION_TAG` so the check only looks at this session's clusters. A fixture
+with a wider scope that keeps one cluster for many tests registers its title in
+`SHARED_TITLES`; it is checked when that fixture tears down instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+
+import pytest
+
+from tests.helpers import SESSION_TAG, kill_session_processes, session_processes
+
+_counter = itertools.count()
+SHARED_TITLES: set[str] = set()
+
+
+def new_title(hint: str = "c") -> str:
+    name = re.sub(r"[^A-Za-z0-9]+", "-", hint)[:30].strip("-")
+    return f"{SESSION_TAG}{next(_counter)}-{name}"
+
+
+@pytest.fixture
+def port() -> int:
+    from tests.helpers import free_port
+
+    return free_port()
+
+
+@pytest.fixture
+def title(request: pytest.FixtureRequest) -> str:
+    return new_title(request.node.name)
+
+
+def _leftovers() -> list[str]:
+    return [
+        f"{p.pid} {t}"
+        for p, t in session_processes()
+        if not any(f"--title={s} " in t + " " for s in SHARED_TITLES)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes():
+    yield
+    deadline = time.monotonic() + 3.0
+    left = _leftovers()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = _leftovers()
+    if left:
+        kill_session_processes()
+        pytest.fail("test left eggscripts processes running: " + "; ".join(left))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    left = kill_session_processes()
+    if left:
+        print("\nleftover eggscripts processes killed at session end: " + "; ".join(left))
+        session.exitstatus = 1
