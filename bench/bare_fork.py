@@ -11,7 +11,7 @@ import sys
 import uvicorn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hello_asgi import app  # noqa: E402
+from hello_asgi import app
 
 
 def main() -> None:

@@ -156,7 +156,7 @@ def find_titled(prefix: str) -> list[psutil.Process]:
             cmd = proc.cmdline()
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if cmd and (cmd[0] + " ").startswith(prefix) or (cmd and prefix in cmd[0] + " "):
+        if cmd and prefix in cmd[0] + " ":
             found.append(proc)
     return found
 
@@ -191,13 +191,14 @@ class Popened(Contender):
 
 
 def raw_uvicorn(workers: int) -> Popened:
-    c = Popened(
-        lambda port: [
+    def argv(port: int) -> list[str]:
+        return [
             sys.executable, "-m", "uvicorn", "--workers", str(workers), "--no-access-log",
             "--http", "httptools", "--loop", "uvloop", "--host", "127.0.0.1",
             "--port", str(port), "--app-dir", "bench", "hello_asgi:app",
         ]  # fmt: skip
-    )
+
+    c = Popened(argv)
     c.name = "uvicorn --workers"
     return c
 

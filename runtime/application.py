@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.http.asgi import AsgiApp
+from runtime.http.compose import skips_all
 from runtime.http.context import Context
 from runtime.http.helper import Helper
 from runtime.http.request import Request, Response
@@ -41,7 +42,22 @@ class Application(AsgiApp, EggCore):
             helper_class=_subclass(Helper),
             service_root=staticmethod(lambda ctx: ServiceNamespace(ctx, self.services)),
         )
+        self.middleware_layers: list[Any] = []
         self.handler = self.router.endpoint()
+        self.fast_routes: dict[tuple[str, str], Any] = {}
+
+    async def boot(self) -> None:
+        await super().boot()
+        self.refresh_fast_routes()
+
+    def refresh_fast_routes(self) -> None:
+        """Recompute `fast_routes` after routes or middleware changed (done after boot)."""
+        layers = self.middleware_layers
+        self.fast_routes = {
+            key: handler
+            for key, handler in self.router.static_routes().items()
+            if skips_all(layers, key[1])
+        }
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} env={self.env}>"

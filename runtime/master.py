@@ -27,13 +27,14 @@ from typing import Any
 
 from runtime.appinfo import app_name
 from runtime.cfork import ReforkPolicy, fork_app_worker
+from runtime.children import Children
 from runtime.errors import StartupError
 from runtime.exitcodes import ExitCode, describe_status
 from runtime.handles import ChildHandle
-from runtime.ipc import Action, Channel, Role, message, write_frame_blocking
+from runtime.ipc import Action, Role
 from runtime.logs import setup_logging
 from runtime.options import DEFAULT_PORT, ClusterOptions
-from runtime.routing import route_targets
+from runtime.parent import ParentChannel
 from runtime.signals import SignalQueue
 from runtime.sockets import bind_listener, url_host
 from runtime.timers import Timer, Timers
@@ -65,15 +66,13 @@ class Master:
         self.name: str = options.name or ""
         self.phase = Phase.STARTING_AGENT
         self.timers = Timers()
-        self.children: dict[int, ChildHandle] = {}
-        self.agent: ChildHandle | None = None
         self.listener: socket.socket | None = None
         self.port: int | None = options.port
         self.host = options.bind_host
         self.target_workers = options.workers
         self.worker_ids = itertools.count(1)
         self.refork = ReforkPolicy(options.refork_limit, options.refork_duration / 1000)
-        self.ready_fd = options.ready_fd
+        self.parent = ParentChannel(options.ready_fd)
         self.exit_code: int | None = None
         self.close_code = ExitCode.OK
         self.interrupts = 0
@@ -102,10 +101,8 @@ class Master:
     def run(self) -> int:
         self.set_title()
         os.environ["EGG_SERVER_ENV"] = self.options.env
-        self.log = setup_logging("master", self.options.base_dir, self.name, stdout=True)
-        if self.ready_fd is not None:
-            os.set_inheritable(self.ready_fd, False)
         self.selector = selectors.DefaultSelector()
+        self.children = Children(self.selector)
         self.signals = SignalQueue(self.SIGNALS)
         self.selector.register(self.signals, selectors.EVENT_READ)
         try:
@@ -123,11 +120,11 @@ class Master:
                 continue
             if mask & selectors.EVENT_WRITE:
                 handle.channel.flush()
-                self.watch(handle)
+                self.children.watch(handle)
             if mask & selectors.EVENT_READ:
                 messages = handle.channel.read()
                 if messages is None:
-                    self.unwatch(handle)
+                    self.children.unwatch(handle)
                     continue
                 for msg in messages:
                     self.on_message(handle, msg)
@@ -147,11 +144,10 @@ class Master:
                 return
             if pid == 0:
                 return
-            handle = self.children.pop(pid, None)
+            handle = self.children.forget(pid)
             if handle is None:
                 continue  # not ours (e.g. we run as PID 1): reaped silently
             handle.exit_status = status
-            self.unwatch(handle)
             if handle.role == Role.AGENT.value:
                 self.on_agent_exit(handle, status)
             else:
@@ -195,10 +191,17 @@ class Master:
         self.startup_timer = self.timers.call_later(timeout, self.on_startup_timeout)
         if self.port is not None and not self.bind(self.host, self.port):
             return
-        self.spawn_agent()
+        self.spawn_agent()  # first: the agent's boot is the longest step of the start
+        self.setup_logs()
         # While the agent's interpreter boots on another core, load the HTTP stack the app
         # workers will use, so every fork shares it instead of importing it again.
-        import runtime.app_worker  # noqa: F401
+        from runtime.app_worker import preload
+
+        preload()
+
+    def setup_logs(self) -> None:
+        if not logging.getLogger().handlers:
+            self.log = setup_logging("master", self.options.base_dir, self.name, stdout=True)
 
     def bind(self, host: str, port: int) -> bool:
         try:
@@ -219,7 +222,7 @@ class Master:
         from runtime.spawn import spawn_agent
 
         pid, sock = spawn_agent(self.options)
-        self.agent = self.adopt(Role.AGENT.value, 1, pid, sock)
+        self.children.adopt(Role.AGENT.value, 1, pid, sock)
 
     def fork_app(self) -> None:
         if self.phase is Phase.CLOSING or self.listener is None:
@@ -228,13 +231,7 @@ class Master:
         pid, sock = fork_app_worker(
             self.options, worker_id, self.listener, self.name, self.child_setup
         )
-        self.adopt(Role.APP.value, worker_id, pid, sock)
-
-    def adopt(self, role: str, worker_id: int, pid: int, sock: socket.socket) -> ChildHandle:
-        handle = ChildHandle(role, worker_id, pid, Channel(sock))
-        self.children[pid] = handle
-        self.selector.register(handle.channel, selectors.EVENT_READ, handle)
-        return handle
+        self.children.adopt(Role.APP.value, worker_id, pid, sock)
 
     def child_setup(self) -> None:
         """First thing in a forked app worker: drop every master resource it inherited.
@@ -242,10 +239,9 @@ class Master:
         Keeping another child's channel open would hide the master's death from that
         child (no EOF), and keeping the ready fd would hide it from `start --daemon`."""
         SignalQueue.reset_in_child(self.SIGNALS)
-        fds = [self.selector.fileno(), *self.signals.fds]
-        fds += [h.channel.fileno() for h in self.children.values() if not h.channel.closed]
-        if self.ready_fd is not None:
-            fds.append(self.ready_fd)
+        fds = [self.selector.fileno(), *self.signals.fds, *self.children.fds()]
+        if self.parent.fd is not None:
+            fds.append(self.parent.fd)
         for fd in fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -254,7 +250,7 @@ class Master:
         handle.started = True
         elapsed = (time.monotonic() - handle.spawned_at) * 1000
         self.log.info("%s started (%dms)", handle.label, elapsed)
-        self.notify_parent(Action.AGENT_START, {"pid": handle.pid})
+        self.parent.notify(Action.AGENT_START, {"pid": handle.pid})
         if self.phase is Phase.STARTING_AGENT:
             self.phase = Phase.STARTING_APPS
             if self.listener is None:
@@ -276,7 +272,7 @@ class Master:
         elapsed = (time.monotonic() - handle.spawned_at) * 1000
         self.log.info("%s started (%dms)", handle.label, elapsed)
         started = sum(1 for h in self.apps() if h.started)
-        self.notify_parent(
+        self.parent.notify(
             Action.APP_START, {"pid": handle.pid, "ready": started, "total": self.target_workers}
         )
         if self.phase is Phase.STARTING_APPS and started >= self.target_workers:
@@ -295,8 +291,8 @@ class Master:
         )
         self.send_to(self.members(), Action.EGG_READY, self.ready_data())
         self.send_pids()
-        self.notify_parent(Action.EGG_READY, self.ready_data())
-        self.close_ready_fd()
+        self.parent.notify(Action.EGG_READY, self.ready_data())
+        self.parent.close()
 
     @property
     def url(self) -> str:
@@ -330,15 +326,14 @@ class Master:
         if self.phase in (Phase.READY, Phase.CLOSING):
             return
         print(f"[eggscripts] {text}", file=sys.stderr, flush=True)
+        self.setup_logs()
         self.log.error("%s", text)
-        self.notify_parent(Action.STARTUP_ERROR, {"message": text})
-        self.close_ready_fd()
+        self.parent.notify(Action.STARTUP_ERROR, {"message": text})
+        self.parent.close()
         self.begin_close(ExitCode.ERROR, "start failed")
 
     # -- children dying ------------------------------------------------------------------
     def on_agent_exit(self, handle: ChildHandle, status: int) -> None:
-        if self.agent is handle:
-            self.agent = None
         how = describe_status(status)
         if self.phase is Phase.CLOSING:
             self.log.info("%s exited (%s)", handle.label, how)
@@ -449,16 +444,16 @@ class Master:
 
     def force_close(self) -> None:
         self.log.warning("second interrupt: killing every child")
-        for handle in list(self.children.values()):
+        for handle in self.children.all():
             handle.kill(signal.SIGKILL)
         self.close_code = ExitCode.ERROR
         self.phase = Phase.CLOSING
         self.check_closed()
 
     def cleanup(self) -> None:
-        for handle in list(self.children.values()):  # only on an unexpected error
+        for handle in self.children.all():  # only on an unexpected error
             handle.kill(signal.SIGKILL)
-        self.close_ready_fd()
+        self.parent.close()
         self.signals.close()
         self.selector.close()
         if self.exit_code:
@@ -475,49 +470,20 @@ class Master:
             else:
                 action(handle, msg.get("data"))
             return
-        msg["from"] = handle.role  # never trust the sender's claim
-        targets = route_targets(msg, self.agent, self.apps(), self.children)
-        self.send_to(targets, msg)
+        self.children.route(handle, msg)
 
-    def send_to(self, handles: list[ChildHandle], msg: Any, data: Any = None) -> None:
-        if isinstance(msg, Action):
-            msg = message(msg, data, Role.MASTER, Role.ALL)
-        for handle in handles:
-            if not handle.channel.closed:
-                handle.channel.send(msg)
-                self.watch(handle)
+    def send_to(self, handles: list[ChildHandle], action: Action, data: Any = None) -> None:
+        self.children.send(handles, action, data)
 
     def send_pids(self) -> None:
         self.send_to(self.members(), Action.EGG_PIDS, [h.pid for h in self.apps()])
 
-    def watch(self, handle: ChildHandle) -> None:
-        if handle.channel.closed:
-            return
-        events = selectors.EVENT_READ
-        if handle.channel.wants_write:
-            events |= selectors.EVENT_WRITE
-        self.selector.modify(handle.channel, events, handle)
-
-    def unwatch(self, handle: ChildHandle) -> None:
-        if not handle.channel.closed:
-            self.selector.unregister(handle.channel)
-            handle.channel.close()
-
-    def notify_parent(self, action: Action, data: Any) -> None:
-        if self.ready_fd is not None:
-            msg = message(action, data, Role.MASTER, Role.PARENT)
-            if not write_frame_blocking(self.ready_fd, msg):
-                self.close_ready_fd()
-
-    def close_ready_fd(self) -> None:
-        if self.ready_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.ready_fd)
-            self.ready_fd = None
+    @property
+    def agent(self) -> ChildHandle | None:
+        return self.children.agent
 
     def apps(self) -> list[ChildHandle]:
-        return [h for h in self.children.values() if h.role == Role.APP.value]
+        return self.children.apps()
 
     def members(self) -> list[ChildHandle]:
-        """Agent and app workers: the receivers of cluster-wide announcements."""
-        return ([self.agent] if self.agent else []) + self.apps()
+        return self.children.members()

@@ -181,8 +181,8 @@ class Cluster:
     def start(self, wait: bool = True, timeout: float = 10.0) -> Cluster:
         # Output goes to files, not pipes: a test that never reads them must not be able to
         # block the cluster on a full pipe.
-        self._out = tempfile.TemporaryFile()
-        self._err = tempfile.TemporaryFile()
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the cluster)
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "runtime.start_cluster", json.dumps(self.options)],
             stdout=self._out,

@@ -45,7 +45,8 @@ def test_two_workers_serve_with_spec_titles(title: str, port: int) -> None:
         assert procs["master"][0].cmdline()[0] == (
             f"eggscripts-master --title={title} --port={port} --base-dir={base}"
         )
-        assert procs["agent"][0].cmdline()[0] == f"eggscripts-agent --title={title} --base-dir={base}"
+        agent_title = f"eggscripts-agent --title={title} --base-dir={base}"
+        assert procs["agent"][0].cmdline()[0] == agent_title
         for app in procs["app"]:
             assert app.cmdline()[0] == f"eggscripts-app --title={title} --base-dir={base}"
         workers = {p.pid for p in procs["app"]}

@@ -12,6 +12,7 @@ import traceback
 from typing import Any
 
 from runtime.http.bodyparser import BODY_METHODS, read_body
+from runtime.http.context import NULL_BODY
 from runtime.http.errors import HttpError, reason
 
 _EMPTY_STATUS = frozenset((204, 205, 304))
@@ -50,8 +51,8 @@ def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     if body.__class__ is str:
         data = body.encode()
         bctype = _BTEXT if ctype is None else _ctype(ctype)
-    elif body is None:
-        if ctx._null_body or status in _EMPTY_STATUS:
+    elif body is None or body is NULL_BODY:
+        if body is NULL_BODY or status in _EMPTY_STATUS:
             headers = _extra_headers(ctx, [])
             return status, headers, b""
         data = reason(status).encode()
@@ -82,11 +83,13 @@ class AsgiApp:
     """Mixin making an Application an ASGI 3 callable.
 
     The loader sets `context_class`, `handler` (the composed onion), `bodyparser_limit`
-    and `read_bodies` at boot.
+    and `read_bodies` at boot, and `fast_routes`: the static routes no middleware applies
+    to, `(method, path) -> route handler`, which skip the onion.
     """
 
     context_class: Any
     handler: Any
+    fast_routes: dict[tuple[str, str], Any]
     bodyparser_limit: int = 1024 * 1024
     read_bodies: bool = True
     logger: Any
@@ -97,10 +100,17 @@ class AsgiApp:
             return await self._other_scope(scope, receive, send)
         ctx = self.context_class(self, scope, receive)
         try:
-            if scope["method"] in BODY_METHODS and self.read_bodies:
+            method = scope["method"]
+            if method in BODY_METHODS and self.read_bodies:
                 await read_body(ctx, self.bodyparser_limit)
-            await self.handler(ctx)
-            status, headers, data = render(ctx)
+            await (self.fast_routes.get((method, scope["path"])) or self.handler)(ctx)
+            body = ctx._body
+            if body.__class__ is str and ctx._type is None and ctx._headers is None:
+                data = body.encode()  # the common case, inlined: text without extra headers
+                status = ctx._status
+                headers = [(_CTYPE, _BTEXT), (_CLEN, _length(len(data)))]
+            else:
+                status, headers, data = render(ctx)
         except Exception as exc:  # every error becomes a response, never a dropped socket
             status, headers, data = self._error_response(ctx, exc)
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -110,7 +120,6 @@ class AsgiApp:
         """Turn `exc` into the response in `ctx`; frameworks may override (egg's onerror)."""
         ctx._headers = None
         ctx._type = _TEXT
-        ctx._null_body = False
         if isinstance(exc, HttpError):
             ctx._status = exc.status
             ctx._body = exc.message if exc.expose else reason(exc.status)

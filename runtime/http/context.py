@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from runtime.application import Application
 
 _EMPTY_STATUS = frozenset((204, 205, 304))
+
+
+class _NullBody:
+    """`ctx.body = None` was said explicitly: an empty response, not Koa's default body."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NULL_BODY"
+
+
+NULL_BODY = _NullBody()
 _TYPE_ALIASES = {
     "json": "application/json",
     "html": "text/html; charset=utf-8",
@@ -54,7 +66,6 @@ class Context:
         "_headers",
         "_helper",
         "_logger",
-        "_null_body",
         "_params",
         "_parsed_body",
         "_query",
@@ -84,7 +95,6 @@ class Context:
         self._status = 404
         self._explicit = False
         self._body = None
-        self._null_body = False
         self._type = None
         self._headers = None
 
@@ -199,7 +209,7 @@ class Context:
         self._status = code
         self._explicit = True
         if code in _EMPTY_STATUS:
-            self._body = None
+            self._body = NULL_BODY
 
     @property
     def message(self) -> str:
@@ -209,17 +219,17 @@ class Context:
 
     @property
     def body(self) -> Any:
-        return self._body
+        body = self._body
+        return None if body is NULL_BODY else body
 
     @body.setter
     def body(self, value: Any) -> None:
-        self._body = value
         if value is None:
-            self._null_body = True
+            self._body = NULL_BODY
             if self._status not in _EMPTY_STATUS:
                 self._status = 204
             return
-        self._null_body = False
+        self._body = value
         if not self._explicit:
             self._status = 200
 

@@ -209,6 +209,9 @@ class Router:
         rest = {k: v for k, v in params.items() if k not in used}
         return path + ("?" + urlencode(rest, doseq=True) if rest else "")
 
+    def static_routes(self) -> dict[tuple[str, str], Handler]:
+        return dict(self._static)
+
     def endpoint(self) -> Handler:
         """The innermost handler of the app's onion: route the request or leave the 404."""
         static_get = self._static.get

@@ -105,4 +105,5 @@ def load(ctx: LoadContext) -> None:
             raise StartupError(f"{path}: middleware() must return `async def mw(ctx, next)`")
         app.middleware.append((name, mw))
         layers.append((mw, matcher, when))
+    app.middleware_layers = layers
     app.handler = compose(layers, app.router.endpoint())

@@ -1,0 +1,77 @@
+"""The master's registry of its children and their channels.
+
+Owns the selector registrations, so a channel is watched for writing exactly while it has
+unsent bytes and is forgotten the moment its child goes.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+from typing import Any
+
+from runtime.handles import ChildHandle
+from runtime.ipc import Action, Channel, Role, message
+from runtime.routing import route_targets
+
+
+class Children:
+    def __init__(self, selector: selectors.BaseSelector) -> None:
+        self.selector = selector
+        self.by_pid: dict[int, ChildHandle] = {}
+        self.agent: ChildHandle | None = None
+
+    def adopt(self, role: str, worker_id: int, pid: int, sock: socket.socket) -> ChildHandle:
+        handle = ChildHandle(role, worker_id, pid, Channel(sock))
+        self.by_pid[pid] = handle
+        self.selector.register(handle.channel, selectors.EVENT_READ, handle)
+        if role == Role.AGENT.value:
+            self.agent = handle
+        return handle
+
+    def forget(self, pid: int) -> ChildHandle | None:
+        handle = self.by_pid.pop(pid, None)
+        if handle is not None:
+            self.unwatch(handle)
+            if handle is self.agent:
+                self.agent = None
+        return handle
+
+    def apps(self) -> list[ChildHandle]:
+        return [h for h in self.by_pid.values() if h.role == Role.APP.value]
+
+    def members(self) -> list[ChildHandle]:
+        """Agent and app workers: the receivers of cluster-wide announcements."""
+        return ([self.agent] if self.agent else []) + self.apps()
+
+    def all(self) -> list[ChildHandle]:
+        return list(self.by_pid.values())
+
+    def fds(self) -> list[int]:
+        return [h.channel.fileno() for h in self.by_pid.values() if not h.channel.closed]
+
+    def send(self, handles: list[ChildHandle], action: Action, data: Any = None) -> None:
+        self.deliver(handles, message(action, data, Role.MASTER, Role.ALL))
+
+    def deliver(self, handles: list[ChildHandle], msg: dict[str, Any]) -> None:
+        for handle in handles:
+            if not handle.channel.closed:
+                handle.channel.send(msg)
+                self.watch(handle)
+
+    def route(self, sender: ChildHandle, msg: dict[str, Any]) -> None:
+        msg["from"] = sender.role  # never trust the sender's claim
+        self.deliver(route_targets(msg, self.agent, self.apps(), self.by_pid), msg)
+
+    def watch(self, handle: ChildHandle) -> None:
+        if handle.channel.closed:
+            return
+        events = selectors.EVENT_READ
+        if handle.channel.wants_write:
+            events |= selectors.EVENT_WRITE
+        self.selector.modify(handle.channel, events, handle)
+
+    def unwatch(self, handle: ChildHandle) -> None:
+        if not handle.channel.closed:
+            self.selector.unregister(handle.channel)
+            handle.channel.close()
