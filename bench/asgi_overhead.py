@@ -7,7 +7,12 @@ machine hits both alike; the median ratio is reported. Target: ratio >= 0.95.
 
     python bench/asgi_overhead.py [--rounds 5] [--duration 5] [--connections 50]
 
-Not a test: it needs `wrk` (apt-get install wrk) and a quiet machine.
+With `--concurrent`, both servers share ONE pinned CPU and are loaded at the same time
+(two wrk processes on the other CPU): the scheduler splits the CPU evenly, so the ratio of
+their throughputs is the ratio of their per-request CPU costs, and noise from other work
+on the machine hits both alike. Use it on a busy machine.
+
+Not a test: it needs `wrk` (apt-get install wrk) and, for the plain mode, a quiet machine.
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ async def bare_app(scope: dict, receive: object, send: object) -> None:
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"11")],
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"11"),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": b"hello world"})  # type: ignore[operator]
@@ -48,11 +56,23 @@ def serve(kind: str, port: int, cpu: int) -> None:
         if kind == "app":
             from runtime.loader import BootInfo, create_app
 
-            app = create_app(BootInfo(base_dir=os.path.join(ROOT, "examples", "showcase"), env="prod"))
+            app = create_app(
+                BootInfo(base_dir=os.path.join(ROOT, "examples", "showcase"), env="prod")
+            )
             await app.boot()  # type: ignore[attr-defined]
+            if os.environ.get("BENCH_FREEZE"):
+                import gc
+
+                gc.freeze()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, http="httptools", loop="uvloop",
-            lifespan="off", access_log=False, log_level="warning",
+            app,
+            host="127.0.0.1",
+            port=port,
+            http="httptools",
+            loop="uvloop",
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
         )
         await uvicorn.Server(config).serve()
 
@@ -76,14 +96,63 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"server on port {port} did not start")
 
 
-def wrk(port: int, duration: int, connections: int, cpu: int) -> float:
-    cmd = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
-           f"http://127.0.0.1:{port}/"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+def _wrk_cmd(port: int, duration: int, connections: int, cpu: int) -> list[str]:
+    return [
+        "taskset",
+        "-c",
+        str(cpu),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        f"http://127.0.0.1:{port}/",
+    ]
+
+
+def _rps(out: str) -> float:
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not match:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
     return float(match.group(1))
+
+
+def _requests(out: str) -> int:
+    match = re.search(r"(\d+) requests in", out)
+    if not match:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    return int(match.group(1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (no psutil needed)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(pid: int, port: int, duration: int, connections: int, cpu: int) -> float:
+    """Server CPU microseconds per request: robust to other load on the machine."""
+    before = cpu_seconds(pid)
+    out = subprocess.run(
+        _wrk_cmd(port, duration, connections, cpu), capture_output=True, text=True, check=True
+    ).stdout
+    return (cpu_seconds(pid) - before) / _requests(out) * 1e6
+
+
+def wrk(port: int, duration: int, connections: int, cpu: int) -> float:
+    cmd = _wrk_cmd(port, duration, connections, cpu)
+    return _rps(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+
+
+def wrk_both(ports: dict[str, int], duration: int, connections: int, cpu: int) -> dict[str, float]:
+    """Load every server at once; returns req/s per server."""
+    procs = {
+        kind: subprocess.Popen(
+            _wrk_cmd(port, duration, connections, cpu), stdout=subprocess.PIPE, text=True
+        )
+        for kind, port in ports.items()
+    }
+    return {kind: _rps(proc.communicate()[0]) for kind, proc in procs.items()}
 
 
 def main() -> None:
@@ -93,6 +162,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--wrk-cpu", type=int, default=1)
+    parser.add_argument(
+        "--cpu", action="store_true", help="compare server CPU time per request instead of req/s"
+    )
+    parser.add_argument(
+        "--concurrent",
+        action="store_true",
+        help="load both servers at once on one shared CPU (busy machines)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -109,17 +186,35 @@ def main() -> None:
         for kind, (port, _) in servers.items():  # warm-up
             wrk(port, 1, args.connections, args.wrk_cpu)
         for i in range(args.rounds):
-            order = ("bare", "app") if i % 2 == 0 else ("app", "bare")
-            for kind in order:
-                rps = wrk(servers[kind][0], args.duration, args.connections, args.wrk_cpu)
-                results[kind].append(rps)
-            print(f"round {i + 1}: bare {results['bare'][-1]:.0f} req/s, "
-                  f"app {results['app'][-1]:.0f} req/s, "
-                  f"ratio {results['app'][-1] / results['bare'][-1]:.3f}", flush=True)
+            if args.cpu:
+                for kind in ("bare", "app") if i % 2 == 0 else ("app", "bare"):
+                    port, proc = servers[kind]
+                    cost = cpu_per_request(
+                        proc.pid, port, args.duration, args.connections, args.wrk_cpu
+                    )
+                    results[kind].append(1e6 / cost)  # req/s one CPU would sustain
+            elif args.concurrent:
+                ports = {kind: port for kind, (port, _) in servers.items()}
+                for kind, rps in wrk_both(
+                    ports, args.duration, args.connections, args.wrk_cpu
+                ).items():
+                    results[kind].append(rps)
+            else:
+                for kind in ("bare", "app") if i % 2 == 0 else ("app", "bare"):
+                    rps = wrk(servers[kind][0], args.duration, args.connections, args.wrk_cpu)
+                    results[kind].append(rps)
+            print(
+                f"round {i + 1}: bare {results['bare'][-1]:.0f} req/s, "
+                f"app {results['app'][-1]:.0f} req/s, "
+                f"ratio {results['app'][-1] / results['bare'][-1]:.3f}",
+                flush=True,
+            )
         ratios = [a / b for a, b in zip(results["app"], results["bare"])]
-        print(f"median bare {statistics.median(results['bare']):.0f} req/s, "
-              f"app {statistics.median(results['app']):.0f} req/s, "
-              f"median ratio {statistics.median(ratios):.3f}")
+        print(
+            f"median bare {statistics.median(results['bare']):.0f} req/s, "
+            f"app {statistics.median(results['app']):.0f} req/s, "
+            f"median ratio {statistics.median(ratios):.3f}"
+        )
     finally:
         for _, proc in servers.values():
             proc.terminate()

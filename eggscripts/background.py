@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import signal
 from typing import BinaryIO
 
 import click
@@ -36,20 +37,24 @@ def run(
     click.echo(
         f"{PREFIX} starting {plan.title} in the background (logs: {stdout_path}, {stderr_path})"
     )
+    # The baseline is taken before the daemon exists, so even its very first write counts.
+    stderr = None if ignore_stderr else startwait.StderrWatch(stderr_path)
     try:
-        spawned = daemon.spawn(plan.argv, plan.env, plan.base_dir, out, err)
+        read_fd = daemon.spawn(plan.argv, plan.env, plan.base_dir, out, err)
     finally:
         out.close()
         err.close()
-    reader = FrameReader(spawned.read_fd)
-    stderr = None if ignore_stderr else startwait.StderrWatch(stderr_path)
+    reader = FrameReader(read_fd)
     outcome = startwait.Outcome()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         startwait.watch(reader, progress, timeout_ms, stderr, outcome)
     except KeyboardInterrupt:
         outcome.ready = None
         outcome.reason = "interrupted"
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         reader.close()
         progress.finish()
     if outcome.ready is not None:
@@ -58,6 +63,12 @@ def run(
         click.echo(f"{PREFIX} {plan.title} started on {url} (master pid {pid})")
         return
     _fail(plan, outcome, stderr_path)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """SIGTERM/SIGHUP while waiting (a CI job timing out, a closed terminal) must not
+    leave a half-started cluster behind: treat them like Ctrl-C."""
+    raise KeyboardInterrupt
 
 
 def _open_logs(stdout_path: str, stderr_path: str) -> tuple[BinaryIO, BinaryIO]:
@@ -87,7 +98,8 @@ def _fail(plan: Plan, outcome: startwait.Outcome, stderr_path: str) -> None:
     echo(f"{PREFIX} {plan.title} failed to start: {outcome.reason}")
     tail = _tail(stderr_path)
     if tail:
-        echo(f"{PREFIX} last {len(tail)} lines of {stderr_path}:")
+        lines = "the last line" if len(tail) == 1 else f"the last {len(tail)} lines"
+        echo(f"{PREFIX} {lines} of {stderr_path}:")
         for line in tail:
             echo(line)
     masters = [outcome.master] if outcome.master and not procs.is_gone(outcome.master) else []

@@ -14,7 +14,6 @@ python-daemon's defaults are wrong for us and are overridden explicitly:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import sys
@@ -26,21 +25,15 @@ from eggscripts import readychannel
 _RESET_SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
 
 
-@dataclasses.dataclass(frozen=True)
-class Spawned:
-    read_fd: int
-    # The first child's exit status: 0 once python-daemon has detached the grandchild.
-    launcher_status: int
-
-
 def spawn(
     argv_for: Callable[[int], list[str]],
     env: dict[str, str],
     working_directory: str,
     stdout: BinaryIO,
     stderr: BinaryIO,
-) -> Spawned:
-    """Start the daemon; `argv_for(ready_fd)` is the command it execs.
+) -> int:
+    """Start the daemon; `argv_for(ready_fd)` is the command it execs. Returns the read
+    end of the ready channel.
 
     `stdout`/`stderr` are log files the caller opened (in append mode) so that opening
     errors are reported here, in the foreground, not lost in a daemon.
@@ -54,8 +47,9 @@ def spawn(
     # Without closing our copy of the write end we would never see EOF when the daemon
     # dies before it is ready.
     os.close(write_fd)
-    _, status = os.waitpid(pid, 0)
-    return Spawned(read_fd, os.waitstatus_to_exitcode(status))
+    # The first child exits as soon as python-daemon has forked the daemon off; reap it.
+    os.waitpid(pid, 0)
+    return read_fd
 
 
 def _child(
@@ -90,6 +84,10 @@ def _daemonize(write_fd: int, working_directory: str, stdout: BinaryIO, stderr: 
 
     umask = os.umask(0)
     os.umask(umask)
+    # Not stdin=None: python-daemon would open /dev/null after closing fd 0, get fd 0 back
+    # with close-on-exec set, and dup2(0, 0) keeps that flag: the runtime would start with
+    # no stdin at all. An fd opened before the close is dup2'ed onto 0, inheritable.
+    devnull = open(os.devnull, "rb")  # noqa: SIM115 - becomes fd 0 of the daemon
     signal_map = {
         getattr(signal, name): signal.SIG_DFL for name in _RESET_SIGNALS if hasattr(signal, name)
     }
@@ -98,7 +96,7 @@ def _daemonize(write_fd: int, working_directory: str, stdout: BinaryIO, stderr: 
         working_directory=working_directory,
         umask=umask,
         prevent_core=False,
-        stdin=None,
+        stdin=devnull,
         stdout=stdout,
         stderr=stderr,
         files_preserve=[write_fd, stdout, stderr],

@@ -38,9 +38,6 @@ class StopFailed(EggScriptsError):
 class ConfigError(click.UsageError):
     """A bad value in `[tool.eggscripts]`: the same exit status (2) as a bad option."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-
     def show(self, file: IO[Any] | None = None) -> None:
         # No usage line: the mistake is in a file, not on the command line.
         click.echo(f"{PREFIX} error: {self.format_message()}", file=file, err=file is None)

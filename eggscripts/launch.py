@@ -16,6 +16,9 @@ from typing import Any, NoReturn
 from eggscripts.errors import EggScriptsError
 
 RUNTIME_MODULE = "runtime.start_cluster"
+# In daemon mode `start` owns --timeout (its message, its cleanup); the master's own startup
+# timeout is only a backstop for a launcher that died, so it fires a little later.
+BACKSTOP_MS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Plan:
 
     def argv(self, ready_fd: int | None = None) -> list[str]:
         options = {**self.options, "ready_fd": ready_fd}
+        if ready_fd is not None:
+            options["startup_timeout"] += BACKSTOP_MS
         return [self.python, "-m", RUNTIME_MODULE, json.dumps(options)]
 
 

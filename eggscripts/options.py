@@ -85,6 +85,17 @@ class SpecOption(click.Option):
         super().__init__(decls, **attrs)
         self.spec = spec
 
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        """Name the environment variable only when the bad value came from it (click
+        names it whenever the option has one, pointing users at the wrong culprit)."""
+        from_env = (
+            ctx is not None
+            and self.name is not None
+            and (ctx.get_parameter_source(self.name) == ParameterSource.ENVIRONMENT)
+        )
+        hint = " / ".join(f"'{opt}'" for opt in self.opts)
+        return f"{hint} (env var: '{self.envvar}')" if from_env else hint
+
     def get_help_extra(self, ctx: click.Context) -> Any:
         extra = super().get_help_extra(ctx)
         extra["default"] = self.spec.shown_default

@@ -74,7 +74,7 @@ def watch(
         if readable:
             for message in reader.read():
                 if _handle(message, outcome, progress):
-                    if stderr is not None and stderr.grew():
+                    if outcome.ready is not None and stderr is not None and stderr.grew():
                         outcome.ready = None
                         outcome.reason = f"the cluster wrote to its stderr log {stderr.path}"
                     return outcome

@@ -24,6 +24,7 @@ from runtime.child import (
     report_startup_error,
     spawn,
 )
+from runtime.endpoint import inherited_leader_socket
 from runtime.errors import EggscriptsError
 from runtime.exitcodes import ExitCode
 from runtime.ipc import ENV_IPC_FD, Action, Role
@@ -41,6 +42,8 @@ class AgentWorker:
         self.sock = sock
         self.agent: Any = None
         self.stopping = asyncio.Event()
+        self.leader_socket = inherited_leader_socket()
+        self.leaders: Any = None  # runtime.cluster_client.LeaderServer once booted
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
@@ -66,6 +69,9 @@ class AgentWorker:
             )
             self.agent.messenger = self.messenger
             await self.agent.boot()
+            from runtime.cluster_client import serve_leaders
+
+            self.leaders = await serve_leaders(self.leader_socket)
         except BaseException as exc:
             await report_startup_error(self.link, exc, self.options.base_dir)
             return ExitCode.AGENT_START_ERROR
@@ -75,6 +81,8 @@ class AgentWorker:
             await asyncio.wait_for(self.agent.close(), self.options.kill_agent_timeout / 1000)
         except Exception:
             log.exception("agent close failed")
+        if self.leaders is not None:
+            await self.leaders.close()
         return ExitCode.OK
 
     def listen(self) -> dict[str, Any]:

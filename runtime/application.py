@@ -45,6 +45,7 @@ class Application(AsgiApp, EggCore):
         self.middleware_layers: list[Any] = []
         self.handler = self.router.endpoint()
         self.fast_routes: dict[tuple[str, str], Any] = {}
+        self.install_asgi()
 
     async def boot(self) -> None:
         await super().boot()
@@ -58,6 +59,7 @@ class Application(AsgiApp, EggCore):
             for key, handler in self.router.static_routes().items()
             if skips_all(layers, key[1])
         }
+        self.install_asgi()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} env={self.env}>"

@@ -28,6 +28,7 @@ from typing import Any
 from runtime.appinfo import app_name
 from runtime.cfork import ReforkPolicy, fork_app_worker
 from runtime.children import Children
+from runtime.endpoint import LeaderEndpoint
 from runtime.errors import StartupError
 from runtime.exitcodes import ExitCode, describe_status
 from runtime.handles import ChildHandle
@@ -80,6 +81,7 @@ class Master:
         self.startup_timer: Timer | None = None
         self.agent_timer: Timer | None = None
         self.kill_timer: Timer | None = None
+        self.endpoint: LeaderEndpoint | None = None
         self.handlers = {
             signal.SIGTERM: self.handle_term,
             signal.SIGINT: self.handle_int,
@@ -191,6 +193,8 @@ class Master:
         self.startup_timer = self.timers.call_later(timeout, self.on_startup_timeout)
         if self.port is not None and not self.bind(self.host, self.port):
             return
+        self.endpoint = LeaderEndpoint()
+        self.endpoint.export()
         self.spawn_agent()  # first: the agent's boot is the longest step of the start
         self.setup_logs()
         # While the agent's interpreter boots on another core, load the HTTP stack the app
@@ -221,7 +225,7 @@ class Master:
         self.agent_timer = None
         from runtime.spawn import spawn_agent
 
-        pid, sock = spawn_agent(self.options)
+        pid, sock = spawn_agent(self.options, self.endpoint.sock if self.endpoint else None)
         self.children.adopt(Role.AGENT.value, 1, pid, sock)
 
     def fork_app(self) -> None:
@@ -240,6 +244,8 @@ class Master:
         child (no EOF), and keeping the ready fd would hide it from `start --daemon`."""
         SignalQueue.reset_in_child(self.SIGNALS)
         fds = [self.selector.fileno(), *self.signals.fds, *self.children.fds()]
+        if self.endpoint is not None:
+            fds.append(self.endpoint.sock.fileno())
         if self.parent.fd is not None:
             fds.append(self.parent.fd)
         for fd in fds:
@@ -454,6 +460,8 @@ class Master:
         for handle in self.children.all():  # only on an unexpected error
             handle.kill(signal.SIGKILL)
         self.parent.close()
+        if self.endpoint is not None:
+            self.endpoint.close()
         self.signals.close()
         self.selector.close()
         if self.exit_code:

@@ -1,17 +1,23 @@
 """`app.messenger` / `agent.messenger` (SPEC §7): messages between cluster processes,
 always routed by the master.
 
-Until the cluster is ready (`egg-ready`), outgoing messages are queued in the sender and
-flushed in order on ready, so a message sent from a boot hook is delivered, not lost (egg
-drops it when the receivers do not exist yet). Data is checked for JSON at the call, so a
-bad payload is an error in the sender, never in the master.
+Nothing user-defined flows before the cluster is ready, and nothing is lost because of it:
+- outgoing messages sent before `egg-ready` (e.g. from a boot hook) are queued in the
+  sender and flushed in order on ready (egg drops them when the receivers do not exist yet);
+- incoming user messages that reach a process still booting (a reforked worker, a restarted
+  agent) are held until its own `egg-ready`, when every boot hook has had the chance to
+  register its handlers, then handled in arrival order.
+
+Data is checked for JSON at the call, so a bad payload is an error in the sender, never in
+the master. The runtime's own actions (`egg-ready`, `agent-start`, ...) are reserved: app
+code can listen to them but cannot send them, so no worker can fake a cluster event.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from runtime.child import spawn
@@ -19,6 +25,7 @@ from runtime.ipc import Action, Role, encode, message
 
 log = logging.getLogger("eggscripts.messenger")
 Handler = Callable[[Any], Any]
+RESERVED_ACTIONS = frozenset(a.value for a in Action)
 
 
 class Messenger:
@@ -26,7 +33,8 @@ class Messenger:
         self._link = link
         self._role = role
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
-        self._queue: list[tuple[str, Any, str, int | None]] = []
+        self._outbox: list[bytes] = []  # frames sent before ready
+        self._inbox: list[dict[str, Any]] = []  # user messages received before ready
         self.ready = False
 
     # -- sending -------------------------------------------------------------------------
@@ -35,6 +43,7 @@ class Messenger:
         self._send(action, data, Role.ALL.value)
 
     def send_to_app(self, action: str, data: Any = None) -> None:
+        """Every app worker (this one included, when sent from an app worker)."""
         self._send(action, data, Role.APP.value)
 
     def send_to_agent(self, action: str, data: Any = None) -> None:
@@ -45,28 +54,41 @@ class Messenger:
         self._send(action, data, Role.RANDOM.value)
 
     def send_to(self, pid: int, action: str, data: Any = None) -> None:
-        self._send(action, data, Role.ALL.value, int(pid))
+        """Exactly the agent or app worker with this pid (nothing if there is none)."""
+        if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+            raise ValueError(f"messenger: send_to needs a process id, not {pid!r}")
+        self._send(action, data, Role.ALL.value, pid)
 
     def _send(self, action: str, data: Any, to: str, receiver_pid: int | None = None) -> None:
         if not isinstance(action, str) or not action:
             raise ValueError("messenger: action must be a non-empty string")
+        if action in RESERVED_ACTIONS:
+            raise ValueError(f"messenger: {action!r} is reserved for the cluster runtime")
         try:
-            encode(message(action, data, self._role, to, receiver_pid))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"messenger: data of {action!r} is not JSON-serializable: {exc}"
-            ) from None
-        if not self.ready:
-            self._queue.append((action, data, to, receiver_pid))
-            return
-        self._link.send(action, data, to, receiver_pid)
+            frame = encode(message(action, data, self._role, to, receiver_pid))
+        except (TypeError, ValueError, RecursionError) as exc:
+            if str(exc).startswith("message too large"):
+                raise ValueError(f"messenger: {action!r}: {exc}") from None
+            what = f"messenger: data of {action!r} is not JSON-serializable"
+            raise TypeError(f"{what}: {exc}") from None
+        if self.ready:
+            self._write(frame)
+        else:
+            self._outbox.append(frame)
+
+    def _write(self, frame: bytes) -> None:
+        """Hand an encoded frame to the channel: encoded once, at the call that checked it."""
+        if self._link.connected:
+            self._link.transport.write(frame)
 
     # -- receiving -----------------------------------------------------------------------
     def on(self, action: str, handler: Handler) -> Messenger:
+        """Call `handler(data)` (sync or async) for every `action` this process receives."""
         self._handlers.setdefault(action, []).append((handler, False))
         return self
 
     def once(self, action: str, handler: Handler) -> Messenger:
+        """Like `on`, for the next `action` only."""
         self._handlers.setdefault(action, []).append((handler, True))
         return self
 
@@ -78,24 +100,46 @@ class Messenger:
         return self
 
     def emit(self, action: str, data: Any = None) -> None:
+        """Run the handlers of `action` here; a failing handler is logged, never fatal to the
+        process (an async one included: its error must not look like an uncaught fault)."""
         handlers = self._handlers.get(action)
         if not handlers:
             return
-        self._handlers[action] = [h for h in handlers if not h[1]]
+        if any(once for _, once in handlers):
+            self._handlers[action] = [h for h in handlers if not h[1]]
         for handler, _ in handlers:
             try:
                 result = handler(data)
                 if inspect.isawaitable(result):
-                    spawn(result)
+                    spawn(_guarded(result, action))
             except Exception:
                 log.exception("messenger handler for %r failed", action)
 
     def deliver(self, msg: dict[str, Any]) -> None:
-        """A message from the master: flush the queue on ready, then hand it to handlers."""
+        """A message from the master. `egg-ready` flushes the outbox, then is emitted, then
+        the user messages held while this process was not ready are handled."""
         action = msg["action"]
-        if action == Action.EGG_READY.value and not self.ready:
-            self.ready = True
-            queued, self._queue = self._queue, []
-            for item in queued:
-                self._link.send(*item)
+        if action in RESERVED_ACTIONS:
+            if msg.get("from") not in (Role.MASTER.value, None):
+                return  # routing never forwards these; ignore a forgery all the same
+            if action == Action.EGG_READY.value and not self.ready:
+                self.ready = True
+                outbox, self._outbox = self._outbox, []
+                for frame in outbox:
+                    self._write(frame)
+                self.emit(action, msg.get("data"))
+                inbox, self._inbox = self._inbox, []
+                for held in inbox:
+                    self.emit(held["action"], held.get("data"))
+                return
+        elif not self.ready:
+            self._inbox.append(msg)
+            return
         self.emit(action, msg.get("data"))
+
+
+async def _guarded(result: Awaitable[Any], action: str) -> None:
+    try:
+        await result
+    except Exception:
+        log.exception("messenger handler for %r failed", action)

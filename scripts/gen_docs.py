@@ -1,7 +1,8 @@
-"""Regenerate the checked-in man pages (man/) and completion scripts (completions/).
+"""Regenerate the checked-in man pages (man/), completion scripts (completions/) and the
+option tables of docs/CLI.md.
 
-Both are derived from the click command tree, so run this after changing a command or an
-option; tests/test_man_pages.py and tests/test_completion.py fail while they are stale.
+All are derived from the click command tree, so run this after changing a command or an
+option; tests/test_man_pages.py and tests/test_completion.py fail while any is stale.
 
     .venv/bin/python scripts/gen_docs.py
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eggscripts import manpage
+from eggscripts import manpage, mdref
 from eggscripts.__main__ import cli
 from eggscripts.cmd import completion
 
@@ -29,6 +30,9 @@ def main() -> None:
         name = completion.FILE_NAMES[shell].format(prog=prog)
         (ROOT / "completions" / name).write_text(completion.script(root, prog, shell))
         print(f"completions/{name}")
+    doc = ROOT / "docs" / "CLI.md"
+    doc.write_text(mdref.fill(doc.read_text(), root))
+    print("docs/CLI.md")
 
 
 if __name__ == "__main__":

@@ -7,14 +7,18 @@ them on purpose.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import FIXTURES
+import psutil
+
+from tests.helpers import FIXTURES, cluster_processes, wait_until
 
 EGGSCRIPTS = str(Path(sys.executable).parent / "eggscripts")
 FAKE_RUNTIME = FIXTURES / "cli_fake_runtime" / "fake_runtime.py"
@@ -70,3 +74,28 @@ def cluster_json(report_file: Path) -> dict[str, Any]:
     """The options JSON the fake runtime received (the last argv element)."""
     data = json.loads(report_file.read_text())
     return json.loads(data["argv"][-1])
+
+
+@contextlib.contextmanager
+def fake_cluster(
+    title: str, base_dir: Path | str, workers: int = 2, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A fake cluster (master + agent + app processes with real titles) in the foreground,
+    as a child of the test: once stopped its master stays a zombie until we reap it, which
+    is exactly what `stop` must not wait for."""
+    opts = {"base_dir": str(base_dir), "title": title, "port": 7001, "hostname": None,
+            "workers": workers, "ready_fd": None}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(FAKE_RUNTIME), "-m", "runtime.start_cluster", json.dumps(opts)],
+        env={**os.environ, "FAKE_MODE": "ready", **env},
+    )
+    try:
+        wait_until(lambda: len(cluster_processes(title)["app"]) == workers, timeout=10)
+        yield proc
+    finally:
+        for procs in cluster_processes(title).values():
+            for p in procs:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    p.kill()
+        proc.kill()
+        proc.wait()

@@ -24,7 +24,11 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def test_version(env: dict[str, str]) -> None:
     result = run_cli("--version", env=env)
-    assert (result.returncode, result.stdout, result.stderr) == (0, f"eggscripts {__version__}\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        f"eggscripts {__version__}\n",
+        "",
+    )
 
 
 def test_help_lists_every_discovered_command(env: dict[str, str]) -> None:
@@ -58,7 +62,10 @@ def test_every_command_has_help(env: dict[str, str], name: str) -> None:
         (["--bogus"], "Error: No such option '--bogus'"),
         (["start", "--bogus"], "Error: No such option '--bogus'"),
         (["stop", "--port=1"], "Error: No such option '--port'"),
-        (["start", "--workers=0"], "Error: Invalid value for '--workers' / '-c' / '--cluster': 0 is not"),
+        (
+            ["start", "--workers=0"],
+            "Error: Invalid value for '--workers' / '-c' / '--cluster': 0 is not",
+        ),
         (["start", "--title=a b"], "Error: Invalid value for '--title': 'a b': use only"),
         (["completion", "ksh"], "Error: Invalid value for 'SHELL': 'ksh' is not one of"),
     ],
@@ -87,7 +94,14 @@ def test_commands_are_imported_only_when_needed() -> None:
     assert not any(m.startswith("eggscripts.cmd.") for m in modules)
 
 
-def _run_and_list(args: list[str]) -> list[str]:
+def test_cli_never_imports_the_runtime() -> None:
+    """SPEC §1: the CLI meets the runtime only at `python -m runtime.start_cluster`."""
+    for args in (["--help"], ["start", "--help"], ["stop", "--help"], ["completion", "bash"]):
+        assert "runtime" not in {m.split(".")[0] for m in _run_and_list(args, prefix="")}
+
+
+def _run_and_list(args: list[str], prefix: str = "eggscripts") -> list[str]:
+    """The modules (starting with `prefix`) a fresh interpreter imported to run `args`."""
     code = textwrap.dedent(
         f"""
         import sys
@@ -96,7 +110,7 @@ def _run_and_list(args: list[str]) -> list[str]:
             cli().main({args!r})
         except SystemExit:
             pass
-        print("MODULES", *sorted(m for m in sys.modules if m.startswith("eggscripts")))
+        print("MODULES", *sorted(m for m in sys.modules if m.startswith({prefix!r})))
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

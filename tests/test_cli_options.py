@@ -112,7 +112,10 @@ def test_precedence_command_line_then_environment_then_pyproject(
     assert start(app, fake, report).returncode == 0
     got = cluster_json(report)
     assert (got["title"], got["port"], got["workers"], got["env"]) == (
-        "from-pyproject", 1111, 3, "staging"
+        "from-pyproject",
+        1111,
+        3,
+        "staging",
     )
     assert (got["hostname"], got["startup_timeout"], got["sticky"]) == ("127.0.0.1", 5000, True)
 
@@ -144,7 +147,9 @@ def test_require_paths_resolve_against_base_dir(tmp_path: Path, fake: str, repor
     assert cluster_json(report)["require"] == [str(app / "cli.py"), "os.path"]
 
 
-def test_pyproject_scalar_require_and_relative_paths(tmp_path: Path, fake: str, report: Path) -> None:
+def test_pyproject_scalar_require_and_relative_paths(
+    tmp_path: Path, fake: str, report: Path
+) -> None:
     app = make_app(tmp_path / "app", tool='require = "./one.py"\npython = "bin/py"')
     (app / "one.py").write_text("")
     (app / "bin").mkdir()

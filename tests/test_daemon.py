@@ -220,7 +220,8 @@ def test_startup_error_message_and_stderr_tail(daemon, title: str) -> None:
     assert result.returncode == 1
     assert "failed to start: " in result.stderr
     assert "app boot failed: app.py:3: RuntimeError: nope" in result.stderr
-    assert "lines of " in result.stderr and "master-stderr.log:" in result.stderr
+    assert "[eggscripts] the last line of " in result.stderr
+    assert "master-stderr.log:" in result.stderr
 
 
 @pytest.mark.parametrize("extra", [[], ["--ignore-stderr"]])
@@ -246,8 +247,9 @@ def test_second_start_with_same_title_is_refused(daemon, title: str) -> None:
     assert before == after
 
 
-def test_ctrl_c_while_waiting_stops_the_half_started_cluster(
-    app: Path, home: Path, title: str, port: int
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_interrupting_the_wait_stops_the_half_started_cluster(
+    app: Path, home: Path, title: str, port: int, sig: signal.Signals
 ) -> None:
     fake = fake_python(app.parent)
     proc = subprocess.Popen(
@@ -257,7 +259,7 @@ def test_ctrl_c_while_waiting_stops_the_half_started_cluster(
         text=True,
     )  # fmt: skip
     wait_until(lambda: cluster_processes(title)["app"], timeout=10)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 1
     assert "failed to start: interrupted" in err

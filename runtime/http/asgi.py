@@ -79,12 +79,52 @@ def _extra_headers(ctx: Any, headers: list[tuple[bytes, bytes]]) -> list[tuple[b
     return headers
 
 
+def make_asgi(app: Any) -> Any:
+    """The request cycle as a closure over the app's boot-time state.
+
+    Everything a request needs (Context class, fast routes, the onion, body parser
+    settings) is bound as a free variable, so the hot path does no attribute lookups on
+    the app. Installed as `__call__` of the app's private class by `AsgiApp.install_asgi`.
+    """
+    ctx_cls = app.context_class
+    fast_get = app.fast_routes.get
+    handler = app.handler
+    read_bodies = app.read_bodies
+    limit = app.bodyparser_limit
+    error_response = app._error_response
+    other_scope = app._other_scope
+
+    async def __call__(self: Any, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await other_scope(scope, receive, send)
+        ctx = ctx_cls(self, scope, receive)
+        try:
+            method = scope["method"]
+            if read_bodies and method in BODY_METHODS:
+                await read_body(ctx, limit)
+            await (fast_get((method, scope["path"])) or handler)(ctx)
+            body = ctx._body
+            if body.__class__ is str and ctx._type is None and ctx._headers is None:
+                data = body.encode()  # the common case, inlined: text without extra headers
+                status = ctx._status
+                headers = [(_CTYPE, _BTEXT), (_CLEN, _length(len(data)))]
+            else:
+                status, headers, data = render(ctx)
+        except Exception as exc:  # every error becomes a response, never a dropped socket
+            status, headers, data = error_response(ctx, exc)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+    return __call__
+
+
 class AsgiApp:
     """Mixin making an Application an ASGI 3 callable.
 
     The loader sets `context_class`, `handler` (the composed onion), `bodyparser_limit`
     and `read_bodies` at boot, and `fast_routes`: the static routes no middleware applies
-    to, `(method, path) -> route handler`, which skip the onion.
+    to, `(method, path) -> route handler`, which skip the onion. `install_asgi` then binds
+    them into the fast `__call__`; until then the generic one below serves.
     """
 
     context_class: Any
@@ -94,27 +134,15 @@ class AsgiApp:
     read_bodies: bool = True
     logger: Any
     env: str
+    private_class = False  # True on the per-instance class made by the loader
+
+    def install_asgi(self) -> None:
+        """Bind the current boot-time state into `__call__` (the class must be private)."""
+        if type(self).__dict__.get("private_class"):
+            type(self).__call__ = make_asgi(self)  # type: ignore[method-assign]
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self._other_scope(scope, receive, send)
-        ctx = self.context_class(self, scope, receive)
-        try:
-            method = scope["method"]
-            if method in BODY_METHODS and self.read_bodies:
-                await read_body(ctx, self.bodyparser_limit)
-            await (self.fast_routes.get((method, scope["path"])) or self.handler)(ctx)
-            body = ctx._body
-            if body.__class__ is str and ctx._type is None and ctx._headers is None:
-                data = body.encode()  # the common case, inlined: text without extra headers
-                status = ctx._status
-                headers = [(_CTYPE, _BTEXT), (_CLEN, _length(len(data)))]
-            else:
-                status, headers, data = render(ctx)
-        except Exception as exc:  # every error becomes a response, never a dropped socket
-            status, headers, data = self._error_response(ctx, exc)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": data})
+        await make_asgi(self)(self, scope, receive, send)
 
     def on_error(self, ctx: Any, exc: Exception) -> None:
         """Turn `exc` into the response in `ctx`; frameworks may override (egg's onerror)."""

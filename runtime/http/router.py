@@ -19,6 +19,7 @@ from runtime.http.compose import Handler, compose
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)(\?)?|\*")
+_URL_PARAM = re.compile(r"(/?):([A-Za-z_][A-Za-z0-9_]*)(\?)?|\*")
 # action -> (method(s), suffix, name template); egg-router's resources table.
 RESOURCES = (
     ("index", ("GET",), "", "{name}"),
@@ -166,8 +167,10 @@ class Router:
             name, (prefix, *rest) = None, args
         *middleware, controller = rest
         if isinstance(controller, str):
-            controller = self._resolve(controller) if "." in controller else getattr(
-                self.app.controller, controller
+            controller = (
+                self._resolve(controller)
+                if "." in controller
+                else getattr(self.app.controller, controller)
             )
         prefix = prefix.rstrip("/")
         single = name[:-1] if name and name.endswith("s") else name
@@ -180,7 +183,9 @@ class Router:
             if route_name in self._named:
                 route_name = None  # update/destroy share show's URL and name
             routes.append(
-                self.register(methods, prefix + suffix or "/", *middleware, handler, name=route_name)
+                self.register(
+                    methods, prefix + suffix or "/", *middleware, handler, name=route_name
+                )
             )
         return routes
 
@@ -195,17 +200,17 @@ class Router:
         used: set[str] = set()
 
         def fill(m: re.Match) -> str:
-            key = m.group(1)
-            if key is None:
+            slash, key, optional = m.groups()
+            if key is None:  # `*` has no name to fill it from
                 return ""
             if key not in params:
-                if m.group(2):
+                if optional:
                     return ""
                 raise KeyError(f"router: route {name!r} needs parameter {key!r}")
             used.add(key)
-            return quote(str(params[key]), safe="")
+            return slash + quote(str(params[key]), safe="")
 
-        path = _PARAM.sub(fill, route.path)
+        path = _URL_PARAM.sub(fill, route.path)
         rest = {k: v for k, v in params.items() if k not in used}
         return path + ("?" + urlencode(rest, doseq=True) if rest else "")
 

@@ -40,7 +40,7 @@ def _create(info: BootInfo, role: str) -> Any:
 
     frameworks, cls = resolve_frameworks(info, role)
     # A private subclass per instance: extends attach to it, so two apps never share them.
-    own = type(cls.__name__, (cls,), {"__module__": cls.__module__})
+    own = type(cls.__name__, (cls,), {"__module__": cls.__module__, "private_class": True})
     return own(info, frameworks)
 
 

@@ -63,7 +63,11 @@ def read_config_file(ctx: LoadContext, unit: LoadUnit, path: str) -> dict[str, A
 
 
 def merge(
-    target: dict[str, Any], source: dict[str, Any], meta: dict[str, str], origin: str, prefix: str = ""
+    target: dict[str, Any],
+    source: dict[str, Any],
+    meta: dict[str, str],
+    origin: str,
+    prefix: str = "",
 ) -> None:
     """Deep-merge `source` into `target`, recording `origin` for every leaf it sets."""
     for key, value in source.items():

@@ -51,7 +51,8 @@ def _handlers(module: Any, path: str) -> dict[str, Any]:
         return {
             name: _method_handler(cls, name)
             for name in dir(cls)
-            if not name.startswith("_") and name not in base_names
+            if not name.startswith("_")
+            and name not in base_names
             and inspect.isfunction(getattr(cls, name))
         }
     return {

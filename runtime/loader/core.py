@@ -84,6 +84,13 @@ class EggCore:
     async def server_did_ready(self) -> None:
         await trigger(self, "server_did_ready")
 
+    def cluster(self, client_class: type, **options: Any) -> Any:
+        """Leader/follower client factory (SPEC §8): `.create(*args)` gives the leader in
+        the agent, a follower in app workers. See `runtime.cluster_client`."""
+        from runtime.cluster_client import cluster
+
+        return cluster(self, client_class, **options)
+
     async def close(self) -> None:
         """Run `before_close` hooks in reverse order, once."""
         if self.closed:

@@ -39,7 +39,9 @@ def members(module: types.ModuleType) -> dict[str, Any]:
     for name, value in vars(module).items():
         if name.startswith("_"):
             continue
-        if (isinstance(value, types.FunctionType) and defined_here(module, value)) or isinstance(value, _ATTACHABLE):
+        if (isinstance(value, types.FunctionType) and defined_here(module, value)) or isinstance(
+            value, _ATTACHABLE
+        ):
             out[name] = value
     return out
 

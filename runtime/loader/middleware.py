@@ -55,7 +55,9 @@ def _options(config: dict[str, Any], meta: dict[str, str], name: str) -> dict[st
     if options is None:
         return {}
     if not isinstance(options, dict):
-        raise StartupError(f"{meta.get(name, 'config')}: options of middleware {name!r} must be a dict")
+        raise StartupError(
+            f"{meta.get(name, 'config')}: options of middleware {name!r} must be a dict"
+        )
     return options
 
 

@@ -145,7 +145,9 @@ def order_plugins(declared: dict[str, Plugin], env: str) -> list[Plugin]:
                 )
             if not _active(target, env):
                 if target.disabled_by_app or (target.enable and target.env):
-                    why = "disabled by the app" if target.disabled_by_app else f"not for env {env!r}"
+                    why = (
+                        "disabled by the app" if target.disabled_by_app else f"not for env {env!r}"
+                    )
                     raise StartupError(
                         f"plugin {plugin.name!r} depends on {dep!r}, which is {why} "
                         f"({target.declared_in})"

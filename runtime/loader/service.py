@@ -43,7 +43,9 @@ def only_subclass(module: Any, base: type, path: str) -> type | None:
     ]
     if len(found) > 1:
         names = ", ".join(c.__name__ for c in found)
-        raise StartupError(f"{path}: defines {len(found)} {base.__name__} subclasses ({names}); one per module")
+        raise StartupError(
+            f"{path}: defines {len(found)} {base.__name__} subclasses ({names}); one per module"
+        )
     return found[0] if found else None
 
 
