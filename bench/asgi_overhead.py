@@ -6,6 +6,10 @@ lifespan off, no access log), each in its own process pinned to one CPU, and loa
 machine hits both alike; the median ratio is reported. Target: ratio >= 0.95.
 
     python bench/asgi_overhead.py [--rounds 5] [--duration 5] [--connections 50]
+                                  [--concurrent | --cpu]
+
+The app is served as the Application instance (what app workers do); set
+BENCH_SERVE=function to serve `app.asgi`, the same entry as a plain function.
 
 With `--concurrent`, both servers share ONE pinned CPU and are loaded at the same time
 (two wrk processes on the other CPU): the scheduler splits the CPU evenly, so the ratio of
@@ -60,10 +64,8 @@ def serve(kind: str, port: int, cpu: int) -> None:
                 BootInfo(base_dir=os.path.join(ROOT, "examples", "showcase"), env="prod")
             )
             await app.boot()  # type: ignore[attr-defined]
-            if os.environ.get("BENCH_FREEZE"):
-                import gc
-
-                gc.freeze()
+            if os.environ.get("BENCH_SERVE") == "function":
+                app = app.asgi  # type: ignore[attr-defined]  # the plain-function entry
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -77,6 +79,55 @@ def serve(kind: str, port: int, cpu: int) -> None:
         await uvicorn.Server(config).serve()
 
     uvloop.run(main())
+
+
+def inprocess(repeats: int = 40, number: int = 10000) -> None:
+    """Hot-path cost without a server: drive both ASGI callables' coroutines directly.
+
+    Best-of-`repeats` timing of `number` requests each, interleaved; the difference is
+    what the app layer adds per request (Context, routing, handler, rendering).
+    """
+    import asyncio
+    import time
+
+    sys.path.insert(0, ROOT)
+    from runtime.loader import BootInfo, create_app
+
+    app = create_app(BootInfo(base_dir=os.path.join(ROOT, "examples", "showcase"), env="prod"))
+    asyncio.run(app.boot())
+
+    async def send(message: dict) -> None:
+        return None
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    def one(target: object) -> None:
+        scope = {  # fresh strings each time, as a server builds them
+            "type": "http",
+            "method": b"GET".decode(),
+            "path": b"/".decode(),
+            "query_string": b"",
+            "headers": [(b"host", b"x")],
+            "client": ("127.0.0.1", 1),
+        }
+        coro = target(scope, receive, send)  # type: ignore[operator]
+        try:  # noqa: SIM105 - a `with` block would add its own cost to the timing
+            coro.send(None)
+        except StopIteration:
+            pass
+
+    best = {"bare": float("inf"), "app": float("inf")}
+    for _ in range(repeats):
+        for kind, target in (("bare", bare_app), ("app", app)):
+            start = time.perf_counter()
+            for _ in range(number):
+                one(target)
+            best[kind] = min(best[kind], (time.perf_counter() - start) / number * 1e9)
+    print(
+        f"in-process: bare {best['bare']:.0f} ns, app {best['app']:.0f} ns per request, "
+        f"app layer adds {best['app'] - best['bare']:.0f} ns"
+    )
 
 
 def free_port() -> int:
@@ -144,15 +195,25 @@ def wrk(port: int, duration: int, connections: int, cpu: int) -> float:
     return _rps(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
 
 
-def wrk_both(ports: dict[str, int], duration: int, connections: int, cpu: int) -> dict[str, float]:
-    """Load every server at once; returns req/s per server."""
+def wrk_both(
+    servers: dict[str, tuple[int, int]], duration: int, connections: int, cpu: int
+) -> dict[str, tuple[float, float]]:
+    """Load every `kind -> (port, pid)` at once; returns (req/s, server CPU us/request)."""
+    before = {kind: cpu_seconds(pid) for kind, (_, pid) in servers.items()}
     procs = {
         kind: subprocess.Popen(
             _wrk_cmd(port, duration, connections, cpu), stdout=subprocess.PIPE, text=True
         )
-        for kind, port in ports.items()
+        for kind, (port, _) in servers.items()
     }
-    return {kind: _rps(proc.communicate()[0]) for kind, proc in procs.items()}
+    outs = {kind: proc.communicate()[0] for kind, proc in procs.items()}
+    return {
+        kind: (
+            _rps(out),
+            (cpu_seconds(servers[kind][1]) - before[kind]) / _requests(out) * 1e6,
+        )
+        for kind, out in outs.items()
+    }
 
 
 def main() -> None:
@@ -163,6 +224,9 @@ def main() -> None:
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--wrk-cpu", type=int, default=1)
     parser.add_argument(
+        "--inprocess", action="store_true", help="time the hot path in-process (no server, no wrk)"
+    )
+    parser.add_argument(
         "--cpu", action="store_true", help="compare server CPU time per request instead of req/s"
     )
     parser.add_argument(
@@ -171,6 +235,9 @@ def main() -> None:
         help="load both servers at once on one shared CPU (busy machines)",
     )
     args = parser.parse_args()
+    if args.inprocess:
+        inprocess()
+        return
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install -y wrk")
     servers = {}
@@ -183,7 +250,8 @@ def main() -> None:
             servers[kind] = (port, proc)
             wait_port(port)
         results: dict[str, list[float]] = {"bare": [], "app": []}
-        for kind, (port, _) in servers.items():  # warm-up
+        costs: dict[str, list[float]] = {"bare": [], "app": []}
+        for port, _ in servers.values():  # warm-up
             wrk(port, 1, args.connections, args.wrk_cpu)
         for i in range(args.rounds):
             if args.cpu:
@@ -194,11 +262,11 @@ def main() -> None:
                     )
                     results[kind].append(1e6 / cost)  # req/s one CPU would sustain
             elif args.concurrent:
-                ports = {kind: port for kind, (port, _) in servers.items()}
-                for kind, rps in wrk_both(
-                    ports, args.duration, args.connections, args.wrk_cpu
-                ).items():
+                pids = {kind: (port, proc.pid) for kind, (port, proc) in servers.items()}
+                measured = wrk_both(pids, args.duration, args.connections, args.wrk_cpu)
+                for kind, (rps, cost) in measured.items():
                     results[kind].append(rps)
+                    costs[kind].append(cost)
             else:
                 for kind in ("bare", "app") if i % 2 == 0 else ("app", "bare"):
                     rps = wrk(servers[kind][0], args.duration, args.connections, args.wrk_cpu)
@@ -209,7 +277,14 @@ def main() -> None:
                 f"ratio {results['app'][-1] / results['bare'][-1]:.3f}",
                 flush=True,
             )
-        ratios = [a / b for a, b in zip(results["app"], results["bare"])]
+        if costs["app"]:
+            pairs = zip(costs["bare"], costs["app"], strict=True)
+            print(
+                f"server CPU per request: bare {statistics.median(costs['bare']):.1f} us, "
+                f"app {statistics.median(costs['app']):.1f} us, cost ratio "
+                f"{statistics.median(bare / app for bare, app in pairs):.3f}"
+            )
+        ratios = [a / b for a, b in zip(results["app"], results["bare"], strict=True)]
         print(
             f"median bare {statistics.median(results['bare']):.0f} req/s, "
             f"app {statistics.median(results['app']):.0f} req/s, "

@@ -136,7 +136,8 @@ class Eggscripts(Contender):
         gone_at: list[float] = []
 
         def watch() -> None:
-            psutil.wait_procs(procs, timeout=30)
+            while any(alive(p) for p in procs):
+                time.sleep(0.001)
             gone_at.append(time.perf_counter())
 
         watcher = threading.Thread(target=watch)
@@ -147,6 +148,13 @@ class Eggscripts(Contender):
         returned = time.perf_counter()
         watcher.join()
         self.stop_ms = (returned - gone_at[0]) * 1000
+
+
+def alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def find_titled(prefix: str) -> list[psutil.Process]:

@@ -6,8 +6,7 @@ must never pay for the loader or the HTTP layer it does not use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing is not free
 if TYPE_CHECKING:
     from runtime.agent import Agent
     from runtime.application import Application
@@ -25,7 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'runtime' has no attribute {name!r}")

@@ -9,6 +9,7 @@ can bind the one the app configures.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -115,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
+    if options.name is None:
+        from runtime.appinfo import app_name
+
+        options = dataclasses.replace(options, name=app_name(options.base_dir))
     setup_logging("agent", options.base_dir, options.name or "app")
     loop = new_event_loop()
     asyncio.set_event_loop(loop)

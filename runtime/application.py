@@ -44,7 +44,7 @@ class Application(AsgiApp, EggCore):
         )
         self.middleware_layers: list[Any] = []
         self.handler = self.router.endpoint()
-        self.fast_routes: dict[tuple[str, str], Any] = {}
+        self.fast_routes: dict[str, dict[str, Any]] = {}
         self.install_asgi()
 
     async def boot(self) -> None:
@@ -54,11 +54,11 @@ class Application(AsgiApp, EggCore):
     def refresh_fast_routes(self) -> None:
         """Recompute `fast_routes` after routes or middleware changed (done after boot)."""
         layers = self.middleware_layers
-        self.fast_routes = {
-            key: handler
-            for key, handler in self.router.static_routes().items()
-            if skips_all(layers, key[1])
-        }
+        fast: dict[str, dict[str, Any]] = {}
+        for (method, path), handler in self.router.static_routes().items():
+            if skips_all(layers, path):
+                fast.setdefault(path, {})[method] = handler
+        self.fast_routes = fast
         self.install_asgi()
 
     def __repr__(self) -> str:

@@ -11,7 +11,7 @@ import socket
 from typing import Any
 
 from runtime.handles import ChildHandle
-from runtime.ipc import Action, Channel, Role, message
+from runtime.ipc import Action, Channel, Role, encode, message
 from runtime.routing import route_targets
 
 
@@ -20,11 +20,14 @@ class Children:
         self.selector = selector
         self.by_pid: dict[int, ChildHandle] = {}
         self.agent: ChildHandle | None = None
+        self._dirty: set[ChildHandle] = set()
+        self._masks: dict[ChildHandle, int] = {}
 
     def adopt(self, role: str, worker_id: int, pid: int, sock: socket.socket) -> ChildHandle:
         handle = ChildHandle(role, worker_id, pid, Channel(sock))
         self.by_pid[pid] = handle
         self.selector.register(handle.channel, selectors.EVENT_READ, handle)
+        self._masks[handle] = selectors.EVENT_READ
         if role == Role.AGENT.value:
             self.agent = handle
         return handle
@@ -54,24 +57,42 @@ class Children:
         self.deliver(handles, message(action, data, Role.MASTER, Role.ALL))
 
     def deliver(self, handles: list[ChildHandle], msg: dict[str, Any]) -> None:
+        """Encode once, queue on every target; `flush` sends at the end of the pass."""
+        if not handles:
+            return
+        try:
+            frame = encode(msg)
+        except (TypeError, ValueError):
+            return  # the decoder only yields JSON values, so this cannot happen; stay up
         for handle in handles:
             if not handle.channel.closed:
-                handle.channel.send(msg)
-                self.watch(handle)
+                handle.channel.send(frame)
+                self._dirty.add(handle)
 
     def route(self, sender: ChildHandle, msg: dict[str, Any]) -> None:
         msg["from"] = sender.role  # never trust the sender's claim
-        self.deliver(route_targets(msg, self.agent, self.apps(), self.by_pid), msg)
+        self.deliver(route_targets(msg, self.agent, self.apps, self.by_pid), msg)
+
+    def flush(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for handle in dirty:
+            handle.channel.flush()
+            self.watch(handle)
 
     def watch(self, handle: ChildHandle) -> None:
+        """Ask for EVENT_WRITE exactly while unsent bytes remain (one syscall per change)."""
         if handle.channel.closed:
             return
         events = selectors.EVENT_READ
         if handle.channel.wants_write:
             events |= selectors.EVENT_WRITE
-        self.selector.modify(handle.channel, events, handle)
+        if self._masks.get(handle) != events:
+            self.selector.modify(handle.channel, events, handle)
+            self._masks[handle] = events
 
     def unwatch(self, handle: ChildHandle) -> None:
+        self._dirty.discard(handle)
+        self._masks.pop(handle, None)
         if not handle.channel.closed:
             self.selector.unregister(handle.channel)
             handle.channel.close()

@@ -10,24 +10,33 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import shutil
 import socket
-import tempfile
 
 ENV_LEADER_PATH = "EGGSCRIPTS_LEADER_PATH"
 ENV_LEADER_FD = "EGGSCRIPTS_LEADER_FD"
 ENV_CLUSTER_SECRET = "EGGSCRIPTS_CLUSTER_SECRET"
 
 
+def _private_dir() -> str:
+    """A fresh 0700 directory (tempfile.mkdtemp's contract without importing tempfile,
+    which costs the master's start-up more than these lines)."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    if len(base) > 60 or not os.path.isdir(base):  # sun_path is 108 bytes
+        base = "/tmp"
+    while True:
+        path = os.path.join(base, f"eggscripts-{os.urandom(6).hex()}")
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+
+
 class LeaderEndpoint:
     def __init__(self) -> None:
-        base = tempfile.gettempdir()
-        if len(base) > 60:  # sun_path is 108 bytes
-            base = "/tmp"
-        self.dir = tempfile.mkdtemp(prefix="eggscripts-", dir=base)
+        self.dir = _private_dir()
         self.path = os.path.join(self.dir, "leader.sock")
-        self.secret = secrets.token_hex(32)
+        self.secret = os.urandom(32).hex()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(self.path)
         os.chmod(self.path, 0o600)
@@ -41,7 +50,10 @@ class LeaderEndpoint:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.dir)
 
 
 def inherited_leader_socket() -> socket.socket | None:

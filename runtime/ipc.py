@@ -71,10 +71,19 @@ def message(
     }
 
 
+_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_decode = json.JSONDecoder(parse_constant=lambda name: _reject_constant(name)).decode
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN/Infinity are not JSON; accepting them would make re-encoding fail in the master.
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def encode(msg: dict[str, Any]) -> bytes:
     """Frame one message. Raises TypeError/ValueError for data JSON cannot carry, so the
     sender learns at once instead of the receiver choking later."""
-    body = json.dumps(msg, separators=(",", ":"), allow_nan=False).encode()
+    body = _encoder.encode(msg).encode()
     if len(body) > MAX_FRAME:
         raise ValueError(f"message too large ({len(body)} bytes, limit {MAX_FRAME})")
     return HEADER.pack(len(body)) + body
@@ -89,24 +98,29 @@ class FrameDecoder:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
-        self._buf += data
+        """One pass over the buffer; consumed bytes are dropped once, at the end."""
+        buf = self._buf
+        buf += data
         out = []
-        while len(self._buf) >= HEADER.size:
-            (size,) = HEADER.unpack_from(self._buf)
-            if size > MAX_FRAME:
-                raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
-            end = HEADER.size + size
-            if len(self._buf) < end:
-                break
-            body = bytes(self._buf[HEADER.size : end])
-            del self._buf[:end]
-            try:
-                msg = json.loads(body)
-            except ValueError as exc:
-                raise ProtocolError(f"invalid JSON frame: {exc}") from None
-            if not isinstance(msg, dict) or not isinstance(msg.get("action"), str):
-                raise ProtocolError("frame is not a message object")
-            out.append(msg)
+        pos, size_of_header, total = 0, HEADER.size, len(buf)
+        try:
+            while total - pos >= size_of_header:
+                (size,) = HEADER.unpack_from(buf, pos)
+                if size > MAX_FRAME:
+                    raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
+                end = pos + size_of_header + size
+                if end > total:
+                    break
+                try:
+                    msg = _decode(buf[pos + size_of_header : end].decode())
+                except (ValueError, RecursionError) as exc:
+                    raise ProtocolError(f"invalid JSON frame: {exc}") from None
+                if not isinstance(msg, dict) or not isinstance(msg.get("action"), str):
+                    raise ProtocolError("frame is not a message object")
+                out.append(msg)
+                pos = end
+        finally:
+            del buf[:pos]
         return out
 
 
@@ -146,11 +160,11 @@ class Channel:
         except ProtocolError:
             return None
 
-    def send(self, msg: dict[str, Any]) -> None:
-        if self.closed:
-            return
-        self._out += encode(msg)
-        self.flush()
+    def send(self, frame: bytes) -> None:
+        """Queue an encoded frame; the master flushes every dirty channel once per loop
+        pass, so a burst of messages leaves in one write."""
+        if not self.closed:
+            self._out += frame
 
     def flush(self) -> None:
         while self._out and not self.closed:

@@ -25,7 +25,6 @@ import sys
 import time
 from typing import Any
 
-from runtime.appinfo import app_name
 from runtime.cfork import ReforkPolicy, fork_app_worker
 from runtime.children import Children
 from runtime.endpoint import LeaderEndpoint
@@ -33,7 +32,6 @@ from runtime.errors import StartupError
 from runtime.exitcodes import ExitCode, describe_status
 from runtime.handles import ChildHandle
 from runtime.ipc import Action, Role
-from runtime.logs import setup_logging
 from runtime.options import DEFAULT_PORT, ClusterOptions
 from runtime.parent import ParentChannel
 from runtime.signals import SignalQueue
@@ -61,10 +59,8 @@ class Master:
     )
 
     def __init__(self, options: ClusterOptions) -> None:
-        if options.name is None:
-            options = dataclasses.replace(options, name=app_name(options.base_dir))
         self.options = options
-        self.name: str = options.name or ""
+        self.name = options.name or ""
         self.phase = Phase.STARTING_AGENT
         self.timers = Timers()
         self.listener: socket.socket | None = None
@@ -133,6 +129,7 @@ class Master:
         self.dispatch_signals()
         self.reap()
         self.timers.run_due()
+        self.children.flush()
 
     def dispatch_signals(self) -> None:
         for sig in self.signals.drain():
@@ -204,8 +201,17 @@ class Master:
         preload()
 
     def setup_logs(self) -> None:
-        if not logging.getLogger().handlers:
-            self.log = setup_logging("master", self.options.base_dir, self.name, stdout=True)
+        """After the agent is on its way: the app name (pyproject.toml) and the log files
+        are not needed to start it, so they stay off the start-up's critical path."""
+        if logging.getLogger().handlers:
+            return
+        from runtime.appinfo import app_name
+        from runtime.logs import setup_logging
+
+        if self.options.name is None:
+            self.options = dataclasses.replace(self.options, name=app_name(self.options.base_dir))
+        self.name = self.options.name or ""
+        self.log = setup_logging("master", self.options.base_dir, self.name, stdout=True)
 
     def bind(self, host: str, port: int) -> bool:
         try:
@@ -260,7 +266,8 @@ class Master:
         if self.phase is Phase.STARTING_AGENT:
             self.phase = Phase.STARTING_APPS
             if self.listener is None:
-                listen = (data or {}).get("listen") or {}
+                listen = data.get("listen") if isinstance(data, dict) else None
+                listen = listen if isinstance(listen, dict) else {}
                 port = int(listen.get("port") or DEFAULT_PORT)
                 host = self.options.hostname or listen.get("hostname") or self.host
                 if not self.bind(host, port):
@@ -320,13 +327,14 @@ class Master:
         self.fail_startup(f"cluster did not become ready within {ms} ms (startup timeout)")
 
     def on_startup_error(self, handle: ChildHandle, data: Any) -> None:
-        handle.startup_error = str((data or {}).get("message") or "unknown error")
+        text = data.get("message") if isinstance(data, dict) else None
+        handle.startup_error = str(text or "unknown error")
         what = "agent" if handle.role == Role.AGENT.value else f"app worker #{handle.id}"
-        text = f"{what} (pid {handle.pid}) failed to start: {handle.startup_error}"
+        line = f"{what} (pid {handle.pid}) failed to start: {handle.startup_error}"
         if self.phase is Phase.READY:
-            self.log.error("%s", text)
+            self.log.error("%s", line)
         else:
-            self.fail_startup(text)
+            self.fail_startup(line)
 
     def fail_startup(self, text: str) -> None:
         if self.phase in (Phase.READY, Phase.CLOSING):

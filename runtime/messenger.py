@@ -15,6 +15,7 @@ code can listen to them but cannot send them, so no worker can fake a cluster ev
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ class Messenger:
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
         self._outbox: list[bytes] = []  # frames sent before ready
         self._inbox: list[dict[str, Any]] = []  # user messages received before ready
+        self._pending: list[bytes] | None = None  # frames of this loop iteration, unsent
         self.ready = False
 
     # -- sending -------------------------------------------------------------------------
@@ -77,9 +79,19 @@ class Messenger:
             self._outbox.append(frame)
 
     def _write(self, frame: bytes) -> None:
-        """Hand an encoded frame to the channel: encoded once, at the call that checked it."""
-        if self._link.connected:
-            self._link.transport.write(frame)
+        """Queue an encoded frame (encoded once, by the call that checked it). What one loop
+        iteration sends leaves in one write: a burst of sends costs one syscall and one
+        wake-up of the master, not one per message."""
+        if self._pending is None:
+            self._pending = [frame]
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            self._pending.append(frame)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending and self._link.connected:
+            self._link.transport.write(b"".join(pending))
 
     # -- receiving -----------------------------------------------------------------------
     def on(self, action: str, handler: Handler) -> Messenger:

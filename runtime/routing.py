@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 from runtime.handles import ChildHandle
@@ -26,9 +27,11 @@ RESERVED_ACTIONS = frozenset(a.value for a in Action)
 def route_targets(
     msg: dict[str, Any],
     agent: ChildHandle | None,
-    apps: list[ChildHandle],
+    apps: Callable[[], list[ChildHandle]],
     children: dict[int, ChildHandle],
 ) -> list[ChildHandle]:
+    """`apps` is called only when the target is not a single pid (the common fast path of
+    `send_to` never lists the workers)."""
     action = msg.get("action")
     if not isinstance(action, str) or action in RESERVED_ACTIONS:
         log.warning("dropped %r from %s: reserved for the master", action, msg.get("from"))
@@ -41,7 +44,7 @@ def route_targets(
         target = children.get(pid)
         return [target] if target is not None else []
     to = msg.get("to")
-    live_apps = [h for h in apps if not h.disconnected and not h.stopping]
+    live_apps = [h for h in apps() if not h.disconnected and not h.stopping]
     if to == Role.AGENT.value:
         return [agent] if agent is not None else []
     if to == Role.APP.value:

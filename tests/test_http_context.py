@@ -61,6 +61,13 @@ def test_none_body_is_204_without_content(local, path):
     assert "content-type" not in resp.headers
 
 
+def test_empty_status_drops_body_and_explicit_null_stays_empty(local):
+    resp = request(local.port, "/koa/empty_status_with_body")
+    assert (resp.status, resp.body) == (204, b"")
+    resp = request(local.port, "/koa/null_then_status")
+    assert (resp.status, resp.body, resp.headers["content-length"]) == (200, b"", "0")
+
+
 def test_response_headers(local):
     resp = request(local.port, "/koa/headers")
     assert resp.headers["x-one"] == "1"

@@ -135,6 +135,13 @@ def test_plugin_config_errors(tmp_path, plugin_py, pattern):
     assert re.search(pattern, message), message
 
 
+def test_plugin_yaml_name_must_match(tmp_path):
+    plugin_app(tmp_path, 'plugin = {"a": {"path": "plugins/a"}}', {"a": "name: other"})
+    assert re.search(
+        r"plugin.yaml: names the plugin 'other' but .* configures it as 'a'", boot_error(tmp_path)
+    )
+
+
 def test_bad_plugin_yaml(tmp_path):
     plugin_app(tmp_path, 'plugin = {"a": {"path": "plugins/a"}}', {"a": "dependencies: [\n"})
     assert re.search(r"plugins/a/plugin.yaml:\d+: YAMLError", boot_error(tmp_path))
@@ -166,6 +173,7 @@ def test_framework_errors(tmp_path):
             "fw/loopa/__init__.py": "framework = 'loopb'",
             "fw/loopb/__init__.py": "framework = 'loopa'",
             "fw/badcls/__init__.py": "Application = 3",
+            "fw/broken/__init__.py": "x = 1\nraise ValueError('fw boom')\n",
         },
     )
     import sys
@@ -177,6 +185,10 @@ def test_framework_errors(tmp_path):
         )
         assert "Application must subclass runtime.Application" in boot_error(
             tmp_path, framework="badcls"
+        )
+        assert re.search(
+            r"framework 'broken' failed to import: .*fw/broken/__init__.py:2: ValueError: fw boom",
+            boot_error(tmp_path, framework="broken"),
         )
     finally:
         sys.path.remove(str(tmp_path / "fw"))

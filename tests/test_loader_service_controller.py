@@ -93,11 +93,15 @@ def test_fast_routes_skip_only_when_no_middleware_applies(tmp_path):
         },
     )
     app = boot(tmp_path)
-    assert set(app.fast_routes) == {("GET", "/"), ("HEAD", "/")}
+    assert app.fast_routes == {"/": {"GET": app.controller.h.a, "HEAD": app.controller.h.a}}
 
 
 M = "app/middleware/m.py"
-MW_OK = "def middleware(options, app):\n    async def m(ctx, next):\n        await next()\n    return m\n"
+MW_OK = (
+    "def middleware(options, app):\n    async def m(ctx, next):\n        await next()\n"
+    "    return m\n"
+)
+BOTH = "config = {'middleware': ['m'], 'm': {'match': '/a', 'ignore': '/b'}}"
 
 
 @pytest.mark.parametrize(
@@ -113,7 +117,7 @@ MW_OK = "def middleware(options, app):\n    async def m(ctx, next):\n        awa
         ),
         (
             {
-                "config/config.default.py": "config = {'middleware': ['m'], 'm': {'match': '/a', 'ignore': '/b'}}",
+                "config/config.default.py": BOTH,
                 M: MW_OK,
             },
             r"config.default.py: middleware 'm' sets both `match` and `ignore`",

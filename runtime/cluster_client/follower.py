@@ -34,10 +34,11 @@ from runtime.cluster_client.protocol import (
     UNSUBSCRIBE,
     WELCOME,
     ClusterClientError,
+    Decoder,
     frame,
     reg_key,
 )
-from runtime.ipc import FrameDecoder, ProtocolError
+from runtime.ipc import ProtocolError
 
 log = logging.getLogger("eggscripts.cluster_client")
 # Long enough for an agent restart (1 s delay + its boot) to happen behind one connect.
@@ -78,7 +79,7 @@ class _Wire(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.welcomed: asyncio.Future[None] = loop.create_future()
         self.lost: asyncio.Future[None] = loop.create_future()
-        self._decoder = FrameDecoder()
+        self._decoder = Decoder()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -141,7 +142,7 @@ class FollowerConnection:
             if delay:
                 await asyncio.sleep(delay)
             delay = min(max(delay * 2, 0.05), MAX_BACKOFF)
-            transport: asyncio.BaseTransport | None = None
+            transport: asyncio.Transport | None = None
             try:
                 transport, wire = await loop.create_unix_connection(lambda: _Wire(self), self.path)
                 transport.write(hello)
@@ -154,7 +155,7 @@ class FollowerConnection:
                     warned = True
                 continue
             delay, warned = 0.0, False
-            self._on_welcome(transport)  # type: ignore[arg-type]
+            self._on_welcome(transport)
             await wire.lost
             self._on_lost()
 
@@ -268,7 +269,7 @@ class FollowerConnection:
         call_id = next(self.ids)
         try:
             data = frame(INVOKE, id=call_id, key=key, method=method, args=list(args), kwargs=kwargs)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise TypeError(f"{key}.{method}: arguments are not JSON-serializable: {exc}") from None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 from runtime.child import spawn
 from runtime.cluster_client.protocol import (
-    PUSH,
     follower_methods,
-    frame,
+    push_frame,
+    push_prefix,
     reg_key,
     resolve_class,
 )
@@ -55,10 +55,11 @@ async def _guarded(result: Any, what: str) -> None:
 class _Topic:
     """One subscribed `reg` of one leader: who listens, and the latest data."""
 
-    __slots__ = ("has_data", "last", "listeners", "peers", "reg")
+    __slots__ = ("has_data", "last", "listeners", "peers", "prefix", "reg")
 
-    def __init__(self, reg: Any) -> None:
+    def __init__(self, reg: Any, prefix: bytes) -> None:
         self.reg = reg
+        self.prefix = prefix
         self.listeners: list[Listener] = []
         self.peers: set[Peer] = set()
         self.has_data = False
@@ -83,17 +84,21 @@ class Leader:
         key = reg_key(reg)
         topic = self.topics.get(key)
         if topic is None:
-            topic = self.topics[key] = _Topic(reg)
+            topic = self.topics[key] = _Topic(reg, push_prefix(self.key, key))
             self._add(topic, listener, peer)
-            self.client.subscribe(reg, lambda data: self._on_data(key, data))
+            try:
+                self.client.subscribe(reg, lambda data: self._on_data(key, data))
+            except BaseException:
+                del self.topics[key]  # the next subscriber asks the client again
+                raise
             return
         self._add(topic, listener, peer)
         if topic.has_data:  # a late subscriber gets the latest data now
             if listener is not None:
                 call_listener(listener, topic.last, f"{self.key} {key}")
             if peer is not None:
-                with contextlib.suppress(TypeError, ValueError):
-                    peer.write(frame(PUSH, key=self.key, reg=key, data=topic.last))
+                with contextlib.suppress(TypeError, ValueError, RecursionError):
+                    peer.write(push_frame(topic.prefix, topic.last))
 
     @staticmethod
     def _add(topic: _Topic, listener: Listener | None, peer: Peer | None) -> None:
@@ -136,8 +141,8 @@ class Leader:
             call_listener(listener, data, f"{self.key} {key}")
         if topic.peers:
             try:
-                push = frame(PUSH, key=self.key, reg=key, data=data)
-            except (TypeError, ValueError) as exc:
+                push = push_frame(topic.prefix, data)
+            except (TypeError, ValueError, RecursionError) as exc:
                 log.error("%s pushed data followers cannot receive (not JSON): %s", self.key, exc)
                 return
             for peer in list(topic.peers):

@@ -32,9 +32,10 @@ from runtime.cluster_client.protocol import (
     SUBSCRIBE,
     UNSUBSCRIBE,
     WELCOME,
+    Decoder,
     frame,
 )
-from runtime.ipc import HEADER, FrameDecoder, ProtocolError
+from runtime.ipc import HEADER, ProtocolError
 
 log = logging.getLogger("eggscripts.cluster_client")
 
@@ -48,9 +49,10 @@ class FollowerPeer(asyncio.Protocol):
         self.authed = False
         self.pid: Any = None
         self._pre = bytearray()
-        self._decoder = FrameDecoder()
+        self._decoder = Decoder()
         self._timer: asyncio.TimerHandle | None = None
         self.errors: dict[str, str] = {}  # key -> why its attach failed
+        self._out: list[bytes] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -64,8 +66,18 @@ class FollowerPeer(asyncio.Protocol):
         self.server.drop(self)
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+        """Queue a frame; what one loop iteration writes leaves in one syscall (a client
+        publishing in a loop would otherwise cost a write and a wake-up per value)."""
+        if self._out is None:
+            self._out = [data]
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            self._out.append(data)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, None
+        if out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(out))
 
     def close(self) -> None:
         if self.transport is not None:
@@ -95,6 +107,7 @@ class FollowerPeer(asyncio.Protocol):
             return b""
         (size,) = HEADER.unpack_from(self._pre)
         if size > MAX_HELLO:
+            log.warning("refused a connection to the leader endpoint (not a hello)")
             self.close()
             return b""
         end = HEADER.size + size
@@ -217,7 +230,7 @@ class LeaderServer:
             value = await leader.invoke(str(msg.get("method")), args, kwargs)
             try:
                 reply = frame(RESULT, id=call_id, value=value)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, RecursionError) as exc:
                 raise TypeError(f"result is not JSON-serializable: {exc}") from None
         except Exception as exc:
             error = {"type": type(exc).__name__, "message": str(exc)}

@@ -48,13 +48,13 @@ def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     body = ctx._body
     status = ctx._status
     ctype = ctx._type
+    if body is NULL_BODY or status in _EMPTY_STATUS:
+        headers = [] if status in _EMPTY_STATUS else [(_CLEN, b"0")]
+        return status, _extra_headers(ctx, headers), b""
     if body.__class__ is str:
         data = body.encode()
         bctype = _BTEXT if ctype is None else _ctype(ctype)
-    elif body is None or body is NULL_BODY:
-        if body is NULL_BODY or status in _EMPTY_STATUS:
-            headers = _extra_headers(ctx, [])
-            return status, headers, b""
+    elif body is None:  # nothing set the body: Koa answers with the reason phrase
         data = reason(status).encode()
         bctype = _BTEXT
     elif isinstance(body, (bytes, bytearray, memoryview)):
@@ -80,11 +80,12 @@ def _extra_headers(ctx: Any, headers: list[tuple[bytes, bytes]]) -> list[tuple[b
 
 
 def make_asgi(app: Any) -> Any:
-    """The request cycle as a closure over the app's boot-time state.
+    """The request cycle as a plain `async def asgi(scope, receive, send)` closure.
 
     Everything a request needs (Context class, fast routes, the onion, body parser
     settings) is bound as a free variable, so the hot path does no attribute lookups on
-    the app. Installed as `__call__` of the app's private class by `AsgiApp.install_asgi`.
+    the app. A text body that is the very same `str` object as the previous response's
+    (a constant such as `"hello world"`) reuses its encoded bytes and headers.
     """
     ctx_cls = app.context_class
     fast_get = app.fast_routes.get
@@ -93,21 +94,34 @@ def make_asgi(app: Any) -> Any:
     limit = app.bodyparser_limit
     error_response = app._error_response
     other_scope = app._other_scope
+    last: tuple[Any, bytes, Any] = (None, b"", ())  # (body str, its bytes, its headers)
 
-    async def __call__(self: Any, scope: dict, receive: Any, send: Any) -> None:
+    async def asgi(scope: dict, receive: Any, send: Any) -> None:
+        nonlocal last
         if scope["type"] != "http":
             return await other_scope(scope, receive, send)
-        ctx = ctx_cls(self, scope, receive)
+        ctx = ctx_cls(app, scope, receive)
         try:
             method = scope["method"]
             if read_bodies and method in BODY_METHODS:
                 await read_body(ctx, limit)
-            await (fast_get((method, scope["path"])) or handler)(ctx)
+            routes = fast_get(scope["path"])
+            await ((routes and routes.get(method)) or handler)(ctx)
             body = ctx._body
-            if body.__class__ is str and ctx._type is None and ctx._headers is None:
-                data = body.encode()  # the common case, inlined: text without extra headers
+            if (
+                body.__class__ is str
+                and ctx._explicit is False
+                and ctx._type is None
+                and ctx._headers is None
+            ):  # the common case, inlined: text, implicit 200, no extra headers
                 status = ctx._status
-                headers = [(_CTYPE, _BTEXT), (_CLEN, _length(len(data)))]
+                if body is last[0]:
+                    data, headers = last[1], last[2]
+                else:
+                    data = body.encode()
+                    n = len(data)
+                    headers = ((_CTYPE, _BTEXT), (_CLEN, _LENGTHS[n] if n < 4096 else _length(n)))
+                    last = (body, data, headers)
             else:
                 status, headers, data = render(ctx)
         except Exception as exc:  # every error becomes a response, never a dropped socket
@@ -115,7 +129,7 @@ def make_asgi(app: Any) -> Any:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
-    return __call__
+    return asgi
 
 
 class AsgiApp:
@@ -123,13 +137,15 @@ class AsgiApp:
 
     The loader sets `context_class`, `handler` (the composed onion), `bodyparser_limit`
     and `read_bodies` at boot, and `fast_routes`: the static routes no middleware applies
-    to, `(method, path) -> route handler`, which skip the onion. `install_asgi` then binds
-    them into the fast `__call__`; until then the generic one below serves.
+    to, `path -> {method: route handler}`, which skip the onion. `install_asgi` then binds
+    them into `asgi`, a plain function servers may call directly (it saves the cost of
+    calling an instance), and into `__call__`; until then the generic one below serves.
     """
 
     context_class: Any
     handler: Any
-    fast_routes: dict[tuple[str, str], Any]
+    fast_routes: dict[str, dict[str, Any]]
+    asgi: Any
     bodyparser_limit: int = 1024 * 1024
     read_bodies: bool = True
     logger: Any
@@ -137,12 +153,14 @@ class AsgiApp:
     private_class = False  # True on the per-instance class made by the loader
 
     def install_asgi(self) -> None:
-        """Bind the current boot-time state into `__call__` (the class must be private)."""
+        """Bind the current boot-time state into `asgi` and, on the app's private class
+        (see `runtime.loader.create_app`), into `__call__` as well."""
+        self.asgi = make_asgi(self)
         if type(self).__dict__.get("private_class"):
-            type(self).__call__ = make_asgi(self)  # type: ignore[method-assign]
+            type(self).__call__ = staticmethod(self.asgi)  # type: ignore[assignment]
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        await make_asgi(self)(self, scope, receive, send)
+        await self.asgi(scope, receive, send)
 
     def on_error(self, ctx: Any, exc: Exception) -> None:
         """Turn `exc` into the response in `ctx`; frameworks may override (egg's onerror)."""

@@ -92,12 +92,9 @@ def path_matcher(rule: Any) -> Matcher:
     rules = list(rule) if isinstance(rule, (list, tuple)) else [rule]
     tests = [_path_test(r) for r in rules]
     if all(t is not None for t in tests):
-        if len(tests) == 1:
-            path_test = tests[0]
-        else:
-            path_test = lambda path: any(t(path) for t in tests)  # noqa: E731
+        path_test = tests[0] if len(tests) == 1 else (lambda path: any(t(path) for t in tests))
         matcher: Any = lambda ctx: path_test(ctx.scope["path"])  # noqa: E731
         matcher.path_test = path_test
         return matcher
-    checks = [(t, r) for t, r in zip(tests, rules)]
+    checks = list(zip(tests, rules, strict=True))
     return lambda ctx: any(r(ctx) if t is None else t(ctx.scope["path"]) for t, r in checks)

@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs
 
-from runtime.http.errors import HttpError
+from runtime.http.errors import HttpError, reason
 
 if TYPE_CHECKING:
     from runtime.application import Application
@@ -59,23 +59,15 @@ def mime_of(value: str) -> str:
 class Context:
     """`ctx` handed to middleware, controllers and services."""
 
+    # Only what every request touches is a slot; lazily computed fields (`_query`,
+    # `_state`, `_service`...) live in the instance `__dict__`, which is only created when a
+    # request uses one. Fewer slots make creating and freeing a Context measurably cheaper.
     __slots__ = (
         "__dict__",
         "_body",
         "_explicit",
         "_headers",
-        "_helper",
-        "_logger",
-        "_params",
-        "_parsed_body",
-        "_query",
-        "_raw_body",
         "_receive",
-        "_req_headers",
-        "_request",
-        "_response",
-        "_service",
-        "_state",
         "_status",
         "_type",
         "app",
@@ -213,8 +205,6 @@ class Context:
 
     @property
     def message(self) -> str:
-        from runtime.http.errors import reason
-
         return reason(self._status)
 
     @property

@@ -109,6 +109,11 @@ def _locate(plugin: Plugin) -> str:
         meta = load_yaml(meta_path) or {}
         if not isinstance(meta, dict):
             raise StartupError(f"{meta_path}: must be a mapping (name, dependencies, ...)")
+        if meta.get("name") not in (None, plugin.name):
+            raise StartupError(
+                f"{meta_path}: names the plugin {meta['name']!r} but {plugin.declared_in} "
+                f"configures it as {plugin.name!r}; use one name"
+            )
         plugin.dependencies = list(meta.get("dependencies") or [])
         plugin.optional_dependencies = list(meta.get("optional_dependencies") or [])
         if not plugin.env:
@@ -133,7 +138,7 @@ def order_plugins(declared: dict[str, Plugin], env: str) -> list[Plugin]:
         if state.get(plugin.name) == "done":
             return
         if state.get(plugin.name) == "visiting":
-            cycle = stack[stack.index(plugin.name) :] + [plugin.name]
+            cycle = [*stack[stack.index(plugin.name) :], plugin.name]
             raise StartupError(f"plugin dependency cycle: {' -> '.join(cycle)}")
         state[plugin.name] = "visiting"
         for dep in plugin.dependencies:

@@ -7,3 +7,5 @@ def router(app):
     r.post("/echo", c.home.echo)
     r.get("/api/greet/:name", c.home.greet, name="greet")
     r.resources("users", "/api/users", c.users)
+    r.get("/api/cluster/broadcast", c.cluster.broadcast)
+    r.get("/api/cluster/ticks", c.cluster.ticks)

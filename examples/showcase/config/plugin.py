@@ -2,4 +2,5 @@
 
 plugin = {
     "greeting": {"enable": True, "path": "lib/plugin/greeting"},
+    "ticker": {"enable": True, "path": "lib/plugin/ticker"},  # a leader/follower client
 }

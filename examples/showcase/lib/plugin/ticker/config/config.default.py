@@ -1,0 +1,1 @@
+config = {"ticker": {"interval": 1.0}}

@@ -1,0 +1,32 @@
+"""The showcase's messenger and leader/follower routes (its `ticker` plugin)."""
+
+from __future__ import annotations
+
+from tests.helpers import SHOWCASE, Cluster, request, wait_until
+
+
+def test_showcase_broadcast_and_ticker(title: str, port: int) -> None:
+    with Cluster(SHOWCASE, title, port, workers=2) as cluster:
+        procs = cluster.processes()
+        agent = procs["agent"][0].pid
+        apps = sorted(p.pid for p in procs["app"])
+
+        ping = request(port, "/api/cluster/broadcast").json()
+        assert ping["from"] in apps
+        assert ping["answers"] == [
+            {"pid": agent, "role": "agent"},
+            *({"pid": pid, "role": "app"} for pid in apps),
+        ]
+
+        first = request(port, "/api/cluster/ticks").json()
+        assert first["worker"] in apps
+        assert first["leader"]["leader_pid"] == agent  # the count lives in the agent
+        assert first["pushed"]["leader_pid"] == agent  # ...and was pushed to this worker
+
+        def ticked() -> bool:  # the agent's timer pushes to every follower
+            now = request(port, "/api/cluster/ticks").json()
+            return now["pushed"]["count"] > first["leader"]["count"]
+
+        wait_until(ticked, timeout=5, interval=0.2)
+        rc, _, err = cluster.stop()
+        assert rc == 0, err
