@@ -19,6 +19,7 @@ from typing import Any
 
 from runtime.child import (
     arm_orphan_limit,
+    boot_info,
     import_requires,
     new_event_loop,
     open_link,
@@ -53,21 +54,10 @@ class AgentWorker:
         self.link = await open_link(self.sock, Role.AGENT, self.on_message, self.on_master_lost)
         self.messenger = Messenger(self.link, Role.AGENT)
         try:
-            from runtime.loader import BootInfo, create_agent
+            from runtime.loader import create_agent
 
             import_requires(self.options.require, self.options.base_dir)
-            o = self.options
-            self.agent = create_agent(
-                BootInfo(
-                    base_dir=o.base_dir,
-                    env=o.env,
-                    framework=o.framework,
-                    title=o.title,
-                    port=o.port,
-                    workers=o.workers,
-                    name=o.name,
-                )
-            )
+            self.agent = create_agent(boot_info(self.options))
             self.agent.messenger = self.messenger
             await self.agent.boot()
             from runtime.cluster_client import serve_leaders

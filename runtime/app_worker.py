@@ -26,6 +26,7 @@ from uvicorn.server import Server
 
 from runtime.child import (
     arm_orphan_limit,
+    boot_info,
     import_requires,
     new_event_loop,
     open_link,
@@ -34,7 +35,7 @@ from runtime.child import (
 )
 from runtime.exitcodes import ExitCode
 from runtime.ipc import Action, Role
-from runtime.loader import BootInfo, create_app
+from runtime.loader import create_app
 from runtime.logs import setup_logging
 from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
@@ -107,25 +108,13 @@ class AppWorker:
         self.messenger: Messenger | None = None
         self.exit_code = ExitCode.OK
 
-    def boot_info(self) -> BootInfo:
-        o = self.options
-        return BootInfo(
-            base_dir=o.base_dir,
-            env=o.env,
-            framework=o.framework,
-            title=o.title,
-            port=o.port,
-            workers=o.workers,
-            name=o.name,
-        )
-
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         self.link = await open_link(self.sock, Role.APP, self.on_message, self.on_master_lost)
         self.messenger = Messenger(self.link, Role.APP)
         try:
             import_requires(self.options.require, self.options.base_dir)
-            self.app = create_app(self.boot_info())
+            self.app = create_app(boot_info(self.options))
             self.app.messenger = self.messenger
             await self.app.boot()
         except BaseException as exc:
@@ -136,7 +125,7 @@ class AppWorker:
             loop.add_signal_handler(sig, self.stop)
         https = self.options.https
         config = Config(
-            self.app,
+            self.app.asgi,  # the bound request function: no instance __call__ per request
             http="httptools",
             ws="none",
             lifespan="off",

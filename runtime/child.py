@@ -16,10 +16,14 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.errors import StartupError, describe_exception
 from runtime.ipc import Action, FrameDecoder, ProtocolError, Role, encode, message
+
+if TYPE_CHECKING:
+    from runtime.loader import BootInfo
+    from runtime.options import ClusterOptions
 
 log = logging.getLogger("eggscripts.child")
 # After the master is gone a child gets this long to finish in-flight work, then SIGALRM's
@@ -87,6 +91,26 @@ class Link(asyncio.Protocol):
             if not self.transport.get_write_buffer_size():
                 return
             await asyncio.sleep(0.005)
+
+
+def boot_info(options: ClusterOptions) -> BootInfo:
+    """What the app layer is told about the cluster it boots in (agent and workers alike)."""
+    from runtime.loader import BootInfo
+
+    o = options
+    https = {"key": o.https.key, "cert": o.https.cert} if o.https else None
+    return BootInfo(
+        base_dir=o.base_dir,
+        env=o.env,
+        framework=o.framework,
+        title=o.title,
+        port=o.port,
+        workers=o.workers,
+        name=o.name,
+        hostname=o.hostname,
+        https=https,
+        require=list(o.require),
+    )
 
 
 async def open_link(

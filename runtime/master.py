@@ -143,14 +143,26 @@ class Master:
                 return
             if pid == 0:
                 return
-            handle = self.children.forget(pid)
+            handle = self.children.by_pid.get(pid)
             if handle is None:
                 continue  # not ours (e.g. we run as PID 1): reaped silently
+            self.read_last_words(handle)
+            self.children.forget(pid)
             handle.exit_status = status
             if handle.role == Role.AGENT.value:
                 self.on_agent_exit(handle, status)
             else:
                 self.on_app_exit(handle, status)
+
+    def read_last_words(self, handle: ChildHandle) -> None:
+        """A dead child's unread messages (its startup error, typically) are still in the
+        socket: handle them before its exit, whatever order the selector reported."""
+        while not handle.channel.closed:
+            messages = handle.channel.read()
+            if not messages:
+                return
+            for msg in messages:
+                self.on_message(handle, msg)
 
     # -- signals -------------------------------------------------------------------------
     def handle_term(self) -> None:

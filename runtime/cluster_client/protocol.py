@@ -26,7 +26,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from runtime.ipc import HEADER, MAX_FRAME, ProtocolError
+from runtime.ipc import HEADER, MAX_FRAME, FrameDecoder
 
 HELLO = "hello"
 WELCOME = "welcome"
@@ -50,7 +50,6 @@ class ClusterClientError(Exception):
 # One encoder and decoder for the process: `json.dumps` with options builds a new encoder
 # per call, which costs more than encoding a small message.
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-_decode = json.JSONDecoder().decode
 
 
 def frame(action: str, **fields: Any) -> bytes:
@@ -73,38 +72,8 @@ def push_frame(prefix: bytes, data: Any) -> bytes:
     return _framed(prefix + _encode(data).encode() + b"}")
 
 
-class Decoder:
-    """`runtime.ipc.FrameDecoder` for the leader endpoint, tuned for bursts of small pushes:
-    one pass over what arrived, one delete at the end."""
-
-    __slots__ = ("_buf",)
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
-        buf = self._buf
-        buf += data
-        out: list[dict[str, Any]] = []
-        pos, size_all, unpack = 0, len(buf), HEADER.unpack_from
-        try:
-            while size_all - pos >= HEADER.size:
-                (size,) = unpack(buf, pos)
-                if size > MAX_FRAME:
-                    raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
-                end = pos + HEADER.size + size
-                if end > size_all:
-                    break
-                msg = _decode(buf[pos + HEADER.size : end].decode())
-                if type(msg) is not dict or type(msg.get("action")) is not str:
-                    raise ProtocolError("frame is not a message object")
-                out.append(msg)
-                pos = end
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError
-            raise ProtocolError(f"invalid frame: {exc}") from None
-        finally:
-            del buf[:pos]
-        return out
+# The leader endpoint speaks the IPC framing, so it decodes with the IPC decoder.
+Decoder = FrameDecoder
 
 
 def canonical(value: Any) -> str:
