@@ -1,12 +1,13 @@
 """Hand-run benchmark: the showcase app's `GET /` vs a bare hello-world ASGI app.
 
-Both are served by the same uvicorn setup the app workers use (httptools, uvloop,
-lifespan off, no access log), each in its own process pinned to one CPU, and loaded by
-`wrk` pinned to the other. Rounds alternate between the two servers so drift on a shared
-machine hits both alike; the median ratio is reported. Target: ratio >= 0.95.
+Both are served by uvicorn with httptools, uvloop, lifespan off and no access log: the
+app as app workers serve it (no proxy-headers wrapper), the bare app as plain uvicorn
+does (BENCH_PROXY=same wraps both alike). Each runs in its own process pinned to one CPU,
+loaded by `wrk` pinned to the other. Rounds alternate between the two servers so drift on
+a shared machine hits both alike; the median ratio is reported. Target: ratio >= 0.95.
 
     python bench/asgi_overhead.py [--rounds 5] [--duration 5] [--connections 50]
-                                  [--concurrent | --cpu]
+                                  [--concurrent | --cpu | --inprocess]
 
 The app is served as the Application instance (what app workers do); set
 BENCH_SERVE=function to serve `app.asgi`, the same entry as a plain function.
@@ -75,6 +76,9 @@ def serve(kind: str, port: int, cpu: int) -> None:
             lifespan="off",
             access_log=False,
             log_level="warning",
+            # app workers serve without uvicorn's proxy-headers wrapper (runtime/app_worker.py);
+            # plain `uvicorn app:app` keeps it. BENCH_PROXY=same wraps both alike.
+            proxy_headers=kind == "bare" or os.environ.get("BENCH_PROXY") == "same",
         )
         await uvicorn.Server(config).serve()
 

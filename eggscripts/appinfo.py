@@ -15,11 +15,6 @@ from typing import Any
 
 from eggscripts.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 TOOL_TABLE = "tool.eggscripts"
 _TITLE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -47,10 +42,20 @@ def load(base_dir: str) -> AppInfo:
     (silently ignoring it would start the app with settings the user did not ask for)."""
     path = os.path.join(base_dir, "pyproject.toml")
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        fh = open(path, "rb")  # noqa: SIM115 - closed below, after the parser is imported
     except FileNotFoundError:
         return AppInfo(base_dir, os.path.basename(os.path.normpath(base_dir)), {}, None)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    # Imported only when there is something to parse (`stop` in a directory without
+    # pyproject.toml never pays for it).
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    try:
+        with fh:
+            data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     except OSError as exc:

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import click
 
-from eggscripts import daemon, logrotate, procs, shutdown, startwait
+from eggscripts import daemon, logrotate, procs, startwait
 from eggscripts.errors import PREFIX, EggScriptsError, StartFailed
 from eggscripts.launch import Plan
 from eggscripts.progress import Progress
@@ -102,7 +102,12 @@ def _fail(plan: Plan, outcome: startwait.Outcome, stderr_path: str) -> None:
         echo(f"{PREFIX} {lines} of {stderr_path}:")
         for line in tail:
             echo(line)
-    masters = [outcome.master] if outcome.master and not procs.is_gone(outcome.master) else []
+    master = None
+    if outcome.master_pid is not None:
+        master = procs.process(outcome.master_pid, outcome.master_started)
+    masters = [master] if master is not None and not procs.is_gone(master) else []
+    from eggscripts import shutdown  # only a failed start stops anything
+
     result = shutdown.stop(
         masters, leftovers=lambda: procs.find(plan.title), timeout=CLEANUP_TIMEOUT
     )

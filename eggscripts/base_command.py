@@ -20,9 +20,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import pkgutil
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -75,6 +73,8 @@ class EggScriptsCLI(click.Group):
     def command_modules(self) -> dict[str, str]:
         """Command name -> module name, found by listing (not importing) the packages."""
         if self._modules is None:
+            import pkgutil
+
             found: dict[str, str] = {}
             for package in self.command_packages:
                 spec = importlib.util.find_spec(package)
@@ -119,6 +119,8 @@ class EggScriptsCLI(click.Group):
             super().main(args=args, prog_name=prog, complete_var=complete_var(prog), **extra)
         except Exception as exc:  # the last line of defence
             if os.environ.get("EGGSCRIPTS_DEBUG"):
+                import traceback
+
                 traceback.print_exc()
             else:
                 detail = f"{type(exc).__name__}: {exc}"

@@ -13,11 +13,13 @@ import dataclasses
 import signal
 import time
 from collections.abc import Callable
-
-import psutil
+from typing import TYPE_CHECKING
 
 from eggscripts import procs
 from eggscripts.procs import ClusterProcess
+
+if TYPE_CHECKING:
+    import psutil
 
 LEFTOVER_GRACE = 1.0
 
@@ -60,6 +62,8 @@ def stop(
 
 
 def _send(targets: list[psutil.Process], sig: int, result: StopResult) -> list[psutil.Process]:
+    import psutil
+
     hit = []
     for proc in targets:
         try:

@@ -16,9 +16,7 @@ import select
 import time
 from typing import Any
 
-import psutil
-
-from eggscripts import readychannel
+from eggscripts import procs, readychannel
 from eggscripts.progress import Progress
 from eggscripts.readychannel import FrameReader
 
@@ -29,8 +27,10 @@ STDERR_POLL = 0.05
 class Outcome:
     ready: dict[str, Any] | None = None
     reason: str | None = None
-    master: psutil.Process | None = None
     master_pid: int | None = None
+    # When the master started (procs.start_ticks): identifies it for the cleanup after a
+    # failed start without importing psutil on the way to a successful one.
+    master_started: int | None = None
 
 
 class StderrWatch:
@@ -92,10 +92,7 @@ def _handle(message: dict[str, Any], outcome: Outcome, progress: Progress) -> bo
         data = {}
     if action == readychannel.SPAWNED and isinstance(data.get("pid"), int):
         outcome.master_pid = data["pid"]
-        try:
-            outcome.master = psutil.Process(data["pid"])
-        except psutil.NoSuchProcess:
-            outcome.master = None
+        outcome.master_started = procs.start_ticks(data["pid"])
     elif action == "agent-start":
         progress.agent_started()
     elif action == "app-start":

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from typing import Any
 
 import click
@@ -47,6 +46,8 @@ class PythonType(PathType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         text = os.fspath(value)
         if os.sep not in text and not text.startswith("~"):
+            import shutil  # only for a bare name: shutil costs more than the rest of types
+
             found = shutil.which(text)
             if found is None:
                 self.fail(f"{text!r} is not an executable on PATH", param, ctx)

@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from runtime.child import (
-    arm_orphan_limit,
+    OrphanWatch,
     boot_info,
     import_requires,
     new_event_loop,
@@ -51,6 +51,7 @@ class AgentWorker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stopping.set)
+        self.orphan_watch = OrphanWatch(self.on_master_lost)
         self.link = await open_link(self.sock, Role.AGENT, self.on_message, self.on_master_lost)
         self.messenger = Messenger(self.link, Role.AGENT)
         try:
@@ -90,7 +91,7 @@ class AgentWorker:
         if self.agent is None:
             os._exit(ExitCode.ERROR)
         log.warning("master is gone; closing the agent")
-        arm_orphan_limit()
+        self.orphan_watch.lost()
         self.stopping.set()
 
 

@@ -25,7 +25,7 @@ from uvicorn.config import Config
 from uvicorn.server import Server
 
 from runtime.child import (
-    arm_orphan_limit,
+    OrphanWatch,
     boot_info,
     import_requires,
     new_event_loop,
@@ -107,9 +107,11 @@ class AppWorker:
         self.app: Any = None
         self.messenger: Messenger | None = None
         self.exit_code = ExitCode.OK
+        self.orphaned = False
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
+        self.orphan_watch = OrphanWatch(self.on_master_lost)
         self.link = await open_link(self.sock, Role.APP, self.on_message, self.on_master_lost)
         self.messenger = Messenger(self.link, Role.APP)
         try:
@@ -163,8 +165,11 @@ class AppWorker:
     def on_master_lost(self) -> None:
         if self.server is None:  # still booting: nothing in flight to finish
             os._exit(ExitCode.ERROR)
+        if self.orphaned:
+            return
+        self.orphaned = True
         log.warning("master is gone; finishing in-flight requests and exiting")
-        arm_orphan_limit()
+        self.orphan_watch.lost()
         self.stop()
         asyncio.get_running_loop().call_later(1.0, self.force_stop)
 

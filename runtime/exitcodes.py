@@ -20,15 +20,18 @@ class ExitCode(enum.IntEnum):
     AGENT_START_ERROR = 5
 
 
-def describe_status(status: int) -> str:
-    """Human words for a `waitpid` status: the exit code, or the signal that killed it."""
+def describe_status(status: int, killed_by_master: bool = False) -> str:
+    """Human words for a `waitpid` status: the exit code, or the signal that killed it
+    (with gunicorn's out-of-memory hint when nobody we know sent the SIGKILL)."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
-        hint = " (perhaps out of memory?)" if sig == signal.SIGKILL else ""
+        hint = ""
+        if sig == signal.SIGKILL:
+            hint = " (by the master)" if killed_by_master else " (perhaps out of memory?)"
         return f"killed by {name}{hint}"
     code = os.waitstatus_to_exitcode(status)
     try:

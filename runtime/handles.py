@@ -24,6 +24,7 @@ class ChildHandle:
         "id",
         "pid",
         "role",
+        "sigkilled",
         "spawned_at",
         "started",
         "startup_error",
@@ -38,6 +39,7 @@ class ChildHandle:
         self.started = False
         self.disconnected = False
         self.stopping = False
+        self.sigkilled = False  # by the master, so "killed by SIGKILL" is no mystery
         self.startup_error: str | None = None
         self.exit_status: int | None = None
         self.spawned_at = time.monotonic()
@@ -49,5 +51,7 @@ class ChildHandle:
         return f"{name}#{self.id}:{self.pid}"
 
     def kill(self, sig: int = signal.SIGTERM) -> None:
+        if sig == signal.SIGKILL:
+            self.sigkilled = True
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, sig)

@@ -360,7 +360,7 @@ class Master:
 
     # -- children dying ------------------------------------------------------------------
     def on_agent_exit(self, handle: ChildHandle, status: int) -> None:
-        how = describe_status(status)
+        how = describe_status(status, handle.sigkilled)
         if self.phase is Phase.CLOSING:
             self.log.info("%s exited (%s)", handle.label, how)
             self.check_closed()
@@ -373,7 +373,7 @@ class Master:
             self.agent_timer = self.timers.call_later(delay, self.spawn_agent)
 
     def on_app_exit(self, handle: ChildHandle, status: int) -> None:
-        how = describe_status(status)
+        how = describe_status(status, handle.sigkilled)
         if self.phase is Phase.CLOSING or handle.stopping:
             self.log.info("%s exited (%s)", handle.label, how)
             self.check_closed()

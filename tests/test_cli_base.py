@@ -94,13 +94,26 @@ def test_commands_are_imported_only_when_needed() -> None:
     assert not any(m.startswith("eggscripts.cmd.") for m in modules)
 
 
+def test_hot_paths_import_only_what_they_need(tmp_path: Path) -> None:
+    """psutil (~20 ms) only once a cluster was found, tomllib only when there is a
+    pyproject.toml, the daemon machinery only for --daemon: `stop` with nothing to stop
+    and `start --help` pay for none of them."""
+    heavy = {"psutil", "tomllib", "daemon", "traceback", "eggscripts.background"}
+    for args in (["--version"], ["stop", "--title=nothing-runs-with-this-title"],
+                 ["start", "--help"]):  # fmt: skip
+        modules = set(_run_and_list(args, prefix="", cwd=tmp_path))  # no pyproject.toml there
+        assert not heavy & modules, (args, heavy & modules)
+
+
 def test_cli_never_imports_the_runtime() -> None:
     """SPEC §1: the CLI meets the runtime only at `python -m runtime.start_cluster`."""
     for args in (["--help"], ["start", "--help"], ["stop", "--help"], ["completion", "bash"]):
         assert "runtime" not in {m.split(".")[0] for m in _run_and_list(args, prefix="")}
 
 
-def _run_and_list(args: list[str], prefix: str = "eggscripts") -> list[str]:
+def _run_and_list(
+    args: list[str], prefix: str = "eggscripts", cwd: Path | None = None
+) -> list[str]:
     """The modules (starting with `prefix`) a fresh interpreter imported to run `args`."""
     code = textwrap.dedent(
         f"""
@@ -113,7 +126,9 @@ def _run_and_list(args: list[str], prefix: str = "eggscripts") -> list[str]:
         print("MODULES", *sorted(m for m in sys.modules if m.startswith({prefix!r})))
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cwd
+    )
     line = next(line for line in out.stdout.splitlines() if line.startswith("MODULES"))
     return line.split()[1:]
 

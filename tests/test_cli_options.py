@@ -1,38 +1,82 @@
 """`start` option resolution (SPEC §2.1): every default source, validation, and the JSON
 handed to the runtime (INTERNALS §1).
 
-The foreground start really execs: `--python` points at a scripted fake runtime that
-dumps what it received (argv, environment, cwd, pid) and exits, so these tests see the
-exact command line the real runtime would get, without starting a cluster.
+`--python` is a RecordingPython: it writes down the exact command line, environment and
+working directory the CLI hands over, then execs the real interpreter with the same
+arguments, so every start below runs the real master in the foreground (the command's
+process becomes it). Where only the hand-over matters, the port is taken by someone else:
+the real master parses and validates its options, fails to bind, says so and exits 1
+before it starts any child. Where the outcome matters, the cluster starts and serves and
+is stopped once ready. Usage errors must run nothing at all.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
+import shutil
+import ssl
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from eggscripts import options
-from tests.cli_helpers import EGGSCRIPTS, cli_env, cluster_json, fake_python, make_app, run_cli
+from tests.cli_helpers import (
+    EGGSCRIPTS,
+    Foreground,
+    RecordingPython,
+    busy_port,
+    cli_env,
+    make_app,
+    master_of,
+    run_cli,
+    start_and_stop,
+)
+from tests.helpers import FIXTURES, free_port
 
 
 @pytest.fixture
-def fake(tmp_path: Path) -> str:
-    return fake_python(tmp_path)
-
-
-@pytest.fixture
-def report(tmp_path: Path) -> Path:
-    return tmp_path / "report.json"
+def python(tmp_path: Path) -> RecordingPython:
+    return RecordingPython(tmp_path)
 
 
 def start(
-    app: Path, fake: str, report: Path, *args: str, cwd: Path | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    environ = cli_env(app.parent, FAKE_MODE="dump", FAKE_REPORT=str(report), **env)
-    return run_cli("start", f"--python={fake}", *args, str(app), env=environ, cwd=cwd)
+    app: Path,
+    python: RecordingPython,
+    title: str,
+    *args: str,
+    cwd: Path | None = None,
+    **env: str,
+) -> tuple[int, bool, str, str]:
+    """A foreground start of `app` with the recording `--python`, stopped once ready:
+    (exit status, was it ready, stdout, stderr)."""
+    return start_and_stop(
+        f"--python={python.path}", *args, str(app), title=title, env=cli_env(app.parent, **env),
+        cwd=cwd,
+    )  # fmt: skip
+
+
+def handed_over(
+    app: Path,
+    python: RecordingPython,
+    port: int,
+    *args: str,
+    cwd: Path | None = None,
+    **env: str,
+) -> dict[str, Any]:
+    """The options JSON a foreground start of `app` hands to the real master, which is
+    expected to bind `port` (taken, so it stops right there)."""
+    python.clear()
+    with busy_port(port):
+        result = run_cli(
+            "start", f"--python={python.path}", *args, str(app), env=cli_env(app.parent, **env),
+            cwd=cwd, timeout=20,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"[eggscripts] port {port} is already in use on " in result.stderr, result.stderr
+    return python.options()
 
 
 def test_registry_declares_each_name_and_flag_once() -> None:
@@ -44,13 +88,20 @@ def test_registry_declares_each_name_and_flag_once() -> None:
     assert {s.key for s in options.STOP} <= {s.key for s in options.START}
 
 
-def test_defaults(tmp_path: Path, fake: str, report: Path) -> None:
-    app = make_app(tmp_path / "shop-dir", name="shop")
-    result = start(app, fake, report)
-    assert result.returncode == 0, result.stderr
-    assert cluster_json(report) == {
+def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int) -> None:
+    """Nothing given: the title comes from the app name, the port from the app's config
+    (`cluster.listen.port`, read by the agent, so the JSON says null), one worker per CPU."""
+    app = make_app(tmp_path / "shop-dir", name=title)
+    (app / "config").mkdir()
+    (app / "config" / "config.default.py").write_text(
+        f'config = {{"cluster": {{"listen": {{"port": {port}}}}}}}\n'
+    )
+    status, ready, out, err = start(app, python, f"egg-server-{title}")
+    assert ready, out + err
+    assert status == 0
+    assert python.options() == {
         "base_dir": str(app),
-        "title": "egg-server-shop",
+        "title": f"egg-server-{title}",
         "port": None,
         "hostname": None,
         "workers": len(os.sched_getaffinity(0)),
@@ -62,102 +113,103 @@ def test_defaults(tmp_path: Path, fake: str, report: Path) -> None:
         "startup_timeout": 300000,
         "sticky": False,
     }
+    assert f" egg-server-{title} started on http://127.0.0.1:{port} " in out
 
 
-def test_foreground_execs_in_place(tmp_path: Path, fake: str, report: Path) -> None:
-    """Same pid (this process becomes the master), exit status passed through, BASE_DIR
-    as cwd, EGG_SERVER_ENV exported, argv without any shell in between."""
+def test_foreground_execs_in_place(
+    tmp_path: Path, python: RecordingPython, title: str, port: int
+) -> None:
+    """Same pid (this process becomes the master), BASE_DIR as cwd, EGG_SERVER_ENV
+    exported, argv without any shell in between, and the master's exit status is the
+    command's (here: 1, its port being taken)."""
     app = make_app(tmp_path / "app")
-    env = cli_env(tmp_path, FAKE_MODE="dump", FAKE_REPORT=str(report), FAKE_EXIT="3")
-    proc = subprocess.Popen(
-        [EGGSCRIPTS, "start", f"--python={fake}", "--env=staging", "."],
-        cwd=app,
-        env=env,
-    )
-    assert proc.wait(timeout=30) == 3
-    import json
-
-    data = json.loads(report.read_text())
-    assert data["pid"] == proc.pid
-    assert data["cwd"] == str(app)
-    assert data["env"] == "staging"
-    assert data["argv"][1:3] == ["-m", "runtime.start_cluster"]
-    assert cluster_json(report)["title"] == "egg-server-app"
+    with busy_port(port):
+        proc = subprocess.Popen(
+            [EGGSCRIPTS, "start", f"--python={python.path}", f"--title={title}",
+             f"--port={port}", "--hostname=127.0.0.1", "--workers=1", "--env=staging", "."],
+            cwd=app, env=cli_env(tmp_path), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    call = python.last()
+    assert call["pid"] == proc.pid
+    assert call["cwd"] == str(app)
+    assert call["env"]["EGG_SERVER_ENV"] == "staging"
+    assert call["argv"][:2] == ["-m", "runtime.start_cluster"]
+    assert python.options()["title"] == title
+    # The master's own one-line report, on the command's stderr.
+    assert err.splitlines() == [
+        f"[eggscripts] port {port} is already in use on 127.0.0.1 (choose another --port or "
+        "stop what listens there)"
+    ]
 
 
 def test_app_name_falls_back_to_a_title_safe_directory_name(
-    tmp_path: Path, fake: str, report: Path
+    tmp_path: Path, python: RecordingPython, port: int, title: str
 ) -> None:
-    app = tmp_path / "my app"
+    app = tmp_path / f"{title} app"
     app.mkdir()
-    assert start(app, fake, report).returncode == 0
-    assert cluster_json(report)["title"] == "egg-server-my-app"
-
-
-PYPROJECT = """
-title = "from-pyproject"
-port = 1111
-workers = 3
-env = "staging"
-hostname = "127.0.0.1"
-timeout = 5000
-sticky = true
-"""
+    got = handed_over(app, python, port, f"--port={port}")
+    assert got["title"] == f"egg-server-{title}-app"
 
 
 def test_precedence_command_line_then_environment_then_pyproject(
-    tmp_path: Path, fake: str, report: Path
+    tmp_path: Path, python: RecordingPython, title: str, port: int
 ) -> None:
-    app = make_app(tmp_path / "app", name="shop", tool=PYPROJECT)
-    assert start(app, fake, report).returncode == 0
-    got = cluster_json(report)
-    assert (got["title"], got["port"], got["workers"], got["env"]) == (
-        "from-pyproject",
-        1111,
-        3,
-        "staging",
+    env_port, cli_port = free_port(), free_port()
+    tool = (
+        f'title = "{title}"\nport = {port}\nworkers = 3\nenv = "staging"\n'
+        'hostname = "127.0.0.1"\ntimeout = 5000\nsticky = true\n'
     )
+    app = make_app(tmp_path / "app", name="shop", tool=tool)
+    got = handed_over(app, python, port)
+    assert (got["title"], got["port"], got["workers"], got["env"]) == (title, port, 3, "staging")
     assert (got["hostname"], got["startup_timeout"], got["sticky"]) == ("127.0.0.1", 5000, True)
 
-    env = {"PORT": "2222", "EGG_WORKERS": "4", "EGG_SERVER_ENV": "test"}
-    assert start(app, fake, report, **env).returncode == 0
-    got = cluster_json(report)
-    assert (got["port"], got["workers"], got["env"]) == (2222, 4, "test")
+    env = {"PORT": str(env_port), "EGG_WORKERS": "4", "EGG_SERVER_ENV": "test"}
+    got = handed_over(app, python, env_port, **env)
+    assert (got["port"], got["workers"], got["env"]) == (env_port, 4, "test")
 
-    result = start(app, fake, report, "-p", "3333", "-c", "5", "--env=local", "--no-sticky", **env)
-    assert result.returncode == 0
-    got = cluster_json(report)
-    assert (got["port"], got["workers"], got["env"], got["sticky"]) == (3333, 5, "local", False)
-    assert got["title"] == "from-pyproject"
-    assert start(app, fake, report, "--cluster=6", "--title=cli").returncode == 0
-    assert (cluster_json(report)["workers"], cluster_json(report)["title"]) == (6, "cli")
+    args = ("-p", str(cli_port), "-c", "5", "--env=local", "--no-sticky")
+    got = handed_over(app, python, cli_port, *args, **env)
+    assert (got["port"], got["workers"], got["env"], got["sticky"]) == (cli_port, 5, "local", False)
+    assert got["title"] == title
+    cli = ("-p", str(cli_port), "--cluster=6", f"--title={title}-cli")
+    got = handed_over(app, python, cli_port, *cli)
+    assert (got["workers"], got["title"]) == (6, f"{title}-cli")
 
 
-def test_require_paths_resolve_against_base_dir(tmp_path: Path, fake: str, report: Path) -> None:
-    app = make_app(tmp_path / "app", tool='require = ["json", "./boot/setup.py"]')
+def test_require_paths_resolve_against_base_dir(
+    tmp_path: Path, python: RecordingPython, title: str, port: int
+) -> None:
+    tool = f'require = ["json", "./boot/setup.py"]\nport = {port}'
+    app = make_app(tmp_path / "app", name=title, tool=tool)
     (app / "boot").mkdir()
     (app / "boot" / "setup.py").write_text("")
     (app / "cli.py").write_text("")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    assert start(app, fake, report, cwd=elsewhere).returncode == 0
-    assert cluster_json(report)["require"] == ["json", str(app / "boot" / "setup.py")]
-    result = start(app, fake, report, "--require=./cli.py", "--require=os.path", cwd=elsewhere)
-    assert result.returncode == 0
-    assert cluster_json(report)["require"] == [str(app / "cli.py"), "os.path"]
+    got = handed_over(app, python, port, cwd=elsewhere)
+    assert got["require"] == ["json", str(app / "boot" / "setup.py")]
+    got = handed_over(app, python, port, "--require=./cli.py", "--require=os.path", cwd=elsewhere)
+    assert got["require"] == [str(app / "cli.py"), "os.path"]
 
 
 def test_pyproject_scalar_require_and_relative_paths(
-    tmp_path: Path, fake: str, report: Path
+    tmp_path: Path, python: RecordingPython, title: str, port: int
 ) -> None:
-    app = make_app(tmp_path / "app", tool='require = "./one.py"\npython = "bin/py"')
+    tool = f'require = "./one.py"\npython = "bin/py"\nport = {port}'
+    app = make_app(tmp_path / "app", name=title, tool=tool)
     (app / "one.py").write_text("")
     (app / "bin").mkdir()
-    (app / "bin" / "py").symlink_to(fake)
-    environ = cli_env(tmp_path, FAKE_MODE="dump", FAKE_REPORT=str(report))
-    result = run_cli("start", str(app), env=environ)
-    assert result.returncode == 0, result.stderr
-    assert cluster_json(report)["require"] == [str(app / "one.py")]
+    (app / "bin" / "py").symlink_to(python.path)
+    with busy_port(port):
+        result = run_cli("start", str(app), env=cli_env(tmp_path), timeout=20)
+    assert result.returncode == 1 and "is already in use" in result.stderr, result.stderr
+    # The interpreter is BASE_DIR/bin/py itself (a virtualenv's symlink is never resolved).
+    assert python.last()["script"] == str(app / "bin" / "py")
+    assert python.options()["require"] == [str(app / "one.py")]
 
 
 @pytest.mark.parametrize(
@@ -176,69 +228,118 @@ def test_pyproject_scalar_require_and_relative_paths(
     ],
 )
 def test_bad_values_exit_2_with_one_line(
-    tmp_path: Path, fake: str, report: Path, args: list[str], tool: str, message: str
+    tmp_path: Path, python: RecordingPython, args: list[str], tool: str, message: str
 ) -> None:
     app = make_app(tmp_path / "app", tool=tool)
-    result = start(app, fake, report, *args, cwd=tmp_path)
+    result = run_cli(
+        "start", f"--python={python.path}", *args, str(app), env=cli_env(tmp_path), cwd=tmp_path
+    )
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert len([ln for ln in result.stderr.splitlines() if "rror" in ln]) == 1, result.stderr
     assert "Traceback" not in result.stderr
-    assert not report.exists(), "nothing may be started"
+    assert python.calls() == [], "nothing may be started"
 
 
-def test_https_needs_both_existing_files(tmp_path: Path, fake: str, report: Path) -> None:
+def test_https_serves_with_both_files(
+    tmp_path: Path, python: RecordingPython, title: str, port: int
+) -> None:
+    """Both files or neither; with both, the real cluster serves HTTPS with them (the
+    fixture's self-signed pair is for tests only)."""
+    for name in ("key.pem", "cert.pem"):
+        shutil.copy(FIXTURES / "cli_https" / name, tmp_path / name)
     app = make_app(tmp_path / "app")
-    (tmp_path / "key.pem").write_text("k")
-    (tmp_path / "cert.pem").write_text("c")
-    result = start(app, fake, report, "--https-key=key.pem", cwd=tmp_path)
+    env = cli_env(tmp_path)
+    result = run_cli("start", f"--python={python.path}", "--https-key=key.pem", str(app),
+                     env=env, cwd=tmp_path)  # fmt: skip
     assert result.returncode == 2
     assert "--https-key and --https-cert must be given together" in result.stderr
-    result = start(app, fake, report, "--https-key=key.pem", "--https-cert=cert.pem", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert cluster_json(report)["https"] == {
-        "key": str(tmp_path / "key.pem"),
-        "cert": str(tmp_path / "cert.pem"),
-    }
+    assert python.calls() == []
+    with Foreground(
+        f"--python={python.path}", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
+        "--workers=1", "--https-key=key.pem", "--https-cert=cert.pem", str(app),
+        title=title, env=env, cwd=tmp_path,
+    ) as fg:  # fmt: skip
+        assert fg.wait_ready(), fg.output()
+        assert python.options()["https"] == {
+            "key": str(tmp_path / "key.pem"),
+            "cert": str(tmp_path / "cert.pem"),
+        }
+        assert f" {title} started on https://127.0.0.1:{port} " in fg.output()[0]
+        # No verification (the clock of a test machine may predate the certificate); the
+        # server must present exactly the configured certificate.
+        context = ssl._create_unverified_context()
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=context)
+        try:
+            conn.request("GET", "/")
+            assert conn.getresponse().status == 404  # an app without routes
+            served = conn.sock.getpeercert(binary_form=True)
+        finally:
+            conn.close()
+        pem = (tmp_path / "cert.pem").read_text()
+        assert served == ssl.PEM_cert_to_DER_cert(pem)
+        assert fg.stop() == 0
 
 
-def test_framework_name_or_directory(tmp_path: Path, fake: str, report: Path) -> None:
-    app = make_app(tmp_path / "app", tool='framework = "acme.web"')
-    assert start(app, fake, report).returncode == 0
-    assert cluster_json(report)["framework"] == "acme.web"
+def test_framework_name_or_directory(
+    tmp_path: Path, python: RecordingPython, title: str, port: int
+) -> None:
+    tool = f'framework = "acme.web"\ntitle = "{title}"\nport = {port}\nworkers = 1\n'
+    app = make_app(tmp_path / "app", tool=tool)
+    status, ready, _, err = start(app, python, title)
+    assert python.options()["framework"] == "acme.web"
+    # The real runtime cannot import it: the start fails with one line naming it.
+    assert (status, ready) == (1, False)
+    assert "framework 'acme.web' (from --framework) is not installed" in err
     (app / "fw").mkdir()
-    assert start(app, fake, report, "--framework=./fw").returncode == 0
-    assert cluster_json(report)["framework"] == str(app / "fw")
+    assert handed_over(app, python, port, "--framework=./fw")["framework"] == str(app / "fw")
 
 
-def test_missing_base_dir_starts_nothing(tmp_path: Path, fake: str, report: Path) -> None:
-    result = start(tmp_path / "nope", fake, report)
+def test_framework_directory_serves(tmp_path: Path, title: str, port: int) -> None:
+    app = make_app(tmp_path / "app")
+    (app / "fw").mkdir()
+    (app / "fw" / "__init__.py").write_text("")
+    status, ready, out, err = start_and_stop(
+        f"--title={title}", f"--port={port}", "--hostname=127.0.0.1", "--workers=1",
+        "--framework=./fw", str(app), title=title, env=cli_env(tmp_path),
+    )  # fmt: skip
+    assert ready and status == 0, out + err
+
+
+def test_missing_base_dir_starts_nothing(tmp_path: Path, python: RecordingPython) -> None:
+    result = run_cli("start", f"--python={python.path}", str(tmp_path / "nope"),
+                     env=cli_env(tmp_path))  # fmt: skip
     assert result.returncode == 2
     assert "Directory" in result.stderr and "does not exist" in result.stderr
-    assert not report.exists()
+    assert python.calls() == []
 
 
-def test_broken_pyproject_is_a_usage_error(tmp_path: Path, fake: str, report: Path) -> None:
+def test_broken_pyproject_is_a_usage_error(tmp_path: Path, python: RecordingPython) -> None:
     app = tmp_path / "app"
     app.mkdir()
     (app / "pyproject.toml").write_text("[tool.eggscripts\n")
-    result = start(app, fake, report)
+    result = run_cli("start", f"--python={python.path}", str(app), env=cli_env(tmp_path))
     assert result.returncode == 2
     assert result.stderr.startswith("[eggscripts] error: ")
     assert "is not valid TOML" in result.stderr
-    assert not report.exists()
+    assert python.calls() == []
 
 
-def test_unknown_pyproject_key_warns(tmp_path: Path, fake: str, report: Path) -> None:
-    app = make_app(tmp_path / "app", tool="worker = 4\nignore_stderr = true")
-    result = start(app, fake, report)
-    assert result.returncode == 0
-    assert "warning: unknown key 'worker' in [tool.eggscripts]" in result.stderr
-    assert "ignore_stderr" not in result.stderr  # underscore spelling is accepted
-
-
-def test_no_daemon_overrides_pyproject_daemon(tmp_path: Path, fake: str, report: Path) -> None:
-    app = make_app(tmp_path / "app", tool="daemon = true")
-    result = start(app, fake, report, "--no-daemon")
-    assert result.returncode == 0, result.stderr
-    assert cluster_json(report)["ready_fd"] is None
+def test_no_daemon_overrides_pyproject_and_unknown_keys_warn(
+    tmp_path: Path, python: RecordingPython, title: str, port: int
+) -> None:
+    tool = (
+        f'daemon = true\nworker = 4\nignore_stderr = true\ntitle = "{title}"\nport = {port}\n'
+        'hostname = "127.0.0.1"\nworkers = 1\n'
+    )
+    app = make_app(tmp_path / "app", tool=tool)
+    with Foreground(
+        f"--python={python.path}", "--no-daemon", str(app), title=title, env=cli_env(tmp_path)
+    ) as fg:
+        assert fg.wait_ready(), fg.output()
+        assert master_of(title).pid == fg.pid  # the foreground command became the master
+        assert python.options()["ready_fd"] is None
+        assert fg.stop() == 0
+        err = fg.output()[1]
+    assert "warning: unknown key 'worker' in [tool.eggscripts]" in err
+    assert "ignore_stderr" not in err  # underscore spelling is accepted

@@ -1,10 +1,10 @@
-"""`eggscripts start`/`stop` end to end with the real runtime (SPEC §2, §4): real clusters,
-real HTTP, real signals. App fixtures are copied to a temporary directory so the logs and
+"""`eggscripts start`/`stop` end to end with the real runtime (SPEC §2, §4): real clusters
+serving real HTTP, stopped with real signals. The daemon's failure modes are in
+tests/test_daemon.py. App fixtures are copied to a temporary directory so the logs and
 run files the runtime writes into BASE_DIR never land in the repository."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,16 +16,10 @@ from pathlib import Path
 import pytest
 
 from eggscripts import procs as eggprocs
-from tests.cli_helpers import EGGSCRIPTS, cli_env, run_cli
+from tests.cli_helpers import EGGSCRIPTS, cli_env, copy_app, everything, run_cli
 from tests.helpers import FIXTURES, SHOWCASE, cluster_processes, request, try_request, wait_until
 
 Start = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def copy_app(source: Path, tmp_path: Path) -> Path:
-    target = tmp_path / source.name
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("logs", "run", "__pycache__"))
-    return target
 
 
 @pytest.fixture
@@ -47,10 +41,6 @@ def start(home: Path, title: str, port: int) -> Iterator[Start]:
 
     yield run
     run_cli("stop", f"--title={title}", "--timeout=10000", env=cli_env(home))
-
-
-def everything(title: str) -> list[int]:
-    return sorted(p.pid for procs in cluster_processes(title).values() for p in procs)
 
 
 def test_daemon_start_serves_and_stop_is_prompt(
@@ -96,60 +86,6 @@ def test_daemon_start_serves_and_stop_is_prompt(
         f"{latency * 1000:.0f} ms after the cluster was gone"
     )
     assert latency < 0.4
-
-
-def test_second_start_is_refused_and_first_keeps_serving(
-    start: Start, tmp_path: Path, title: str, port: int
-) -> None:
-    app = copy_app(SHOWCASE, tmp_path)
-    assert start(app, "--workers=1").returncode == 0
-    before = everything(title)
-    again = start(app, "--workers=1")
-    assert again.returncode == 1
-    assert f"a cluster titled {title} is already running" in again.stderr
-    assert everything(title) == before
-    assert request(port, "/").status == 200
-
-
-def test_boot_error_fails_at_once_with_the_error_and_leaves_nothing(
-    start: Start, tmp_path: Path, title: str
-) -> None:
-    app = copy_app(FIXTURES / "cli_boot_error", tmp_path)
-    started = time.monotonic()
-    result = start(app, "--workers=2")
-    elapsed = time.monotonic() - started
-    assert result.returncode == 1
-    assert elapsed < 15, "must fail when the master dies, not at the timeout"
-    assert "database unreachable" in result.stderr
-    assert f"[eggscripts] error: {title} was not started" in result.stderr
-    assert "Traceback" not in result.stderr.split("the last")[0]
-    wait_until(lambda: everything(title) == [], timeout=5)
-
-
-def test_stderr_output_during_boot_fails_unless_ignored(
-    start: Start, tmp_path: Path, title: str, port: int
-) -> None:
-    app = copy_app(FIXTURES / "cli_stderr_app", tmp_path)
-    result = start(app, "--workers=1")
-    assert result.returncode == 1
-    assert "the cluster wrote to its stderr log" in result.stderr
-    assert "DeprecationWarning: config key 'foo' is obsolete" in result.stderr
-    wait_until(lambda: everything(title) == [], timeout=5)
-
-    result = start(app, "--workers=1", "--ignore-stderr")
-    assert result.returncode == 0, result.stderr
-    assert request(port, "/").status in (200, 404)
-
-
-def test_timeout_gives_up_and_stops_the_cluster(start: Start, tmp_path: Path, title: str) -> None:
-    app = copy_app(FIXTURES / "cli_hang_app", tmp_path)
-    started = time.monotonic()
-    result = start(app, "--workers=1", "--timeout=3000", "--ignore-stderr")
-    elapsed = time.monotonic() - started
-    assert result.returncode == 1
-    assert "not ready after the 3000 ms timeout (--timeout)" in result.stderr
-    assert elapsed < 25
-    wait_until(lambda: everything(title) == [], timeout=5)
 
 
 def test_port_in_use_fails_with_one_clear_error(

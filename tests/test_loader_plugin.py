@@ -192,3 +192,25 @@ def test_framework_errors(tmp_path):
         )
     finally:
         sys.path.remove(str(tmp_path / "fw"))
+
+
+def test_framework_directory(tmp_path):
+    """`--framework=./dir`: a package directory (its Application class and config are used)
+    or a plain directory of conventions; a missing one is a one-line error."""
+    write_tree(
+        tmp_path,
+        {
+            "myfw/__init__.py": (
+                "from runtime import Application as Base\n\n"
+                "class Application(Base):\n    flavour = 'dir-framework'\n"
+            ),
+            "myfw/config/config.default.py": "config = {'from_fw': 1, 'shared': 'fw'}",
+            "plainfw/config/config.default.py": "config = {'from_plain': 2}",
+            "config/config.default.py": "config = {'shared': 'app'}",
+        },
+    )
+    app = boot(tmp_path, framework=str(tmp_path / "myfw"))
+    assert app.flavour == "dir-framework"
+    assert (app.config["from_fw"], app.config["shared"]) == (1, "app")
+    assert boot(tmp_path, framework="./plainfw").config["from_plain"] == 2
+    assert "framework directory" in boot_error(tmp_path, framework="./nowhere")

@@ -130,6 +130,27 @@ def test_master_sigkill_takes_children_down(title: str, port: int) -> None:
     wait_until(lambda: gone(children), timeout=2.0)
 
 
+def test_master_sigkill_ends_children_with_blocked_loops(title: str, port: int) -> None:
+    """A worker stuck in synchronous app code cannot read its channel's EOF; it must still
+    be gone within 2 s of its master's death."""
+    cluster = Cluster(RUNTIME_FIXTURES / "fault", title, port, workers=1).start()
+    children = cluster.processes()["agent"] + cluster.processes()["app"]
+    threading.Thread(target=try_request, args=(port, "/block", 12), daemon=True).start()
+    time.sleep(0.3)  # the worker is now blocked in time.sleep(10)
+    cluster.signal(signal.SIGKILL)
+    cluster.wait()
+    wait_until(lambda: gone(children), timeout=2.0)
+
+
+def test_master_sigkill_during_a_hung_boot(title: str, port: int) -> None:
+    cluster = Cluster(RUNTIME_FIXTURES / "hang_boot", title, port, workers=1).start(wait=False)
+    wait_until(lambda: cluster.processes()["app"], timeout=10)
+    children = cluster.processes()["agent"] + cluster.processes()["app"]
+    cluster.signal(signal.SIGKILL)
+    cluster.wait()
+    wait_until(lambda: gone(children), timeout=2.0)
+
+
 def test_port_in_use_fails_with_one_line(title: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
         blocker.bind(("127.0.0.1", port))

@@ -1,14 +1,17 @@
-"""`eggscripts stop` (SPEC §2.2) against real process trees with real titles.
+"""`eggscripts stop` (SPEC §2.2) against real clusters started by `eggscripts start`.
 
-The clusters here are the scripted fake runtime run in the foreground as children of the
-test, so a stopped master stays a zombie until the test reaps it: `stop` must count a
-zombie as gone instead of waiting for its timeout.
+Most clusters here run in the foreground as children of the test: once stopped, a master
+stays our zombie until we reap it, which `stop` must count as gone instead of waiting for
+its timeout. A hung master is the real master SIGSTOPped; stubborn workers come from
+tests/fixtures/cli_stubborn_app, whose workers ignore SIGTERM once the cluster is ready.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -19,8 +22,18 @@ import psutil
 import pytest
 
 from eggscripts import procs as eggprocs
-from tests.cli_helpers import EGGSCRIPTS, FAKE_RUNTIME, cli_env, fake_cluster, make_app, run_cli
-from tests.helpers import cluster_processes
+from tests.cli_helpers import (
+    EGGSCRIPTS,
+    cli_env,
+    copy_app,
+    everything,
+    foreground_cluster,
+    foreground_clusters,
+    ignored_signals,
+    make_app,
+    run_cli,
+)
+from tests.helpers import FIXTURES, cluster_processes, free_port, request, wait_until
 
 
 @pytest.fixture
@@ -28,8 +41,11 @@ def env(tmp_path: Path) -> dict[str, str]:
     return cli_env(tmp_path)
 
 
-def pids(title: str) -> list[int]:
-    return sorted(p.pid for procs in cluster_processes(title).values() for p in procs)
+def killed_pids(stdout: str, title: str) -> set[int]:
+    """The pids of `<title>: killed pids a, b with SIGKILL (...)`."""
+    line = next(ln for ln in stdout.splitlines() if ln.startswith(f"[eggscripts] {title}: killed"))
+    listed = line.split("killed pids ", 1)[1].split(" with SIGKILL", 1)[0]
+    return {int(pid) for pid in listed.split(", ")}
 
 
 def test_parse_title() -> None:
@@ -45,31 +61,63 @@ def test_parse_title() -> None:
     assert eggprocs.title_of(split) == "eggscripts-app --title=t --base-dir=/srv"
 
 
+def test_titles_are_read_from_proc_exactly_as_psutil_reads_them() -> None:
+    """`find` pre-filters on /proc/<pid>/cmdline without psutil: its split must be
+    psutil's for every process there is (setproctitle'd or not)."""
+    compared = 0
+    for proc in psutil.process_iter():
+        try:
+            with open(f"/proc/{proc.pid}/cmdline", "rb") as fh:
+                raw = fh.read()
+            expected = proc.cmdline()
+        except (OSError, psutil.Error):
+            continue  # gone meanwhile, or a zombie
+        assert eggprocs.split_cmdline(os.fsdecode(raw)) == expected, proc.pid
+        compared += 1
+    assert compared > 1
+    assert eggprocs.split_cmdline("eggscripts-app --title=t --base-dir=/srv\x00") == [
+        "eggscripts-app", "--title=t", "--base-dir=/srv"
+    ]  # fmt: skip
+
+
+def test_a_recycled_pid_is_never_taken_for_the_process() -> None:
+    me = os.getpid()
+    started = eggprocs.start_ticks(me)
+    assert started is not None
+    assert eggprocs.process(me, started).pid == me
+    assert eggprocs.process(me, started + 1) is None  # same pid, another process
+    assert eggprocs.process(me, None) is None  # unknown: never signal it
+
+
 def test_stops_exactly_the_title_and_reports_pids(
-    tmp_path: Path, env: dict[str, str], title: str
+    tmp_path: Path, env: dict[str, str], title: str, port: int
 ) -> None:
+    app = make_app(tmp_path / "app")
     longer = f"{title}bar"
-    with fake_cluster(title, tmp_path), fake_cluster(longer, tmp_path):
-        ours, theirs = pids(title), pids(longer)
+    clusters = [(app, title, port), (app, longer, free_port())]
+    with foreground_clusters(clusters, env, workers=2) as (ours, _):
+        theirs = everything(longer)
         procs = cluster_processes(title)
         started = time.monotonic()
         result = run_cli("stop", f"--title={title}", env=env)
         elapsed = time.monotonic() - started
         assert result.returncode == 0, result.stderr
-        assert pids(title) == []
-        assert pids(longer) == theirs, "--title=foo must never match foobar"
-        master, agent = procs["master"][0].pid, procs["agent"][0].pid
-        apps = ", ".join(str(p.pid) for p in sorted(procs["app"], key=lambda p: p.pid))
-        lines = result.stdout.splitlines()
-        assert lines[0] == (
-            f"[eggscripts] stopping {title} (master pid {master}; agent pid {agent}; "
-            f"app pids {apps})"
-        )
-        assert lines[1].startswith(f"[eggscripts] stopped {title} (pids {master}, {agent}, ")
-        assert len(lines) == 2
-        assert set(ours) == {int(p) for p in lines[1].split("(pids ")[1].split(")")[0].split(", ")}
-        # The zombie master (never reaped by us yet) did not make stop wait for --timeout.
-        assert elapsed < 3
+        assert everything(title) == []
+        assert everything(longer) == theirs, "--title=foo must never match foobar"
+        # Our child, the master, is a zombie nobody reaped yet: stop did not wait for that.
+        assert psutil.Process(ours.pid).status() == psutil.STATUS_ZOMBIE
+        assert elapsed < 5
+    master, agent = procs["master"][0].pid, procs["agent"][0].pid
+    apps = sorted(p.pid for p in procs["app"])
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        f"[eggscripts] stopping {title} (master pid {master}; agent pid {agent}; "
+        f"app pids {apps[0]}, {apps[1]})"
+    )
+    assert lines[1].startswith(
+        f"[eggscripts] stopped {title} (pids {master}, {agent}, {apps[0]}, {apps[1]}) in "
+    )
+    assert len(lines) == 2
 
 
 def test_nothing_running_is_not_an_error(env: dict[str, str], title: str) -> None:
@@ -78,53 +126,82 @@ def test_nothing_running_is_not_an_error(env: dict[str, str], title: str) -> Non
     assert result.stdout == f"[eggscripts] no running cluster found with title {title}\n"
 
 
-def test_title_and_timeout_from_pyproject(tmp_path: Path, env: dict[str, str], title: str) -> None:
+def test_title_and_timeout_from_pyproject_and_a_hung_master(
+    tmp_path: Path, env: dict[str, str], title: str, port: int
+) -> None:
+    """The master is stopped (SIGSTOP) so it cannot act on SIGTERM: after the 400 ms of
+    `timeout` from pyproject.toml it is killed, and its orphaned children go too."""
     app = make_app(tmp_path / "app", tool=f'title = "{title}"\ntimeout = 400')
-    with fake_cluster(title, app, FAKE_STUBBORN="master"):
+    # (`timeout` is also start's: the command line gives the start its own)
+    with foreground_cluster(app, title, port, env, extra=("--timeout=60000",)) as fg:
+        os.kill(fg.pid, signal.SIGSTOP)
         started = time.monotonic()
         result = run_cli("stop", env=env, cwd=app)
         elapsed = time.monotonic() - started
         assert result.returncode == 0, result.stderr
         assert "no --title given" not in result.stdout
-        assert f"killed pids {cluster_pid_line(result.stdout)}" in result.stdout
+        assert killed_pids(result.stdout, title) == {fg.pid}
         assert 0.4 < elapsed < 5
-        assert pids(title) == []
-
-
-def cluster_pid_line(stdout: str) -> str:
-    """The master pid from the 'stopping' line (the one that needed SIGKILL)."""
-    line = next(ln for ln in stdout.splitlines() if "stopping" in ln)
-    return line.split("master pid ")[1].split(";")[0]
+        assert everything(title) == []
 
 
 def test_hung_master_and_stubborn_workers_are_killed(
-    tmp_path: Path, env: dict[str, str], title: str
+    tmp_path: Path, env: dict[str, str], title: str, port: int
 ) -> None:
-    """The master blocks waiting for app workers that ignore SIGTERM: after --timeout the
-    master is SIGKILLed, then the leftovers get SIGTERM, a short grace, and SIGKILL."""
-    with fake_cluster(title, tmp_path, FAKE_STUBBORN="app"):
-        apps = sorted(p.pid for p in cluster_processes(title)["app"])
+    """The worker ignores SIGTERM and its event loop is blocked (so it does not notice the
+    master's death either); the master waits for it: after --timeout the master is
+    SIGKILLed, then the leftover worker gets SIGTERM, a short grace, and SIGKILL."""
+    app = copy_app(FIXTURES / "cli_stubborn_app", tmp_path)
+    with foreground_cluster(app, title, port, env) as fg:
+        worker = cluster_processes(title)["app"][0].pid
+        wait_until(lambda: signal.SIGTERM in ignored_signals(worker))  # server_did_ready has run
+        blocked = threading.Thread(target=_request_quietly, args=(port, "/block"))
+        blocked.start()
+        wait_until(lambda: (app / "blocked").exists())
         started = time.monotonic()
-        result = run_cli("stop", f"--title={title}", "--timeout=300", env=env)
+        result = run_cli("stop", f"--title={title}", "--timeout=500", env=env)
         elapsed = time.monotonic() - started
+        blocked.join(timeout=10)
         assert result.returncode == 0, result.stderr
-        assert pids(title) == []
-        killed_line = next(ln for ln in result.stdout.splitlines() if "SIGKILL" in ln)
-        for pid in apps:
-            assert str(pid) in killed_line
-        assert elapsed < 5
+        assert everything(title) == []
+        assert {fg.pid, worker} <= killed_pids(result.stdout, title)
+        assert elapsed < 6
+
+
+def _request_quietly(port: int, path: str) -> None:
+    with contextlib.suppress(OSError):  # the worker is killed mid-request
+        request(port, path, timeout=20)
+
+
+def test_stubborn_workers_are_killed_by_the_master(
+    tmp_path: Path, env: dict[str, str], title: str, port: int
+) -> None:
+    """Workers that ignore SIGTERM (but keep their loop running): the master itself
+    SIGKILLs them after its kill_app_timeout (5 s), then stops the agent and exits; `stop`
+    only waits for it."""
+    app = copy_app(FIXTURES / "cli_stubborn_app", tmp_path)
+    with foreground_cluster(app, title, port, env) as fg:
+        worker = cluster_processes(title)["app"][0].pid
+        wait_until(lambda: signal.SIGTERM in ignored_signals(worker))
+        result = run_cli("stop", f"--title={title}", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "SIGKILL" not in result.stdout  # stop never had to kill anything itself
+        assert everything(title) == []
+        assert fg.proc.wait(timeout=5) == 0
+    log = (app / "logs" / "cli-stubborn-app" / "master.log").read_text()
+    assert f"app_worker#1:{worker} did not stop in time: SIGKILL" in log
 
 
 def test_base_dir_argument_selects_clusters_of_that_directory(
-    tmp_path: Path, env: dict[str, str], title: str
+    tmp_path: Path, env: dict[str, str], title: str, port: int
 ) -> None:
     one, two = make_app(tmp_path / "one"), make_app(tmp_path / "two dir")
-    with fake_cluster(f"{title}a", one), fake_cluster(f"{title}b", two):
-        theirs = pids(f"{title}a")
+    with foreground_clusters([(one, f"{title}a", port), (two, f"{title}b", free_port())], env):
+        theirs = everything(f"{title}a")
         result = run_cli("stop", str(two), env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert f"stopped {title}b" in result.stdout
-        assert pids(f"{title}b") == [] and pids(f"{title}a") == theirs
+        assert everything(f"{title}b") == [] and everything(f"{title}a") == theirs
         result = run_cli("stop", str(two), env=env)
         assert result.stdout == f"[eggscripts] no running cluster found for {two}\n"
 
@@ -154,18 +231,20 @@ def test_other_users_processes_are_never_touched(
 
 
 NAMESPACE_SCRIPT = """
-import json, subprocess, sys, time
+import subprocess, sys
 import psutil
-opts = lambda t: json.dumps({{"base_dir": "/tmp", "title": t, "port": 1, "hostname": None,
-                              "workers": 1, "ready_fd": None}})
-fakes = [subprocess.Popen([sys.executable, {fake!r}, "-m", "runtime.start_cluster", opts(t)])
-         for t in ("{title}one", "{title}two")]
+
 def count():
-    return sum(1 for p in psutil.process_iter(["cmdline"])
-               if (p.info["cmdline"] or [""])[0].startswith("eggscripts-"))
-deadline = time.monotonic() + 10
-while count() < 6 and time.monotonic() < deadline:
-    time.sleep(0.02)
+    return sum(1 for p in psutil.process_iter(["cmdline", "status"])
+               if (p.info["cmdline"] or [""])[0].startswith("eggscripts-")
+               and p.info["status"] != psutil.STATUS_ZOMBIE)
+
+for title, port in (("{title}one", {port_one}), ("{title}two", {port_two})):
+    started = subprocess.run(
+        [{cli!r}, "start", "--daemon", "--title=" + title, "--port=%d" % port,
+         "--hostname=127.0.0.1", "--workers=1", {app!r}], capture_output=True, text=True)
+    if started.returncode:
+        sys.exit("start failed: " + started.stderr)
 out = subprocess.run([{cli!r}, "stop"], capture_output=True, text=True)
 print(out.returncode)
 print(out.stdout, end="")
@@ -173,12 +252,17 @@ print("LEFT", count())
 """
 
 
-def test_without_title_stops_every_cluster_of_the_user(tmp_path: Path, title: str) -> None:
+def test_without_title_stops_every_cluster_of_the_user(
+    tmp_path: Path, title: str, port: int
+) -> None:
     """Run in a private PID namespace: there `stop` without --title can only see the
     clusters of this test, never the ones other test sessions run on this machine."""
     if os.getuid() != 0 or not shutil.which("unshare"):
         pytest.skip("needs root and unshare for a private PID namespace")
-    script = NAMESPACE_SCRIPT.format(fake=str(FAKE_RUNTIME), cli=EGGSCRIPTS, title=title)
+    app = make_app(tmp_path / "app")
+    script = NAMESPACE_SCRIPT.format(
+        cli=EGGSCRIPTS, title=title, app=str(app), port_one=port, port_two=free_port()
+    )
     result = subprocess.run(
         ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", script],
         capture_output=True, text=True, timeout=60, env=cli_env(tmp_path),
@@ -193,10 +277,10 @@ def test_without_title_stops_every_cluster_of_the_user(tmp_path: Path, title: st
 
 
 def test_stop_returns_right_after_the_cluster_is_gone(
-    tmp_path: Path, env: dict[str, str], title: str
+    tmp_path: Path, env: dict[str, str], title: str, port: int
 ) -> None:
     """No fixed sleep: the command exits within 400 ms of the last process disappearing."""
-    with fake_cluster(title, tmp_path):
+    with foreground_cluster(make_app(tmp_path / "app"), title, port, env):
         watched = [p for procs in cluster_processes(title).values() for p in procs]
         gone_at: list[float] = []
 

@@ -10,7 +10,10 @@ next to it), so frameworks chain.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +87,34 @@ def _framework_parent(module: Any, path: str) -> str | None:
     return None
 
 
-def _import_framework(name: str, wanted_by: str) -> Any:
+def _framework_from_directory(path: str, wanted_by: str) -> Any:
+    """`--framework=./dir` (the CLI hands over an absolute path): a framework that is a
+    directory rather than an installed package. With an `__init__.py` it is imported as a
+    package under its directory name (so its own absolute imports work); without one it is
+    a plain load unit (config/, app/, app.py ...)."""
+    if not os.path.isdir(path):
+        raise StartupError(f"framework directory {path} (from {wanted_by}) does not exist")
+    name = os.path.basename(os.path.normpath(path))
+    init = os.path.join(path, "__init__.py")
+    if not os.path.isfile(init):
+        module = types.ModuleType(name)
+        module.__file__ = init
+        return module
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[path])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise fail(init, exc, f"framework {path!r} failed to import") from exc
+    return module
+
+
+def _import_framework(name: str, wanted_by: str, base_dir: str) -> Any:
+    if os.path.isabs(name) or name.startswith(("./", "../")):
+        return _framework_from_directory(os.path.join(base_dir, name), wanted_by)
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
@@ -114,7 +144,7 @@ def resolve_frameworks(info: Any, role: str) -> tuple[list[LoadUnit], type]:
         if name in seen:
             raise StartupError(f"framework chain loops: {' -> '.join([*seen, name])}")
         seen.append(name)
-        module = _import_framework(name, wanted_by)
+        module = _import_framework(name, wanted_by, base_dir)
         path = os.path.dirname(os.path.abspath(module.__file__ or ""))
         chain.append((LoadUnit("framework", name, path), module))
         wanted_by = f"framework {name!r}"
