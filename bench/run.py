@@ -77,17 +77,58 @@ def tree_rss_mib(root_pids: list[int]) -> float:
     return total / 2**20
 
 
-def wrk(port: int, duration: int) -> float:
-    out = subprocess.run(
-        ["wrk", "-t2", "-c64", f"-d{duration}s", f"http://127.0.0.1:{port}/"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def _wrk_argv(port: int, duration: int, threads: int, connections: int) -> list[str]:
+    return ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s",
+            f"http://127.0.0.1:{port}/"]  # fmt: skip
+
+
+def _requests_per_second(out: str) -> float:
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not match:
         raise RuntimeError(f"cannot parse wrk output:\n{out}")
     return float(match.group(1))
+
+
+def wrk(port: int, duration: int) -> tuple[float, int]:
+    """(requests per second, requests completed)."""
+    argv = _wrk_argv(port, duration, 2, 64)
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    done = re.search(r"(\d+) requests in", out)
+    return _requests_per_second(out), int(done.group(1)) if done else 0
+
+
+def tree_cpu_seconds(root_pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes and their descendants.
+
+    CPU per request is what a server costs independently of what else runs on the
+    machine, so its ratio is the steadiest figure this shared 2-core box can give."""
+    total = 0.0
+    for pid in root_pids:
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system
+    return total
+
+
+def wrk_together(ports: list[int], duration: int) -> list[float]:
+    """Load several servers at the same time, one wrk each.
+
+    They then share the same CPUs under the same outside noise, so the ratio of their
+    throughputs is the inverse ratio of their CPU cost per request: a much steadier
+    comparison on a shared machine than runs one after the other."""
+    procs = [
+        subprocess.Popen(_wrk_argv(p, duration, 1, 32), stdout=subprocess.PIPE, text=True)
+        for p in ports
+    ]
+    return [_requests_per_second(proc.communicate()[0]) for proc in procs]
 
 
 class Contender:
@@ -106,7 +147,8 @@ class Contender:
 class Eggscripts(Contender):
     name = "eggscripts"
 
-    def __init__(self, workers: int, home: str) -> None:
+    def __init__(self, workers: int, home: str, app: Path = SHOWCASE) -> None:
+        self.app = app
         self.workers = workers
         self.port = free_port()
         self.title = f"bench-{os.getpid()}-{self.port}"
@@ -117,7 +159,7 @@ class Eggscripts(Contender):
     def start(self) -> float:
         cmd = [
             EGGSCRIPTS, "start", "--daemon", f"--title={self.title}", f"--port={self.port}",
-            "--hostname=127.0.0.1", f"--workers={self.workers}", str(SHOWCASE),
+            "--hostname=127.0.0.1", f"--workers={self.workers}", str(self.app),
         ]  # fmt: skip
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -263,17 +305,34 @@ def worker_kill_check(workers: int, home: str, kills: int = 3) -> tuple[int, int
     return sent, failed, replace_ms
 
 
+def concurrent_ratios(args: argparse.Namespace, home: str) -> list[float]:
+    egg, raw = Eggscripts(args.workers, home, args.app.resolve()), raw_uvicorn(args.workers)
+    egg.start()
+    raw.start()
+    try:
+        ratios = []
+        for _ in range(args.rounds):
+            egg_rps, raw_rps = wrk_together([egg.port, raw.port], args.duration)
+            ratios.append(egg_rps / raw_rps)
+        return ratios
+    finally:
+        egg.stop()
+        raw.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--app", type=Path, default=SHOWCASE, help="app served by eggscripts")
+    parser.add_argument("--skip-kill", action="store_true", help="skip the worker-kill check")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
     home = tempfile.mkdtemp(prefix="eggscripts-bench-")
     factories: list[Callable[[], Contender]] = [
-        lambda: Eggscripts(args.workers, home),
+        lambda: Eggscripts(args.workers, home, args.app.resolve()),
         lambda: raw_uvicorn(args.workers),
         lambda: bare_fork(args.workers),
     ]
@@ -284,28 +343,43 @@ def main() -> None:
             ready = contender.start()
             time.sleep(0.5)
             rss = tree_rss_mib(contender.pids())
-            rps = wrk(contender.port, args.duration)
+            cpu_before = tree_cpu_seconds(contender.pids())
+            rps, done = wrk(contender.port, args.duration)
+            cpu = tree_cpu_seconds(contender.pids()) - cpu_before
             contender.stop()
-            row = results.setdefault(contender.name, {"ready": [], "rps": [], "rss": []})
+            row = results.setdefault(
+                contender.name, {"ready": [], "rps": [], "rss": [], "cpu_us": []}
+            )
             row["ready"].append(ready)
             row["rps"].append(rps)
             row["rss"].append(rss)
+            row["cpu_us"].append(cpu / max(done, 1) * 1e6)
             if isinstance(contender, Eggscripts):
                 row.setdefault("stop", []).append(contender.stop_ms or 0.0)
                 row.setdefault("command", []).append(contender.command_ms or 0.0)
             print(f"round {rnd + 1} {contender.name}: ready {ready:.0f} ms, {rps:.0f} req/s, "
-                  f"{rss:.0f} MiB", flush=True)
+                  f"{row['cpu_us'][-1]:.1f} us CPU/request, {rss:.0f} MiB", flush=True)
     base = statistics.median(results["uvicorn --workers"]["rps"])
+    base_cpu = statistics.median(results["uvicorn --workers"]["cpu_us"])
     print(f"\nmedians over {args.rounds} rounds, {args.workers} workers, wrk -t2 -c64 "
-          f"-d{args.duration}s:")
-    print(f"{'contender':<20} {'ready ms':>9} {'req/s':>9} {'ratio':>6} {'RSS MiB':>8}")
+          f"-d{args.duration}s (cpu ratio = uvicorn's CPU per request / this one's):")
+    print(f"{'contender':<20} {'ready ms':>9} {'req/s':>9} {'ratio':>6} {'CPU us/req':>11} "
+          f"{'cpu ratio':>9} {'RSS MiB':>8}")
     for name, row in results.items():
         rps = statistics.median(row["rps"])
+        cpu_us = statistics.median(row["cpu_us"])
         print(f"{name:<20} {statistics.median(row['ready']):>9.0f} {rps:>9.0f} "
-              f"{rps / base:>6.2f} {statistics.median(row['rss']):>8.0f}")
+              f"{rps / base:>6.2f} {cpu_us:>11.1f} {base_cpu / cpu_us:>9.2f} "
+              f"{statistics.median(row['rss']):>8.0f}")
     egg = results["eggscripts"]
+    ratios = concurrent_ratios(args, home)
+    print(f"loaded at the same time (one wrk -t1 -c32 each, {args.rounds} rounds): eggscripts "
+          f"/ uvicorn = {statistics.median(ratios):.2f} (rounds: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})")
     print(f"eggscripts start --daemon returned after {statistics.median(egg['command']):.0f} ms"
           f"; stop returned {statistics.median(egg['stop']):.0f} ms after the cluster was gone")
+    if args.skip_kill:
+        return
     sent, failed, replace_ms = worker_kill_check(args.workers, home)
     print(f"worker SIGKILL x{len(replace_ms)} under a paced client: {failed} of {sent} "
           f"requests lost; replacement answered after {statistics.median(replace_ms):.0f} ms "

@@ -28,6 +28,20 @@ def test_hello_world(cluster):
     assert "x-response-time" not in resp.headers  # the middleware matches /api only
 
 
+def test_every_request_goes_through_the_metrics_middleware(cluster):
+    """`GET /` is not a bare route: the app's global middleware counts it."""
+    first = request(cluster.port, "/metrics").json()
+    for _ in range(20):
+        request(cluster.port, "/")
+    counts = {}
+    for _ in range(500):  # new connections spread over both workers
+        data = request(cluster.port, "/metrics").json()
+        counts[data["pid"]] = data["requests"]
+        if len(counts) == 2:
+            break
+    assert sum(counts.values()) >= first["requests"] + 20 + 2
+
+
 def test_pid_is_a_serving_worker(cluster):
     workers = {p.pid for p in cluster.processes()["app"]}
     assert len(workers) == 2

@@ -29,3 +29,8 @@ async def greet(ctx):
         "ajax": ctx.is_ajax,
         "url": ctx.app.router.url("greet", name=ctx.params["name"], lang="en"),
     }
+
+
+async def metrics(ctx):
+    """What the `metrics` middleware counted in this worker."""
+    ctx.body = {"pid": os.getpid(), **ctx.app.request_counts}
