@@ -1,7 +1,7 @@
 """Side-by-side benchmark: eggscripts (showcase, 2 workers) vs raw `uvicorn --workers 2`
 vs a bare fork+uvicorn master, all serving hello world on this machine, in one run.
 
-    python bench/run.py [--rounds 3] [--duration 5] [--workers 2]
+    python bench/run.py [--rounds 3] [--load-rounds 9] [--duration 2] [--workers 2]
 
 Reports medians over the rounds: start -> answering, req/s (wrk, ratio to raw uvicorn),
 idle RSS of the whole process tree, `eggscripts stop` latency after the cluster is gone,
@@ -116,19 +116,6 @@ def tree_cpu_seconds(root_pids: list[int]) -> float:
                 continue
             total += t.user + t.system
     return total
-
-
-def wrk_together(ports: list[int], duration: int) -> list[float]:
-    """Load several servers at the same time, one wrk each.
-
-    They then share the same CPUs under the same outside noise, so the ratio of their
-    throughputs is the inverse ratio of their CPU cost per request: a much steadier
-    comparison on a shared machine than runs one after the other."""
-    procs = [
-        subprocess.Popen(_wrk_argv(p, duration, 1, 32), stdout=subprocess.PIPE, text=True)
-        for p in ports
-    ]
-    return [_requests_per_second(proc.communicate()[0]) for proc in procs]
 
 
 class Contender:
@@ -305,25 +292,51 @@ def worker_kill_check(workers: int, home: str, kills: int = 3) -> tuple[int, int
     return sent, failed, replace_ms
 
 
-def concurrent_ratios(args: argparse.Namespace, home: str) -> list[float]:
-    egg, raw = Eggscripts(args.workers, home, args.app.resolve()), raw_uvicorn(args.workers)
-    egg.start()
-    raw.start()
-    try:
-        ratios = []
-        for _ in range(args.rounds):
-            egg_rps, raw_rps = wrk_together([egg.port, raw.port], args.duration)
-            ratios.append(egg_rps / raw_rps)
-        return ratios
-    finally:
-        egg.stop()
-        raw.stop()
+def start_stop_rounds(
+    factories: list[Callable[[], Contender]], rounds: int
+) -> dict[str, dict[str, list[float]]]:
+    """Start -> answering, idle RSS and (eggscripts) stop latency, one contender at a time."""
+    results: dict[str, dict[str, list[float]]] = {}
+    for rnd in range(rounds):
+        for make in factories:
+            contender = make()
+            ready = contender.start()
+            time.sleep(0.5)
+            rss = tree_rss_mib(contender.pids())
+            contender.stop()
+            row = results.setdefault(contender.name, {"ready": [], "rss": []})
+            row["ready"].append(ready)
+            row["rss"].append(rss)
+            if isinstance(contender, Eggscripts):
+                row.setdefault("stop", []).append(contender.stop_ms or 0.0)
+                row.setdefault("command", []).append(contender.command_ms or 0.0)
+            print(f"round {rnd + 1} {contender.name}: ready {ready:.0f} ms, {rss:.0f} MiB",
+                  flush=True)  # fmt: skip
+    return results
+
+
+def load_rounds(
+    contenders: list[Contender], rounds: int, duration: int
+) -> dict[str, dict[str, list[float]]]:
+    """Throughput and CPU per request, the contenders loaded in turn (A B C A B C ...) with
+    short runs, so bursts of outside load on this shared machine hit each alike."""
+    results: dict[str, dict[str, list[float]]] = {}
+    for _ in range(rounds):
+        for contender in contenders:
+            cpu_before = tree_cpu_seconds(contender.pids())
+            rps, done = wrk(contender.port, duration)
+            cpu = tree_cpu_seconds(contender.pids()) - cpu_before
+            row = results.setdefault(contender.name, {"rps": [], "cpu_us": []})
+            row["rps"].append(rps)
+            row["cpu_us"].append(cpu / max(done, 1) * 1e6)
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=2, help="seconds per load run")
+    parser.add_argument("--load-rounds", type=int, default=9, help="load runs per contender")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--app", type=Path, default=SHOWCASE, help="app served by eggscripts")
     parser.add_argument("--skip-kill", action="store_true", help="skip the worker-kill check")
@@ -331,51 +344,42 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
     home = tempfile.mkdtemp(prefix="eggscripts-bench-")
+    # An installed package has its bytecode compiled (pip does it); an editable checkout
+    # under PYTHONDONTWRITEBYTECODE=1 would recompile every module on every start.
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "eggscripts", "runtime", str(args.app)],
+        cwd=str(ROOT),
+        check=True,
+    )
     factories: list[Callable[[], Contender]] = [
         lambda: Eggscripts(args.workers, home, args.app.resolve()),
         lambda: raw_uvicorn(args.workers),
         lambda: bare_fork(args.workers),
     ]
-    results: dict[str, dict[str, list[float]]] = {}
-    for rnd in range(args.rounds):
-        for make in factories:
-            contender = make()
-            ready = contender.start()
-            time.sleep(0.5)
-            rss = tree_rss_mib(contender.pids())
-            cpu_before = tree_cpu_seconds(contender.pids())
-            rps, done = wrk(contender.port, args.duration)
-            cpu = tree_cpu_seconds(contender.pids()) - cpu_before
+    starts = start_stop_rounds(factories, args.rounds)
+    contenders = [make() for make in factories]
+    for contender in contenders:
+        contender.start()
+    try:
+        loads = load_rounds(contenders, args.load_rounds, args.duration)
+    finally:
+        for contender in contenders:
             contender.stop()
-            row = results.setdefault(
-                contender.name, {"ready": [], "rps": [], "rss": [], "cpu_us": []}
-            )
-            row["ready"].append(ready)
-            row["rps"].append(rps)
-            row["rss"].append(rss)
-            row["cpu_us"].append(cpu / max(done, 1) * 1e6)
-            if isinstance(contender, Eggscripts):
-                row.setdefault("stop", []).append(contender.stop_ms or 0.0)
-                row.setdefault("command", []).append(contender.command_ms or 0.0)
-            print(f"round {rnd + 1} {contender.name}: ready {ready:.0f} ms, {rps:.0f} req/s, "
-                  f"{row['cpu_us'][-1]:.1f} us CPU/request, {rss:.0f} MiB", flush=True)
-    base = statistics.median(results["uvicorn --workers"]["rps"])
-    base_cpu = statistics.median(results["uvicorn --workers"]["cpu_us"])
-    print(f"\nmedians over {args.rounds} rounds, {args.workers} workers, wrk -t2 -c64 "
-          f"-d{args.duration}s (cpu ratio = uvicorn's CPU per request / this one's):")
+    base = statistics.median(loads["uvicorn --workers"]["rps"])
+    base_cpu = statistics.median(loads["uvicorn --workers"]["cpu_us"])
+    print(f"\nmedians; start: {args.rounds} rounds; load: {args.load_rounds} interleaved runs "
+          f"of wrk -t2 -c64 -d{args.duration}s; {args.workers} workers")
     print(f"{'contender':<20} {'ready ms':>9} {'req/s':>9} {'ratio':>6} {'CPU us/req':>11} "
           f"{'cpu ratio':>9} {'RSS MiB':>8}")
-    for name, row in results.items():
-        rps = statistics.median(row["rps"])
-        cpu_us = statistics.median(row["cpu_us"])
+    for name, row in starts.items():
+        rps = statistics.median(loads[name]["rps"])
+        cpu_us = statistics.median(loads[name]["cpu_us"])
         print(f"{name:<20} {statistics.median(row['ready']):>9.0f} {rps:>9.0f} "
               f"{rps / base:>6.2f} {cpu_us:>11.1f} {base_cpu / cpu_us:>9.2f} "
               f"{statistics.median(row['rss']):>8.0f}")
-    egg = results["eggscripts"]
-    ratios = concurrent_ratios(args, home)
-    print(f"loaded at the same time (one wrk -t1 -c32 each, {args.rounds} rounds): eggscripts "
-          f"/ uvicorn = {statistics.median(ratios):.2f} (rounds: "
-          f"{', '.join(f'{r:.2f}' for r in ratios)})")
+    print("(ratio: req/s over raw uvicorn's; cpu ratio: raw uvicorn's CPU per request over "
+          "this one's, the steadier figure on a shared machine)")
+    egg = starts["eggscripts"]
     print(f"eggscripts start --daemon returned after {statistics.median(egg['command']):.0f} ms"
           f"; stop returned {statistics.median(egg['stop']):.0f} ms after the cluster was gone")
     if args.skip_kill:

@@ -127,11 +127,12 @@ def _import_framework(name: str, wanted_by: str, base_dir: str) -> Any:
 
 def resolve_frameworks(info: Any, role: str) -> tuple[list[LoadUnit], type]:
     """The framework units (base first) and the Application/Agent class to instantiate."""
-    from runtime.agent import Agent
-    from runtime.application import Application
-
-    base_cls: type = Application if role == "app" else Agent
-    attr = "Application" if role == "app" else "Agent"
+    # Only the class this role needs: the agent must not pay for the HTTP layer.
+    if role == "app":
+        from runtime.application import Application as base_cls
+    else:
+        from runtime.agent import Agent as base_cls
+    attr = base_cls.__name__
     base_dir = os.path.abspath(info.base_dir)
     name = info.framework
     wanted_by = "--framework"
