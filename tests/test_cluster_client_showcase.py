@@ -11,14 +11,24 @@ def test_showcase_broadcast_and_ticker(title: str, port: int) -> None:
         agent = procs["agent"][0].pid
         apps = sorted(p.pid for p in procs["app"])
 
-        ping = request(port, "/api/cluster/broadcast").json()
-        assert ping["from"] in apps
-        assert ping["answers"] == [
+        expected = [
             {"pid": agent, "role": "agent"},
             *({"pid": pid, "role": "app"} for pid in apps),
         ]
 
-        first = request(port, "/api/cluster/ticks").json()
+        def everyone_answered() -> dict | None:
+            # Each ping waits 1 s for answers; on a loaded machine a first one can miss some.
+            ping = request(port, "/api/cluster/broadcast").json()
+            return ping if ping["answers"] == expected else None
+
+        ping = wait_until(everyone_answered, timeout=5, interval=0.1)
+        assert ping["from"] in apps
+
+        def first_push() -> dict | None:  # the agent's Ticker publishes once a second
+            now = request(port, "/api/cluster/ticks").json()
+            return now if now["pushed"] is not None else None
+
+        first = wait_until(first_push, timeout=5, interval=0.1)
         assert first["worker"] in apps
         assert first["leader"]["leader_pid"] == agent  # the count lives in the agent
         assert first["pushed"]["leader_pid"] == agent  # ...and was pushed to this worker
