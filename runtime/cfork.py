@@ -25,9 +25,11 @@ class ReforkPolicy:
     backoff, so a broken deploy does not turn the master into a fork bomb.
     """
 
-    def __init__(self, limit: int, duration: float) -> None:
+    def __init__(self, limit: int, duration: float, enabled: bool = True, env: str = "") -> None:
         self.limit = limit
         self.duration = duration
+        self.enabled = enabled  # egg: no refork in local/unittest, crashes should be seen
+        self.env = env
         self._times: collections.deque[float] = collections.deque()
         self.boot_failures = 0
 
@@ -39,6 +41,14 @@ class ReforkPolicy:
             return False
         self._times.append(now)
         return True
+
+    def plan(self) -> tuple[float | None, str]:
+        """(seconds to wait, "") to fork a replacement, or (None, why not)."""
+        if not self.enabled:
+            return None, f"not reforking in env {self.env!r}"
+        if not self.allow():
+            return None, f"refork limit reached ({self.limit} in {self.duration:.0f}s)"
+        return self.delay(), ""
 
     def delay(self) -> float:
         if self.boot_failures == 0:

@@ -34,6 +34,7 @@ from runtime.handles import ChildHandle
 from runtime.ipc import Action, Role
 from runtime.options import DEFAULT_PORT, ClusterOptions
 from runtime.parent import ParentChannel
+from runtime.shutdown import GracefulStop
 from runtime.signals import SignalQueue
 from runtime.sockets import bind_listener, url_host
 from runtime.timers import Timer, Timers
@@ -68,7 +69,9 @@ class Master:
         self.host = options.bind_host
         self.target_workers = options.workers
         self.worker_ids = itertools.count(1)
-        self.refork = ReforkPolicy(options.refork_limit, options.refork_duration / 1000)
+        self.refork = ReforkPolicy(
+            options.refork_limit, options.refork_duration / 1000, options.refork, options.env
+        )
         self.parent = ParentChannel(options.ready_fd)
         self.exit_code: int | None = None
         self.close_code = ExitCode.OK
@@ -76,7 +79,6 @@ class Master:
         self.started_at = time.monotonic()
         self.startup_timer: Timer | None = None
         self.agent_timer: Timer | None = None
-        self.kill_timer: Timer | None = None
         self.endpoint: LeaderEndpoint | None = None
         self.handlers = {
             signal.SIGTERM: self.handle_term,
@@ -101,6 +103,13 @@ class Master:
         os.environ["EGG_SERVER_ENV"] = self.options.env
         self.selector = selectors.DefaultSelector()
         self.children = Children(self.selector)
+        self.stopper = GracefulStop(
+            self.children,
+            self.timers,
+            self.options.kill_app_timeout / 1000,
+            self.options.kill_agent_timeout / 1000,
+            self.log,
+        )
         self.signals = SignalQueue(self.SIGNALS)
         self.selector.register(self.signals, selectors.EVENT_READ)
         try:
@@ -398,26 +407,16 @@ class Master:
             self.replace(handle)
 
     def replace(self, handle: ChildHandle) -> None:
-        if not self.options.refork:
-            self.log.error("not reforking in env %r", self.options.env)
-        elif not self.refork.allow():
-            self.log.error(
-                "refork limit reached (%d in %ds); not replacing %s",
-                self.options.refork_limit,
-                self.options.refork_duration // 1000,
-                handle.label,
-            )
+        delay, why_not = self.refork.plan()
+        if delay is None:
+            self.log.error("%s; not replacing %s", why_not, handle.label)
+            if not any(not h.disconnected for h in self.apps()):
+                self.begin_close(ExitCode.ERROR, "no app worker left")
+        elif delay:
+            self.log.warning("replacing %s in %.1fs", handle.label, delay)
+            self.timers.call_later(delay, self.fork_app)
         else:
-            delay = self.refork.delay()
-            if delay:
-                self.log.warning("replacing %s in %.1fs", handle.label, delay)
-                self.timers.call_later(delay, self.fork_app)
-            else:
-                self.fork_app()
-            return
-        if not any(not h.disconnected for h in self.apps()):
-            self.log.error("no app worker left; exiting")
-            self.begin_close(ExitCode.ERROR, "no app worker left")
+            self.fork_app()
 
     # -- closing -------------------------------------------------------------------------
     def begin_close(self, code: int, reason: str) -> None:
@@ -431,49 +430,19 @@ class Master:
         self.log.info("%s: stopping app workers", reason)
         if self.listener is not None:
             self.listener.close()  # the workers' copies keep serving until they drain
-        apps = self.apps()
-        for handle in apps:
-            handle.stopping = True
-            handle.kill(signal.SIGTERM)
-        if apps:
-            self.kill_timer = self.timers.call_later(
-                self.options.kill_app_timeout / 1000, self.kill_apps
-            )
+        self.stopper.begin()
         self.check_closed()
 
-    def kill_apps(self) -> None:
-        for handle in self.apps():
-            self.log.error("%s did not stop in time: SIGKILL", handle.label)
-            handle.kill(signal.SIGKILL)
-
     def check_closed(self) -> None:
-        if self.phase is not Phase.CLOSING or self.apps():
-            return
-        if self.kill_timer is not None:
-            self.kill_timer.cancel()
-            self.kill_timer = None
-        agent = self.agent
-        if agent is not None:
-            if not agent.stopping:
-                agent.stopping = True
-                agent.kill(signal.SIGTERM)
-                self.kill_timer = self.timers.call_later(
-                    self.options.kill_agent_timeout / 1000, self.kill_agent
-                )
-            return
-        self.exit_code = self.close_code
-
-    def kill_agent(self) -> None:
-        if self.agent is not None:
-            self.log.error("%s did not stop in time: SIGKILL", self.agent.label)
-            self.agent.kill(signal.SIGKILL)
+        self.stopper.advance()
+        if self.stopper.done:
+            self.exit_code = self.close_code
 
     def force_close(self) -> None:
         self.log.warning("second interrupt: killing every child")
-        for handle in self.children.all():
-            handle.kill(signal.SIGKILL)
         self.close_code = ExitCode.ERROR
         self.phase = Phase.CLOSING
+        self.stopper.kill_all()
         self.check_closed()
 
     def cleanup(self) -> None:

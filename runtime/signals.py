@@ -44,9 +44,14 @@ class SignalQueue:
                 pass
         except (BlockingIOError, InterruptedError):
             pass
-        pending = [signal.Signals(s) for s in self._queue]
-        self._queue.clear()
-        return pending
+        # popleft one at a time: a handler may run between any two bytecodes and append,
+        # so iterating the deque (or clearing it afterwards) could fail or lose a signal.
+        pending = []
+        while True:
+            try:
+                pending.append(signal.Signals(self._queue.popleft()))
+            except IndexError:
+                return pending
 
     @staticmethod
     def reset_in_child(signals: Iterable[signal.Signals]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -98,23 +99,38 @@ def test_worker_and_agent_sigkill_are_replaced(title: str, port: int) -> None:
 def test_sigterm_drains_in_flight_request(title: str, port: int) -> None:
     cluster = Cluster(SHOWCASE, title, port, workers=2).start()
     procs = all_pids(cluster)
+    workers = cluster.processes()["app"]
     result: dict[str, object] = {}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.connect()
+    client_port = conn.sock.getsockname()[1]
 
     def slow() -> None:
         try:
-            resp = request(port, "/slow?ms=1500", timeout=10)
-            result["status"], result["body"] = resp.status, resp.text
+            conn.request("GET", "/slow?ms=1500")
+            resp = conn.getresponse()
+            result["status"], result["body"] = resp.status, resp.read()
         except OSError as exc:
             result["error"] = exc
 
     thread = threading.Thread(target=slow)
     thread.start()
-    time.sleep(0.3)  # the request is in flight
+
+    def accepted() -> bool:  # a worker holds the connection: the request is in flight
+        return any(
+            c.raddr and c.raddr.port == client_port and c.status == psutil.CONN_ESTABLISHED
+            for w in workers
+            for c in w.net_connections(kind="tcp")
+        )
+
+    wait_until(accepted, timeout=5)
+    time.sleep(0.2)  # ...and read by the worker
     started = time.monotonic()
     cluster.signal(signal.SIGTERM)
     rc, _, err = cluster.wait(timeout=10)
     elapsed = time.monotonic() - started
     thread.join(5)
+    conn.close()
     assert result.get("status") == 200, result
     assert rc == 0, err
     assert elapsed < 5

@@ -1,0 +1,81 @@
+"""The master's graceful stop: app workers first, then the agent, each stage bounded by its
+deadline (egg-cluster's `_doClose` order, uvicorn's two-stage idea).
+
+Stage 1 sends SIGTERM to every app worker (they stop accepting, drain in-flight requests
+and run `before_close`) and SIGKILLs what is left after `kill_app_timeout`. Stage 2 does
+the same to the agent with `kill_agent_timeout`. `done` turns true when nothing is left.
+Deadlines are timers of the master loop, never sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+from runtime.children import Children
+from runtime.handles import ChildHandle
+from runtime.timers import Timer, Timers
+
+
+class GracefulStop:
+    def __init__(
+        self,
+        children: Children,
+        timers: Timers,
+        kill_app_timeout: float,
+        kill_agent_timeout: float,
+        log: logging.Logger,
+    ) -> None:
+        self.children = children
+        self.timers = timers
+        self.kill_app_timeout = kill_app_timeout
+        self.kill_agent_timeout = kill_agent_timeout
+        self.log = log
+        self.started = False
+        self.done = False
+        self._deadline: Timer | None = None
+
+    def begin(self) -> None:
+        self.started = True
+        apps = self.children.apps()
+        for handle in apps:
+            handle.stopping = True
+            handle.kill(signal.SIGTERM)
+        if apps:
+            self._deadline = self.timers.call_later(self.kill_app_timeout, self._kill_apps)
+        self.advance()
+
+    def advance(self) -> None:
+        """Called whenever a child exits while stopping: move to the next stage if due."""
+        if not self.started or self.children.apps():
+            return
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        agent = self.children.agent
+        if agent is None:
+            self.done = True
+        elif not agent.stopping:
+            agent.stopping = True
+            agent.kill(signal.SIGTERM)
+            self._deadline = self.timers.call_later(self.kill_agent_timeout, self._kill_agent)
+
+    def kill_all(self) -> None:
+        """Second Ctrl-C: no more waiting."""
+        self.started = True
+        for handle in self.children.all():
+            self._kill(handle)
+        self.advance()
+
+    def _kill_apps(self) -> None:
+        for handle in self.children.apps():
+            self._kill(handle, "did not stop in time")
+
+    def _kill_agent(self) -> None:
+        if self.children.agent is not None:
+            self._kill(self.children.agent, "did not stop in time")
+
+    def _kill(self, handle: ChildHandle, why: str = "") -> None:
+        if why:
+            self.log.error("%s %s: SIGKILL", handle.label, why)
+        handle.kill(signal.SIGKILL)
