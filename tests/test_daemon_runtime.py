@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from eggscripts import procs as eggprocs
-from tests.cli_helpers import EGGSCRIPTS, cli_env, copy_app, everything, run_cli
+from tests.cli_helpers import EGGSCRIPTS, cli_env, copy_app, everything, make_app, run_cli
 from tests.helpers import FIXTURES, SHOWCASE, cluster_processes, request, try_request, wait_until
 
 Start = Callable[..., subprocess.CompletedProcess[str]]
@@ -133,3 +133,31 @@ def test_foreground_start_becomes_the_master(
             proc.kill()
             proc.wait()
         proc.stderr.close()  # type: ignore[union-attr]
+
+
+def test_router_error_fails_at_once_with_the_error(
+    start: Start, tmp_path: Path, title: str
+) -> None:
+    app = make_app(tmp_path / "app")
+    (app / "app").mkdir()
+    (app / "app" / "router.py").write_text(
+        "def router(app):\n    raise KeyError('no such controller: users')\n"
+    )
+    started = time.monotonic()
+    result = start(app, "--workers=2", "--timeout=60000")
+    assert result.returncode == 1
+    assert time.monotonic() - started < 5, "must fail as soon as a worker fails, not at the timeout"
+    assert "router.py:2" in result.stderr and "no such controller: users" in result.stderr
+    wait_until(lambda: everything(title) == [], timeout=5)
+
+
+def test_pyproject_workers_and_the_command_line_beating_it(
+    start: Start, tmp_path: Path, home: Path, title: str, port: int
+) -> None:
+    app = make_app(tmp_path / "app", tool="workers = 1")
+    assert start(app).returncode == 0
+    assert len(cluster_processes(title)["app"]) == 1
+    assert run_cli("stop", f"--title={title}", env=cli_env(home)).returncode == 0
+    result = start(app, "--workers=2")
+    assert result.returncode == 0, result.stderr
+    assert len(cluster_processes(title)["app"]) == 2
