@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.http.asgi import AsgiApp
-from runtime.http.compose import skips_all
+from runtime.http.compose import compose, layers_for_path, routed
 from runtime.http.context import Context
 from runtime.http.helper import Helper
 from runtime.http.request import Request, Response
@@ -52,12 +52,18 @@ class Application(AsgiApp, EggCore):
         self.refresh_fast_routes()
 
     def refresh_fast_routes(self) -> None:
-        """Recompute `fast_routes` after routes or middleware changed (done after boot)."""
-        layers = self.middleware_layers
+        """Recompute `fast_routes` after routes or middleware changed (done after boot).
+
+        Every static route gets its own onion, composed now from the layers that apply to
+        its path: a request then runs exactly those middleware and its handler, with no
+        per-request `match` tests on the path and no router lookup."""
+        dispatch = self.router.endpoint()
         fast: dict[str, dict[str, Any]] = {}
         for (method, path), handler in self.router.static_routes().items():
-            if skips_all(layers, path):
-                fast.setdefault(path, {})[method] = handler
+            layers = layers_for_path(self.middleware_layers, path)
+            if layers:
+                handler = compose(layers, routed(handler, dispatch, method, path))
+            fast.setdefault(path, {})[method] = handler
         self.fast_routes = fast
         self.install_asgi()
 

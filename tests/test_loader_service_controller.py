@@ -80,7 +80,9 @@ def test_router_url_for_resources(server):
     assert url("home", page=2, tag=["a", "b"]) == "/?page=2&tag=a&tag=b"
 
 
-def test_fast_routes_skip_only_when_no_middleware_applies(tmp_path):
+def test_static_routes_get_their_own_onion(tmp_path):
+    """Each static route is precomposed with only the layers its path can meet: none for
+    `/` (its handler is called directly), `m` for `/api/v`."""
     write_tree(
         tmp_path,
         {
@@ -93,7 +95,9 @@ def test_fast_routes_skip_only_when_no_middleware_applies(tmp_path):
         },
     )
     app = boot(tmp_path)
-    assert app.fast_routes == {"/": {"GET": app.controller.h.a, "HEAD": app.controller.h.a}}
+    handler = app.controller.h.a
+    assert app.fast_routes["/"] == {"GET": handler, "HEAD": handler}
+    assert app.fast_routes["/api/v"]["GET"] is not handler
 
 
 M = "app/middleware/m.py"

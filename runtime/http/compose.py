@@ -18,9 +18,13 @@ Matcher = Callable[[Any], bool]
 Layer = tuple[Middleware, Matcher | None, bool]
 
 
+# Layers are plain functions returning the next awaitable, not `async def`s: a request
+# then pays one coroutine per middleware (the middleware's own), not two.
+
+
 def _layer(mw: Middleware, inner: Handler) -> Handler:
-    async def run(ctx: Any) -> Any:
-        return await mw(ctx, partial(inner, ctx))
+    def run(ctx: Any) -> Awaitable[Any]:
+        return mw(ctx, partial(inner, ctx))
 
     run.__qualname__ = f"layer({getattr(mw, '__qualname__', mw)!s})"
     return run
@@ -31,17 +35,17 @@ def _guarded_layer(mw: Middleware, inner: Handler, match: Matcher, when: bool) -
     path_test = getattr(match, "path_test", None)
     if path_test is not None:  # decide on the raw path, without building anything
 
-        async def run_on_path(ctx: Any) -> Any:
+        def run_on_path(ctx: Any) -> Awaitable[Any]:
             if path_test(ctx.scope["path"]) is not when:
-                return await inner(ctx)
-            return await mw(ctx, partial(inner, ctx))
+                return inner(ctx)
+            return mw(ctx, partial(inner, ctx))
 
         return run_on_path
 
-    async def run(ctx: Any) -> Any:
+    def run(ctx: Any) -> Awaitable[Any]:
         if bool(match(ctx)) is not when:
-            return await inner(ctx)
-        return await mw(ctx, partial(inner, ctx))
+            return inner(ctx)
+        return mw(ctx, partial(inner, ctx))
 
     return run
 
@@ -54,17 +58,36 @@ def compose(middleware: Sequence[Layer], endpoint: Handler) -> Handler:
     return handler
 
 
-def skips_all(middleware: Sequence[Layer], path: str) -> bool:
-    """True when no layer can run for `path`: each has a path-only rule excluding it.
+def layers_for_path(middleware: Sequence[Layer], path: str) -> list[Layer]:
+    """The onion of one static route, with every path-only rule decided once, at boot.
 
-    Such requests can go straight to their route handler (see Application.fast_routes):
-    the outcome is the same as walking the onion, minus one coroutine per layer.
+    A layer whose `match`/`ignore` looks only at the path either always or never runs for
+    this path, so it is kept unguarded or dropped; a callable rule stays guarded and is
+    asked per request. A route no layer applies to gets no onion at all.
     """
-    for _, match, when in middleware:
+    kept: list[Layer] = []
+    for mw, match, when in middleware:
         path_test = getattr(match, "path_test", None)
-        if path_test is None or path_test(path) is when:
-            return False
-    return True
+        if match is None:
+            kept.append((mw, None, True))
+        elif path_test is None:
+            kept.append((mw, match, when))
+        elif path_test(path) is when:
+            kept.append((mw, None, True))
+    return kept
+
+
+def routed(handler: Handler, dispatch: Handler, method: str, path: str) -> Handler:
+    """The innermost step of a precomposed route: its handler, unless a middleware
+    rewrote the method or path in the scope, in which case the router decides again."""
+
+    def run(ctx: Any) -> Awaitable[Any]:
+        scope = ctx.scope
+        if scope["path"] == path and scope["method"] == method:
+            return handler(ctx)
+        return dispatch(ctx)
+
+    return run
 
 
 def _path_test(rule: Any) -> Callable[[str], bool] | None:
