@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import gc
 import itertools
 import logging
 import os
@@ -220,6 +221,7 @@ class Master:
         from runtime.app_worker import preload
 
         preload()
+        gc.freeze()  # what workers inherit stays shared: the GC never touches those pages
 
     def setup_logs(self) -> None:
         """After the agent is on its way: the app name (pyproject.toml) and the log files
