@@ -1,4 +1,4 @@
-"""The master's registry of its children and their channels.
+"""The master's registry of its children: creating them, their channels, their routing.
 
 Owns the selector registrations, so a channel is watched for writing exactly while it has
 unsent bytes and is forgotten the moment its child goes.
@@ -6,18 +6,30 @@ unsent bytes and is forgotten the moment its child goes.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
 import selectors
+import signal
 import socket
+from collections.abc import Callable
 from typing import Any
 
+from runtime.cfork import fork_app_worker
 from runtime.handles import ChildHandle
 from runtime.ipc import Action, Channel, Role, encode, message
+from runtime.options import ClusterOptions
 from runtime.routing import route_targets
+from runtime.signals import SignalQueue
 
 
 class Children:
-    def __init__(self, selector: selectors.BaseSelector) -> None:
+    def __init__(
+        self, selector: selectors.BaseSelector, master_signals: tuple[signal.Signals, ...] = ()
+    ) -> None:
         self.selector = selector
+        self.master_signals = master_signals
+        self.worker_ids = itertools.count(1)
         self.by_pid: dict[int, ChildHandle] = {}
         self.agent: ChildHandle | None = None
         self._dirty: set[ChildHandle] = set()
@@ -31,6 +43,32 @@ class Children:
         if role == Role.AGENT.value:
             self.agent = handle
         return handle
+
+    def spawn_agent(self, options: ClusterOptions, leader: socket.socket | None) -> ChildHandle:
+        from runtime.spawn import spawn_agent
+
+        pid, sock = spawn_agent(options, leader)
+        return self.adopt(Role.AGENT.value, 1, pid, sock)
+
+    def fork_app(
+        self,
+        options: ClusterOptions,
+        listener: socket.socket,
+        app_name: str,
+        private_fds: Callable[[], list[int]],
+    ) -> ChildHandle:
+        def child_setup() -> None:
+            """First thing in the forked worker: drop every master resource it inherited.
+            Another child's channel kept open would hide the master's death from that
+            child (no EOF on its channel)."""
+            SignalQueue.reset_in_child(self.master_signals)
+            for fd in [self.selector.fileno(), *self.fds(), *private_fds()]:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+        worker_id = next(self.worker_ids)
+        pid, sock = fork_app_worker(options, worker_id, listener, app_name, child_setup)
+        return self.adopt(Role.APP.value, worker_id, pid, sock)
 
     def forget(self, pid: int) -> ChildHandle | None:
         handle = self.by_pid.pop(pid, None)

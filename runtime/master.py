@@ -12,11 +12,9 @@ are reforked and the agent is restarted after `agent_restart_delay`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import enum
 import gc
-import itertools
 import logging
 import os
 import selectors
@@ -26,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from runtime.cfork import ReforkPolicy, fork_app_worker
+from runtime.cfork import ReforkPolicy
 from runtime.children import Children
 from runtime.endpoint import LeaderEndpoint
 from runtime.errors import StartupError
@@ -50,15 +48,16 @@ class Phase(enum.Enum):
 
 
 class Master:
-    SIGNALS = (
-        signal.SIGTERM,
-        signal.SIGINT,
-        signal.SIGQUIT,
-        signal.SIGCHLD,
-        signal.SIGHUP,
-        signal.SIGTTIN,
-        signal.SIGTTOU,
-    )
+    HANDLERS = {  # signal -> method; handlers only run from the loop, never in the handler
+        signal.SIGTERM: "handle_term",
+        signal.SIGINT: "handle_int",
+        signal.SIGQUIT: "handle_term",
+        signal.SIGCHLD: "handle_chld",
+        signal.SIGHUP: "handle_hup",
+        signal.SIGTTIN: "handle_ttin",
+        signal.SIGTTOU: "handle_ttou",
+    }
+    SIGNALS = tuple(HANDLERS)
 
     def __init__(self, options: ClusterOptions) -> None:
         self.options = options
@@ -69,7 +68,6 @@ class Master:
         self.port: int | None = options.port
         self.host = options.bind_host
         self.target_workers = options.workers
-        self.worker_ids = itertools.count(1)
         self.refork = ReforkPolicy(
             options.refork_limit, options.refork_duration / 1000, options.refork, options.env
         )
@@ -81,15 +79,7 @@ class Master:
         self.startup_timer: Timer | None = None
         self.agent_timer: Timer | None = None
         self.endpoint: LeaderEndpoint | None = None
-        self.handlers = {
-            signal.SIGTERM: self.handle_term,
-            signal.SIGINT: self.handle_int,
-            signal.SIGQUIT: self.handle_term,
-            signal.SIGCHLD: self.handle_chld,
-            signal.SIGHUP: self.handle_hup,
-            signal.SIGTTIN: self.handle_ttin,
-            signal.SIGTTOU: self.handle_ttou,
-        }
+        self.handlers = {sig: getattr(self, name) for sig, name in self.HANDLERS.items()}
         self.actions = {
             Action.AGENT_START.value: self.on_agent_start,
             Action.APP_START.value: self.on_app_start,
@@ -103,7 +93,7 @@ class Master:
         self.set_title()
         os.environ["EGG_SERVER_ENV"] = self.options.env
         self.selector = selectors.DefaultSelector()
-        self.children = Children(self.selector)
+        self.children = Children(self.selector, self.SIGNALS)
         self.stopper = GracefulStop(
             self.children,
             self.timers,
@@ -201,7 +191,7 @@ class Master:
         if self.phase is Phase.READY and self.target_workers > 1:
             self.target_workers -= 1
             self.log.info("SIGTTOU: %d app workers", self.target_workers)
-            newest = max(self.apps(), key=lambda h: h.id, default=None)
+            newest = max(self.children.apps(), key=lambda h: h.id, default=None)
             if newest is not None:
                 newest.stopping = True
                 newest.kill(signal.SIGTERM)
@@ -252,34 +242,22 @@ class Master:
 
     def spawn_agent(self) -> None:
         self.agent_timer = None
-        from runtime.spawn import spawn_agent
-
-        pid, sock = spawn_agent(self.options, self.endpoint.sock if self.endpoint else None)
-        self.children.adopt(Role.AGENT.value, 1, pid, sock)
+        self.children.spawn_agent(self.options, self.endpoint.sock if self.endpoint else None)
 
     def fork_app(self) -> None:
-        if self.phase is Phase.CLOSING or self.listener is None:
-            return
-        worker_id = next(self.worker_ids)
-        pid, sock = fork_app_worker(
-            self.options, worker_id, self.listener, self.name, self.child_setup
-        )
-        self.children.adopt(Role.APP.value, worker_id, pid, sock)
+        if self.phase is not Phase.CLOSING and self.listener is not None:
+            self.children.fork_app(self.options, self.listener, self.name, self.private_fds)
 
-    def child_setup(self) -> None:
-        """First thing in a forked app worker: drop every master resource it inherited.
-
-        Keeping another child's channel open would hide the master's death from that
-        child (no EOF), and keeping the ready fd would hide it from `start --daemon`."""
-        SignalQueue.reset_in_child(self.SIGNALS)
-        fds = [self.selector.fileno(), *self.signals.fds, *self.children.fds()]
+    def private_fds(self) -> list[int]:
+        """Master-only fds a forked worker must close first (the registry adds the
+        channels): the ready fd kept open by a worker would hide the master's death from
+        `start --daemon`, the endpoint would keep a dead agent's address alive."""
+        fds = list(self.signals.fds)
         if self.endpoint is not None:
             fds.append(self.endpoint.sock.fileno())
         if self.parent.fd is not None:
             fds.append(self.parent.fd)
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        return fds
 
     def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
         handle.started = True
@@ -298,8 +276,8 @@ class Master:
             for _ in range(self.target_workers):
                 self.fork_app()
         elif self.phase is Phase.READY:
-            self.send_to(self.apps(), Action.AGENT_START, {"pid": handle.pid})
-            self.send_to([handle], Action.EGG_READY, self.ready_data())
+            self.children.send(self.children.apps(), Action.AGENT_START, {"pid": handle.pid})
+            self.children.send([handle], Action.EGG_READY, self.ready_data())
             self.send_pids()
 
     def on_app_start(self, handle: ChildHandle, data: Any) -> None:
@@ -307,14 +285,14 @@ class Master:
         self.refork.boot_failures = 0
         elapsed = (time.monotonic() - handle.spawned_at) * 1000
         self.log.info("%s started (%dms)", handle.label, elapsed)
-        started = sum(1 for h in self.apps() if h.started)
+        started = sum(1 for h in self.children.apps() if h.started)
         self.parent.notify(
             Action.APP_START, {"pid": handle.pid, "ready": started, "total": self.target_workers}
         )
         if self.phase is Phase.STARTING_APPS and started >= self.target_workers:
             self.on_ready()
         elif self.phase is Phase.READY:
-            self.send_to([handle], Action.EGG_READY, self.ready_data())
+            self.children.send([handle], Action.EGG_READY, self.ready_data())
             self.send_pids()
 
     def on_ready(self) -> None:
@@ -325,7 +303,7 @@ class Master:
         self.log.info(
             "%s started on %s (%dms)", self.options.title, self.url, elapsed
         )
-        self.send_to(self.members(), Action.EGG_READY, self.ready_data())
+        self.children.send(self.children.members(), Action.EGG_READY, self.ready_data())
         self.send_pids()
         self.parent.notify(Action.EGG_READY, self.ready_data())
         self.parent.close()
@@ -341,8 +319,8 @@ class Master:
             "title": self.options.title,
             "url": self.url,
             "port": self.port,
-            "workers": [h.pid for h in self.apps()],
-            "agent": self.agent.pid if self.agent else None,
+            "workers": [h.pid for h in self.children.apps()],
+            "agent": self.children.agent.pid if self.children.agent else None,
         }
 
     def on_startup_timeout(self) -> None:
@@ -380,7 +358,7 @@ class Master:
         else:
             delay = self.options.agent_restart_delay / 1000
             self.log.error("%s died (%s); restarting in %.1fs", handle.label, how, delay)
-            self.send_to(self.apps(), Action.AGENT_EXIT, {"pid": handle.pid})
+            self.children.send(self.children.apps(), Action.AGENT_EXIT, {"pid": handle.pid})
             self.agent_timer = self.timers.call_later(delay, self.spawn_agent)
 
     def on_app_exit(self, handle: ChildHandle, status: int) -> None:
@@ -394,7 +372,7 @@ class Master:
                 self.fail_startup(f"app worker #{handle.id} (pid {handle.pid}) exited ({how})")
             return
         self.log.error("%s died (%s)", handle.label, how)
-        self.send_to(self.members(), Action.APP_EXIT, {"pid": handle.pid})
+        self.children.send(self.children.members(), Action.APP_EXIT, {"pid": handle.pid})
         self.send_pids()
         if not handle.disconnected:
             if not handle.started:
@@ -412,7 +390,7 @@ class Master:
         delay, why_not = self.refork.plan()
         if delay is None:
             self.log.error("%s; not replacing %s", why_not, handle.label)
-            if not any(not h.disconnected for h in self.apps()):
+            if not any(not h.disconnected for h in self.children.apps()):
                 self.begin_close(ExitCode.ERROR, "no app worker left")
         elif delay:
             self.log.warning("replacing %s in %.1fs", handle.label, delay)
@@ -471,18 +449,6 @@ class Master:
             return
         self.children.route(handle, msg)
 
-    def send_to(self, handles: list[ChildHandle], action: Action, data: Any = None) -> None:
-        self.children.send(handles, action, data)
-
     def send_pids(self) -> None:
-        self.send_to(self.members(), Action.EGG_PIDS, [h.pid for h in self.apps()])
-
-    @property
-    def agent(self) -> ChildHandle | None:
-        return self.children.agent
-
-    def apps(self) -> list[ChildHandle]:
-        return self.children.apps()
-
-    def members(self) -> list[ChildHandle]:
-        return self.children.members()
+        apps = self.children.apps()
+        self.children.send(self.children.members(), Action.EGG_PIDS, [h.pid for h in apps])
