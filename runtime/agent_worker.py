@@ -19,8 +19,7 @@ from typing import Any
 
 from runtime.child import (
     OrphanWatch,
-    boot_info,
-    import_requires,
+    boot_target,
     new_event_loop,
     open_link,
     report_startup_error,
@@ -57,10 +56,7 @@ class AgentWorker:
         try:
             from runtime.loader import create_agent
 
-            import_requires(self.options.require, self.options.base_dir)
-            self.agent = create_agent(boot_info(self.options))
-            self.agent.messenger = self.messenger
-            await self.agent.boot()
+            self.agent = await boot_target(create_agent, self.options, self.messenger)
             from runtime.cluster_client import serve_leaders
 
             self.leaders = await serve_leaders(self.leader_socket)

@@ -27,8 +27,7 @@ from uvicorn.server import Server
 
 from runtime.child import (
     OrphanWatch,
-    boot_info,
-    import_requires,
+    boot_target,
     new_event_loop,
     open_link,
     report_startup_error,
@@ -116,10 +115,7 @@ class AppWorker:
         self.link = await open_link(self.sock, Role.APP, self.on_message, self.on_master_lost)
         self.messenger = Messenger(self.link, Role.APP)
         try:
-            import_requires(self.options.require, self.options.base_dir)
-            self.app = create_app(boot_info(self.options))
-            self.app.messenger = self.messenger
-            await self.app.boot()
+            self.app = await boot_target(create_app, self.options, self.messenger)
         except BaseException as exc:
             await report_startup_error(self.link, exc, self.options.base_dir)
             return ExitCode.APP_LOAD_ERROR

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runtime.errors import StartupError, describe_exception
-from runtime.ipc import Action, FrameDecoder, ProtocolError, Role, encode, message
+from runtime.framed import FramedProtocol
+from runtime.ipc import Action, Role, encode, message
 
 if TYPE_CHECKING:
     from runtime.loader import BootInfo
@@ -30,8 +31,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("eggscripts.child")
 
 
-class Link(asyncio.Protocol):
+class Link(FramedProtocol):
     """The child's end of its channel: framed JSON in both directions, on the event loop."""
+
+    peer = "master"
 
     def __init__(
         self,
@@ -39,26 +42,10 @@ class Link(asyncio.Protocol):
         on_message: Callable[[dict[str, Any]], None],
         on_lost: Callable[[], None],
     ) -> None:
+        super().__init__()
         self.role = role
-        self._on_message = on_message
+        self.on_frame = on_message  # type: ignore[method-assign]
         self._on_lost = on_lost
-        self._decoder = FrameDecoder()
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            messages = self._decoder.feed(data)
-        except ProtocolError as exc:
-            log.error("bad frame from master: %s", exc)
-            return
-        for msg in messages:
-            try:
-                self._on_message(msg)
-            except Exception:
-                log.exception("error handling %r from master", msg.get("action"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -110,6 +97,16 @@ def boot_info(options: ClusterOptions) -> BootInfo:
         https=https,
         require=list(o.require),
     )
+
+
+async def boot_target(create: Callable[[Any], Any], options: ClusterOptions, messenger: Any) -> Any:
+    """Load `--require`d modules, then create and boot the app (or agent) with its
+    messenger; raises whatever the app's code raises, for `report_startup_error`."""
+    import_requires(options.require, options.base_dir)
+    target = create(boot_info(options))
+    target.messenger = messenger
+    await target.boot()
+    return target
 
 
 async def open_link(

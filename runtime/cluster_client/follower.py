@@ -34,11 +34,10 @@ from runtime.cluster_client.protocol import (
     UNSUBSCRIBE,
     WELCOME,
     ClusterClientError,
-    Decoder,
     frame,
     reg_key,
 )
-from runtime.ipc import ProtocolError
+from runtime.framed import FramedProtocol
 
 log = logging.getLogger("eggscripts.cluster_client")
 # Long enough for an agent restart (1 s delay + its boot) to happen behind one connect.
@@ -70,37 +69,24 @@ class _Call:
         self.resent = False
 
 
-class _Wire(asyncio.Protocol):
+class _Wire(FramedProtocol):
     """One physical connection; the FollowerConnection outlives it."""
 
+    peer = "leader"
+
     def __init__(self, owner: FollowerConnection) -> None:
+        super().__init__()
         self.owner = owner
-        self.transport: asyncio.Transport | None = None
         loop = asyncio.get_running_loop()
         self.welcomed: asyncio.Future[None] = loop.create_future()
         self.lost: asyncio.Future[None] = loop.create_future()
-        self._decoder = Decoder()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            messages = self._decoder.feed(data)
-        except ProtocolError as exc:
-            log.error("bad frame from the leader: %s", exc)
-            if self.transport is not None:
-                self.transport.close()
-            return
-        for msg in messages:
-            if msg["action"] == WELCOME:
-                if not self.welcomed.done():
-                    self.welcomed.set_result(None)
-                continue
-            try:
-                self.owner.on_frame(msg)
-            except Exception:
-                log.exception("handling %r from the leader failed", msg["action"])
+    def on_frame(self, msg: dict[str, Any]) -> None:
+        if msg["action"] == WELCOME:
+            if not self.welcomed.done():
+                self.welcomed.set_result(None)
+        else:
+            self.owner.on_frame(msg)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
