@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: showcase test lint bench docs
+.PHONY: showcase test lint bench docs system-tools
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,12 @@ $(STAMP): setup.cfg pyproject.toml
 showcase: $(STAMP)
 	$(BIN)/eggscripts start --workers=2 --port=7001 examples/showcase
 
-test: $(STAMP)
+# The man-page tests render with `man -l`: install man-db/groff where they are missing.
+system-tools:
+	@command -v man >/dev/null && command -v groff >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq man-db groff-base >/dev/null)
+
+test: $(STAMP) system-tools
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -24,4 +29,5 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python bench/run.py
