@@ -12,6 +12,7 @@ import time
 import psutil
 import pytest
 
+from eggscripts import procs as eggprocs
 from tests.helpers import (
     FIXTURES,
     SHOWCASE,
@@ -26,7 +27,8 @@ RUNTIME_FIXTURES = FIXTURES / "runtime"
 
 
 def gone(procs: list[psutil.Process]) -> bool:
-    return not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in procs)
+    # is_gone tolerates a process vanishing between its checks (CI hit that race).
+    return all(eggprocs.is_gone(p) for p in procs)
 
 
 def all_pids(cluster: Cluster) -> list[psutil.Process]:
