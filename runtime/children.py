@@ -1,4 +1,5 @@
-"""The master's registry of its children: creating them, their channels, their routing.
+"""The master's registry of its children: creating them, their channels, their routing,
+reaping them.
 
 Owns the selector registrations, so a channel is watched for writing exactly while it has
 unsent bytes and is forgotten the moment its child goes.
@@ -12,7 +13,7 @@ import os
 import selectors
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from runtime.cfork import fork_app_worker
@@ -21,6 +22,8 @@ from runtime.ipc import Action, Channel, Role, encode, message
 from runtime.options import ClusterOptions
 from runtime.routing import route_targets
 from runtime.signals import SignalQueue
+
+OnMessage = Callable[[ChildHandle, dict[str, Any]], None]
 
 
 class Children:
@@ -69,6 +72,44 @@ class Children:
         worker_id = next(self.worker_ids)
         pid, sock = fork_app_worker(options, worker_id, listener, app_name, child_setup)
         return self.adopt(Role.APP.value, worker_id, pid, sock)
+
+    def on_ready(self, handle: ChildHandle, mask: int, on_message: OnMessage) -> None:
+        """One selector event on a child's channel: send what is pending, read what came."""
+        if mask & selectors.EVENT_WRITE:
+            handle.channel.flush()
+            self.watch(handle)
+        if mask & selectors.EVENT_READ:
+            messages = handle.channel.read()
+            if messages is None:
+                self.unwatch(handle)
+                return
+            for msg in messages:
+                on_message(handle, msg)
+
+    def reap(self, on_message: OnMessage) -> Iterator[tuple[ChildHandle, int]]:
+        """(handle, wait status) of every child that exited since the last call, forgotten.
+
+        A dead child's unread messages (its startup error, typically) are still in the
+        socket: they are handled before its exit, whatever order the selector reported."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            handle = self.by_pid.get(pid)
+            if handle is None:
+                continue  # not ours (e.g. the master runs as PID 1): reaped silently
+            while not handle.channel.closed:
+                messages = handle.channel.read()
+                if not messages:
+                    break
+                for msg in messages:
+                    on_message(handle, msg)
+            self.forget(pid)
+            handle.exit_status = status
+            yield handle, status
 
     def forget(self, pid: int) -> ChildHandle | None:
         handle = self.by_pid.pop(pid, None)

@@ -113,56 +113,20 @@ class Master:
 
     def run_once(self) -> None:
         for key, mask in self.selector.select(self.timers.timeout(1.0)):
-            handle = key.data
-            if handle is None:
-                continue
-            if mask & selectors.EVENT_WRITE:
-                handle.channel.flush()
-                self.children.watch(handle)
-            if mask & selectors.EVENT_READ:
-                messages = handle.channel.read()
-                if messages is None:
-                    self.children.unwatch(handle)
-                    continue
-                for msg in messages:
-                    self.on_message(handle, msg)
+            if key.data is not None:  # None: the signal pipe, drained below
+                self.children.on_ready(key.data, mask, self.on_message)
         self.dispatch_signals()
-        self.reap()
+        for handle, status in self.children.reap(self.on_message):
+            if handle.role == Role.AGENT.value:
+                self.on_agent_exit(handle, status)
+            else:
+                self.on_app_exit(handle, status)
         self.timers.run_due()
         self.children.flush()
 
     def dispatch_signals(self) -> None:
         for sig in self.signals.drain():
             self.handlers[sig]()
-
-    def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            handle = self.children.by_pid.get(pid)
-            if handle is None:
-                continue  # not ours (e.g. we run as PID 1): reaped silently
-            self.read_last_words(handle)
-            self.children.forget(pid)
-            handle.exit_status = status
-            if handle.role == Role.AGENT.value:
-                self.on_agent_exit(handle, status)
-            else:
-                self.on_app_exit(handle, status)
-
-    def read_last_words(self, handle: ChildHandle) -> None:
-        """A dead child's unread messages (its startup error, typically) are still in the
-        socket: handle them before its exit, whatever order the selector reported."""
-        while not handle.channel.closed:
-            messages = handle.channel.read()
-            if not messages:
-                return
-            for msg in messages:
-                self.on_message(handle, msg)
 
     # -- signals -------------------------------------------------------------------------
     def handle_term(self) -> None:

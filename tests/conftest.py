@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import signal
 import time
 
 import pytest
@@ -18,6 +19,15 @@ from tests.helpers import SESSION_TAG, kill_session_processes, session_processes
 
 _counter = itertools.count()
 SHARED_TITLES: set[str] = set()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A shell that runs pytest in the background (`pytest &` in a script) starts it with
+    SIGINT ignored, and every CLI the tests start would inherit that and sleep through the
+    Ctrl-C tests. Python leaves an inherited SIG_IGN alone, as users expect of `nohup`;
+    the tests need the interactive default, so they ask for it."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def new_title(hint: str = "c") -> str:
