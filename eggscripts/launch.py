@@ -54,6 +54,7 @@ def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan
         "https": https,
         "require": require,
         "startup_timeout": values["timeout"],
+        "worker_timeout": values["worker_timeout"],
         "sticky": bool(values["sticky"]),
     }
     env = {**os.environ, "EGG_SERVER_ENV": values["env"]}

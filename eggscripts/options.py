@@ -207,11 +207,20 @@ PYTHON = OptionSpec(
     default_text="the interpreter running eggscripts",
     metavar="PATH",
 )
+WORKER_TIMEOUT = OptionSpec(
+    "worker_timeout",
+    "Kill and replace an app worker whose event loop sent no heartbeat for this many "
+    "milliseconds (blocked by synchronous code); its Python stacks are dumped to stderr "
+    "first. 0 turns this off.",
+    type=click.IntRange(min=0),
+    default=30_000,
+    metavar="MS",
+)
 STICKY = OptionSpec("sticky", "Sticky sessions (reserved).", is_flag=True, default=False)
 
 START: tuple[OptionSpec, ...] = (
     TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
-    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, STICKY,
+    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, STICKY,
 )  # fmt: skip
 
 STOP: tuple[OptionSpec, ...] = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import gc
 import logging
 import os
@@ -34,6 +35,7 @@ from runtime.child import (
     spawn,
 )
 from runtime.exitcodes import ExitCode
+from runtime.heartbeat import beat
 from runtime.ipc import Action, Role
 from runtime.loader import create_app
 from runtime.logs import setup_logging
@@ -123,6 +125,9 @@ class AppWorker:
         # GC's sight, so collections triggered by request garbage stay small and never
         # write to (and un-share) pages inherited from the master.
         gc.freeze()
+        # From here on the loop must keep beating. Not during boot: a long synchronous boot
+        # is the startup timeout's business, and a replacement must not be killed for it.
+        beat(loop, self.link.send, self.options.worker_timeout)
         loop.set_exception_handler(self.on_uncaught)
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
@@ -205,4 +210,5 @@ def run_worker(
     try:
         return int(loop.run_until_complete(AppWorker(options, worker_id, sock, listener).main()))
     finally:
+        faulthandler.cancel_dump_traceback_later()  # no beats once the loop is done
         logging.shutdown()

@@ -13,6 +13,7 @@ import os
 import selectors
 import signal
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -83,6 +84,8 @@ class Children:
             if messages is None:
                 self.unwatch(handle)
                 return
+            if messages:
+                handle.last_seen = time.monotonic()
             for msg in messages:
                 on_message(handle, msg)
 

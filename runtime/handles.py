@@ -18,10 +18,12 @@ class ChildHandle:
     """
 
     __slots__ = (
+        "aborted",
         "channel",
         "disconnected",
         "exit_status",
         "id",
+        "last_seen",
         "pid",
         "role",
         "sigkilled",
@@ -43,6 +45,7 @@ class ChildHandle:
         self.startup_error: str | None = None
         self.exit_status: int | None = None
         self.spawned_at = time.monotonic()
+        self.last_seen = self.spawned_at  # last time anything came from it
 
     @property
     def label(self) -> str:

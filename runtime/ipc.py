@@ -49,6 +49,8 @@ class Action(str, enum.Enum):
     # A worker that hit an uncaught fault leaves the pool at once so its replacement can be
     # forked while it drains; its later exit must not fork a second one.
     DISCONNECT = "disconnect"
+    # An app worker's event loop is alive (runtime/heartbeat.py).
+    HEARTBEAT = "heartbeat"
 
 
 class ProtocolError(Exception):

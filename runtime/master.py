@@ -30,6 +30,7 @@ from runtime.endpoint import LeaderEndpoint
 from runtime.errors import StartupError
 from runtime.exitcodes import ExitCode, describe_status
 from runtime.handles import ChildHandle
+from runtime.heartbeat import StaleWatch
 from runtime.ipc import Action, Role
 from runtime.options import DEFAULT_PORT, ClusterOptions
 from runtime.parent import ParentChannel
@@ -85,6 +86,7 @@ class Master:
             Action.APP_START.value: self.on_app_start,
             Action.STARTUP_ERROR.value: self.on_startup_error,
             Action.DISCONNECT.value: self.on_disconnect,
+            Action.HEARTBEAT.value: self.on_heartbeat,
         }
         self.log = logging.getLogger("eggscripts.master")
 
@@ -271,6 +273,17 @@ class Master:
         self.send_pids()
         self.parent.notify(Action.EGG_READY, self.ready_data())
         self.parent.close()
+        self.stale = StaleWatch(self.options.worker_timeout, self.log)
+        if self.stale.enabled:  # before ready, the startup timeout is the deadline
+            self.murder_stale()
+
+    def murder_stale(self) -> None:
+        if self.phase is Phase.READY:
+            self.stale.check(self.children.apps())
+            self.timers.call_later(self.stale.interval, self.murder_stale)
+
+    def on_heartbeat(self, handle: ChildHandle, data: Any) -> None:
+        """Nothing to do: the registry notes when anything last came from a child."""
 
     @property
     def url(self) -> str:

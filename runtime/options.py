@@ -45,6 +45,9 @@ class ClusterOptions:
     refork_limit: int = 60
     refork_duration: int = 60_000
     agent_restart_delay: int = 1_000
+    # An app worker whose event loop sends no heartbeat for this long is killed and
+    # replaced (gunicorn's worker timeout); 0 turns the watch off.
+    worker_timeout: int = 30_000
 
     @property
     def bind_host(self) -> str:
@@ -100,6 +103,9 @@ class ClusterOptions:
             raise OptionsError(f"workers must be an integer >= 1, got {self.workers!r}")
         if self.port is not None and not (0 <= int(self.port) <= 65535):
             raise OptionsError(f"port must be between 0 and 65535, got {self.port}")
+        timeout = self.worker_timeout
+        if not isinstance(timeout, int) or timeout < 0:
+            raise OptionsError(f"worker_timeout must be an integer >= 0, got {timeout!r}")
         if not self.env:
             raise OptionsError("env must not be empty")
         if self.https:

@@ -111,6 +111,7 @@ def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int
         "require": [],
         "ready_fd": None,
         "startup_timeout": 300000,
+        "worker_timeout": 30000,
         "sticky": False,
     }
     assert f" egg-server-{title} started on http://127.0.0.1:{port} " in out
@@ -160,12 +161,13 @@ def test_precedence_command_line_then_environment_then_pyproject(
     env_port, cli_port = free_port(), free_port()
     tool = (
         f'title = "{title}"\nport = {port}\nworkers = 3\nenv = "staging"\n'
-        'hostname = "127.0.0.1"\ntimeout = 5000\nsticky = true\n'
+        'hostname = "127.0.0.1"\ntimeout = 5000\nsticky = true\nworker-timeout = 0\n'
     )
     app = make_app(tmp_path / "app", name="shop", tool=tool)
     got = handed_over(app, python, port)
     assert (got["title"], got["port"], got["workers"], got["env"]) == (title, port, 3, "staging")
     assert (got["hostname"], got["startup_timeout"], got["sticky"]) == ("127.0.0.1", 5000, True)
+    assert got["worker_timeout"] == 0
 
     env = {"PORT": str(env_port), "EGG_WORKERS": "4", "EGG_SERVER_ENV": "test"}
     got = handed_over(app, python, env_port, **env)
@@ -222,6 +224,7 @@ def test_pyproject_scalar_require_and_relative_paths(
         (["--require=no way"], "", "is neither an import name nor a path"),
         (["--https-key=key.pem"], "", "Invalid value for '--https-key'"),
         (["--python=/nonexistent/python"], "", "Invalid value for '--python'"),
+        (["--worker-timeout=-1"], "", "Invalid value for '--worker-timeout'"),
         (["--python=no-such-python-anywhere"], "", "is not an executable on PATH"),
         (["--framework=./nofw"], "", "is not a directory"),
         (["--daemon", "--stdout=same.log", "--stderr=same.log"], "", "are the same file"),

@@ -1,0 +1,86 @@
+"""Worker heartbeat (`worker_timeout`): a blocked event loop is caught, a slow one is not."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import threading
+import time
+
+from tests.helpers import FIXTURES, Cluster, request, try_request, wait_until
+
+RUNTIME_FIXTURES = FIXTURES / "runtime"
+
+
+def _get_in_background(port: int, path: str) -> threading.Thread:
+    def get() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+        try:
+            conn.request("GET", path)
+            conn.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            pass  # the blocked worker dies with this request: expected
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=get, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_blocked_worker_is_killed_replaced_and_its_stack_dumped(title: str, port: int) -> None:
+    with Cluster(RUNTIME_FIXTURES / "fault", title, port, workers=1, worker_timeout=1000) as c:
+        blocked = request(port, "/pid").text
+        started = time.monotonic()
+        client = _get_in_background(port, "/block")  # time.sleep(10) on the loop
+
+        def replaced() -> str | None:
+            resp = try_request(port, "/pid", timeout=0.5)
+            return resp.text if resp is not None and resp.text != blocked else None
+
+        new_pid = wait_until(replaced, timeout=8, interval=0.05)
+        elapsed = time.monotonic() - started
+        assert 0.7 <= elapsed < 6, elapsed  # the last beat came up to 0.5 s before
+        client.join(timeout=5)
+        assert c.processes()["app"][0].pid == int(new_pid)
+        out, err = c.output()
+    assert f"app_worker#1:{blocked} sent no heartbeat for " in out
+    assert f"app_worker#1:{blocked} died (killed by SIGKILL (by the master))" in out
+    # faulthandler's dump names the line that blocked, without any help from the app.
+    assert "Timeout (0:00:01)!" in err
+    assert 'fault/app/router.py", line 22 in block' in err
+
+
+def test_beating_workers_live_and_a_long_synchronous_boot_is_not_a_hang(
+    title: str, port: int
+) -> None:
+    """The boot sleeps 1.2 s with a 0.8 s timeout, first start and refork alike: boot is
+    the startup timeout's business. Once up, idle workers keep beating."""
+    slow = RUNTIME_FIXTURES / "slow_boot"
+    with Cluster(slow, title, port, workers=1, worker_timeout=800) as c:
+        first = c.processes()["app"][0]
+        time.sleep(2.0)  # 2.5 timeouts of idling
+        assert [p.pid for p in c.processes()["app"]] == [first.pid]
+        first.send_signal(signal.SIGKILL)
+        wait_until(lambda: [p for p in c.processes()["app"] if p.pid != first.pid], timeout=5)
+        second = [p.pid for p in c.processes()["app"] if p.pid != first.pid]
+        wait_until(lambda: f":{second[0]} started" in c.output()[0], timeout=10)
+        time.sleep(1.0)
+        assert [p.pid for p in c.processes()["app"]] == second
+        assert request(port, "/").status == 404  # an app without routes, serving
+        out, err = c.output()
+    assert "sent no heartbeat" not in out
+    assert "Timeout" not in err
+
+
+def test_worker_timeout_zero_turns_the_watch_off(title: str, port: int) -> None:
+    with Cluster(
+        RUNTIME_FIXTURES / "fault", title, port, workers=1, worker_timeout=0, kill_app_timeout=500
+    ) as c:
+        blocked = request(port, "/pid").text
+        _get_in_background(port, "/block")
+        time.sleep(1.5)
+        assert [str(p.pid) for p in c.processes()["app"]] == [blocked]
+        out, err = c.output()
+    assert "sent no heartbeat" not in out
+    assert "Timeout" not in err
