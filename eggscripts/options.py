@@ -213,7 +213,7 @@ WORKER_TIMEOUT = OptionSpec(
     "milliseconds (blocked by synchronous code); its Python stacks are dumped to stderr "
     "first. 0 turns this off.",
     type=click.IntRange(min=0),
-    default=30_000,
+    default_text="30000; 0 (off) with --env local or unittest",
     metavar="MS",
 )
 STICKY = OptionSpec("sticky", "Sticky sessions (reserved).", is_flag=True, default=False)

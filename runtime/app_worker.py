@@ -127,7 +127,7 @@ class AppWorker:
         gc.freeze()
         # From here on the loop must keep beating. Not during boot: a long synchronous boot
         # is the startup timeout's business, and a replacement must not be killed for it.
-        beat(loop, self.link.send, self.options.worker_timeout)
+        beat(loop, self.link.send, self.options.heartbeat_timeout)
         loop.set_exception_handler(self.on_uncaught)
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)

@@ -273,7 +273,7 @@ class Master:
         self.send_pids()
         self.parent.notify(Action.EGG_READY, self.ready_data())
         self.parent.close()
-        self.stale = StaleWatch(self.options.worker_timeout, self.log)
+        self.stale = StaleWatch(self.options.heartbeat_timeout, self.log)
         if self.stale.enabled:  # before ready, the startup timeout is the deadline
             self.murder_stale()
 

@@ -16,6 +16,7 @@ from runtime.errors import OptionsError
 from runtime.titles import TITLE_RE
 
 DEFAULT_PORT = 7001
+DEFAULT_WORKER_TIMEOUT = 30_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,9 +46,9 @@ class ClusterOptions:
     refork_limit: int = 60
     refork_duration: int = 60_000
     agent_restart_delay: int = 1_000
-    # An app worker whose event loop sends no heartbeat for this long is killed and
-    # replaced (gunicorn's worker timeout); 0 turns the watch off.
-    worker_timeout: int = 30_000
+    # An app worker whose event loop sends no heartbeat for this long (ms) is killed and
+    # replaced (gunicorn's worker timeout); 0 turns the watch off; None: `heartbeat_timeout`.
+    worker_timeout: int | None = None
 
     @property
     def bind_host(self) -> str:
@@ -58,6 +59,14 @@ class ClusterOptions:
         """egg-cluster reforks dead workers except in local/unittest, where a crash should
         be seen by the developer rather than papered over."""
         return self.env not in ("local", "unittest")
+
+    @property
+    def heartbeat_timeout(self) -> int:
+        """The worker timeout in effect (ms, 0 = off). Off by default in local/unittest, like
+        reforking: a developer paused in a debugger must not have the worker killed."""
+        if self.worker_timeout is not None:
+            return self.worker_timeout
+        return DEFAULT_WORKER_TIMEOUT if self.refork else 0
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -104,7 +113,7 @@ class ClusterOptions:
         if self.port is not None and not (0 <= int(self.port) <= 65535):
             raise OptionsError(f"port must be between 0 and 65535, got {self.port}")
         timeout = self.worker_timeout
-        if not isinstance(timeout, int) or timeout < 0:
+        if timeout is not None and (not isinstance(timeout, int) or timeout < 0):
             raise OptionsError(f"worker_timeout must be an integer >= 0, got {timeout!r}")
         if not self.env:
             raise OptionsError("env must not be empty")

@@ -111,7 +111,7 @@ def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int
         "require": [],
         "ready_fd": None,
         "startup_timeout": 300000,
-        "worker_timeout": 30000,
+        "worker_timeout": None,
         "sticky": False,
     }
     assert f" egg-server-{title} started on http://127.0.0.1:{port} " in out
