@@ -30,7 +30,6 @@ from runtime.endpoint import LeaderEndpoint
 from runtime.errors import StartupError
 from runtime.exitcodes import ExitCode, describe_status
 from runtime.handles import ChildHandle
-from runtime.heartbeat import StaleWatch
 from runtime.ipc import Action, Role
 from runtime.options import DEFAULT_PORT, ClusterOptions
 from runtime.parent import ParentChannel
@@ -39,6 +38,7 @@ from runtime.signals import SignalQueue
 from runtime.sockets import bind_listener, url_host
 from runtime.timers import Timer, Timers
 from runtime.titles import master_title, set_title
+from runtime.watchdogs import Watchdogs
 
 
 class Phase(enum.Enum):
@@ -208,7 +208,10 @@ class Master:
 
     def spawn_agent(self) -> None:
         self.agent_timer = None
-        self.children.spawn_agent(self.options, self.endpoint.sock if self.endpoint else None)
+        leader = self.endpoint.sock if self.endpoint else None
+        handle = self.children.spawn_agent(self.options, leader)
+        if self.phase is Phase.READY:
+            self.watchdogs.agent_restarted(handle)
 
     def fork_app(self) -> None:
         if self.phase is not Phase.CLOSING and self.listener is not None:
@@ -273,14 +276,15 @@ class Master:
         self.send_pids()
         self.parent.notify(Action.EGG_READY, self.ready_data())
         self.parent.close()
-        self.stale = StaleWatch(self.options.heartbeat_timeout, self.log)
-        if self.stale.enabled:  # before ready, the startup timeout is the deadline
-            self.murder_stale()
-
-    def murder_stale(self) -> None:
-        if self.phase is Phase.READY:
-            self.stale.check(self.children.apps())
-            self.timers.call_later(self.stale.interval, self.murder_stale)
+        self.watchdogs = Watchdogs(
+            self.options,
+            self.children,
+            self.timers,
+            self.log,
+            ready=lambda: self.phase is Phase.READY,
+            give_up=lambda reason: self.begin_close(ExitCode.ERROR, reason),
+        )
+        self.watchdogs.start()
 
     def on_heartbeat(self, handle: ChildHandle, data: Any) -> None:
         """Nothing to do: the registry notes when anything last came from a child."""

@@ -46,6 +46,7 @@ class ClusterOptions:
     refork_limit: int = 60
     refork_duration: int = 60_000
     agent_restart_delay: int = 1_000
+    health_interval: int = 10_000  # runtime/watchdogs.py; production envs only
     # An app worker whose event loop sends no heartbeat for this long (ms) is killed and
     # replaced (gunicorn's worker timeout); 0 turns the watch off; None: `heartbeat_timeout`.
     worker_timeout: int | None = None

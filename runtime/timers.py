@@ -31,6 +31,15 @@ class Timers:
         heapq.heappush(self._heap, (timer.deadline, next(self._seq), timer))
         return timer
 
+    def every(self, interval: float, callback: Callable[[], bool]) -> None:
+        """Run `callback` every `interval` seconds for as long as it returns True."""
+
+        def run() -> None:
+            if callback():
+                self.call_later(interval, run)
+
+        self.call_later(interval, run)
+
     def timeout(self, cap: float) -> float:
         """Seconds until the next live deadline, at most `cap`."""
         while self._heap and self._heap[0][2].cancelled:

@@ -1,4 +1,5 @@
-"""Worker heartbeat (`worker_timeout`): a blocked event loop is caught, a slow one is not."""
+"""Watchdogs after ready: the worker heartbeat (`worker_timeout`) catches a blocked event
+loop but not a slow boot; the production health check ends a cluster left without workers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 import pytest
 
 from runtime.options import ClusterOptions
+from tests.cli_helpers import copy_app
 from tests.helpers import FIXTURES, Cluster, request, try_request, wait_until
 
 RUNTIME_FIXTURES = FIXTURES / "runtime"
@@ -99,3 +101,51 @@ def test_default_timeout_is_off_where_a_debugger_may_pause_a_worker(
 ) -> None:
     raw = {"base_dir": str(tmp_path), "title": "t", "env": env, "worker_timeout": given}
     assert ClusterOptions.from_dict(raw).heartbeat_timeout == effective
+
+
+def test_production_cluster_without_workers_exits_1_for_its_supervisor(
+    tmp_path, title: str, port: int
+) -> None:
+    """egg's health check: every replacement fails at boot (retried with backoff forever
+    otherwise); after 3 checks without a worker the master exits 1."""
+    app = copy_app(RUNTIME_FIXTURES / "boot_fails_later", tmp_path)
+    cluster = Cluster(app, title, port, workers=1, health_interval=300).start()
+    try:
+        (app / "broken").write_text("")
+        cluster.processes()["app"][0].send_signal(signal.SIGKILL)
+        code, out, _ = cluster.wait(timeout=10)
+    finally:
+        cluster.stop()
+    assert code == 1
+    assert "0 app worker(s) alive for 3 checks in a row: exiting so that a supervisor" in out
+    assert cluster.processes() == {"master": [], "agent": [], "app": []}
+
+
+def test_health_check_is_off_in_local(tmp_path, title: str, port: int) -> None:
+    """No agent for 1.5 s (its restart delay) is five failed checks, which only a
+    production cluster acts on."""
+    app = copy_app(RUNTIME_FIXTURES / "boot_fails_later", tmp_path)
+    options = {"health_interval": 200, "agent_restart_delay": 1500}
+    with Cluster(app, title, port, workers=1, env="local", **options) as cluster:
+        agent = cluster.processes()["agent"][0]
+        agent.send_signal(signal.SIGKILL)
+        wait_until(lambda: [p for p in cluster.processes()["agent"] if p.pid != agent.pid], 5)
+        assert cluster.proc is not None and cluster.proc.poll() is None
+        assert request(port, "/").status == 404  # an app without routes, serving
+
+
+def test_a_restarted_agent_that_hangs_is_killed_and_restarted(
+    tmp_path, title: str, port: int
+) -> None:
+    """The startup timeout bounds every agent start, not only the first (egg: none)."""
+    app = copy_app(RUNTIME_FIXTURES / "agent_hangs_later", tmp_path)
+    options = {"startup_timeout": 1000, "agent_restart_delay": 100, "kill_agent_timeout": 500}
+    with Cluster(app, title, port, workers=1, **options) as cluster:
+        (app / "hang").write_text("")
+        first = cluster.processes()["agent"][0]
+        first.send_signal(signal.SIGKILL)
+        hung = wait_until(lambda: [p for p in cluster.processes()["agent"] if p != first], 5)[0]
+        wait_until(lambda: f"agent_worker#1:{hung.pid} did not start within 1000 ms; killing it"
+                   in cluster.output()[0], timeout=5)  # fmt: skip
+        wait_until(lambda: [p for p in cluster.processes()["agent"] if p not in (first, hung)], 5)
+        assert request(port, "/").status == 404  # the app workers kept serving
