@@ -367,27 +367,39 @@ def main() -> None:
             contender.stop()
     base = statistics.median(loads["uvicorn --workers"]["rps"])
     base_cpu = statistics.median(loads["uvicorn --workers"]["cpu_us"])
-    print(f"\nmedians; start: {args.rounds} rounds; load: {args.load_rounds} interleaved runs "
-          f"of wrk -t2 -c64 -d{args.duration}s; {args.workers} workers")
-    print(f"{'contender':<20} {'ready ms':>9} {'req/s':>9} {'ratio':>6} {'CPU us/req':>11} "
-          f"{'cpu ratio':>9} {'RSS MiB':>8}")
+    print(
+        f"\nmedians; start: {args.rounds} rounds; load: {args.load_rounds} interleaved runs "
+        f"of wrk -t2 -c64 -d{args.duration}s; {args.workers} workers"
+    )
+    print(
+        f"{'contender':<20} {'ready ms':>9} {'req/s':>9} {'ratio':>6} {'CPU us/req':>11} "
+        f"{'cpu ratio':>9} {'RSS MiB':>8}"
+    )
     for name, row in starts.items():
         rps = statistics.median(loads[name]["rps"])
         cpu_us = statistics.median(loads[name]["cpu_us"])
-        print(f"{name:<20} {statistics.median(row['ready']):>9.0f} {rps:>9.0f} "
-              f"{rps / base:>6.2f} {cpu_us:>11.1f} {base_cpu / cpu_us:>9.2f} "
-              f"{statistics.median(row['rss']):>8.0f}")
-    print("(ratio: req/s over raw uvicorn's; cpu ratio: raw uvicorn's CPU per request over "
-          "this one's, the steadier figure on a shared machine)")
+        print(
+            f"{name:<20} {statistics.median(row['ready']):>9.0f} {rps:>9.0f} "
+            f"{rps / base:>6.2f} {cpu_us:>11.1f} {base_cpu / cpu_us:>9.2f} "
+            f"{statistics.median(row['rss']):>8.0f}"
+        )
+    print(
+        "(ratio: req/s over raw uvicorn's; cpu ratio: raw uvicorn's CPU per request over "
+        "this one's, the steadier figure on a shared machine)"
+    )
     egg = starts["eggscripts"]
-    print(f"eggscripts start --daemon returned after {statistics.median(egg['command']):.0f} ms"
-          f"; stop returned {statistics.median(egg['stop']):.0f} ms after the cluster was gone")
+    print(
+        f"eggscripts start --daemon returned after {statistics.median(egg['command']):.0f} ms"
+        f"; stop returned {statistics.median(egg['stop']):.0f} ms after the cluster was gone"
+    )
     if args.skip_kill:
         return
     sent, failed, replace_ms = worker_kill_check(args.workers, home)
-    print(f"worker SIGKILL x{len(replace_ms)} under a paced client: {failed} of {sent} "
-          f"requests lost; replacement answered after {statistics.median(replace_ms):.0f} ms "
-          f"(median)")
+    print(
+        f"worker SIGKILL x{len(replace_ms)} under a paced client: {failed} of {sent} "
+        f"requests lost; replacement answered after {statistics.median(replace_ms):.0f} ms "
+        f"(median)"
+    )
     shutil.rmtree(home, ignore_errors=True)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts.appinfo import TOOL_TABLE, AppInfo
+from eggscripts.app_settings import TOOL_TABLE, AppInfo
 from eggscripts.errors import ConfigError
 from eggscripts.types import ModuleOrPathType, PathType, PythonType, TitleType
 

@@ -21,8 +21,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from runtime.child import spawn
-from runtime.ipc import Action, Role, encode, message
+from runtime.ipc.framing import Action, Role, encode, message
+from runtime.worker.base import spawn
 
 log = logging.getLogger("eggscripts.messenger")
 Handler = Callable[[Any], Any]

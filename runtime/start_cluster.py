@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     except OptionsError as exc:
         print(f"[eggscripts] {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    from runtime.master import Master
+    from runtime.master.loop import Master
 
     return Master(options).run()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eggscripts import manpage, mdref
+from eggscripts import manpage, markdown_ref
 from eggscripts.__main__ import cli
 from eggscripts.cmd import completion
 
@@ -31,7 +31,7 @@ def main() -> None:
         (ROOT / "completions" / name).write_text(completion.script(root, prog, shell))
         print(f"completions/{name}")
     doc = ROOT / "docs" / "CLI.md"
-    doc.write_text(mdref.fill(doc.read_text(), root))
+    doc.write_text(markdown_ref.fill(doc.read_text(), root))
     print("docs/CLI.md")
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from runtime.child import new_event_loop
 from runtime.cluster_client import ClusterClientError, ClusterClientTimeout, LeaderClient, cluster
 from runtime.cluster_client.follower import FollowerClient, FollowerConnection
 from runtime.cluster_client.leader import LeaderRegistry
@@ -32,7 +31,8 @@ from runtime.cluster_client.protocol import (
     resolve_class,
 )
 from runtime.cluster_client.server import LeaderServer
-from runtime.ipc import ProtocolError
+from runtime.ipc.framing import ProtocolError
+from runtime.worker.base import new_event_loop
 
 SECRET = "s3cret"
 

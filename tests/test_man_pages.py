@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from eggscripts import manpage, mdref
+from eggscripts import manpage, markdown_ref
 from eggscripts.__main__ import cli
 from tests.cli_helpers import cli_env, run_cli
 from tests.helpers import ROOT
@@ -88,6 +88,6 @@ def test_pages_render_without_warnings(page: str) -> None:
 def test_cli_doc_option_tables_are_current() -> None:
     """docs/CLI.md's option tables come from the same tree (scripts/gen_docs.py)."""
     doc = (ROOT / "docs" / "CLI.md").read_text()
-    assert mdref.fill(doc, cli()) == doc
+    assert markdown_ref.fill(doc, cli()) == doc
     for command in ("start", "stop"):
         assert f"<!-- options:{command} -->" in doc

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from runtime.child import new_event_loop, open_link
-from runtime.handles import ChildHandle
-from runtime.ipc import Channel, FrameDecoder, Role, encode, message
+from runtime.ipc.framing import Channel, FrameDecoder, Role, encode, message
+from runtime.master.handle import ChildHandle
+from runtime.master.routing import route_targets
 from runtime.messenger import Messenger
-from runtime.routing import route_targets
+from runtime.worker.base import new_event_loop, open_link
 
 
 class Master:

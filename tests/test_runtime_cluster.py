@@ -75,6 +75,7 @@ def test_worker_and_agent_sigkill_are_replaced(title: str, port: int) -> None:
         apps = wait_until(replaced, timeout=1.0, interval=0.005)
         assert survivor.pid in {p.pid for p in apps}
         new_pid = next(p.pid for p in apps if p.pid != survivor.pid)
+
         # The replacement itself serves: hit it until it answers (each request a new
         # connection, so the kernel spreads them over both workers).
         def replacement_serves() -> bool:
@@ -257,7 +258,7 @@ def test_workers_serve_on_uvloop_with_nodelay(title: str, port: int) -> None:
 
 
 def test_every_handled_signal_has_a_handler(tmp_path) -> None:
-    from runtime.master import Master
+    from runtime.master.loop import Master
     from runtime.options import ClusterOptions
 
     master = Master(ClusterOptions(base_dir=str(tmp_path), title="t"))

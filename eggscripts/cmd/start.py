@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from eggscripts import appinfo, launch, options, procs
+from eggscripts import app_settings, launch, options, procs
 from eggscripts.errors import AlreadyRunning
 from eggscripts.types import is_path
 
@@ -34,7 +34,7 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     worker is ready, or 1 (after stopping what it started) if the cluster fails, writes to
     its stderr log, or is not ready within --timeout.
     """
-    app = appinfo.load(base_dir)
+    app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.START, app)
     values["title"] = values["title"] or app.default_title
     values["workers"] = values["workers"] or _cpu_count()
@@ -45,9 +45,9 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     _refuse_if_running(plan.title)
     if not values["daemon"]:
         launch.exec_foreground(plan)
-    from eggscripts import background  # daemon machinery only when daemonizing
+    from eggscripts import daemon_start  # daemon machinery only when daemonizing
 
-    background.run(
+    daemon_start.run(
         plan,
         stdout_path=values["stdout"],
         stderr_path=values["stderr"],

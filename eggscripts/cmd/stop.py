@@ -9,7 +9,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import appinfo, options, procs, shutdown
+from eggscripts import app_settings, options, procs, shutdown
 from eggscripts.errors import PREFIX, StopFailed
 from eggscripts.procs import ClusterProcess
 
@@ -31,7 +31,7 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     clusters started from that directory. Other users' processes are never touched.
     Finding nothing is not an error (exit status 0).
     """
-    app = appinfo.load(base_dir)
+    app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.STOP, app)
     title: str | None = values["title"]
     only_dir = None

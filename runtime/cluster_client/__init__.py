@@ -35,7 +35,7 @@ from runtime.cluster_client.protocol import (
     import_file,
 )
 from runtime.cluster_client.server import LeaderServer
-from runtime.endpoint import ENV_CLUSTER_SECRET, ENV_LEADER_PATH
+from runtime.ipc.leader_endpoint import ENV_CLUSTER_SECRET, ENV_LEADER_PATH
 
 __all__ = [
     "ClientFactory",

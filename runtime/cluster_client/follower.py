@@ -20,7 +20,6 @@ import logging
 import os
 from typing import Any
 
-from runtime.child import spawn
 from runtime.cluster_client.leader import Listener, call_listener
 from runtime.cluster_client.protocol import (
     ATTACH,
@@ -37,7 +36,8 @@ from runtime.cluster_client.protocol import (
     frame,
     reg_key,
 )
-from runtime.framed import FramedProtocol
+from runtime.ipc.stream import FramedProtocol
+from runtime.worker.base import spawn
 
 log = logging.getLogger("eggscripts.cluster_client")
 # Long enough for an agent restart (1 s delay + its boot) to happen behind one connect.

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from runtime.child import spawn
 from runtime.cluster_client.protocol import (
     follower_methods,
     push_frame,
@@ -24,6 +23,7 @@ from runtime.cluster_client.protocol import (
     reg_key,
     resolve_class,
 )
+from runtime.worker.base import spawn
 
 log = logging.getLogger("eggscripts.cluster_client")
 Listener = Callable[[Any], Any]

@@ -18,7 +18,6 @@ import socket
 import sys
 from typing import Any
 
-from runtime.child import spawn
 from runtime.cluster_client.leader import Leader, LeaderRegistry
 from runtime.cluster_client.protocol import (
     ATTACH,
@@ -35,7 +34,8 @@ from runtime.cluster_client.protocol import (
     Decoder,
     frame,
 )
-from runtime.ipc import HEADER, ProtocolError
+from runtime.ipc.framing import HEADER, ProtocolError
+from runtime.worker.base import spawn
 
 log = logging.getLogger("eggscripts.cluster_client")
 

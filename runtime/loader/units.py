@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.appinfo import read_pyproject
+from runtime.app_name import read_pyproject
 from runtime.errors import StartupError
 from runtime.loader.files import fail
 

@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from runtime.cfork import fork_app_worker
-from runtime.handles import ChildHandle
-from runtime.ipc import Action, Channel, Role, encode, message
+from runtime.ipc.framing import Action, Channel, Role, encode, message
+from runtime.master.handle import ChildHandle
+from runtime.master.refork import fork_app_worker
+from runtime.master.routing import route_targets
+from runtime.master.signals import SignalQueue
 from runtime.options import ClusterOptions
-from runtime.routing import route_targets
-from runtime.signals import SignalQueue
 
 OnMessage = Callable[[ChildHandle, dict[str, Any]], None]
 
@@ -49,7 +49,7 @@ class Children:
         return handle
 
     def spawn_agent(self, options: ClusterOptions, leader: socket.socket | None) -> ChildHandle:
-        from runtime.spawn import spawn_agent
+        from runtime.master.spawner import spawn_agent
 
         pid, sock = spawn_agent(options, leader)
         return self.adopt(Role.AGENT.value, 1, pid, sock)

@@ -26,7 +26,14 @@ import uvicorn.protocols.http.httptools_impl
 from uvicorn.config import Config
 from uvicorn.server import Server
 
-from runtime.child import (
+from runtime.exitcodes import ExitCode
+from runtime.ipc.framing import Action, Role
+from runtime.loader import create_app
+from runtime.logs import setup_logging
+from runtime.messenger import Messenger
+from runtime.options import ClusterOptions
+from runtime.titles import app_title, set_title
+from runtime.worker.base import (
     OrphanWatch,
     boot_target,
     new_event_loop,
@@ -34,14 +41,7 @@ from runtime.child import (
     report_startup_error,
     spawn,
 )
-from runtime.exitcodes import ExitCode
-from runtime.heartbeat import beat
-from runtime.ipc import Action, Role
-from runtime.loader import create_app
-from runtime.logs import setup_logging
-from runtime.messenger import Messenger
-from runtime.options import ClusterOptions
-from runtime.titles import app_title, set_title
+from runtime.worker.heartbeat import beat
 
 try:
     import uvloop

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import click
 
-from eggscripts import daemon, logrotate, procs, startwait
+from eggscripts import detach, logrotate, procs, startwait
 from eggscripts.errors import PREFIX, EggScriptsError, StartFailed
 from eggscripts.launch import Plan
 from eggscripts.progress import Progress
@@ -40,7 +40,7 @@ def run(
     # The baseline is taken before the daemon exists, so even its very first write counts.
     stderr = None if ignore_stderr else startwait.StderrWatch(stderr_path)
     try:
-        read_fd = daemon.spawn(plan.argv, plan.env, plan.base_dir, out, err)
+        read_fd = detach.spawn(plan.argv, plan.env, plan.base_dir, out, err)
     finally:
         out.close()
         err.close()

@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from runtime.ipc import Channel
+from runtime.ipc.framing import Channel
 
 
 class ChildHandle:

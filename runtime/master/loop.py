@@ -24,21 +24,21 @@ import sys
 import time
 from typing import Any
 
-from runtime.cfork import ReforkPolicy
-from runtime.children import Children
-from runtime.endpoint import LeaderEndpoint
 from runtime.errors import StartupError
 from runtime.exitcodes import ExitCode, describe_status
-from runtime.handles import ChildHandle
-from runtime.ipc import Action, Role
+from runtime.ipc.framing import Action, Role
+from runtime.ipc.leader_endpoint import LeaderEndpoint
+from runtime.master.children import Children
+from runtime.master.handle import ChildHandle
+from runtime.master.listener import bind_listener, url_host
+from runtime.master.ready_channel import ParentChannel
+from runtime.master.refork import ReforkPolicy
+from runtime.master.shutdown import GracefulStop
+from runtime.master.signals import SignalQueue
+from runtime.master.timers import Timer, Timers
+from runtime.master.watchdogs import Watchdogs
 from runtime.options import DEFAULT_PORT, ClusterOptions
-from runtime.parent import ParentChannel
-from runtime.shutdown import GracefulStop
-from runtime.signals import SignalQueue
-from runtime.sockets import bind_listener, url_host
-from runtime.timers import Timer, Timers
 from runtime.titles import master_title, set_title
-from runtime.watchdogs import Watchdogs
 
 
 class Phase(enum.Enum):
@@ -174,7 +174,7 @@ class Master:
         self.setup_logs()
         # While the agent's interpreter boots on another core, load the HTTP stack the app
         # workers will use, so every fork shares it instead of importing it again.
-        from runtime.app_worker import preload
+        from runtime.worker.app_worker import preload
 
         preload()
         gc.freeze()  # what workers inherit stays shared: the GC never touches those pages
@@ -184,7 +184,7 @@ class Master:
         are not needed to start it, so they stay off the start-up's critical path."""
         if logging.getLogger().handlers:
             return
-        from runtime.appinfo import app_name
+        from runtime.app_name import app_name
         from runtime.logs import setup_logging
 
         if self.options.name is None:
@@ -269,9 +269,7 @@ class Master:
         if self.startup_timer is not None:
             self.startup_timer.cancel()
         elapsed = (time.monotonic() - self.started_at) * 1000
-        self.log.info(
-            "%s started on %s (%dms)", self.options.title, self.url, elapsed
-        )
+        self.log.info("%s started on %s (%dms)", self.options.title, self.url, elapsed)
         self.children.send(self.children.members(), Action.EGG_READY, self.ready_data())
         self.send_pids()
         self.parent.notify(Action.EGG_READY, self.ready_data())

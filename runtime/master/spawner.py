@@ -13,8 +13,8 @@ import socket
 import sys
 
 import runtime
-from runtime.endpoint import ENV_LEADER_FD
-from runtime.ipc import ENV_IPC_FD
+from runtime.ipc.framing import ENV_IPC_FD
+from runtime.ipc.leader_endpoint import ENV_LEADER_FD
 from runtime.options import ClusterOptions
 
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(runtime.__file__)))

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runtime.errors import StartupError, describe_exception
-from runtime.framed import FramedProtocol
-from runtime.ipc import Action, Role, encode, message
+from runtime.ipc.framing import Action, Role, encode, message
+from runtime.ipc.stream import FramedProtocol
 
 if TYPE_CHECKING:
     from runtime.loader import BootInfo

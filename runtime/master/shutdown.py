@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import signal
 
-from runtime.children import Children
-from runtime.handles import ChildHandle
-from runtime.timers import Timer, Timers
+from runtime.master.children import Children
+from runtime.master.handle import ChildHandle
+from runtime.master.timers import Timer, Timers
 
 
 class GracefulStop:

@@ -72,7 +72,7 @@ def fork_app_worker(
         try:
             child_setup()
             master_end.close()
-            from runtime.app_worker import run_worker
+            from runtime.worker.app_worker import run_worker
 
             code = run_worker(options, worker_id, child_end, listener, app_name)
         except BaseException as exc:  # the child must never return into the master loop

@@ -19,11 +19,11 @@ import logging
 import signal
 from collections.abc import Callable
 
-from runtime.children import Children
-from runtime.handles import ChildHandle
-from runtime.heartbeat import StaleWatch
+from runtime.master.children import Children
+from runtime.master.handle import ChildHandle
+from runtime.master.timers import Timers
 from runtime.options import ClusterOptions
-from runtime.timers import Timers
+from runtime.worker.heartbeat import StaleWatch
 
 HEALTH_LIMIT = 3
 

@@ -10,7 +10,7 @@ import contextlib
 import os
 from typing import Any
 
-from runtime.ipc import Action, Role, message, write_frame_blocking
+from runtime.ipc.framing import Action, Role, message, write_frame_blocking
 
 
 class ParentChannel:

@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from runtime.handles import ChildHandle
-from runtime.ipc import Action
+from runtime.ipc.framing import Action
+from runtime.master.handle import ChildHandle
 
 if TYPE_CHECKING:  # the master imports this module and never needs asyncio
     import asyncio

@@ -17,8 +17,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from runtime.handles import ChildHandle
-from runtime.ipc import Action, Role
+from runtime.ipc.framing import Action, Role
+from runtime.master.handle import ChildHandle
 
 log = logging.getLogger("eggscripts.master")
 RESERVED_ACTIONS = frozenset(a.value for a in Action)

@@ -1,0 +1,1 @@
+"""The wire between cluster processes: messages, framing, the leader endpoint."""
