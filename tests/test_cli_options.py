@@ -291,8 +291,9 @@ def test_framework_name_or_directory(
     app = make_app(tmp_path / "app", tool=tool)
     status, ready, _, err = start(app, python, title)
     assert python.options()["framework"] == "acme.web"
-    # The real runtime cannot import it: the start fails with one line naming it.
-    assert (status, ready) == (1, False)
+    # The real runtime cannot import it: the start fails with one line naming it, with
+    # the app-load-error status (4).
+    assert (status, ready) == (4, False)
     assert "framework 'acme.web' (from --framework) is not installed" in err
     (app / "fw").mkdir()
     assert handed_over(app, python, port, "--framework=./fw")["framework"] == str(app / "fw")

@@ -23,7 +23,7 @@ from runtime.cluster_client.protocol import (
     reg_key,
     resolve_class,
 )
-from runtime.worker.base import spawn
+from runtime.tasks import run_in_background
 
 log = logging.getLogger("eggscripts.cluster_client")
 Listener = Callable[[Any], Any]
@@ -40,7 +40,7 @@ def call_listener(listener: Listener, data: Any, what: str) -> None:
     try:
         result = listener(data)
         if inspect.isawaitable(result):
-            spawn(_guarded(result, what))
+            run_in_background(_guarded(result, what))
     except Exception:
         log.exception("listener of %s failed", what)
 

@@ -35,7 +35,7 @@ from runtime.cluster_client.protocol import (
     frame,
 )
 from runtime.ipc.framing import HEADER, ProtocolError
-from runtime.worker.base import spawn
+from runtime.tasks import run_in_background
 
 log = logging.getLogger("eggscripts.cluster_client")
 
@@ -218,7 +218,7 @@ class LeaderServer:
             peer.write(frame(ERROR, key=key, message=text))
 
     def on_invoke(self, peer: FollowerPeer, msg: dict[str, Any]) -> None:
-        spawn(self._invoke(peer, msg))
+        run_in_background(self._invoke(peer, msg))
 
     async def _invoke(self, peer: FollowerPeer, msg: dict[str, Any]) -> None:
         call_id = msg.get("id")
