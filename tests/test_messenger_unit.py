@@ -200,6 +200,10 @@ def test_bad_sends_fail_in_the_sender(call: Any, error: type, text: str) -> None
 
 
 # -- routing (the master side) ---------------------------------------------------------
+def _no_kill(pid: int, sig: int) -> None:
+    raise AssertionError("routing never signals")
+
+
 @pytest.fixture
 def handles() -> Any:
     socks: list[socket.socket] = []
@@ -207,7 +211,7 @@ def handles() -> Any:
     def make(role: str, pid: int, state: ChildState) -> ChildHandle:
         a, b = socket.socketpair()
         socks.extend((a, b))
-        handle = ChildHandle(role, pid, pid, Channel(a), 0.0)
+        handle = ChildHandle(role, pid, pid, Channel(a), 0.0, kill=_no_kill)
         handle.state = state
         return handle
 

@@ -52,9 +52,8 @@ class Children:
     # -- creating ------------------------------------------------------------------------
     def adopt(self, role: str, worker_id: int, pid: int, sock: socket.socket) -> ChildHandle:
         name = "agent_worker" if role == Role.AGENT else "app_worker"
-        handle = ChildHandle(
-            role, worker_id, pid, Channel(sock, f"{name}#{worker_id}:{pid}"), self.clock()
-        )
+        channel = Channel(sock, f"{name}#{worker_id}:{pid}")
+        handle = ChildHandle(role, worker_id, pid, channel, self.clock(), self.spawner.kill)
         self.by_pid[pid] = handle
         self.selector.register(handle.channel, selectors.EVENT_READ, handle)
         self._masks[handle] = selectors.EVENT_READ

@@ -5,8 +5,8 @@ which asserts the move is in `states.TRANSITIONS`."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
+from collections.abc import Callable
 from typing import Any
 
 from runtime.ipc.message import Role
@@ -19,6 +19,7 @@ class ChildHandle:
         "channel",
         "exited_from",
         "id",
+        "kill",
         "last_seen",
         "pid",
         "role",
@@ -30,7 +31,16 @@ class ChildHandle:
         "stats",
     )
 
-    def __init__(self, role: str, worker_id: int, pid: int, channel: Channel, now: float) -> None:
+    def __init__(
+        self,
+        role: str,
+        worker_id: int,
+        pid: int,
+        channel: Channel,
+        now: float,
+        kill: Callable[[int, int], None],
+    ) -> None:
+        self.kill = kill  # the spawner's: tests never signal a real pid
         self.role = role
         self.id = worker_id
         self.pid = pid
@@ -68,7 +78,7 @@ class ChildHandle:
         if sig == signal.SIGKILL:
             self.sigkilled = True
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, sig)
+            self.kill(self.pid, sig)
 
     def __repr__(self) -> str:
         return f"<{self.label} {self.state}>"

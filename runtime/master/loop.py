@@ -282,6 +282,8 @@ class Master:
     def cleanup(self) -> None:
         for handle in self.children.all():  # only on an unexpected error
             handle.signal(signal.SIGKILL)
+        if self.listener is not None:
+            self.listener.close()
         self.parent.close()
         if self.endpoint is not None:
             self.endpoint.close()

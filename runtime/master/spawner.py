@@ -53,8 +53,13 @@ class Spawner(Protocol):
     def reap(self) -> Iterator[tuple[int, int]]:
         """(pid, wait status) of every child that exited since the last call, any child."""
 
+    def kill(self, pid: int, sig: int) -> None:
+        """Signal a child (raises ProcessLookupError when it is gone)."""
+
 
 class ProcessSpawner:
+    kill = staticmethod(os.kill)
+
     def prepare(self) -> None:
         import gc
 

@@ -45,8 +45,7 @@ class Startup:
         self.timer = m.timers.call_later(m.options.startup_timeout / 1000, self.on_timeout)
         if m.port is not None and not self.bind(m.host, m.port):
             return
-        m.endpoint = LeaderEndpoint()
-        m.endpoint.export()
+        m.endpoint = self.make_endpoint()
         # First: the agent's boot is the longest step of the start.
         if not m.spawn_agent():
             self.fail("could not start the agent (see the log)", ExitCode.AGENT_START_ERROR)
@@ -55,6 +54,12 @@ class Startup:
         # While the agent's interpreter boots on another core, load what the app workers
         # will use, so every fork shares it instead of importing it again.
         m.spawner.prepare()
+
+    def make_endpoint(self) -> LeaderEndpoint | None:
+        """The leader/follower endpoint every agent incarnation serves (SPEC §8)."""
+        endpoint = LeaderEndpoint()
+        endpoint.export()
+        return endpoint
 
     def setup_logs(self) -> None:
         """After the agent is on its way: the app name (pyproject.toml) and the log files
