@@ -55,7 +55,6 @@ def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan
         "require": require,
         "startup_timeout": values["timeout"],
         "worker_timeout": values["worker_timeout"],
-        "sticky": bool(values["sticky"]),
     }
     env = {**os.environ, "EGG_SERVER_ENV": values["env"]}
     return Plan(

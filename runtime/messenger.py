@@ -15,14 +15,12 @@ code can listen to them but cannot send them, so no worker can fake a cluster ev
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from runtime.ipc.message import RESERVED_ACTIONS, Action, Message, Role
-from runtime.tasks import run_in_background
+from runtime.tasks import WriteCoalescer, call_guarded
 
 log = logging.getLogger("eggscripts.messenger")
 Handler = Callable[[Any], Any]
@@ -35,7 +33,7 @@ class Messenger:
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
         self._outbox: list[bytes] = []  # frames sent before ready
         self._inbox: list[Message] = []  # user messages received before ready
-        self._pending: list[bytes] | None = None  # frames of this loop iteration, unsent
+        self._out = WriteCoalescer(link.write)  # frames of this loop iteration, unsent
         self.ready = False
 
     # -- sending -------------------------------------------------------------------------
@@ -78,19 +76,7 @@ class Messenger:
             self._outbox.append(frame)
 
     def _write(self, frame: bytes) -> None:
-        """Queue an encoded frame (encoded once, by the call that checked it). What one loop
-        iteration sends leaves in one write: a burst of sends costs one syscall and one
-        wake-up of the master, not one per message."""
-        if self._pending is None:
-            self._pending = [frame]
-            asyncio.get_running_loop().call_soon(self._flush)
-        else:
-            self._pending.append(frame)
-
-    def _flush(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending:
-            self._link.write(b"".join(pending))
+        self._out.write(frame)
 
     # -- receiving -----------------------------------------------------------------------
     def on(self, action: str, handler: Handler) -> Messenger:
@@ -118,13 +104,9 @@ class Messenger:
             return
         if any(once for _, once in handlers):
             self._handlers[action] = [h for h in handlers if not h[1]]
+        what = f"messenger handler for {action!r}"
         for handler, _ in handlers:
-            try:
-                result = handler(data)
-                if inspect.isawaitable(result):
-                    run_in_background(_guarded(result, action))
-            except Exception:
-                log.exception("messenger handler for %r failed", action)
+            call_guarded(handler, data, what, log)
 
     def deliver(self, msg: Message) -> None:
         """A message from the master. `egg-ready` flushes the outbox, then is emitted, then
@@ -147,10 +129,3 @@ class Messenger:
             self._inbox.append(msg)
             return
         self.emit(action, msg.data)
-
-
-async def _guarded(result: Awaitable[Any], action: str) -> None:
-    try:
-        await result
-    except Exception:
-        log.exception("messenger handler for %r failed", action)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import runtime
+from runtime.errors import report
 from runtime.exitcodes import ExitCode
 from runtime.ipc.framing import ENV_IPC_FD
 from runtime.ipc.leader_endpoint import ENV_LEADER_FD
@@ -122,7 +123,7 @@ class ProcessSpawner:
                 if isinstance(exc, SystemExit) and isinstance(exc.code, int):
                     code = exc.code
                 else:
-                    print(f"[eggscripts] app worker crashed: {exc!r}", file=sys.stderr)
+                    report(f"app worker crashed: {exc!r}")
             finally:
                 try:
                     sys.stdout.flush()

@@ -11,14 +11,12 @@ be forked or did not boot in time, 1 anything else (port in use).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
-from runtime.errors import StartupError
+from runtime.errors import StartupError, report
 from runtime.exitcodes import ExitCode
 from runtime.ipc.leader_endpoint import LeaderEndpoint
 from runtime.ipc.message import Action
@@ -189,9 +187,7 @@ class Startup:
         m = self.m
         if m.phase in (Phase.READY, Phase.CLOSING):
             return
-        # A full or closed stderr must not hide the failure from the parent.
-        with contextlib.suppress(OSError):
-            print(f"[eggscripts] {text}", file=sys.stderr, flush=True)
+        report(text)
         self.setup_logs()
         m.log.error("%s", text)
         m.parent.notify(Action.STARTUP_ERROR, {"message": text, "code": int(code)})

@@ -18,7 +18,7 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
-from runtime.errors import EggscriptsError
+from runtime.errors import EggscriptsError, report
 from runtime.exitcodes import ExitCode
 from runtime.ipc.framing import ENV_IPC_FD
 from runtime.ipc.leader_endpoint import inherited_leader_socket
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         options = ClusterOptions.from_json(argv[1])
         fd = int(os.environ.pop(ENV_IPC_FD))
     except (IndexError, KeyError, ValueError, EggscriptsError) as exc:
-        print(f"[eggscripts] agent_worker: bad invocation: {exc}", file=sys.stderr)
+        report(f"agent_worker: bad invocation: {exc}")
         return ExitCode.USAGE
     sock = socket.socket(fileno=fd)
     if options.name is None:
