@@ -17,7 +17,10 @@ FORMAT = "%(asctime)s %(levelname)s %(process)d [{label}] %(message)s"
 
 
 def log_dir(base_dir: str, app_name: str) -> str:
-    return os.path.join(base_dir, "logs", app_name)
+    """Under the real BASE_DIR, resolved when the process starts: switching a release
+    symlink (`current` -> `releases/43`) must not move a running process's logs into a
+    directory that may not exist; processes started by the next reload log there."""
+    return os.path.join(os.path.realpath(base_dir), "logs", app_name)
 
 
 def role_file(role: str, app_name: str) -> str:
