@@ -3,7 +3,10 @@ run with the real CLI and the real runtime. Each test names the issue item."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,27 +91,35 @@ def test_11_config_env_decides_without_env_option(
 # ---- 12: --ignore-stderr still shows what went wrong ----------------------------------------
 
 
+@contextlib.contextmanager
+def daemon_start(
+    tmp_path: Path, app: Path, title: str, port: int, *args: str
+) -> Iterator[tuple[subprocess.CompletedProcess[str], Path]]:
+    """`start --daemon` of `app` (one worker, its stderr log in tmp_path): the result and
+    the stderr log; whatever runs is stopped at the end."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = cli_env(home)
+    stderr_log = tmp_path / "stderr.log"
+    try:
+        yield run_cli(
+            "start", "--daemon", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
+            "--workers=1", f"--stderr={stderr_log}", *args, str(app), env=env, timeout=60,
+        ), stderr_log  # fmt: skip
+    finally:
+        run_cli("stop", f"--title={title}", "--timeout=5000", env=env)
+
+
 def test_12_ignore_stderr_prints_the_tail_and_the_log_path(
     tmp_path: Path, title: str, port: int
 ) -> None:
     app = copy_app(FIXTURES / "cli_stderr_app", tmp_path)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = cli_env(home)
-    stderr_log = tmp_path / "err.log"
-    try:
-        result = run_cli(
-            "start", "--daemon", "--ignore-stderr", f"--title={title}", f"--port={port}",
-            "--hostname=127.0.0.1", "--workers=1", f"--stderr={stderr_log}", str(app),
-            env=env, timeout=60,
-        )  # fmt: skip
+    with daemon_start(tmp_path, app, title, port, "--ignore-stderr") as (result, stderr_log):
         assert result.returncode == 0, result.stderr
         assert f"{title} started on http://127.0.0.1:{port}" in result.stdout
         assert "DeprecationWarning: config key 'foo' is obsolete" in result.stderr
         assert f"[eggscripts] Start got error, see {stderr_log}" in result.stderr
         assert request(port, "/").status == 404
-    finally:
-        run_cli("stop", f"--title={title}", "--timeout=5000", env=env)
 
 
 # ---- 14: a framework named in pyproject.toml is reported as coming from there --------------

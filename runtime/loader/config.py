@@ -166,6 +166,9 @@ def load(ctx: LoadContext) -> None:
             _check_owner(unit, path, layer)
             merge(config, layer, meta, path)
     merge(config, env_app_config(), meta, "EGG_APP_CONFIG")
+    from runtime.loader import listen_config
+
+    listen_config.check(config, ctx.info.base_dir, meta)
     ctx.target.config = config
     ctx.target.config_meta = meta
 

@@ -30,7 +30,7 @@ from runtime.ipc.framing import Action, Role
 from runtime.ipc.leader_endpoint import LeaderEndpoint
 from runtime.master.children import Children
 from runtime.master.handle import ChildHandle
-from runtime.master.listener import bind_listener, url_host
+from runtime.master.listener import bind_listener, listener_url, listening_port
 from runtime.master.ready_channel import ParentChannel
 from runtime.master.refork import ReforkPolicy
 from runtime.master.shutdown import GracefulStop
@@ -67,6 +67,7 @@ class Master:
         self.timers = Timers()
         self.listener: socket.socket | None = None
         self.port: int | None = options.port
+        self.https = bool(options.https)  # or the app config's cluster.https (agent-start)
         self.host = options.bind_host
         self.target_workers = options.workers
         self.refork = ReforkPolicy(
@@ -192,13 +193,13 @@ class Master:
         self.name = self.options.name or ""
         self.log = setup_logging("master", self.options.base_dir, self.name, stdout=True)
 
-    def bind(self, host: str, port: int) -> bool:
+    def bind(self, host: str, port: int, path: str | None = None, mode: int | None = None) -> bool:
         try:
-            self.listener = bind_listener(host, port)
+            self.listener = bind_listener(host, port, path, mode)
         except StartupError as exc:
             self.fail_startup(str(exc))
             return False
-        self.host, self.port = host, self.listener.getsockname()[1]
+        self.host, self.port = host, listening_port(self.listener)
         self.set_title()
         return True
 
@@ -235,12 +236,13 @@ class Master:
         self.parent.notify(Action.AGENT_START, {"pid": handle.pid})
         if self.phase is Phase.STARTING_AGENT:
             self.phase = Phase.STARTING_APPS
+            listen = data.get("listen") if isinstance(data, dict) else None
+            listen = listen if isinstance(listen, dict) else {}
+            self.https = self.https or bool(listen.get("https"))
             if self.listener is None:
-                listen = data.get("listen") if isinstance(data, dict) else None
-                listen = listen if isinstance(listen, dict) else {}
                 port = int(listen.get("port") or DEFAULT_PORT)
                 host = self.options.hostname or listen.get("hostname") or self.host
-                if not self.bind(host, port):
+                if not self.bind(host, port, listen.get("path"), listen.get("mode")):
                     return
             for _ in range(self.target_workers):
                 self.fork_app()
@@ -289,8 +291,7 @@ class Master:
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.options.https else "http"
-        return f"{scheme}://{url_host(self.host)}:{self.port}"
+        return listener_url(self.listener, self.host, self.port, self.https)
 
     def ready_data(self) -> dict[str, Any]:
         return {

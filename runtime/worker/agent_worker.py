@@ -33,6 +33,7 @@ from runtime.worker.base import (
     report_startup_error,
     spawn,
 )
+from runtime.worker.process_tree import stop_requested, terminate_tree
 
 log = logging.getLogger("eggscripts.agent")
 
@@ -65,6 +66,7 @@ class AgentWorker:
             return ExitCode.AGENT_START_ERROR
         self.link.send(Action.AGENT_START.value, {"pid": os.getpid(), "listen": self.listen()})
         await self.stopping.wait()
+        stop_requested()  # the kill timeout of app code's subprocesses counts from here
         try:
             await asyncio.wait_for(self.agent.close(), self.options.kill_agent_timeout / 1000)
         except Exception:
@@ -75,8 +77,9 @@ class AgentWorker:
 
     def listen(self) -> dict[str, Any]:
         config = getattr(self.agent, "config", None) or {}
-        listen = (config.get("cluster") or {}).get("listen") or {}
-        return {k: listen[k] for k in ("port", "hostname") if listen.get(k) is not None}
+        from runtime.loader.listen_config import agent_start_listen
+
+        return agent_start_listen(config)
 
     def on_message(self, msg: dict[str, Any]) -> None:
         if msg["action"] == Action.EGG_READY.value and self.agent is not None:
@@ -113,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(loop.run_until_complete(AgentWorker(options, sock).main()))
     finally:
+        terminate_tree(options.kill_agent_timeout / 1000)  # what app code started (SPEC §11)
         logging.shutdown()
 
 

@@ -29,6 +29,7 @@ from uvicorn.server import Server
 from runtime.exitcodes import ExitCode
 from runtime.ipc.framing import Action, Role
 from runtime.loader import create_app
+from runtime.loader.listen_config import cluster_https
 from runtime.logs import setup_logging
 from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
@@ -42,6 +43,7 @@ from runtime.worker.base import (
     spawn,
 )
 from runtime.worker.heartbeat import beat
+from runtime.worker.process_tree import stop_requested, terminate_tree
 
 try:
     import uvloop
@@ -131,7 +133,7 @@ class AppWorker:
         loop.set_exception_handler(self.on_uncaught)
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
-        https = self.options.https
+        https = self.options.https or cluster_https(self.app.config)
         config = Config(
             self.app.asgi,  # the bound request function: no instance __call__ per request
             http="httptools",
@@ -161,6 +163,7 @@ class AppWorker:
             self.messenger.deliver(msg)
 
     def stop(self) -> None:
+        stop_requested()  # the kill timeout of app code's subprocesses counts from here
         if self.server is not None:
             self.server.should_exit = True
 
@@ -211,4 +214,5 @@ def run_worker(
         return int(loop.run_until_complete(AppWorker(options, worker_id, sock, listener).main()))
     finally:
         faulthandler.cancel_dump_traceback_later()  # no beats once the loop is done
+        terminate_tree(options.kill_app_timeout / 1000)  # what app code started (SPEC §11)
         logging.shutdown()
