@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import shutil
+import signal
 import socket
 import ssl
 import stat
@@ -39,7 +40,7 @@ class Boot:
         with open(os.path.join(self.app.base_dir, "children.txt"), "a") as fh:
             for kind in ("polite", "stubborn"):
                 proc = subprocess.Popen([sys.executable, "-c", CHILD, kind])
-                fh.write(f"{proc.pid}\\n")
+                fh.write(f"{proc.pid} {os.getpid()}\\n")
 """
 
 
@@ -50,6 +51,12 @@ def alive(pid: int) -> bool:
         return False
 
 
+def children_of(app: Path) -> dict[int, int]:
+    """{subprocess pid: pid of the worker or agent that started it}."""
+    lines = (app / "children.txt").read_text().splitlines()
+    return {int(child): int(parent) for child, parent in (line.split() for line in lines)}
+
+
 def test_3_subprocesses_of_app_workers_and_agent_are_gone_after_stop(
     tmp_path: Path, title: str, port: int
 ) -> None:
@@ -57,7 +64,7 @@ def test_3_subprocesses_of_app_workers_and_agent_are_gone_after_stop(
     write_tree(app, {"app.py": SPAWNING_BOOT, "agent.py": SPAWNING_BOOT})
     env = cli_env(tmp_path)
     with foreground_cluster(app, title, port, env, workers=1) as fg:
-        pids = [int(p) for p in (app / "children.txt").read_text().split()]
+        pids = list(children_of(app))
         assert len(pids) == 4  # two from the agent, two from the app worker
         assert all(alive(pid) for pid in pids)
         result = run_cli("stop", f"--title={title}", env=env)
@@ -66,6 +73,27 @@ def test_3_subprocesses_of_app_workers_and_agent_are_gone_after_stop(
     # The stubborn ones ignore SIGTERM and are SIGKILLed after the kill timeout (5 s).
     wait_until(lambda: not any(alive(pid) for pid in pids), timeout=10)
     assert everything(title) == []
+
+
+def test_3_a_worker_stopped_by_scale_down_takes_its_subprocesses_along(
+    tmp_path: Path, title: str, port: int
+) -> None:
+    app = make_app(tmp_path / "spawner")
+    write_tree(app, {"app.py": SPAWNING_BOOT})
+    with Cluster(app, title, port, workers=2, kill_app_timeout=2000) as cluster:
+        workers = sorted(p.pid for p in cluster.processes()["app"])
+        by_worker: dict[int, list[int]] = {}
+        for child, parent in children_of(app).items():
+            by_worker.setdefault(parent, []).append(child)
+        assert sorted(by_worker) == workers
+        cluster.signal(signal.SIGTTOU)  # the newest worker is stopped gracefully
+        wait_until(lambda: len(cluster.processes()["app"]) == 1, timeout=10)
+        (stopped,) = set(workers) - {p.pid for p in cluster.processes()["app"]}
+        wait_until(lambda: not any(alive(pid) for pid in by_worker[stopped]), timeout=5)
+        (kept,) = set(workers) - {stopped}
+        assert all(alive(pid) for pid in by_worker[kept])
+        assert cluster.stop()[0] == 0
+    wait_until(lambda: not any(alive(pid) for pid in children_of(app)), timeout=5)
 
 
 # ---- 8: app.logger.error during boot reaches stderr (and fails a daemon start) --------------

@@ -32,7 +32,7 @@ RESOURCES = (
 )
 
 
-Path = str | re.Pattern | list[str | re.Pattern] | tuple[str | re.Pattern, ...]
+RoutePath = str | re.Pattern | list[str | re.Pattern] | tuple[str | re.Pattern, ...]
 
 
 @dataclass
@@ -105,7 +105,7 @@ class Router:
         return handler
 
     def register(
-        self, methods: tuple[str, ...], path: Path, *args: Any, name: str | None = None
+        self, methods: tuple[str, ...], path: RoutePath, *args: Any, name: str | None = None
     ) -> Route:
         """One route; `path` may be a list of paths sharing the handler and middleware
         (koa-router's `router.get(['/a', '/b'], ...)`). Returns the (first) route; a name
@@ -147,28 +147,28 @@ class Router:
             if method == "GET":
                 self._dynamic["HEAD"].append((route.pattern, route.handler))
 
-    def get(self, path: Path, *args: Any, name: str | None = None) -> Route:
+    def get(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("GET",), path, *args, name=name)
 
-    def post(self, path: Path, *args: Any, name: str | None = None) -> Route:
+    def post(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("POST",), path, *args, name=name)
 
-    def put(self, path: Path, *args: Any, name: str | None = None) -> Route:
+    def put(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("PUT",), path, *args, name=name)
 
-    def patch(self, path: Path, *args: Any, name: str | None = None) -> Route:
+    def patch(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("PATCH",), path, *args, name=name)
 
-    def delete(self, path: Path, *args: Any, name: str | None = None) -> Route:
+    def delete(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("DELETE",), path, *args, name=name)
 
-    def head(self, path: Path, *args: Any, name: str | None = None) -> Route:
+    def head(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("HEAD",), path, *args, name=name)
 
-    def options(self, path: Path, *args: Any, name: str | None = None) -> Route:
+    def options(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("OPTIONS",), path, *args, name=name)
 
-    def all(self, path: Path, *args: Any, name: str | None = None) -> Route:
+    def all(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(METHODS, path, *args, name=name)
 
     def resources(self, *args: Any) -> list[Route]:
