@@ -142,6 +142,42 @@ def test_8_boot_errors_of_the_app_logger_fail_a_daemon_start(
         assert "runtime error after ready" not in stderr_log.read_text()
 
 
+# ---- 9: a failed boot still closes; a raising did_ready does not fail the start -------------
+
+CLOSING_BOOT = """
+import os
+
+
+class Boot:
+    def __init__(self, app):
+        self.app = app
+
+    def {hook}(self):
+        raise RuntimeError("hook failed")
+
+    def before_close(self):
+        with open(os.path.join(self.app.base_dir, "closed.txt"), "a") as fh:
+            fh.write(f"{os.getpid()}\\n")
+"""
+
+
+@pytest.mark.parametrize("hook", ["did_load", "did_ready"])
+def test_9_boot_failures_in_a_real_worker(tmp_path: Path, title: str, port: int, hook: str) -> None:
+    app = make_app(tmp_path / "closing-app")
+    write_tree(app, {"app.py": CLOSING_BOOT.replace("{hook}", hook)})
+    cluster = Cluster(app, title, port, workers=1)
+    if hook == "did_load":
+        code, _, err = cluster.start(wait=False).wait(timeout=30)
+        assert code != 0 and "Boot.did_load" in err
+        assert (app / "closed.txt").read_text().strip()  # before_close ran in the worker
+        return
+    with cluster:  # starts and waits until ready
+        assert request(port, "/").status == 404  # ready and serving
+        assert not (app / "closed.txt").exists()
+        assert cluster.stop()[0] == 0
+    assert (app / "closed.txt").read_text().strip()
+
+
 # ---- 15: cluster.listen.path -------------------------------------------------------------------
 
 
