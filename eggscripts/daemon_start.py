@@ -38,7 +38,9 @@ def run(
         f"{PREFIX} starting {plan.title} in the background (logs: {stdout_path}, {stderr_path})"
     )
     # The baseline is taken before the daemon exists, so even its very first write counts.
-    stderr = None if ignore_stderr else startwait.StderrWatch(stderr_path)
+    # With --ignore-stderr the log is still watched, only to report it (egg-scripts does).
+    watched = startwait.StderrWatch(stderr_path)
+    stderr = None if ignore_stderr else watched
     try:
         read_fd = detach.spawn(plan.argv, plan.env, plan.base_dir, out, err)
     finally:
@@ -61,8 +63,29 @@ def run(
         pid = outcome.ready.get("pid", outcome.master_pid)
         url = outcome.ready.get("url") or _url(plan)
         click.echo(f"{PREFIX} {plan.title} started on {url} (master pid {pid})")
+        if ignore_stderr and watched.grew():
+            _report_ignored_stderr(stderr_path)
         return
     _fail(plan, outcome, stderr_path)
+
+
+def _report_ignored_stderr(stderr_path: str) -> None:
+    """--ignore-stderr: the start succeeds, but what went wrong is shown, as egg-scripts
+    shows it (`Start got error, see <path>`), instead of vanishing into the log."""
+
+    _echo_tail(stderr_path, "got error when starting (ignored: --ignore-stderr); ")
+    click.echo(f"{PREFIX} Start got error, see {stderr_path}", err=True)
+
+
+def _echo_tail(stderr_path: str, intro: str = "") -> None:
+    """The last lines of the stderr log, on our stderr, under one header line."""
+    tail = _tail(stderr_path)
+    if not tail:
+        return
+    lines = "the last line" if len(tail) == 1 else f"the last {len(tail)} lines"
+    click.echo(f"{PREFIX} {intro}{lines} of {stderr_path}:", err=True)
+    for line in tail:
+        click.echo(line, err=True)
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -96,12 +119,7 @@ def _fail(plan: Plan, outcome: startwait.Outcome, stderr_path: str) -> None:
         click.echo(text, err=True)
 
     echo(f"{PREFIX} {plan.title} failed to start: {outcome.reason}")
-    tail = _tail(stderr_path)
-    if tail:
-        lines = "the last line" if len(tail) == 1 else f"the last {len(tail)} lines"
-        echo(f"{PREFIX} {lines} of {stderr_path}:")
-        for line in tail:
-            echo(line)
+    _echo_tail(stderr_path)
     master = None
     if outcome.master_pid is not None:
         master = procs.process(outcome.master_pid, outcome.master_started)

@@ -137,9 +137,10 @@ WORKERS = OptionSpec(
 )
 ENV = OptionSpec(
     "env",
-    "Server environment, exported to the cluster as EGG_SERVER_ENV.",
+    "Server environment, exported to the cluster as EGG_SERVER_ENV (surrounding blanks "
+    "are trimmed).",
     envvar="EGG_SERVER_ENV",
-    default="prod",
+    default_text="the app's config/env file, else prod",
     metavar="NAME",
 )
 FRAMEWORK = OptionSpec(

@@ -51,6 +51,10 @@ class Application(AsgiApp, EggCore):
         await super().boot()
         self.refresh_fast_routes()
 
+    def redirect(self, source: str, destination: str, status: int = 301) -> Any:
+        """egg's `app.redirect(path, target, status)`: `app.router.redirect`."""
+        return self.router.redirect(source, destination, status)
+
     def refresh_fast_routes(self) -> None:
         """Recompute `fast_routes` after routes or middleware changed (done after boot).
 

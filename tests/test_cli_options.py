@@ -289,11 +289,12 @@ def test_framework_name_or_directory(
     tool = f'framework = "acme.web"\ntitle = "{title}"\nport = {port}\nworkers = 1\n'
     app = make_app(tmp_path / "app", tool=tool)
     status, ready, _, err = start(app, python, title)
-    assert python.options()["framework"] == "acme.web"
-    # The real runtime cannot import it: the start fails with one line naming it, with
-    # the app-load-error status (4).
-    assert (status, ready) == (4, False)
-    assert "framework 'acme.web' (from --framework) is not installed" in err
+    # From pyproject.toml the runtime reads it itself, so its errors name that file.
+    assert python.options()["framework"] is None
+    # The real runtime cannot import it: the start fails with one line naming it.
+    assert (status, ready) == (4, False)  # the app failed to load
+    assert f"framework 'acme.web' (from {app / 'pyproject.toml'}) is not installed" in err
+    assert handed_over(app, python, port, "--framework=acme.web")["framework"] == "acme.web"
     (app / "fw").mkdir()
     assert handed_over(app, python, port, "--framework=./fw")["framework"] == str(app / "fw")
 

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from eggscripts import app_settings, launch, options, procs
 from eggscripts.errors import AlreadyRunning
@@ -42,6 +43,11 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     values = options.resolve(ctx, options.START, app)
     values["title"] = values["title"] or app.default_title
     values["workers"] = values["workers"] or _cpu_count()
+    values["env"] = _server_env(values["env"], base_dir)
+    if ctx.get_parameter_source("framework") != ParameterSource.COMMANDLINE:
+        # From pyproject.toml (or nowhere): the runtime reads it there itself, so its
+        # errors name that file rather than an option the user never typed.
+        values["framework"] = None
     values["framework"] = _framework(values["framework"], base_dir)
     _check_files(values)
     require = [_require(item, base_dir) for item in values["require"]]
@@ -66,6 +72,13 @@ def _cpu_count() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # pragma: no cover - non-Linux
         return os.cpu_count() or 1
+
+
+def _server_env(given: str | None, base_dir: str) -> str:
+    """--env (or EGG_SERVER_ENV, or pyproject), trimmed; else the app's `config/env`, else
+    `prod`, like egg-scripts (which exports nothing and lets egg read `config/env`)."""
+    value = (given or "").strip()
+    return value or app_settings.env_file(base_dir) or "prod"
 
 
 def _check_files(values: dict[str, Any]) -> None:

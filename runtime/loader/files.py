@@ -6,6 +6,7 @@ module name, so two apps, or a plugin and an app, never collide in `sys.modules`
 
 from __future__ import annotations
 
+import keyword
 import os
 import re
 from collections.abc import Iterator
@@ -75,6 +76,18 @@ def find_variant(directory: str, stem: str) -> str | None:
     return found[0] if found else None
 
 
+def attribute_name(name: str, path: str) -> str:
+    """`audit-log` -> `audit_log`; a name no attribute access can reach (`dot.dir`,
+    `2fa`, `class`) fails the start naming the path, as egg's loader throws."""
+    attr = name.replace("-", "_")
+    if not attr.isidentifier() or keyword.iskeyword(attr):
+        raise StartupError(
+            f"{path}: {name!r} cannot be loaded: file and directory names must be Python "
+            "identifiers ('-' counts as '_'), or start with '_' or '.' to be skipped"
+        )
+    return attr
+
+
 def iter_python_files(directory: str) -> Iterator[tuple[tuple[str, ...], str]]:
     """`(("admin", "audit_log"), path)` for every `.py` below `directory`, sorted."""
     if not os.path.isdir(directory):
@@ -82,11 +95,13 @@ def iter_python_files(directory: str) -> Iterator[tuple[tuple[str, ...], str]]:
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
         rel = os.path.relpath(root, directory)
-        prefix = () if rel == "." else tuple(rel.split(os.sep))
+        parts = () if rel == "." else tuple(rel.split(os.sep))
         for fname in sorted(files):
             if fname.endswith(".py") and not fname.startswith(("_", ".")):
-                stem = fname[:-3].replace("-", "_")
-                yield (*(p.replace("-", "_") for p in prefix), stem), os.path.join(root, fname)
+                # A directory's name matters only once it holds a file to load.
+                prefix = tuple(attribute_name(p, root) for p in parts)
+                path = os.path.join(root, fname)
+                yield (*prefix, attribute_name(fname[:-3], path)), path
 
 
 def defined_here(module: ModuleType, value: Any) -> bool:

@@ -75,6 +75,7 @@ class Master:
         self.timers = Timers(clock)
         self.listener: socket.socket | None = None
         self.port: int | None = options.port
+        self.https = bool(options.https)  # or the app config's cluster.https (agent-start)
         self.host = options.bind_host
         self.target_workers = options.workers
         self.parent = ParentChannel(options.ready_fd)

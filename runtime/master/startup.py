@@ -21,7 +21,7 @@ from runtime.exitcodes import ExitCode
 from runtime.ipc.leader_endpoint import LeaderEndpoint
 from runtime.ipc.message import Action
 from runtime.master.handle import ChildHandle
-from runtime.master.listener import bind_listener, url_host
+from runtime.master.listener import bind_listener, listener_url, listening_port
 from runtime.master.states import Phase
 from runtime.master.timers import Timer
 from runtime.master.watchdogs import Watchdogs
@@ -74,14 +74,15 @@ class Startup:
         m.log = setup_logging("master", m.options.base_dir, m.name, stdout=True)
         m.stopper.log = m.log
 
-    def bind(self, host: str, port: int) -> bool:
+    def bind(self, host: str, port: int, path: str | None = None, mode: int | None = None) -> bool:
+        """TCP, or a Unix socket at `path` (the app config's `cluster.listen.path`)."""
         m = self.m
         try:
-            m.listener = bind_listener(host, port)
+            m.listener = bind_listener(host, port, path, mode)
         except StartupError as exc:
             self.fail(str(exc), ExitCode.ERROR)
             return False
-        m.host, m.port = host, m.listener.getsockname()[1]
+        m.host, m.port = host, listening_port(m.listener)
         self.set_title()
         return True
 
@@ -96,12 +97,13 @@ class Startup:
         m.parent.notify(Action.AGENT_START, {"pid": handle.pid})
         if m.phase is Phase.STARTING_AGENT:
             m.phase = Phase.STARTING_APPS
+            listen = data.get("listen") if isinstance(data, dict) else None
+            listen = listen if isinstance(listen, dict) else {}
+            m.https = m.https or bool(listen.get("https"))
             if m.listener is None:
-                listen = data.get("listen") if isinstance(data, dict) else None
-                listen = listen if isinstance(listen, dict) else {}
                 port = int(listen.get("port") or DEFAULT_PORT)
                 host = m.options.hostname or listen.get("hostname") or m.host
-                if not self.bind(host, port):
+                if not self.bind(host, port, listen.get("path"), listen.get("mode")):
                     return
             for _ in range(m.target_workers):
                 if not m.fork_app():
@@ -156,8 +158,7 @@ class Startup:
     @property
     def url(self) -> str:
         m = self.m
-        scheme = "https" if m.options.https else "http"
-        return f"{scheme}://{url_host(m.host)}:{m.port}"
+        return listener_url(m.listener, m.host, m.port, m.https)
 
     def ready_data(self) -> dict[str, Any]:
         children = self.m.children

@@ -30,6 +30,7 @@ from runtime.worker.heartbeat import beat
 
 if TYPE_CHECKING:
     from runtime.loader import BootInfo
+from runtime.worker.process_tree import stop_requested, terminate_tree
 
 log = logging.getLogger("eggscripts.agent")
 
@@ -66,6 +67,7 @@ class AgentWorker(ChildProcess):
         self.link.send(Action.AGENT_START, {"pid": os.getpid(), "listen": self.listen()})
         beat(asyncio.get_running_loop(), self.link.send, self.options.heartbeat_timeout)
         await self.stopping.wait()
+        stop_requested()  # the kill timeout of app code's subprocesses counts from here
         try:
             await asyncio.wait_for(self.target.close(), self.options.kill_agent_timeout / 1000)
         except Exception:
@@ -76,8 +78,9 @@ class AgentWorker(ChildProcess):
 
     def listen(self) -> dict[str, Any]:
         config = getattr(self.target, "config", None) or {}
-        listen = (config.get("cluster") or {}).get("listen") or {}
-        return {k: listen[k] for k in ("port", "hostname") if listen.get(k) is not None}
+        from runtime.loader.listen_config import agent_start_listen
+
+        return agent_start_listen(config)
 
     def on_master_lost(self) -> None:
         if self.leaders is None:
@@ -105,5 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_child(agent_title(options.title, options.base_dir), "agent", options, agent.main)
     finally:
         import faulthandler
+
+        terminate_tree(options.kill_agent_timeout / 1000)  # what app code started (SPEC §11)
 
         faulthandler.cancel_dump_traceback_later()

@@ -30,11 +30,13 @@ from uvicorn.server import Server
 from runtime.exitcodes import ExitCode
 from runtime.ipc.message import Action, Role
 from runtime.loader import create_app
+from runtime.loader.listen_config import cluster_https
 from runtime.options import ClusterOptions
 from runtime.titles import app_title
 from runtime.worker.base import ChildProcess, run_child
 from runtime.worker.draining import DrainingHttpToolsProtocol
 from runtime.worker.heartbeat import beat
+from runtime.worker.process_tree import stop_requested, terminate_tree
 
 if TYPE_CHECKING:
     from runtime.loader import BootInfo
@@ -122,7 +124,7 @@ class AppWorker(ChildProcess):
         loop.set_exception_handler(self.on_uncaught)
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
-        https = self.options.https
+        https = self.options.https or cluster_https(self.target.config)
         config = Config(
             self.target.asgi,  # the bound request function: no instance __call__ per request
             http=DrainingHttpToolsProtocol,
@@ -147,6 +149,7 @@ class AppWorker(ChildProcess):
         self.link.send(Action.APP_START, {"pid": os.getpid(), "id": self.worker_id})
 
     def stop(self) -> None:
+        stop_requested()  # the kill timeout of app code's subprocesses counts from here
         if self.server is not None:
             self.server.should_exit = True
 
@@ -194,3 +197,4 @@ def run_worker(
         return run_child(title, "app", options, worker.main)
     finally:
         faulthandler.cancel_dump_traceback_later()  # no beats once the loop is done
+        terminate_tree(options.kill_app_timeout / 1000)  # what app code started (SPEC §11)
