@@ -65,7 +65,10 @@ class Children:
             """First thing in the forked worker: drop every master resource it inherited.
             Another child's channel kept open would hide the master's death from that
             child (no EOF on its channel)."""
+            from runtime.logs import drop_inherited_handlers  # imported by the master already
+
             SignalQueue.reset_in_child(self.master_signals)
+            drop_inherited_handlers()  # without flushing: the master's lines stay its own
             for fd in [self.selector.fileno(), *self.fds(), *private_fds()]:
                 with contextlib.suppress(OSError):
                     os.close(fd)

@@ -20,7 +20,6 @@ import os
 import selectors
 import signal
 import socket
-import sys
 import time
 from typing import Any
 
@@ -190,7 +189,10 @@ class Master:
         if self.options.name is None:
             self.options = dataclasses.replace(self.options, name=app_name(self.options.base_dir))
         self.name = self.options.name or ""
-        self.log = setup_logging("master", self.options.base_dir, self.name, stdout=True)
+        try:
+            self.log = setup_logging("master", self.options.base_dir, self.name, True, strict=True)
+        except StartupError as exc:  # no log files at all: fail, as a daemon start does
+            self.fail_startup(str(exc))
 
     def bind(self, host: str, port: int) -> bool:
         try:
@@ -319,7 +321,9 @@ class Master:
     def fail_startup(self, text: str) -> None:
         if self.phase in (Phase.READY, Phase.CLOSING):
             return
-        print(f"[eggscripts] {text}", file=sys.stderr, flush=True)
+        from runtime.logs import print_stderr  # never raises (a full disk under stderr)
+
+        print_stderr(f"[eggscripts] {text}")
         self.setup_logs()
         self.log.error("%s", text)
         self.parent.notify(Action.STARTUP_ERROR, {"message": text})
