@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import os
 import signal
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -19,6 +19,9 @@ from eggscripts.errors import PREFIX, EggScriptsError, StartFailed
 from eggscripts.launch import Plan
 from eggscripts.progress import Progress
 from eggscripts.readychannel import FrameReader
+
+if TYPE_CHECKING:
+    import psutil
 
 TAIL_LINES = 100
 # A failed start's master gets this long to stop its children before it is killed.
@@ -40,7 +43,8 @@ def run(
     # The baseline is taken before the daemon exists, so even its very first write counts.
     stderr = None if ignore_stderr else startwait.StderrWatch(stderr_path)
     try:
-        read_fd = detach.spawn(plan.argv, plan.env, plan.base_dir, out, err)
+        keep = [plan.lock_fd] if plan.lock_fd is not None else []
+        read_fd = detach.spawn(plan.argv, plan.env, plan.base_dir, out, err, keep)
     finally:
         out.close()
         err.close()
@@ -106,11 +110,19 @@ def _fail(plan: Plan, outcome: startwait.Outcome, stderr_path: str) -> None:
     if outcome.master_pid is not None:
         master = procs.process(outcome.master_pid, outcome.master_started)
     masters = [master] if master is not None and not procs.is_gone(master) else []
+
+    # Only what this start created: its master, then the processes of the title in the
+    # master's session (the daemon's own: setsid). A session id outlives the master and
+    # is never recycled while one member lives, so orphaned children are found too; others
+    # found by title may be another start's cluster and are never touched.
+    def created() -> list[psutil.Process]:
+        found = procs.find(plan.title)
+        sid = outcome.master_session
+        return [cp.proc for cp in found if sid and procs.session_of(cp.pid) == sid]
+
     from eggscripts import shutdown  # only a failed start stops anything
 
-    result = shutdown.stop(
-        masters, leftovers=lambda: procs.find(plan.title), timeout=CLEANUP_TIMEOUT
-    )
+    result = shutdown.stop(masters, leftovers=created, timeout=CLEANUP_TIMEOUT)
     pids = result.stopped + result.killed
     if pids:
         echo(f"{PREFIX} stopped what was started (pids {', '.join(map(str, sorted(pids)))})")

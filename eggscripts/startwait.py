@@ -31,6 +31,8 @@ class Outcome:
     # When the master started (procs.start_ticks): identifies it for the cleanup after a
     # failed start without importing psutil on the way to a successful one.
     master_started: int | None = None
+    # The daemon's session (it called setsid): what a failed start's cleanup may stop.
+    master_session: int | None = None
 
 
 class StderrWatch:
@@ -93,6 +95,7 @@ def _handle(message: dict[str, Any], outcome: Outcome, progress: Progress) -> bo
     if action == readychannel.SPAWNED and isinstance(data.get("pid"), int):
         outcome.master_pid = data["pid"]
         outcome.master_started = procs.start_ticks(data["pid"])
+        outcome.master_session = procs.session_of(data["pid"])
     elif action == "agent-start":
         progress.agent_started()
     elif action == "app-start":

@@ -38,6 +38,8 @@ class ClusterOptions:
     https: HttpsOptions | None = None
     require: tuple[str, ...] = ()
     ready_fd: int | None = None
+    # The title lock `eggscripts start` took for this cluster (runtime/title_lock.py).
+    lock_fd: int | None = None
     startup_timeout: int = 300_000
     sticky: bool = False
     # Tunables with egg-cluster's defaults (milliseconds / counts).

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
 import click
 
-from eggscripts import app_settings, launch, options, procs
+from eggscripts import app_settings, launch, options, procs, title_lock
 from eggscripts.errors import AlreadyRunning
 from eggscripts.types import is_path
 
@@ -42,6 +43,9 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     _check_files(values)
     require = [_require(item, base_dir) for item in values["require"]]
     plan = launch.make_plan(values, base_dir, require)
+    # The lock first: of two starts at the same instant, one fails here, having launched
+    # nothing; then processes of that title left by a cluster that holds no lock.
+    plan = dataclasses.replace(plan, lock_fd=title_lock.take(plan.title))
     _refuse_if_running(plan.title)
     if not values["daemon"]:
         launch.exec_foreground(plan)
