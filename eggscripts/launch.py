@@ -58,6 +58,8 @@ def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan
         "startup_timeout": values["timeout"],
         "worker_timeout": values["worker_timeout"],
         "sticky": bool(values["sticky"]),
+        "user": values["user"],
+        "group": values["group"],
     }
     env = {**os.environ, "EGG_SERVER_ENV": values["env"]}
     return Plan(

@@ -52,6 +52,9 @@ class ClusterOptions:
     # An app worker whose event loop sends no heartbeat for this long (ms) is killed and
     # replaced (gunicorn's worker timeout); 0 turns the watch off; None: `heartbeat_timeout`.
     worker_timeout: int | None = None
+    # Account the agent and app workers switch to after fork/spawn (runtime/privileges.py).
+    user: str | None = None
+    group: str | None = None
 
     @property
     def bind_host(self) -> str:

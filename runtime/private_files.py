@@ -36,7 +36,8 @@ def run_as_owner() -> tuple[int, int] | None:
         return None
 
 
-def _hand_over(path: str | int) -> None:
+def hand_over(path: str | int) -> None:
+    """Give `path` (or an open fd) to the children's account, if they run as another."""
     owner = run_as_owner()
     if owner is not None:
         with contextlib.suppress(OSError):
@@ -65,7 +66,7 @@ def make_private_dirs(path: str) -> None:
                 raise
             continue
         os.chmod(directory, DIR_MODE)  # the umask may have removed bits, never added any
-        _hand_over(directory)
+        hand_over(directory)
 
 
 def open_private(path: str, flags: int = os.O_WRONLY | os.O_APPEND) -> int:
@@ -75,7 +76,7 @@ def open_private(path: str, flags: int = os.O_WRONLY | os.O_APPEND) -> int:
     except FileNotFoundError:
         pass
     fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-    _hand_over(fd)
+    hand_over(fd)
     return fd
 
 

@@ -25,6 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     except OptionsError as exc:
         print(f"[eggscripts] {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    from runtime.privileges import export_owner, resolve
+
+    try:
+        export_owner(resolve(options))  # --user/--group: what the master creates is theirs
+    except OptionsError as exc:
+        print(f"[eggscripts] {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     from runtime.title_lock import hold_title
 
     try:

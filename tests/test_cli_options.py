@@ -114,6 +114,8 @@ def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int
         "startup_timeout": 300000,
         "worker_timeout": None,
         "sticky": False,
+        "user": None,
+        "group": None,
     }
     assert isinstance(python.options()["lock_fd"], int)
     assert f" egg-server-{title} started on http://127.0.0.1:{port} " in out

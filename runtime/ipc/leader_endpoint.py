@@ -12,6 +12,8 @@ import contextlib
 import os
 import socket
 
+from runtime.private_files import hand_over
+
 ENV_LEADER_PATH = "EGGSCRIPTS_LEADER_PATH"
 ENV_LEADER_FD = "EGGSCRIPTS_LEADER_FD"
 ENV_CLUSTER_SECRET = "EGGSCRIPTS_CLUSTER_SECRET"
@@ -41,6 +43,8 @@ class LeaderEndpoint:
         self.sock.bind(self.path)
         os.chmod(self.path, 0o600)
         self.sock.listen(128)
+        for path in (self.dir, self.path):  # --user: the children connect as that account
+            hand_over(path)
 
     def export(self) -> None:
         """Children learn the endpoint from their environment (inherited at fork/spawn)."""

@@ -24,6 +24,7 @@ from runtime.ipc.leader_endpoint import inherited_leader_socket
 from runtime.logs import setup_logging
 from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
+from runtime.privileges import drop_privileges
 from runtime.titles import agent_title, set_title
 from runtime.worker.base import (
     OrphanWatch,
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except (IndexError, KeyError, ValueError, EggscriptsError) as exc:
         print(f"[eggscripts] agent_worker: bad invocation: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    drop_privileges(options)  # --user/--group: first, before any app code runs
     set_title(agent_title(options.title, options.base_dir))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
