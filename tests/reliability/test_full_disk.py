@@ -11,9 +11,12 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
 from tests.cli_helpers import busy_port, cli_env, copy_app, run_cli
 from tests.helpers import FIXTURES, Cluster, try_request, wait_until
 from tests.reliability.faults import fill, free_bytes, tmpfs
+from tests.reliability.load import Load
 
 FAULT_APP = FIXTURES / "runtime" / "fault"
 
@@ -79,3 +82,31 @@ def test_daemon_start_on_a_full_disk_reports_the_real_error(tmp_path, title, por
     assert result.returncode == 1, result
     assert f"port {port} is already in use" in result.stderr, result.stderr
     assert "exited before it was ready" not in result.stderr
+
+
+@pytest.mark.long
+def test_reforks_continue_under_load_with_the_disk_full(tmp_path, title, port) -> None:
+    """20 s of loopback load, a worker SIGKILLed every 2 s, the log disk full throughout:
+    every victim is replaced, and only requests in flight on a victim may fail."""
+    app = copy_app(FAULT_APP, tmp_path)
+    logs = app / "logs"
+    kills = 0
+    with tmpfs(logs, size_kb=256), Cluster(app, title, port, workers=2) as cluster:
+        fill(logs)
+        with Load(port, "/pid", clients=4) as load:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                time.sleep(2)
+                workers = cluster.processes()["app"]
+                assert len(workers) == 2, f"after {kills} kills: {workers}"
+                workers[0].send_signal(signal.SIGKILL)
+                kills += 1
+            wait_until(lambda: len(cluster.processes()["app"]) == 2, timeout=8)
+        out, err = cluster.output()
+    result = load.result
+    print(f"figures: {kills} kills, {result.ok} ok, {result.failed} failed {result.errors}")
+    assert out.count(" died (") == kills  # no replacement died
+    assert result.ok > 500
+    assert result.failed <= kills * 4  # at most the victims' in-flight requests
+    assert err.count("cannot write ") <= 2 + kills + 2  # one per process at most
+    assert "Traceback" not in err

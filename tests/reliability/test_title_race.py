@@ -64,3 +64,27 @@ def test_a_second_master_with_the_same_title_exits_1_in_one_line(tmp_path, title
             f"eggscripts stop --title={title}"
         ]
         assert len(cluster_processes(title)["master"]) == 1
+
+
+@pytest.mark.long
+def test_same_title_race_repeated(tmp_path, port) -> None:
+    """Eight rounds of three starts at once (one title, three ports): one winner each."""
+    from tests.conftest import new_title
+
+    app = make_app(tmp_path / "app", name="race")
+    env = cli_env(tmp_path)
+    winners = []
+    for round_ in range(8):
+        title = new_title(f"round{round_}")
+        procs = [_start(app, title, p, env) for p in (port, free_port(), free_port())]
+        codes = sorted(p.wait(timeout=60) for p in procs)
+        for p in procs:
+            p.communicate()
+        try:
+            assert codes == [0, 1, 1], (round_, codes)
+            assert len(cluster_processes(title)["master"]) == 1
+            winners.append(codes.count(0))
+        finally:
+            assert run_cli("stop", f"--title={title}", env=env).returncode == 0
+        wait_until(lambda t=title: not any(cluster_processes(t).values()))
+    print(f"figures: {len(winners)} rounds, exactly one cluster in each")
