@@ -80,8 +80,8 @@ def _open_logs(stdout_path: str, stderr_path: str) -> tuple[BinaryIO, BinaryIO]:
     try:
         for path in dict.fromkeys((stdout_path, stderr_path)):
             logrotate.rotate(path)
-        out = open(stdout_path, "ab")  # noqa: SIM115 - handed to the daemon, closed by run()
-        err = out if stderr_path == stdout_path else open(stderr_path, "ab")  # noqa: SIM115
+        out = logrotate.open_private(stdout_path)  # handed to the daemon, closed by run()
+        err = out if stderr_path == stdout_path else logrotate.open_private(stderr_path)
     except OSError as exc:
         raise EggScriptsError(f"cannot open log file {exc.filename}: {exc.strerror}") from None
     if err is out:

@@ -123,6 +123,10 @@ class ClusterOptions:
             raise OptionsError(f"worker_timeout must be an integer >= 0, got {timeout!r}")
         if not self.env:
             raise OptionsError("env must not be empty")
+        for name in ("user", "group"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise OptionsError(f"{name} must be a non-empty string, got {value!r}")
         if self.https:
             for path in (self.https.key, self.https.cert):
                 if not os.path.isfile(path):

@@ -53,3 +53,25 @@ def test_logs_and_run_files_are_owner_only_and_secrets_masked(tmp_path, title, p
     assert dumped["credentials"] == {"user": "******"}
     assert dumped["jwt"] == {"signing": "******", "issuer": "shop"}
     assert dumped["public"] == "http://example.com:8080/a"
+
+
+def test_daemon_logs_are_owner_only(tmp_path, title, port) -> None:
+    from tests.cli_helpers import cli_env, run_cli
+
+    app = make_app(tmp_path / "app", name="shop")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = cli_env(home)
+    out, err = home / "deep" / "logs" / "out.log", home / "deep" / "logs" / "err.log"
+    old = os.umask(0o022)
+    try:
+        started = run_cli("start", "--daemon", f"--title={title}", f"--port={port}",
+                          "--hostname=127.0.0.1", "--workers=1", f"--stdout={out}",
+                          f"--stderr={err}", str(app), env=env)  # fmt: skip
+    finally:
+        os.umask(old)
+        stopped = run_cli("stop", f"--title={title}", env=env)
+    assert started.returncode == 0, started
+    assert stopped.returncode == 0, stopped
+    modes = {p.name: _mode(p) for p in (home / "deep", out.parent, out, err)}
+    assert modes == {"deep": 0o700, "logs": 0o700, "out.log": 0o600, "err.log": 0o600}
