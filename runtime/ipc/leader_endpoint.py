@@ -89,7 +89,8 @@ def _is_stale(path: str) -> bool:
 def remove_stale() -> list[str]:
     """Remove the endpoint directories of this user's SIGKILLed masters (a master that
     exits normally removes its own); returns what was removed."""
-    base, removed = _temp_base(), []
+    base = _temp_base()
+    removed: list[str] = []
     try:
         entries = list(os.scandir(base))
     except OSError:
