@@ -16,7 +16,7 @@ import contextlib
 import os
 import socket
 
-from runtime.private_files import hand_over
+from runtime.private_files import hand_over, run_as_owner
 
 ENV_LEADER_PATH = "EGGSCRIPTS_LEADER_PATH"
 ENV_LEADER_FD = "EGGSCRIPTS_LEADER_FD"
@@ -86,6 +86,12 @@ def _is_stale(path: str) -> bool:
     return False
 
 
+def _our_uids() -> set[int]:
+    """Ours, and the `--user` account's: a root master hands its directory over."""
+    owner = run_as_owner()
+    return {os.getuid()} | ({owner[0]} if owner else set())
+
+
 def remove_stale() -> list[str]:
     """Remove the endpoint directories of this user's SIGKILLed masters (a master that
     exits normally removes its own); returns what was removed."""
@@ -100,9 +106,8 @@ def remove_stale() -> list[str]:
         if not name.startswith(DIR_PREFIX) or len(name) != len(DIR_PREFIX) + 12:
             continue
         with contextlib.suppress(OSError):
-            if entry.stat(follow_symlinks=False).st_uid != os.getuid() or not entry.is_dir(
-                follow_symlinks=False
-            ):
+            owner = entry.stat(follow_symlinks=False).st_uid
+            if owner not in _our_uids() or not entry.is_dir(follow_symlinks=False):
                 continue
             if _is_stale(entry.path):
                 for leftover in ("leader.sock", OWNER_FILE):
