@@ -110,3 +110,21 @@ def test_reforks_continue_under_load_with_the_disk_full(tmp_path, title, port) -
     assert result.failed <= kills * 4  # at most the victims' in-flight requests
     assert err.count("cannot write ") <= 2 + kills + 2  # one per process at most
     assert "Traceback" not in err
+
+
+def test_daemon_start_with_the_log_disk_already_full_says_why(tmp_path, title, port) -> None:
+    """The issue's second case: the app's log disk is full before `start`. The start
+    fails on the stderr check, and the tail it prints names the disk error (it used to say
+    only "the cluster exited before it was ready")."""
+    app = copy_app(FAULT_APP, tmp_path)
+    logs = app / "logs"
+    with tmpfs(logs, size_kb=128):
+        fill(logs)
+        result = run_cli(
+            "start", "--daemon", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
+            "--workers=1", "--env=prod", str(app), env=cli_env(tmp_path), timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1, result
+    assert "failed to start: the cluster wrote to its stderr log" in result.stderr
+    assert "No space left on device (errno 28)" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
