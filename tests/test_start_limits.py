@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import psutil
+import pytest
 
 from tests.cli_helpers import EGGSCRIPTS, cli_env, make_app, run_cli
 from tests.helpers import Cluster, cluster_processes, request
@@ -62,3 +63,23 @@ def test_group_switches_agent_and_workers_not_the_master(tmp_path, title, port) 
         assert psutil.Process(cluster.pid).gids().real == 0
     log = app / "logs" / "shop" / "common-error.log"
     assert (log.stat().st_uid, log.stat().st_gid) == (0, 65534)  # handed to the children
+
+
+def test_open_files_soft_limit_is_raised_to_the_hard_limit(tmp_path, title, port) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard <= 256:
+        pytest.skip(f"needs a finite hard RLIMIT_NOFILE above 256 (got {hard})")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # inherited by the cluster
+    try:
+        with Cluster(make_app(tmp_path / "app"), title, port, workers=1):
+            found = cluster_processes(title)
+            limits = {
+                p.pid: psutil.Process(p.pid).rlimit(psutil.RLIMIT_NOFILE)
+                for p in found["master"] + found["agent"] + found["app"]
+            }
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(limits) == 3
+    assert set(limits.values()) == {(hard, hard)}
