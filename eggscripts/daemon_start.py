@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import os
 import signal
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -19,6 +19,9 @@ from eggscripts.errors import PREFIX, EggScriptsError, StartFailed
 from eggscripts.launch import Plan
 from eggscripts.progress import Progress
 from eggscripts.readychannel import FrameReader
+
+if TYPE_CHECKING:
+    import psutil
 
 TAIL_LINES = 100
 # A failed start's master gets this long to stop its children before it is killed.
@@ -42,7 +45,8 @@ def run(
     watched = startwait.StderrWatch(stderr_path)
     stderr = None if ignore_stderr else watched
     try:
-        read_fd = detach.spawn(plan.argv, plan.env, plan.base_dir, out, err)
+        keep = [plan.lock_fd] if plan.lock_fd is not None else []
+        read_fd = detach.spawn(plan.argv, plan.env, plan.base_dir, out, err, keep)
     finally:
         out.close()
         err.close()
@@ -99,8 +103,8 @@ def _open_logs(stdout_path: str, stderr_path: str) -> tuple[BinaryIO, BinaryIO]:
     try:
         for path in dict.fromkeys((stdout_path, stderr_path)):
             logrotate.rotate(path)
-        out = open(stdout_path, "ab")  # noqa: SIM115 - handed to the daemon, closed by run()
-        err = out if stderr_path == stdout_path else open(stderr_path, "ab")  # noqa: SIM115
+        out = logrotate.open_private(stdout_path)  # handed to the daemon, closed by run()
+        err = out if stderr_path == stdout_path else logrotate.open_private(stderr_path)
     except OSError as exc:
         raise EggScriptsError(f"cannot open log file {exc.filename}: {exc.strerror}") from None
     if err is out:
@@ -124,11 +128,19 @@ def _fail(plan: Plan, outcome: startwait.Outcome, stderr_path: str) -> None:
     if outcome.master_pid is not None:
         master = procs.process(outcome.master_pid, outcome.master_started)
     masters = [master] if master is not None and not procs.is_gone(master) else []
+
+    # Only what this start created: its master, then the processes of the title in the
+    # master's session (the daemon's own: setsid). A session id outlives the master and
+    # is never recycled while one member lives, so orphaned children are found too; others
+    # found by title may be another start's cluster and are never touched.
+    def created() -> list[psutil.Process]:
+        found = procs.find(plan.title)
+        sid = outcome.master_session
+        return [cp.proc for cp in found if sid and procs.session_of(cp.pid) == sid]
+
     from eggscripts import shutdown  # only a failed start stops anything
 
-    result = shutdown.stop(
-        masters, leftovers=lambda: procs.find(plan.title), timeout=CLEANUP_TIMEOUT
-    )
+    result = shutdown.stop(masters, leftovers=created, timeout=CLEANUP_TIMEOUT)
     pids = result.stopped + result.killed
     if pids:
         echo(f"{PREFIX} stopped what was started (pids {', '.join(map(str, sorted(pids)))})")

@@ -128,7 +128,7 @@ HOSTNAME = OptionSpec(
 )
 WORKERS = OptionSpec(
     "workers",
-    "Number of app worker processes.",
+    "Number of app worker processes (at most 16 per CPU, and one per 40 MiB of memory).",
     type=click.IntRange(min=1),
     aliases=("-c", "--cluster"),
     envvar="EGG_WORKERS",
@@ -217,10 +217,23 @@ WORKER_TIMEOUT = OptionSpec(
     default_text="30000; 0 (off) with --env local or unittest",
     metavar="MS",
 )
+USER = OptionSpec(
+    "user",
+    "Run the agent and app workers as this user (name or uid), switched right after the "
+    "port is bound; the master stays root. Needs root.",
+    default_text="the user running start",
+    metavar="USER",
+)
+GROUP = OptionSpec(
+    "group",
+    "Run the agent and app workers with this group (name or gid). Needs root.",
+    default_text="the --user's primary group",
+    metavar="GROUP",
+)
 
 START: tuple[OptionSpec, ...] = (
     TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
-    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT,
+    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
 )  # fmt: skip
 
 STOP: tuple[OptionSpec, ...] = (

@@ -218,6 +218,14 @@ def process(pid: int, started: int | None) -> psutil.Process | None:
     return proc if start_ticks(pid) == started else None
 
 
+def session_of(pid: int) -> int | None:
+    """The session id of `pid`, None if it is gone."""
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
+
+
 def is_gone(proc: psutil.Process) -> bool:
     import psutil
 

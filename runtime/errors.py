@@ -17,10 +17,11 @@ PREFIX = "[eggscripts]"
 
 
 def report(text: str) -> None:
-    """One line on stderr. A full or closed stderr must not turn into a second failure
-    that hides the first."""
-    with contextlib.suppress(OSError, ValueError):
-        print(f"{PREFIX} {text}", file=sys.stderr, flush=True)
+    """One line on stderr that can never raise: stderr may be a file on a full disk, a
+    closed pipe, or gone, and the caller's real error must still go on its way."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"{PREFIX} {text}\n")
+        sys.stderr.flush()
 
 
 class EggscriptsError(Exception):

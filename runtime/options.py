@@ -38,6 +38,8 @@ class ClusterOptions:
     https: HttpsOptions | None = None
     require: tuple[str, ...] = ()
     ready_fd: int | None = None
+    # The title lock `eggscripts start` took for this cluster (runtime/title_lock.py).
+    lock_fd: int | None = None
     startup_timeout: int = 300_000
     # Tunables with egg-cluster's defaults (milliseconds / counts).
     kill_app_timeout: int = 5_000
@@ -49,6 +51,9 @@ class ClusterOptions:
     # An app worker whose event loop sends no heartbeat for this long (ms) is killed and
     # replaced (gunicorn's worker timeout); 0 turns the watch off; None: `heartbeat_timeout`.
     worker_timeout: int | None = None
+    # Account the agent and app workers switch to after fork/spawn (runtime/privileges.py).
+    user: str | None = None
+    group: str | None = None
 
     @property
     def bind_host(self) -> str:
@@ -117,6 +122,10 @@ class ClusterOptions:
             raise OptionsError(f"worker_timeout must be an integer >= 0, got {timeout!r}")
         if not self.env:
             raise OptionsError("env must not be empty")
+        for name in ("user", "group"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise OptionsError(f"{name} must be a non-empty string, got {value!r}")
         if self.https:
             for path in (self.https.key, self.https.cert):
                 if not os.path.isfile(path):

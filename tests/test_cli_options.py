@@ -110,9 +110,13 @@ def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int
         "https": None,
         "require": [],
         "ready_fd": None,
+        "lock_fd": python.options()["lock_fd"],  # the title lock, held since the CLI took it
         "startup_timeout": 300000,
         "worker_timeout": None,
+        "user": None,
+        "group": None,
     }
+    assert isinstance(python.options()["lock_fd"], int)
     assert f" egg-server-{title} started on http://127.0.0.1:{port} " in out
 
 

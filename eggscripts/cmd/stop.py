@@ -55,7 +55,9 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     masters = [cp.proc for cp in found if cp.info.role == "master"]
     result = shutdown.stop(
         masters,
-        leftovers=lambda: procs.find(title, roles=("agent", "app"), base_dir=only_dir),
+        leftovers=lambda: [
+            cp.proc for cp in procs.find(title, roles=("agent", "app"), base_dir=only_dir)
+        ],
         timeout=values["timeout"] / 1000,
     )
     killed = set(result.killed)

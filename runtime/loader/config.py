@@ -22,9 +22,17 @@ from typing import Any
 from runtime.errors import StartupError
 from runtime.loader.context import LoadContext
 from runtime.loader.files import find_variant, load_yaml
+from runtime.loader.shape import check_shape
 from runtime.loader.units import LoadUnit
+from runtime.private_files import make_private_dirs, write_private
 
-SECRET = re.compile(r"secret|password|pass|token|key|cookie|session", re.IGNORECASE)
+# Key names whose values the config dump masks (SPEC §6; documented in docs/APP_GUIDE.md).
+SECRET = re.compile(
+    r"secret|password|pass|token|key|cookie|session|credential|bearer|private|signing",
+    re.IGNORECASE,
+)
+# `scheme://user:PASSWORD@host` and `redis://:PASSWORD@host`: group 1 keeps the user part.
+URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:)[^/\s]*@")
 MASK = "******"
 BUILTIN = "<eggscripts>"
 
@@ -72,6 +80,7 @@ def read_config_file(
                 value = value(*args)
             except Exception as exc:
                 raise fail(path, exc, root=unit.path) from exc
+        check_shape(value, path)  # load_yaml checks YAML files itself
     else:
         value = load_yaml(path)
         if value is None:
@@ -183,15 +192,26 @@ def _leaves(value: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def mask(value: Any, secret: bool = False) -> Any:
-    """A JSON-ready copy of `value`; under a secret-looking key every scalar is masked."""
-    if isinstance(value, dict):
-        return {str(k): mask(v, secret or bool(SECRET.search(str(k)))) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [mask(v, secret) for v in value]
+def mask(value: Any, secret: bool = False, memo: dict[tuple[int, bool], Any] | None = None) -> Any:
+    """A JSON-ready copy of `value`: under a secret-looking key every scalar is masked, and
+    a password inside a URL anywhere. Memoised by identity, so structure shared through
+    YAML aliases is masked once and shared in the copy, never expanded."""
+    if isinstance(value, (dict, list, tuple)):
+        memo = {} if memo is None else memo
+        key = (id(value), secret)
+        if key not in memo:
+            if isinstance(value, dict):
+                memo[key] = out = {}
+                for k, v in value.items():
+                    out[str(k)] = mask(v, secret or bool(SECRET.search(str(k))), memo)
+            else:
+                memo[key] = [mask(v, secret, memo) for v in value]
+        return memo[key]
     if secret and value is not None and not isinstance(value, bool):
         return MASK
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if isinstance(value, str):
+        return URL_PASSWORD.sub(rf"\g<1>{MASK}@", value)
+    if value is None or isinstance(value, (int, float, bool)):
         return value
     if isinstance(value, re.Pattern):
         return f"/{value.pattern}/"
@@ -200,7 +220,8 @@ def mask(value: Any, secret: bool = False) -> Any:
 
 
 def dump_config(target: Any) -> None:
-    """Write `run/<application|agent>_config.json` (+ `_meta`); never fails the start."""
+    """Write `run/<application|agent>_config.json` (+ `_meta`), owner-only (0600 in a 0700
+    directory, runtime/private_files.py); never fails the start."""
     role = "application" if target.role == "app" else "agent"
     rundir = os.path.join(target.base_dir, "run")
     files = {
@@ -208,12 +229,9 @@ def dump_config(target: Any) -> None:
         f"{role}_config_meta.json": target.config_meta,
     }
     try:
-        os.makedirs(rundir, exist_ok=True)
+        make_private_dirs(rundir)
         for fname, data in files.items():
-            path = os.path.join(rundir, fname)
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-            os.replace(tmp, path)  # atomic: N workers write the same file concurrently
-    except OSError as exc:
+            # Atomic: N workers write the same file concurrently.
+            write_private(os.path.join(rundir, fname), json.dumps(data, indent=2, sort_keys=True))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: a cyclic value
         target.logger.warning("cannot write %s: %s", rundir, exc)

@@ -50,11 +50,19 @@ def load_module(path: str, name: str) -> ModuleType:
 
 
 def load_yaml(path: str) -> Any:
+    """The content of a YAML file, bounded in size and shape (runtime/loader/shape.py)."""
     import yaml
 
+    from runtime.loader.shape import MAX_DEPTH, check_file_size, check_shape
+
+    check_file_size(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            value = yaml.safe_load(fh)
+    except RecursionError:  # the parser recurses per level: name the file, not yaml/*.py
+        raise StartupError(
+            f"{path}: YAML nested too deeply to parse (the limit is {MAX_DEPTH} levels)"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -62,6 +70,8 @@ def load_yaml(path: str) -> Any:
         raise StartupError(f"{path}:{line}: YAMLError: {problem}") from exc
     except (OSError, yaml.YAMLError) as exc:
         raise StartupError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    check_shape(value, path)
+    return value
 
 
 def find_variant(directory: str, stem: str) -> str | None:

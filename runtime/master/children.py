@@ -88,7 +88,12 @@ class Children:
             """First thing in the forked worker: drop every master resource it inherited.
             Another child's channel kept open would hide the master's death from that
             child (no EOF on its channel)."""
+            from runtime.logs import drop_inherited_handlers  # imported by the master already
+            from runtime.privileges import drop_privileges
+
             SignalQueue.reset_in_child(self.master_signals)
+            drop_inherited_handlers()  # without flushing: the master's lines stay its own
+            drop_privileges(options)  # --user/--group, before any app code runs
             for fd in [self.selector.fileno(), *self.fds(), *private_fds()]:  # type: ignore[attr-defined]
                 with contextlib.suppress(OSError):
                     os.close(fd)

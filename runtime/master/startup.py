@@ -36,6 +36,7 @@ class Startup:
     def __init__(self, master: Master) -> None:
         self.m = master
         self.timer: Timer | None = None
+        self.logs_tried = False
 
     def begin(self) -> None:
         m = self.m
@@ -63,15 +64,20 @@ class Startup:
         """After the agent is on its way: the app name (pyproject.toml) and the log files
         are not needed to start it, so they stay off the start-up's critical path."""
         m = self.m
-        if logging.getLogger().handlers:
+        if logging.getLogger().handlers or self.logs_tried:
             return
+        self.logs_tried = True
         from runtime.app_name import app_name
         from runtime.logs import setup_logging
 
         if m.options.name is None:
             m.options = dataclasses.replace(m.options, name=app_name(m.options.base_dir))
         m.name = m.options.name or ""
-        m.log = setup_logging("master", m.options.base_dir, m.name, stdout=True)
+        try:
+            m.log = setup_logging("master", m.options.base_dir, m.name, True, strict=True)
+        except StartupError as exc:  # no log files at all: fail, as a daemon start does
+            self.fail(str(exc), ExitCode.ERROR)
+            return
         m.stopper.log = m.log
 
     def bind(self, host: str, port: int, path: str | None = None, mode: int | None = None) -> bool:

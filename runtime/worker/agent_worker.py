@@ -24,6 +24,7 @@ from runtime.ipc.framing import ENV_IPC_FD
 from runtime.ipc.leader_endpoint import inherited_leader_socket
 from runtime.ipc.message import Action, Role
 from runtime.options import ClusterOptions
+from runtime.privileges import drop_privileges
 from runtime.titles import agent_title
 from runtime.worker.base import ChildProcess, run_child
 from runtime.worker.heartbeat import beat
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     except (IndexError, KeyError, ValueError, EggscriptsError) as exc:
         report(f"agent_worker: bad invocation: {exc}")
         return ExitCode.USAGE
+    drop_privileges(options)  # --user/--group: first, before any app code runs
     sock = socket.socket(fileno=fd)
     if options.name is None:
         from runtime.app_name import app_name
