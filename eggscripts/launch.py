@@ -56,7 +56,14 @@ def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan
         "startup_timeout": values["timeout"],
         "worker_timeout": values["worker_timeout"],
         "sticky": bool(values["sticky"]),
+        "shutdown_delay": values["shutdown_delay"],
+        "grace_period": values["grace_period"],
+        "log_format": values["log_format"],
     }
+    if values["health_port"] is not None:
+        options["health_host"], options["health_port"] = values["health_port"]
+    if values["daemon"]:  # the master reopens them on SIGUSR1 (logrotate)
+        options["stdout_log"], options["stderr_log"] = values["stdout"], values["stderr"]
     env = {**os.environ, "EGG_SERVER_ENV": values["env"]}
     return Plan(
         python=values["python"] or sys.executable,

@@ -1,59 +1,323 @@
-"""Per-process logging to the files of SPEC §5.
+"""Per-process logging to the files of SPEC §5, where operators want them.
 
-All processes of a cluster append to the same files (O_APPEND keeps lines whole), and
-`WatchedFileHandler` reopens a file that logrotate moved away, so nothing is ever truncated
-or written into a rotated file. Each line carries time, level, pid and role.
+Every process of a cluster appends to the same directory: `logger.dir` from the app config
+(relative to BASE_DIR), else `<BASE_DIR>/logs/<app name>/` in env local/unittest and
+`~/logs/<app name>/` otherwise (egg's `app_info.root`), so a deploy that replaces the app
+directory keeps its logs. Files: `<app name>-web.log` (app workers), `egg-agent.log`,
+`master.log`, and `common-error.log` (every ERROR). Files are 0600, directories 0700.
+
+Where the directory is not known yet (the master before the agent reported the app's
+config, the agent before its config is loaded) records wait in a `PendingHandler` and are
+written once `redirect()` names the directory, or the default one at exit: nothing logged
+during a start is lost or written to the wrong place.
+
+- O_APPEND keeps lines from many processes whole; `WatchedFileHandler` notices a file
+  that logrotate moved, and `reopen()` (SIGUSR1, in every process) reopens every file,
+  including the daemon's stdout/stderr logs behind fds 1 and 2.
+- `--log-format=json`: one JSON object per line (time, level, pid, role, worker, logger,
+  message, exception).
+- Python warnings are captured into the logs (`logging.captureWarnings`): a deprecation
+  warning at boot must not fail a daemon start through its stderr check.
+- Until `egg-ready`, ERROR records of the agent and app workers also go to stderr (as in
+  egg), so `start --daemon` sees a broken boot; `ready()` ends that.
+- A handler that cannot write (full disk) says so once on stderr, not once per line.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import logging.handlers
 import os
 import sys
+import time
+from collections.abc import Mapping
+from typing import Any
 
 ROLE_LABELS = {"master": "master", "agent": "agent_worker", "app": "app_worker"}
-FORMAT = "%(asctime)s %(levelname)s %(process)d [{label}] %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(process)d [{label}] %(message)s"
+# Records carrying this attribute (`extra=NO_STDERR`) skip the until-ready stderr copy:
+# a child's one-line startup error reaches the user through the master, exactly once.
+NO_STDERR = {"eggscripts_no_stderr": True}
+PENDING_LIMIT = 10_000
 
 
-def log_dir(base_dir: str, app_name: str) -> str:
-    return os.path.join(base_dir, "logs", app_name)
+def default_log_dir(base_dir: str, app_name: str, env: str) -> str:
+    root = base_dir if env in ("local", "unittest") else os.path.expanduser("~")
+    return os.path.join(root, "logs", app_name)
+
+
+def resolve_dir(config: Mapping[str, Any], key: str, base_dir: str) -> str | None:
+    """An app config path (`logger.dir` as "logger.dir", or `rundir`), absolute."""
+    value: Any = config
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if not isinstance(value, str) or not value:
+        return None
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
+
+
+def config_dirs(
+    config: Mapping[str, Any], base_dir: str, app_name: str, env: str
+) -> dict[str, str]:
+    """`{"log_dir", "run_dir"}` the app config asks for (`logger.dir`, `rundir`), with the
+    defaults; the agent reports them in `agent-start` so the master and the app workers
+    write where the app's own config says."""
+    return {
+        "log_dir": resolve_dir(config, "logger.dir", base_dir)
+        or default_log_dir(base_dir, app_name, env),
+        "run_dir": resolve_dir(config, "rundir", base_dir) or os.path.join(base_dir, "run"),
+    }
+
+
+def adopt_agent_dirs(options: Any, data: Any) -> Any:
+    """Master side of `agent-start`: log to the app's directory from now on (with what was
+    held back) and remember both dirs in the options the app workers are forked with."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("log_dir"), str):
+        return options
+    import dataclasses
+
+    redirect(data["log_dir"])
+    run_dir = data.get("run_dir") if isinstance(data.get("run_dir"), str) else None
+    return dataclasses.replace(options, log_dir=data["log_dir"], run_dir=run_dir)
+
+
+def console_wanted(env: str, foreground: bool) -> bool:
+    """In the foreground in local/unittest, app log lines and tracebacks also go to the
+    terminal (a developer watches it); elsewhere the files are the place to look."""
+    return foreground and env in ("local", "unittest")
 
 
 def role_file(role: str, app_name: str) -> str:
     return {"master": "master.log", "agent": "egg-agent.log"}.get(role, f"{app_name}-web.log")
 
 
-def setup_logging(
-    role: str, base_dir: str, app_name: str, stdout: bool = False, directory: str | None = None
-) -> logging.Logger:
-    """Route the root logger to this role's file, common-error.log and optionally stdout.
+# -- formatters ------------------------------------------------------------------------------
+class TextFormatter(logging.Formatter):
+    def __init__(self, role: str, worker_id: int | None) -> None:
+        label = ROLE_LABELS.get(role, role) + (f"#{worker_id}" if worker_id else "")
+        super().__init__(TEXT_FORMAT.format(label=label))
 
-    Called once per process, and again in a forked child, which replaces the master's
-    handlers (closing its copies of the master's file descriptors).
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; the traceback, if any, is one string field."""
+
+    def __init__(self, role: str, worker_id: int | None) -> None:
+        super().__init__()
+        self.role = role
+        self.worker_id = worker_id
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
+        zone = time.strftime("%z", time.localtime(record.created))
+        entry: dict[str, Any] = {
+            "time": f"{stamp}.{int(record.msecs):03d}{zone[:3]}:{zone[3:]}",
+            "level": record.levelname,
+            "pid": record.process,
+            "role": self.role,
+            "worker": self.worker_id,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def make_formatter(role: str, log_format: str, worker_id: int | None) -> logging.Formatter:
+    cls = JsonFormatter if log_format == "json" else TextFormatter
+    return cls(role, worker_id)
+
+
+# -- handlers --------------------------------------------------------------------------------
+class _QuietFailure:
+    """Mixin: report a failing write once on stderr; logging must never kill a process."""
+
+    _failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self._failed:
+            self._failed = True
+            exc = sys.exc_info()[1]
+            target = getattr(self, "baseFilename", "a log stream")
+            with contextlib.suppress(Exception):
+                sys.stderr.write(f"[eggscripts] cannot write to {target}: {exc}\n")
+
+
+class LogFile(_QuietFailure, logging.handlers.WatchedFileHandler):
+    """An owner-only (0600), appending, rotation-aware log file."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return open(fd, "a", encoding=self.encoding or "utf-8", errors=self.errors)
+
+    def reopen(self) -> None:
+        self.acquire()
+        try:
+            if self.stream is not None:
+                with contextlib.suppress(OSError):
+                    self.stream.flush()
+                self.stream.close()
+            self.stream = self._open()
+            self._statstream()
+        finally:
+            self.release()
+
+
+class Console(_QuietFailure, logging.StreamHandler):  # type: ignore[type-arg]
+    pass
+
+
+class PendingHandler(logging.Handler):
+    """Holds records until the log directory is known (`redirect`), else writes them to the
+    default directory when the process exits. Only the process that created it does that:
+    a forked child inherits a copy of the buffer that is not its own."""
+
+    def __init__(self, default_dir: str) -> None:
+        super().__init__()
+        self.default_dir = default_dir
+        self.records: list[logging.LogRecord] = []
+        self.owner = os.getpid()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < PENDING_LIMIT:
+            self.records.append(record)
+
+    def close(self) -> None:
+        if os.getpid() == self.owner and _state.pending is self:
+            redirect(self.default_dir)
+        super().close()
+
+
+class _State:
+    """This process's logging setup (one per process, like the root logger it configures)."""
+
+    role = "master"
+    app_name = "app"
+    worker_id: int | None = None
+    log_format = "text"
+    directory: str | None = None
+    pending: PendingHandler | None = None
+    until_ready: logging.Handler | None = None
+
+
+_state = _State()
+
+
+def setup_logging(
+    role: str,
+    base_dir: str,
+    app_name: str,
+    stdout: bool = False,
+    directory: str | None = None,
+    *,
+    env: str = "local",
+    log_format: str = "text",
+    worker_id: int | None = None,
+    errors_to_stderr: bool = False,
+) -> logging.Logger:
+    """Route the root logger to this role's files (or hold records until `redirect` when
+    `directory` is None), optionally to stdout (foreground), and, with
+    `errors_to_stderr`, ERROR records to stderr until `ready()`.
+
+    Called once per process, and again in a forked child, which drops the master's
+    handlers without flushing them (their buffered lines are the master's to write).
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-        handler.close()
-    fmt = logging.Formatter(FORMAT.format(label=ROLE_LABELS.get(role, role)))
-    directory = directory or log_dir(base_dir, app_name)
+        if isinstance(handler, logging.FileHandler) and handler.stream is not None:
+            handler.stream = None  # dropped, not flushed: PITFALLS (full disk in a child)
+    _state.role, _state.app_name, _state.worker_id = role, app_name, worker_id
+    _state.log_format, _state.directory, _state.pending = log_format, None, None
+    formatter = make_formatter(role, log_format, worker_id)
+    if stdout:
+        console = Console(sys.stdout)
+        console.setFormatter(formatter)
+        root.addHandler(console)
+    _state.until_ready = None
+    if errors_to_stderr and not stdout:
+        errors = Console(sys.stderr)
+        errors.setLevel(logging.ERROR)
+        errors.addFilter(lambda record: not getattr(record, "eggscripts_no_stderr", False))
+        errors.setFormatter(TextFormatter(role, worker_id))
+        root.addHandler(errors)
+        _state.until_ready = errors
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    if directory is None:
+        _state.pending = PendingHandler(default_log_dir(base_dir, app_name, env))
+        root.addHandler(_state.pending)
+    else:
+        redirect(directory)
+    return logging.getLogger(f"eggscripts.{role}")
+
+
+def redirect(directory: str) -> str | None:
+    """Write this process's logs to `directory` from now on (and what was pending). Returns
+    the directory in use (None when it cannot be written: one line on stderr)."""
+    root = logging.getLogger()
+    directory = os.path.abspath(directory)
+    if directory == _state.directory:
+        return directory
     try:
-        os.makedirs(directory, exist_ok=True)
-        main_path = os.path.join(directory, role_file(role, app_name))
-        main = logging.handlers.WatchedFileHandler(main_path)
-        errors = logging.handlers.WatchedFileHandler(os.path.join(directory, "common-error.log"))
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        main = LogFile(os.path.join(directory, role_file(_state.role, _state.app_name)))
+        errors = LogFile(os.path.join(directory, "common-error.log"))
     except OSError as exc:
         print(f"[eggscripts] cannot write logs to {directory}: {exc.strerror}", file=sys.stderr)
-    else:
-        main.setFormatter(fmt)
-        errors.setFormatter(fmt)
-        errors.setLevel(logging.ERROR)
-        root.addHandler(main)
-        root.addHandler(errors)
-    if stdout:
-        console = logging.StreamHandler(sys.stdout)
-        console.setFormatter(fmt)
-        root.addHandler(console)
-    root.setLevel(logging.INFO)
-    return logging.getLogger(f"eggscripts.{role}")
+        return None
+    formatter = make_formatter(_state.role, _state.log_format, _state.worker_id)
+    main.setFormatter(formatter)
+    errors.setFormatter(formatter)
+    errors.setLevel(logging.ERROR)
+    for handler in list(root.handlers):
+        if isinstance(handler, LogFile):
+            root.removeHandler(handler)
+            handler.close()
+    root.addHandler(main)
+    root.addHandler(errors)
+    _state.directory = directory
+    pending, _state.pending = _state.pending, None
+    if pending is not None:
+        root.removeHandler(pending)
+        for record in pending.records:
+            for handler in (main, errors):
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+        pending.records.clear()
+    return directory
+
+
+def current_dir() -> str | None:
+    return _state.directory
+
+
+def ready() -> None:
+    """`egg-ready` arrived: ERROR records stop going to stderr (files only from now on)."""
+    if _state.until_ready is not None:
+        logging.getLogger().removeHandler(_state.until_ready)
+        _state.until_ready = None
+
+
+def reopen(stdout_path: str | None = None, stderr_path: str | None = None) -> None:
+    """Reopen every log file of this process (SIGUSR1 after logrotate moved them away).
+
+    The daemon's stdout/stderr logs are fds 1 and 2, shared by every process of the
+    cluster since fork/spawn: each process points its own fds at the new files."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, LogFile):
+            handler.reopen()
+    for fd, path in ((1, stdout_path), (2, stderr_path)):
+        if not path:
+            continue
+        try:
+            sys.stdout.flush() if fd == 1 else sys.stderr.flush()
+            new = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except (OSError, ValueError):
+            continue
+        os.dup2(new, fd)
+        os.close(new)

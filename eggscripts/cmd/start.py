@@ -37,6 +37,9 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.START, app)
     values["title"] = values["title"] or app.default_title
+    for stream in ("stdout", "stderr"):  # per title: two apps never rotate each other's file
+        default = os.path.join("~", "logs", values["title"], f"master-{stream}.log")
+        values[stream] = values[stream] or os.path.expanduser(default)
     values["workers"] = values["workers"] or _cpu_count()
     values["framework"] = _framework(values["framework"], base_dir)
     _check_files(values)

@@ -31,7 +31,9 @@ def defaults(ctx: LoadContext) -> dict[str, Any]:
         "env": info.env,
         "base_dir": info.base_dir,
         "rundir": os.path.join(info.base_dir, "run"),
-        "logger": {"dir": os.path.join(info.base_dir, "logs", info.name)},
+        # egg's app_info.root: BASE_DIR in local/unittest, the home directory otherwise,
+        # so a deploy that replaces the app directory keeps its logs (SPEC §5).
+        "logger": {"dir": os.path.join(info.root, "logs", info.name)},
         "core_middleware": [],
         "middleware": [],
         "bodyparser": {"enable": True, "limit": "1mb"},
@@ -139,17 +141,19 @@ def mask(value: Any, secret: bool = False) -> Any:
 def dump_config(target: Any) -> None:
     """Write `run/<application|agent>_config.json` (+ `_meta`); never fails the start."""
     role = "application" if target.role == "app" else "agent"
-    rundir = os.path.join(target.base_dir, "run")
+    rundir = target.config.get("rundir") or "run"  # honoured, relative to BASE_DIR
+    rundir = os.path.join(target.base_dir, os.path.expanduser(str(rundir)))
     files = {
         f"{role}_config.json": mask(target.config),
         f"{role}_config_meta.json": target.config_meta,
     }
     try:
-        os.makedirs(rundir, exist_ok=True)
+        os.makedirs(rundir, mode=0o700, exist_ok=True)
         for fname, data in files.items():
             path = os.path.join(rundir, fname)
             tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=2, sort_keys=True)
             os.replace(tmp, path)  # atomic: N workers write the same file concurrently
     except OSError as exc:

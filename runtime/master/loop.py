@@ -190,7 +190,10 @@ class Master:
         if self.options.name is None:
             self.options = dataclasses.replace(self.options, name=app_name(self.options.base_dir))
         self.name = self.options.name or ""
-        self.log = setup_logging("master", self.options.base_dir, self.name, stdout=True)
+        o = self.options  # files wait for the app's `logger.dir`, told by agent-start
+        self.log = setup_logging(
+            "master", o.base_dir, self.name, True, o.log_dir, env=o.env, log_format=o.log_format
+        )
 
     def bind(self, host: str, port: int) -> bool:
         try:
@@ -229,6 +232,9 @@ class Master:
         return fds
 
     def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
+        from runtime.logs import adopt_agent_dirs
+
+        self.options = adopt_agent_dirs(self.options, data)  # app config's logger.dir, rundir
         handle.started = True
         elapsed = (time.monotonic() - handle.spawned_at) * 1000
         self.log.info("%s started (%dms)", handle.label, elapsed)

@@ -17,11 +17,11 @@ import socket
 import sys
 from typing import Any
 
+from runtime import logs
 from runtime.errors import EggscriptsError
 from runtime.exitcodes import ExitCode
 from runtime.ipc.framing import ENV_IPC_FD, Action, Role
 from runtime.ipc.leader_endpoint import inherited_leader_socket
-from runtime.logs import setup_logging
 from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
 from runtime.titles import agent_title, set_title
@@ -61,9 +61,11 @@ class AgentWorker:
 
             self.leaders = await serve_leaders(self.leader_socket)
         except BaseException as exc:
+            self.adopt_log_dirs()
             await report_startup_error(self.link, exc, self.options.base_dir)
             return ExitCode.AGENT_START_ERROR
-        self.link.send(Action.AGENT_START.value, {"pid": os.getpid(), "listen": self.listen()})
+        start = {"pid": os.getpid(), "listen": self.listen(), **self.adopt_log_dirs()}
+        self.link.send(Action.AGENT_START.value, start)
         await self.stopping.wait()
         try:
             await asyncio.wait_for(self.agent.close(), self.options.kill_agent_timeout / 1000)
@@ -78,8 +80,18 @@ class AgentWorker:
         listen = (config.get("cluster") or {}).get("listen") or {}
         return {k: listen[k] for k in ("port", "hostname") if listen.get(k) is not None}
 
+    def adopt_log_dirs(self) -> dict[str, str]:
+        """Log where the app config says (`logger.dir`), from now on and what was held
+        back; the dirs go to the master in `agent-start` (SPEC §5)."""
+        o = self.options
+        config = getattr(self.agent, "config", None) or {}
+        dirs = logs.config_dirs(config, o.base_dir, o.name or "app", o.env)
+        logs.redirect(dirs["log_dir"])
+        return dirs
+
     def on_message(self, msg: dict[str, Any]) -> None:
         if msg["action"] == Action.EGG_READY.value and self.agent is not None:
+            logs.ready()
             spawn(self.agent.server_did_ready())
         self.messenger.deliver(msg)
 
@@ -102,14 +114,25 @@ def main(argv: list[str] | None = None) -> int:
     set_title(agent_title(options.title, options.base_dir))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # until the loop's reopen handler is set
     sock = socket.socket(fileno=fd)
     if options.name is None:
         from runtime.app_name import app_name
 
         options = dataclasses.replace(options, name=app_name(options.base_dir))
-    setup_logging("agent", options.base_dir, options.name or "app")
+    logs.setup_logging(
+        "agent",
+        options.base_dir,
+        options.name or "app",
+        stdout=logs.console_wanted(options.env, options.ready_fd is None),
+        directory=options.log_dir,
+        env=options.env,
+        log_format=options.log_format,
+        errors_to_stderr=True,
+    )
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
+    loop.add_signal_handler(signal.SIGUSR1, logs.reopen, options.stdout_log, options.stderr_log)
     try:
         return int(loop.run_until_complete(AgentWorker(options, sock).main()))
     finally:

@@ -26,10 +26,10 @@ import uvicorn.protocols.http.httptools_impl
 from uvicorn.config import Config
 from uvicorn.server import Server
 
+from runtime import logs
 from runtime.exitcodes import ExitCode
 from runtime.ipc.framing import Action, Role
 from runtime.loader import create_app
-from runtime.logs import setup_logging
 from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
 from runtime.titles import app_title, set_title
@@ -121,6 +121,10 @@ class AppWorker:
         except BaseException as exc:
             await report_startup_error(self.link, exc, self.options.base_dir)
             return ExitCode.APP_LOAD_ERROR
+        o = self.options  # the app's own `logger.dir` (the master passes the agent's)
+        logs.redirect(
+            logs.config_dirs(self.app.config, o.base_dir, o.name or "app", o.env)["log_dir"]
+        )
         # Everything boot created lives as long as the worker: move it out of the cyclic
         # GC's sight, so collections triggered by request garbage stay small and never
         # write to (and un-share) pages inherited from the master.
@@ -131,6 +135,7 @@ class AppWorker:
         loop.set_exception_handler(self.on_uncaught)
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGUSR1, logs.reopen, o.stdout_log, o.stderr_log)
         https = self.options.https
         config = Config(
             self.app.asgi,  # the bound request function: no instance __call__ per request
@@ -156,6 +161,7 @@ class AppWorker:
 
     def on_message(self, msg: dict[str, Any]) -> None:
         if msg["action"] == Action.EGG_READY.value and self.app is not None:
+            logs.ready()
             spawn(self.app.server_did_ready())
         if self.messenger is not None:
             self.messenger.deliver(msg)
@@ -204,7 +210,18 @@ def run_worker(
     set_title(app_title(options.title, options.base_dir))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the master decides
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    setup_logging("app", options.base_dir, app_name)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # until the loop's reopen handler is set
+    logs.setup_logging(
+        "app",
+        options.base_dir,
+        app_name,
+        stdout=logs.console_wanted(options.env, options.ready_fd is None),
+        directory=options.log_dir,
+        env=options.env,
+        log_format=options.log_format,
+        worker_id=worker_id,
+        errors_to_stderr=True,
+    )
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     try:

@@ -123,10 +123,12 @@ async def open_link(
 async def report_startup_error(link: Link, exc: BaseException, base_dir: str) -> str:
     """Tell the master why this child cannot start (one line) and log the traceback."""
     text = describe_exception(exc, base_dir)
+    from runtime.logs import NO_STDERR  # the master prints the one line, not this child
+
     if isinstance(exc, StartupError):
-        log.error("start failed: %s", text)
+        log.error("start failed: %s", text, extra=NO_STDERR)
     else:
-        log.error("start failed: %s", text, exc_info=exc)
+        log.error("start failed: %s", text, exc_info=exc, extra=NO_STDERR)
     link.send(Action.STARTUP_ERROR.value, {"message": text, "pid": os.getpid()})
     await link.drain()
     return text
