@@ -222,18 +222,18 @@ SHUTDOWN_DELAY = OptionSpec(
     "shutdown_delay",
     "After SIGTERM, keep serving this many milliseconds while /readyz reports not ready "
     "(so a load balancer or Kubernetes stops routing here first), then drain.",
-    type=click.IntRange(min=0),
-    default=0,
     metavar="MS",
+    default=0,
+    type=click.IntRange(min=0),
 )
 GRACE_PERIOD = OptionSpec(
     "grace_period",
     "Seconds the supervisor waits after SIGTERM before SIGKILL (Kubernetes' "
     "terminationGracePeriodSeconds, systemd's TimeoutStopSec); the start is refused when "
     "--shutdown-delay plus the drain timeouts cannot fit in it.",
-    type=click.IntRange(min=1),
-    default=30,
     metavar="S",
+    default=30,
+    type=click.IntRange(min=1),
 )
 HEALTH_PORT = OptionSpec(
     "health_port",

@@ -33,7 +33,7 @@ def test_two_apps_get_their_own_default_logs_and_warnings_do_not_fail(tmp_path: 
     second = make_app(tmp_path / "two", name="two")
     titles = [new_title("prod-one"), new_title("prod-two")]
     try:
-        for app, title in zip((first, second), titles):
+        for app, title in zip((first, second), titles, strict=True):
             rc, out, err = _start(app, home, title)
             assert rc == 0, err
             assert f"{home}/logs/{title}/master-stdout.log" in out

@@ -74,7 +74,7 @@ def test_logger_dir_from_the_config_holds_every_log_file(
         where = app / "var" / "log" / "here"
         wait_until(lambda: "served /" in _read(where / "logapp-web.log"))
     finally:
-        rc, out, err = cluster.stop()
+        rc, _, err = cluster.stop()
     assert rc == 0
     assert err == ""  # the warning went to the logs, not to stderr
     assert {p.name for p in where.iterdir()} == FILES
@@ -96,7 +96,9 @@ def test_logger_dir_from_the_config_holds_every_log_file(
     assert (app / "run" / "application_config.json").exists()
 
 
-def test_default_dir_is_home_outside_local(tmp_path: Path, home: Path, title: str, port: int) -> None:
+def test_default_dir_is_home_outside_local(
+    tmp_path: Path, home: Path, title: str, port: int
+) -> None:
     files = {k: v for k, v in APP.items() if not k.startswith("config/")}
     app = write_tree(tmp_path / "app", files)
     with Cluster(app, title, port, workers=1):
