@@ -30,12 +30,13 @@ class Plan:
     title: str
     options: dict[str, Any]  # INTERNALS §1 keys except ready_fd
     env: dict[str, str]
+    module: str = RUNTIME_MODULE  # or `runtime.check`, the second door (INTERNALS §1b)
 
     def argv(self, ready_fd: int | None = None) -> list[str]:
         options = {**self.options, "ready_fd": ready_fd}
         if ready_fd is not None:
             options["startup_timeout"] += BACKSTOP_MS
-        return [self.python, "-m", RUNTIME_MODULE, json.dumps(options)]
+        return [self.python, "-m", self.module, json.dumps(options)]
 
 
 def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan:

@@ -270,6 +270,31 @@ STOP: tuple[OptionSpec, ...] = (
     ),
 )
 
+LOGS: tuple[OptionSpec, ...] = (
+    dataclasses.replace(
+        TITLE,
+        help="Show the logs of the cluster with exactly this title.",
+        default_text="the title of the app in BASE_DIR",
+    ),
+    OptionSpec(
+        "lines",
+        "Print the last N lines of each file (0: none).",
+        metavar="N",
+        aliases=("-n",),
+        default=15,
+        type=click.IntRange(min=0),
+        in_pyproject=False,
+    ),
+    OptionSpec(
+        "follow",
+        "Keep printing new lines as they are written (Ctrl-C stops).",
+        aliases=("-f",),
+        is_flag=True,
+        default=False,
+        in_pyproject=False,
+    ),
+)
+
 KNOWN_KEYS = frozenset(spec.key for spec in (*START, *STOP))
 
 

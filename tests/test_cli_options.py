@@ -113,6 +113,9 @@ def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int
         "startup_timeout": 300000,
         "worker_timeout": None,
         "sticky": False,
+        "shutdown_delay": 0,
+        "grace_period": 30,
+        "log_format": "text",
     }
     assert f" egg-server-{title} started on http://127.0.0.1:{port} " in out
 

@@ -20,6 +20,8 @@ PAGES = {
     "start": "eggscripts-start.1",
     "stop": "eggscripts-stop.1",
     "completion": "eggscripts-completion.1",
+    "check": "eggscripts-check.1",
+    "logs": "eggscripts-logs.1",
 }
 FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 
@@ -62,7 +64,7 @@ def test_every_option_lists_its_default(command: str) -> None:
 def test_start_page_shows_registry_defaults() -> None:
     text = unescaped("eggscripts-start.1")
     for expected in ("Default: egg-server-<app name>.", "Default: 300000.", "Default: prod.",
-                     "Default: ~/logs/master-stderr.log.", "Environment: PORT."):  # fmt: skip
+                     "Default: ~/logs/<title>/master-stderr.log.", "Environment: PORT."):  # fmt: skip
         assert expected in text
 
 
