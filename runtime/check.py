@@ -15,6 +15,7 @@ runtime knows the `app` option they are refused in one line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -43,17 +44,12 @@ class Collected(logging.Handler):
 
 
 def parse(text: str) -> ClusterOptions:
-    try:
-        raw = json.loads(text)
-    except ValueError as exc:
-        raise OptionsError(f"check options are not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise OptionsError("check options must be a JSON object")
-    target = raw.get("app")
-    if target is not None and "app" not in {f.name for f in dataclasses.fields(ClusterOptions)}:
-        # Hook: once ClusterOptions has `app` (ASGI targets), this refusal goes away.
-        raise StartupError(f"{target}: module:attr targets are not supported by this runtime")
-    options = ClusterOptions.from_dict(raw)
+    with contextlib.suppress(ValueError, AttributeError):  # from_json says what is wrong
+        target = json.loads(text).get("app")
+        if target and "app" not in {f.name for f in dataclasses.fields(ClusterOptions)}:
+            # Hook: once ClusterOptions has `app` (ASGI targets), this refusal goes away.
+            raise StartupError(f"{target}: module:attr targets are not supported by this runtime")
+    options = ClusterOptions.from_json(text)
     if options.name is None:
         from runtime.app_name import app_name
 
