@@ -22,6 +22,7 @@ PAGES = {
     "completion": "eggscripts-completion.1",
     "check": "eggscripts-check.1",
     "logs": "eggscripts-logs.1",
+    "systemd": "eggscripts-systemd.1",
 }
 FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 
