@@ -186,3 +186,24 @@ def test_port_in_use_is_one_startup_error() -> None:
             HealthServer("127.0.0.1", first.address[1], FakeCluster().snapshot)
     finally:
         first.close()
+
+
+def test_worker_stats_and_rss_sources() -> None:
+    """The numbers /metrics shows come from uvicorn's own counters (via the heartbeat) and
+    /proc (RSS), so nothing is counted per request."""
+    import os
+
+    from uvicorn.config import Config
+    from uvicorn.server import Server
+
+    from runtime.master.metrics import rss_bytes
+    from runtime.worker.stats import sample
+
+    server = Server(Config(app=lambda scope, receive, send: None))
+    assert sample(server) == {"requests": 0, "in_flight": 0}
+    server.server_state.total_requests = 7
+    assert sample(server)["requests"] == 7
+    assert sample(object()) == {"requests": 0, "in_flight": 0}
+    own = rss_bytes(os.getpid())
+    assert own is not None and own > 1_000_000
+    assert rss_bytes(2**22 + 12345) is None
