@@ -249,6 +249,7 @@ LOG_FORMAT = OptionSpec(
     "pid, role, worker, logger, message, exception).",
     type=click.Choice(["text", "json"]),
     default="text",
+    metavar="FORMAT",
 )
 
 START: tuple[OptionSpec, ...] = (
