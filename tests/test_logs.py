@@ -202,3 +202,22 @@ def _read(path: Path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return ""
+
+
+def test_foreground_local_shows_app_lines_and_tracebacks(
+    tmp_path: Path, home: Path, title: str, port: int
+) -> None:
+    files = dict(APP)
+    files["app/controller/home.py"] += (
+        "\n\nasync def boom(ctx):\n    raise KeyError('no such thing')\n"
+    )
+    files["app/router.py"] += "    app.router.get('/boom', app.controller.home.boom)\n"
+    app = write_tree(tmp_path / "app", files)
+    with Cluster(app, title, port, workers=1, env="local") as cluster:
+        request(port, "/")
+        assert request(port, "/boom").status == 500
+        wait_until(lambda: "KeyError: 'no such thing'" in cluster.output()[0])
+        out = cluster.output()[0]
+    assert "[app_worker#1] [127.0.0.1 GET /] served /" in out
+    assert "Traceback (most recent call last)" in out
+    assert (app / "logs" / "logapp" / "logapp-web.log").exists()  # local: under BASE_DIR
