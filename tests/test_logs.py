@@ -221,3 +221,14 @@ def test_foreground_local_shows_app_lines_and_tracebacks(
     assert "[app_worker#1] [127.0.0.1 GET /] served /" in out
     assert "Traceback (most recent call last)" in out
     assert (app / "logs" / "logapp" / "logapp-web.log").exists()  # local: under BASE_DIR
+
+
+def test_a_full_disk_is_one_warning_not_a_crash(capsys: pytest.CaptureFixture) -> None:
+    handler = logs.LogFile("/dev/full")  # every write fails with ENOSPC
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for n in range(3):
+        handler.handle(logging.makeLogRecord({"msg": f"line {n}", "levelno": logging.INFO}))
+    handler.stream = None  # nothing to flush at close
+    handler.close()
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("[eggscripts] cannot write to /dev/full: ")

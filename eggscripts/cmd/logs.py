@@ -74,7 +74,9 @@ def running_files(title: str) -> list[str]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
         for f in files:
-            if f.path.endswith(".log") and getattr(f, "mode", "w") in ("w", "a", "r+", "a+"):
+            stdio = cp.info.role == "master" and f.fd in (1, 2)  # --stdout/--stderr, any name
+            writing = getattr(f, "mode", "w") in ("w", "a", "r+", "a+")
+            if stdio or (f.path.endswith(".log") and writing):
                 found.add(f.path)
     return sort_files(found)
 
