@@ -232,3 +232,19 @@ def test_a_full_disk_is_one_warning_not_a_crash(capsys: pytest.CaptureFixture) -
     handler.close()
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("[eggscripts] cannot write to /dev/full: ")
+
+
+def test_rundir_and_logger_dir_defaults_in_the_config(tmp_path: Path, home: Path) -> None:
+    from tests.fixtures.apptree import boot
+
+    app = write_tree(
+        tmp_path / "app",
+        {"pyproject.toml": '[project]\nname = "r"\n', "config/config.prod.py": (
+            "config = {'rundir': 'state/run'}\n")},
+    )  # fmt: skip
+    booted = boot(app, env="prod")
+    assert booted.config["logger"]["dir"] == str(home / "logs" / "r")  # egg's app_info.root
+    dumped = app / "state" / "run" / "application_config.json"
+    assert dumped.exists() and stat.S_IMODE(dumped.stat().st_mode) == 0o600
+    assert not (app / "run").exists()
+    assert boot(app, env="unittest").config["logger"]["dir"] == str(app / "logs" / "r")
