@@ -114,7 +114,7 @@ def _fail(plan: Plan, outcome: startwait.Outcome, stderr_path: str) -> None:
     pids = result.stopped + result.killed
     if pids:
         echo(f"{PREFIX} stopped what was started (pids {', '.join(map(str, sorted(pids)))})")
-    raise StartFailed(f"{plan.title} was not started")
+    raise StartFailed(f"{plan.title} was not started", outcome.exit_code)
 
 
 def _tail(path: str) -> list[str]:

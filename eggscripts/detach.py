@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import BinaryIO, NoReturn
 
 from eggscripts import readychannel
+from eggscripts.errors import PREFIX
 
 _RESET_SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
 
@@ -70,7 +71,7 @@ def _child(
         argv = argv_for(write_fd)
         os.execve(argv[0], argv, env)
     except BaseException as exc:  # must not unwind into the CLI's stack
-        message = f"[eggscripts] cannot launch the cluster: {type(exc).__name__}: {exc}"
+        message = f"{PREFIX} cannot launch the cluster: {type(exc).__name__}: {exc}"
         try:
             os.write(2, (message + "\n").encode())
             readychannel.write_frame(write_fd, "startup-error", {"message": message})

@@ -56,7 +56,6 @@ def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan
         "require": require,
         "startup_timeout": values["timeout"],
         "worker_timeout": values["worker_timeout"],
-        "sticky": bool(values["sticky"]),
         "shutdown_delay": values["shutdown_delay"],
         "grace_period": values["grace_period"],
         "log_format": values["log_format"],

@@ -21,7 +21,7 @@ import click
 from click.core import ParameterSource
 
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
-from eggscripts.errors import ConfigError
+from eggscripts.errors import PREFIX, ConfigError
 from eggscripts.types import HostPortType, ModuleOrPathType, PathType, PythonType, TitleType
 
 
@@ -216,7 +216,6 @@ WORKER_TIMEOUT = OptionSpec(
     default_text="30000; 0 (off) with --env local or unittest",
     metavar="MS",
 )
-STICKY = OptionSpec("sticky", "Sticky sessions (reserved).", is_flag=True, default=False)
 # ---- production integration (SPEC §11, docs/DEPLOY.md) ----------------------------------
 SHUTDOWN_DELAY = OptionSpec(
     "shutdown_delay",
@@ -254,7 +253,7 @@ LOG_FORMAT = OptionSpec(
 
 START: tuple[OptionSpec, ...] = (
     TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
-    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, STICKY,
+    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT,
     SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT,
 )  # fmt: skip
 
@@ -363,6 +362,6 @@ def warn_unknown_keys(app: AppInfo) -> None:
     """A typo such as `worker = 4` would otherwise be silently ignored."""
     for key in sorted(set(app.tool) - KNOWN_KEYS - {k.replace("-", "_") for k in KNOWN_KEYS}):
         click.echo(
-            f"[eggscripts] warning: unknown key {key!r} in [{TOOL_TABLE}] of {app.pyproject}",
+            f"{PREFIX} warning: unknown key {key!r} in [{TOOL_TABLE}] of {app.pyproject}",
             err=True,
         )

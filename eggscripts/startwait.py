@@ -31,6 +31,8 @@ class Outcome:
     # When the master started (procs.start_ticks): identifies it for the cleanup after a
     # failed start without importing psutil on the way to a successful one.
     master_started: int | None = None
+    # The master's exit status for a failed start, when it said one (3, 4 or 5).
+    exit_code: int = 1
 
 
 class StderrWatch:
@@ -110,5 +112,8 @@ def _handle(message: dict[str, Any], outcome: Outcome, progress: Progress) -> bo
         return True
     elif action == "startup-error":
         outcome.reason = str(data.get("message") or "startup error")
+        code = data.get("code")
+        if isinstance(code, int) and not isinstance(code, bool) and 1 <= code <= 5:
+            outcome.exit_code = code
         return True
     return False

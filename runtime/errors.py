@@ -7,8 +7,20 @@ traceback for one. Anything else escaping a child's boot is turned into one line
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import traceback
+
+# Every line the runtime writes for a person starts with this (the CLI's is the same).
+PREFIX = "[eggscripts]"
+
+
+def report(text: str) -> None:
+    """One line on stderr. A full or closed stderr must not turn into a second failure
+    that hides the first."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"{PREFIX} {text}", file=sys.stderr, flush=True)
 
 
 class EggscriptsError(Exception):

@@ -42,7 +42,6 @@ class ClusterOptions:
     require: tuple[str, ...] = ()
     ready_fd: int | None = None
     startup_timeout: int = 300_000
-    sticky: bool = False
     # Tunables with egg-cluster's defaults (milliseconds / counts).
     kill_app_timeout: int = 5_000
     kill_agent_timeout: int = 5_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from runtime.errors import OptionsError
+from runtime.errors import OptionsError, report
 from runtime.exitcodes import ExitCode
 
 
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = ClusterOptions.from_json(argv[0])
     except OptionsError as exc:
-        print(f"[eggscripts] {exc}", file=sys.stderr)
+        report(str(exc))
         return ExitCode.USAGE
     from runtime.master.loop import Master
 

@@ -112,7 +112,6 @@ def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int
         "ready_fd": None,
         "startup_timeout": 300000,
         "worker_timeout": None,
-        "sticky": False,
         "shutdown_delay": 0,
         "grace_period": 30,
         "log_format": "text",
@@ -164,21 +163,21 @@ def test_precedence_command_line_then_environment_then_pyproject(
     env_port, cli_port = free_port(), free_port()
     tool = (
         f'title = "{title}"\nport = {port}\nworkers = 3\nenv = "staging"\n'
-        'hostname = "127.0.0.1"\ntimeout = 5000\nsticky = true\nworker-timeout = 0\n'
+        'hostname = "127.0.0.1"\ntimeout = 5000\nworker-timeout = 0\n'
     )
     app = make_app(tmp_path / "app", name="shop", tool=tool)
     got = handed_over(app, python, port)
     assert (got["title"], got["port"], got["workers"], got["env"]) == (title, port, 3, "staging")
-    assert (got["hostname"], got["startup_timeout"], got["sticky"]) == ("127.0.0.1", 5000, True)
+    assert (got["hostname"], got["startup_timeout"]) == ("127.0.0.1", 5000)
     assert got["worker_timeout"] == 0
 
     env = {"PORT": str(env_port), "EGG_WORKERS": "4", "EGG_SERVER_ENV": "test"}
     got = handed_over(app, python, env_port, **env)
     assert (got["port"], got["workers"], got["env"]) == (env_port, 4, "test")
 
-    args = ("-p", str(cli_port), "-c", "5", "--env=local", "--no-sticky")
+    args = ("-p", str(cli_port), "-c", "5", "--env=local")
     got = handed_over(app, python, cli_port, *args, **env)
-    assert (got["port"], got["workers"], got["env"], got["sticky"]) == (cli_port, 5, "local", False)
+    assert (got["port"], got["workers"], got["env"]) == (cli_port, 5, "local")
     assert got["title"] == title
     cli = ("-p", str(cli_port), "--cluster=6", f"--title={title}-cli")
     got = handed_over(app, python, cli_port, *cli)
@@ -294,8 +293,9 @@ def test_framework_name_or_directory(
     app = make_app(tmp_path / "app", tool=tool)
     status, ready, _, err = start(app, python, title)
     assert python.options()["framework"] == "acme.web"
-    # The real runtime cannot import it: the start fails with one line naming it.
-    assert (status, ready) == (1, False)
+    # The real runtime cannot import it: the start fails with one line naming it, with
+    # the app-load-error status (4).
+    assert (status, ready) == (4, False)
     assert "framework 'acme.web' (from --framework) is not installed" in err
     (app / "fw").mkdir()
     assert handed_over(app, python, port, "--framework=./fw")["framework"] == str(app / "fw")

@@ -240,7 +240,7 @@ def test_boot_error_fails_at_once_with_the_error_and_stderr_tail(
     started = time.monotonic()
     result = daemon(app, "--workers=2")
     elapsed = time.monotonic() - started
-    assert result.returncode == 1
+    assert result.returncode == 4  # the app failed to load (SPEC §2.4)
     assert elapsed < 15, "must fail when the master reports it, not at the timeout"
     reason = result.stderr.splitlines()[0]
     assert re.fullmatch(

@@ -26,15 +26,15 @@ def probe(sup: Supervision, path: str) -> int:
     """One request, with the health server driven like the master loop drives it."""
     assert sup.health is not None
     outer = selectors.DefaultSelector()
-    for obj, events, callback in sup.registrations():
-        outer.register(obj, events, callback)
+    for obj, events, data in sup.registrations():
+        outer.register(obj, events, data)
     conn = socket.create_connection(sup.health.address, timeout=5)
     conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     conn.setblocking(False)
     data = b""
     for _ in range(200):
         for key, mask in outer.select(0.05):
-            key.data(mask)
+            key.data.on_event(mask)  # what Master.run_once does
         try:
             chunk = conn.recv(65536)
         except BlockingIOError:

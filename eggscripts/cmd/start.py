@@ -31,8 +31,12 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     Without --daemon this process becomes the master: Ctrl-C or SIGTERM stop the cluster
     gracefully and the exit status is the master's. With --daemon the cluster is detached,
     its output goes to the --stdout/--stderr logs, and the command exits 0 once every
-    worker is ready, or 1 (after stopping what it started) if the cluster fails, writes to
-    its stderr log, or is not ready within --timeout.
+    worker is ready, or non-zero (after stopping what it started) if the cluster fails,
+    writes to its stderr log, or is not ready within --timeout.
+
+    Exit statuses of a failed start, foreground and --daemon alike: 1 error (port in use,
+    stderr output, timeout), 2 bad usage, 3 an app worker failed to boot, 4 the app failed
+    to load (import, config, plugin, router, Boot hook), 5 the agent failed to start.
     """
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.START, app)

@@ -6,15 +6,14 @@ module name, so two apps, or a plugin and an app, never collide in `sys.modules`
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 from runtime.errors import StartupError, describe_exception
+from runtime.module_files import load_module_file
 
 _SLUG = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -41,19 +40,12 @@ def fail(path: str, exc: BaseException, what: str = "", root: str | None = None)
 
 def load_module(path: str, name: str) -> ModuleType:
     """Execute the Python file at `path` as module `name`; errors name file and line."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise StartupError(f"{path}: cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        return load_module_file(path, name)
+    except (KeyboardInterrupt, SystemExit):
+        raise
     except BaseException as exc:
-        sys.modules.pop(name, None)
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
         raise fail(path, exc) from exc
-    return module
 
 
 def load_yaml(path: str) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import sys
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from runtime.app_name import read_pyproject
 from runtime.errors import StartupError
 from runtime.loader.files import fail
+from runtime.module_files import load_module_file
 
 
 @dataclass(frozen=True)
@@ -100,16 +100,10 @@ def _framework_from_directory(path: str, wanted_by: str) -> Any:
         module = types.ModuleType(name)
         module.__file__ = init
         return module
-    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[path])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        return load_module_file(init, name, package_paths=[path])
     except Exception as exc:
-        sys.modules.pop(name, None)
         raise fail(init, exc, f"framework {path!r} failed to import") from exc
-    return module
 
 
 def _import_framework(name: str, wanted_by: str, base_dir: str) -> Any:

@@ -51,11 +51,12 @@ class Supervision:
 
         self.health = HealthServer(host, port, lambda: self.snapshot(workers()), self.clock)
 
-    def registrations(self) -> list[tuple[Any, int, Callable[[int], None]]]:
-        """(file object, events, callback(mask)) for the master's selector."""
+    def registrations(self) -> list[tuple[Any, int, Any]]:
+        """(file object, events, data) for the master's selector; the master loop calls
+        `data.on_event(mask)` for them, as for any non-child registration."""
         if self.health is None:
             return []
-        return [(obj, events, self.health.on_event) for obj, events in self.health.registrations()]
+        return [(obj, events, self.health) for obj, events in self.health.registrations()]
 
     def fds(self) -> list[int]:
         """Master-only fds a forked worker must close."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import faulthandler
 import gc
 import logging
@@ -19,29 +20,23 @@ import os
 import signal
 import socket
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn.lifespan.off
 import uvicorn.protocols.http.httptools_impl
 from uvicorn.config import Config
 from uvicorn.server import Server
 
-from runtime import logs
 from runtime.exitcodes import ExitCode
-from runtime.ipc.framing import Action, Role
+from runtime.ipc.message import Action, Role
 from runtime.loader import create_app
-from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
-from runtime.titles import app_title, set_title
-from runtime.worker.base import (
-    OrphanWatch,
-    boot_target,
-    new_event_loop,
-    open_link,
-    report_startup_error,
-    spawn,
-)
+from runtime.titles import app_title
+from runtime.worker.base import ChildProcess, run_child
 from runtime.worker.heartbeat import beat
+
+if TYPE_CHECKING:
+    from runtime.loader import BootInfo
 
 try:
     import uvloop
@@ -93,7 +88,10 @@ class WorkerServer(Server):
             self._on_started()
 
 
-class AppWorker:
+class AppWorker(ChildProcess):
+    role = Role.APP
+    boot_error = ExitCode.APP_LOAD_ERROR
+
     def __init__(
         self,
         options: ClusterOptions,
@@ -101,30 +99,18 @@ class AppWorker:
         sock: socket.socket,
         listener: socket.socket,
     ) -> None:
-        self.options = options
+        super().__init__(options, sock)
         self.worker_id = worker_id
-        self.sock = sock
         self.listener = listener
         self.server: WorkerServer | None = None
-        self.app: Any = None
-        self.messenger: Messenger | None = None
         self.exit_code = ExitCode.OK
         self.orphaned = False
 
-    async def main(self) -> int:
+    def create_target(self, info: BootInfo) -> Any:
+        return create_app(info)
+
+    async def serve(self) -> int:
         loop = asyncio.get_running_loop()
-        self.orphan_watch = OrphanWatch(self.on_master_lost)
-        self.link = await open_link(self.sock, Role.APP, self.on_message, self.on_master_lost)
-        self.messenger = Messenger(self.link, Role.APP)
-        try:
-            self.app = await boot_target(create_app, self.options, self.messenger)
-        except BaseException as exc:
-            await report_startup_error(self.link, exc, self.options.base_dir)
-            return ExitCode.APP_LOAD_ERROR
-        o = self.options  # the app's own `logger.dir` (the master passes the agent's)
-        logs.redirect(
-            logs.config_dirs(self.app.config, o.base_dir, o.name or "app", o.env)["log_dir"]
-        )
         # Everything boot created lives as long as the worker: move it out of the cyclic
         # GC's sight, so collections triggered by request garbage stay small and never
         # write to (and un-share) pages inherited from the master.
@@ -135,10 +121,9 @@ class AppWorker:
         loop.set_exception_handler(self.on_uncaught)
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
-        loop.add_signal_handler(signal.SIGUSR1, logs.reopen, o.stdout_log, o.stderr_log)
         https = self.options.https
         config = Config(
-            self.app.asgi,  # the bound request function: no instance __call__ per request
+            self.target.asgi,  # the bound request function: no instance __call__ per request
             http="httptools",
             ws="none",
             lifespan="off",
@@ -146,25 +131,19 @@ class AppWorker:
             access_log=False,
             log_config=None,
             proxy_headers=False,
-            timeout_graceful_shutdown=self.options.kill_app_timeout / 1000,
+            # uvicorn annotates int but uses the value as a float timeout
+            timeout_graceful_shutdown=self.options.kill_app_timeout / 1000,  # type: ignore[arg-type]
             ssl_keyfile=https.key if https else None,
             ssl_certfile=https.cert if https else None,
         )
         self.server = WorkerServer(config, self.on_started)
         await self.server.serve(sockets=[self.listener])
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.app.close(), self.options.kill_app_timeout / 1000)
+            await asyncio.wait_for(self.target.close(), self.options.kill_app_timeout / 1000)
         return self.exit_code
 
     def on_started(self) -> None:
         self.link.send(Action.APP_START, {"pid": os.getpid(), "id": self.worker_id})
-
-    def on_message(self, msg: dict[str, Any]) -> None:
-        if msg["action"] == Action.EGG_READY.value and self.app is not None:
-            logs.ready()
-            spawn(self.app.server_did_ready())
-        if self.messenger is not None:
-            self.messenger.deliver(msg)
 
     def stop(self) -> None:
         if self.server is not None:
@@ -207,25 +186,10 @@ def run_worker(
     app_name: str,
 ) -> int:
     """Entry point of a freshly forked app worker; returns its exit status."""
-    set_title(app_title(options.title, options.base_dir))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the master decides
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # until the loop's reopen handler is set
-    logs.setup_logging(
-        "app",
-        options.base_dir,
-        app_name,
-        stdout=logs.console_wanted(options.env, options.ready_fd is None),
-        directory=options.log_dir,
-        env=options.env,
-        log_format=options.log_format,
-        worker_id=worker_id,
-        errors_to_stderr=True,
-    )
-    loop = new_event_loop()
-    asyncio.set_event_loop(loop)
+    options = dataclasses.replace(options, name=app_name or options.name)
+    worker = AppWorker(options, worker_id, sock, listener)
     try:
-        return int(loop.run_until_complete(AppWorker(options, worker_id, sock, listener).main()))
+        title = app_title(options.title, options.base_dir)
+        return run_child(title, "app", options, worker.main, worker_id)
     finally:
         faulthandler.cancel_dump_traceback_later()  # no beats once the loop is done
-        logging.shutdown()
