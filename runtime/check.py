@@ -24,11 +24,9 @@ import sys
 import time
 from typing import Any
 
-from runtime.errors import OptionsError, StartupError, describe_exception
+from runtime.errors import PREFIX, OptionsError, StartupError, describe_exception, report
 from runtime.exitcodes import ExitCode
 from runtime.options import ClusterOptions
-
-PREFIX = "[eggscripts]"
 
 
 class Collected(logging.Handler):
@@ -115,7 +113,7 @@ def _count_handlers(namespace: Any) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m runtime.check '<options JSON>'", file=sys.stderr)
+        report("usage: python -m runtime.check '<options JSON>'")
         return ExitCode.USAGE
     collected = Collected()
     root = logging.getLogger()
@@ -129,13 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["EGG_SERVER_ENV"] = options.env
         app = asyncio.run(load_target(options))
     except OptionsError as exc:
-        print(f"{PREFIX} {exc}", file=sys.stderr)
+        report(str(exc))
         return ExitCode.USAGE
     except BaseException as exc:  # app code may even raise SystemExit while loading
         if isinstance(exc, KeyboardInterrupt):
             raise
         base = options.base_dir if options is not None else None
-        print(f"{PREFIX} app failed to start: {describe_exception(exc, base)}", file=sys.stderr)
+        report(f"app failed to start: {describe_exception(exc, base)}")
         return ExitCode.ERROR
     ms = (time.monotonic() - started) * 1000
     print(f"{PREFIX} check passed: {app.name} (env {app.env}) loaded in {ms:.0f} ms")

@@ -35,6 +35,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from runtime.errors import report
+
 ROLE_LABELS = {"master": "master", "agent": "agent_worker", "app": "app_worker"}
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(process)d [{label}] %(message)s"
 # Records carrying this attribute (`extra=NO_STDERR`) skip the until-ready stderr copy:
@@ -143,8 +145,7 @@ class _QuietFailure:
             self._failed = True
             exc = sys.exc_info()[1]
             target = getattr(self, "baseFilename", "a log stream")
-            with contextlib.suppress(Exception):
-                sys.stderr.write(f"[eggscripts] cannot write to {target}: {exc}\n")
+            report(f"cannot write to {target}: {exc}")
 
 
 class LogFile(_QuietFailure, logging.handlers.WatchedFileHandler):
@@ -268,7 +269,7 @@ def redirect(directory: str) -> str | None:
         main = LogFile(os.path.join(directory, role_file(_state.role, _state.app_name)))
         errors = LogFile(os.path.join(directory, "common-error.log"))
     except OSError as exc:
-        print(f"[eggscripts] cannot write logs to {directory}: {exc.strerror}", file=sys.stderr)
+        report(f"cannot write logs to {directory}: {exc.strerror}")
         return None
     formatter = make_formatter(_state.role, _state.log_format, _state.worker_id)
     main.setFormatter(formatter)
