@@ -207,3 +207,20 @@ def test_worker_stats_and_rss_sources() -> None:
     own = rss_bytes(os.getpid())
     assert own is not None and own > 1_000_000
     assert rss_bytes(2**22 + 12345) is None
+
+
+def test_heartbeats_carry_the_worker_stats() -> None:
+    """What /metrics shows per worker travels in the heartbeat the master already gets."""
+    import asyncio
+    import faulthandler
+
+    from runtime.worker.heartbeat import beat
+
+    sent: list[tuple] = []
+    loop = asyncio.new_event_loop()
+    try:
+        beat(loop, lambda *a: sent.append(a), 60_000, lambda: {"requests": 3, "in_flight": 1})
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        loop.close()
+    assert sent == [("heartbeat", {"requests": 3, "in_flight": 1})]

@@ -34,6 +34,7 @@ from runtime.options import ClusterOptions
 from runtime.titles import app_title
 from runtime.worker.base import ChildProcess, run_child
 from runtime.worker.heartbeat import beat
+from runtime.worker.stats import sample
 
 if TYPE_CHECKING:
     from runtime.loader import BootInfo
@@ -117,7 +118,7 @@ class AppWorker(ChildProcess):
         gc.freeze()
         # From here on the loop must keep beating. Not during boot: a long synchronous boot
         # is the startup timeout's business, and a replacement must not be killed for it.
-        beat(loop, self.link.send, self.options.heartbeat_timeout)
+        beat(loop, self.link.send, self.options.heartbeat_timeout, lambda: sample(self.server))
         loop.set_exception_handler(self.on_uncaught)
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
