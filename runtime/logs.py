@@ -46,18 +46,26 @@ PENDING_LIMIT = 10_000
 
 
 def default_log_dir(base_dir: str, app_name: str, env: str) -> str:
-    root = base_dir if env in ("local", "unittest") else os.path.expanduser("~")
+    root = real(base_dir) if env in ("local", "unittest") else os.path.expanduser("~")
     return os.path.join(root, "logs", app_name)
 
 
+def real(base_dir: str) -> str:
+    """BASE_DIR resolved when the process starts: switching a release symlink (`current`
+    -> `releases/43`) must not move a running process's logs into a directory that may
+    not exist; processes started by the next reload log under the new target."""
+    return os.path.realpath(base_dir)
+
+
 def resolve_dir(config: Mapping[str, Any], key: str, base_dir: str) -> str | None:
-    """An app config path (`logger.dir` as "logger.dir", or `rundir`), absolute."""
+    """An app config path (`logger.dir` as "logger.dir", or `rundir`), absolute; relative
+    paths are relative to the real BASE_DIR."""
     value: Any = config
     for part in key.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
     if not isinstance(value, str) or not value:
         return None
-    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
+    return os.path.normpath(os.path.join(real(base_dir), os.path.expanduser(value)))
 
 
 def config_dirs(
@@ -69,7 +77,7 @@ def config_dirs(
     return {
         "log_dir": resolve_dir(config, "logger.dir", base_dir)
         or default_log_dir(base_dir, app_name, env),
-        "run_dir": resolve_dir(config, "rundir", base_dir) or os.path.join(base_dir, "run"),
+        "run_dir": resolve_dir(config, "rundir", base_dir) or os.path.join(real(base_dir), "run"),
     }
 
 

@@ -280,3 +280,67 @@ def test_ttin_ttou_scale_by_one_and_drain_the_newest(make) -> None:
     assert len(c.spawner.apps) == 1  # a drained worker is not replaced
     c.signal(signal.SIGTTOU)
     assert c.master.target_workers == 1  # never below one
+
+
+# -- rolling reload ----------------------------------------------------------------------
+def reload(c: FakeCluster) -> list[tuple[str, dict]]:
+    events: list[tuple[str, dict]] = []
+    assert c.master.begin_reload(lambda event, data: events.append((event, data))) is None
+    c.step()
+    return events
+
+
+def test_reload_replaces_agent_then_workers_one_at_a_time(make) -> None:
+    c = make(workers=2).ready()
+    old_agent, old_apps = c.spawner.agent, list(c.spawner.apps)
+    events = reload(c)
+    assert c.master.state_name == "reloading"
+    assert old_agent.signals == [SIGTERM] and len(c.spawner.apps) == 2
+    assert c.master.begin_reload() == "a reload is already in progress"
+    c.spawner.exit(old_agent, 0)
+    c.step()
+    new_agent = c.spawner.agent
+    assert new_agent is not old_agent and len(c.spawner.apps) == 2  # agent first
+    new_agent.started(listen={})
+    c.step()
+    for step in range(2):
+        assert len(c.master.children.pool()) == 3  # one extra: capacity never below N
+        fresh = c.spawner.apps[-1]
+        assert all(a.signals == [] for a in old_apps[step:])
+        fresh.started()
+        c.step()
+        assert old_apps[step].signals == [SIGTERM]  # retired only once its successor serves
+        c.spawner.exit(old_apps[step], 0)
+        c.step()
+    done = [d for e, d in events if e == "done"]
+    assert done and done[0]["ok"] and done[0]["replaced"] == 2
+    assert sorted(done[0]["pids"]) == sorted(a.pid for a in c.spawner.apps)
+    assert len(c.spawner.apps) == 2 and c.master.state_name == "ready"
+
+
+def test_reload_canary_failure_touches_no_old_worker(make) -> None:
+    c = make(workers=2).ready()
+    old_apps = list(c.spawner.apps)
+    events = reload(c)
+    c.spawner.exit(c.spawner.agent, 0)
+    c.step()
+    c.spawner.agent.started(listen={})
+    c.step()
+    canary = c.spawner.apps[-1]
+    canary.send(Action.STARTUP_ERROR, {"message": "router.py:2: KeyError: 'users'"})
+    c.step()
+    assert canary.signals == [SIGTERM]
+    c.spawner.exit(canary, 4)
+    c.step()
+    assert all(a.signals == [] for a in old_apps) and len(c.spawner.apps) == 2
+    (done,) = [d for e, d in events if e == "done"]
+    assert not done["ok"] and "router.py:2" in done["error"]
+    assert "old workers keep serving" in done["error"]
+
+
+def test_stop_during_reload_wins(make) -> None:
+    c = make(workers=1).ready()
+    events = reload(c)
+    c.signal(signal.SIGTERM)
+    (done,) = [d for e, d in events if e == "done"]
+    assert not done["ok"] and "interrupted" in done["error"]

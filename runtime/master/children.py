@@ -44,6 +44,8 @@ class Children:
         self.master_signals = master_signals
         self.by_pid: dict[int, ChildHandle] = {}
         self.agent: ChildHandle | None = None
+        self.newest: ChildHandle | None = None  # the app worker adopted last
+        self.generation = 0  # bumped by each reload: children adopted later run new code
         # worker id -> [restarts, cause of the last one], for status and metrics
         self.restarts: dict[int, list[Any]] = collections.defaultdict(lambda: [0, ""])
         self._dirty: set[ChildHandle] = set()
@@ -54,12 +56,19 @@ class Children:
         name = "agent_worker" if role == Role.AGENT else "app_worker"
         channel = Channel(sock, f"{name}#{worker_id}:{pid}")
         handle = ChildHandle(role, worker_id, pid, channel, self.clock(), self.spawner.kill)
+        handle.generation = self.generation
         self.by_pid[pid] = handle
         self.selector.register(handle.channel, selectors.EVENT_READ, handle)
         self._masks[handle] = selectors.EVENT_READ
         if role == Role.AGENT:
             self.agent = handle
+        else:
+            self.newest = handle
         return handle
+
+    def next_generation(self) -> int:
+        self.generation += 1
+        return self.generation
 
     def spawn_agent(self, options: ClusterOptions, leader: socket.socket | None) -> ChildHandle:
         """Raises OSError when the spawn fails (the caller retries with backoff)."""

@@ -18,6 +18,7 @@ class ChildHandle:
     __slots__ = (
         "channel",
         "exited_from",
+        "generation",
         "id",
         "kill",
         "last_seen",
@@ -46,6 +47,7 @@ class ChildHandle:
         self.pid = pid
         self.channel = channel
         self.state = ChildState.BOOTING
+        self.generation = 0  # which reload's code it runs (0: the start's)
         self.exited_from: ChildState | None = None  # the state it was in when it died
         self.sigkilled = False  # by the master, so "killed by SIGKILL" is no mystery
         self.startup_error: str | None = None

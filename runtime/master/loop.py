@@ -30,6 +30,7 @@ from runtime.ipc.message import Action, Message, Role
 from runtime.master.children import Children
 from runtime.master.handle import ChildHandle
 from runtime.master.ready_channel import ParentChannel
+from runtime.master.reload import Report, RollingReload
 from runtime.master.replacement import Replacement
 from runtime.master.shutdown import GracefulStop, stop
 from runtime.master.signals import SignalQueue
@@ -84,6 +85,7 @@ class Master:
         self.last_pass = self.started_at
         self.endpoint: LeaderEndpoint | None = None
         self.watchdogs: Watchdogs | None = None
+        self.reload: RollingReload | None = None
         self.handlers = {sig: getattr(self, name) for sig, name in self.HANDLERS.items()}
         self.log = log or logging.getLogger("eggscripts.master")
         self.startup = Startup(self)
@@ -98,8 +100,12 @@ class Master:
 
     @property
     def state_name(self) -> str:
-        """starting / ready / stopping, for status and health."""
-        return "starting" if self.phase.value.startswith("starting") else self.phase.value
+        """starting / ready / reloading / stopping, for status and health."""
+        if self.phase.value.startswith("starting"):
+            return "starting"
+        if self.reload is not None and self.phase is Phase.READY:
+            return "reloading"
+        return self.phase.value
 
     @property
     def url(self) -> str:
@@ -166,7 +172,24 @@ class Master:
         """Reaping happens on every pass; the signal only wakes the loop up."""
 
     def handle_hup(self) -> None:
-        self.log.info("SIGHUP ignored (use `eggscripts reload` to restart workers)")
+        """SIGHUP: the same rolling reload as `eggscripts reload` (its outcome is logged)."""
+        error = self.begin_reload()
+        if error:
+            self.log.warning("SIGHUP: %s", error)
+
+    def begin_reload(self, report: Report | None = None) -> str | None:
+        """Start a rolling reload; the reason it cannot start, else None."""
+        if self.phase is not Phase.READY:
+            return f"cannot reload while the cluster is {self.state_name}"
+        if self.reload is not None:
+            return "a reload is already in progress"
+        self.reload = RollingReload(self, report)
+        self.reload.begin()
+        return None
+
+    def reload_ended(self, roll: RollingReload) -> None:
+        if self.reload is roll:
+            self.reload = None
 
     def handle_ttin(self) -> None:
         if self.phase is Phase.READY:
@@ -226,6 +249,8 @@ class Master:
         handle.change_state(S.SERVING)
         handle.started_at = self.clock()
         self.startup.agent_started(handle, data)
+        if self.reload is not None:
+            self.reload.started(handle)
 
     def on_app_start(self, handle: ChildHandle, data: Any) -> None:
         if handle.state is not S.BOOTING:
@@ -234,6 +259,8 @@ class Master:
         handle.started_at = self.clock()
         self.replacement.app_started()
         self.startup.app_started(handle)
+        if self.reload is not None:
+            self.reload.started(handle)
 
     def on_heartbeat(self, handle: ChildHandle, data: Any) -> None:
         """The registry noted the time; keep what the child reports for status."""
@@ -247,6 +274,8 @@ class Master:
         line = f"{what} (pid {handle.pid}) failed to start: {handle.startup_error}"
         if self.phase is Phase.READY:
             self.log.error("%s", line)
+            if self.reload is not None:
+                self.reload.boot_failed(handle, handle.startup_error)
         else:
             # The app layer raised while loading (import, config, plugin, router, a Boot
             # hook), whichever process found it first: 4. A child that dies without
@@ -261,6 +290,8 @@ class Master:
         self.close_code = code
         self.startup.cancel()
         self.replacement.cancel()
+        if self.reload is not None:
+            self.reload.abort(reason)
         self.log.info("%s: stopping app workers", reason)
         if self.listener is not None:
             self.listener.close()  # the workers' copies keep serving until they drain

@@ -52,6 +52,10 @@ class Replacement:
             m.check_closed()
             if m.phase is Phase.READY and not handle.is_agent:
                 m.startup.send_pids()
+            elif m.reload is not None and handle.is_agent:
+                m.reload.agent_exited()
+        elif m.reload is not None and m.reload.boot_failed(handle, how):
+            m.log.error("%s died before it started (%s)", handle.label, how)
         elif m.phase is not Phase.READY:
             if handle.startup_error is None:  # else its own message failed the start
                 what = "agent" if handle.is_agent else f"app worker #{handle.id}"
@@ -67,6 +71,8 @@ class Replacement:
                 m.children.send(m.children.members(), Action.APP_EXIT, {"pid": handle.pid})
                 m.startup.send_pids()
                 self.app_died(handle)
+        if m.reload is not None and not handle.is_agent:
+            m.reload.child_exited()
 
     def on_disconnect(self, handle: ChildHandle, data: Any) -> None:
         """A faulted worker leaves the pool: replace it now, not again at its exit."""

@@ -33,6 +33,7 @@ from runtime.loader import create_app
 from runtime.options import ClusterOptions
 from runtime.titles import app_title
 from runtime.worker.base import ChildProcess, run_child
+from runtime.worker.draining import DrainingHttpToolsProtocol
 from runtime.worker.heartbeat import beat
 from runtime.worker.stats import sample
 
@@ -125,7 +126,7 @@ class AppWorker(ChildProcess):
         https = self.options.https
         config = Config(
             self.target.asgi,  # the bound request function: no instance __call__ per request
-            http="httptools",
+            http=DrainingHttpToolsProtocol,
             ws="none",
             lifespan="off",
             interface="asgi3",
