@@ -82,3 +82,10 @@ def env_file(base_dir: str) -> str | None:
     except (OSError, UnicodeDecodeError):
         return None
     return value or None
+
+
+def server_env(given: str | None, base_dir: str) -> str:
+    """--env (or EGG_SERVER_ENV, or pyproject), trimmed; else the app's `config/env`, else
+    `prod`, like egg-scripts (which exports nothing and lets egg read `config/env`)."""
+    value = (given or "").strip()
+    return value or env_file(base_dir) or "prod"

@@ -32,12 +32,15 @@ class Plan:
     env: dict[str, str]
     # The title lock this start holds (eggscripts/title_lock.py), inherited by the master.
     lock_fd: int | None = None
+    module: str = RUNTIME_MODULE  # or `runtime.check`, the second door (INTERNALS §1b)
 
     def argv(self, ready_fd: int | None = None) -> list[str]:
-        options = {**self.options, "ready_fd": ready_fd, "lock_fd": self.lock_fd}
+        options = {**self.options, "ready_fd": ready_fd}
         if ready_fd is not None:
             options["startup_timeout"] += BACKSTOP_MS
-        return [self.python, "-m", RUNTIME_MODULE, json.dumps(options)]
+        if self.lock_fd is not None:
+            options["lock_fd"] = self.lock_fd
+        return [self.python, "-m", self.module, json.dumps(options)]
 
 
 def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan:
@@ -59,7 +62,14 @@ def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan
         "worker_timeout": values["worker_timeout"],
         "user": values["user"],
         "group": values["group"],
+        "shutdown_delay": values["shutdown_delay"],
+        "grace_period": values["grace_period"],
+        "log_format": values["log_format"],
     }
+    if values["health_port"] is not None:
+        options["health_host"], options["health_port"] = values["health_port"]
+    if values["daemon"]:  # the master reopens them on SIGUSR1 (logrotate)
+        options["stdout_log"], options["stderr_log"] = values["stdout"], values["stderr"]
     env = {**os.environ, "EGG_SERVER_ENV": values["env"]}
     return Plan(
         python=values["python"] or sys.executable,

@@ -22,7 +22,7 @@ from click.core import ParameterSource
 
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
 from eggscripts.errors import PREFIX, ConfigError
-from eggscripts.types import ModuleOrPathType, PathType, PythonType, TitleType
+from eggscripts.types import HostPortType, ModuleOrPathType, PathType, PythonType, TitleType
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,14 +156,14 @@ STDOUT = OptionSpec(
     "stdout",
     "Daemon: file receiving the cluster's stdout (rotated first if not empty).",
     type=PathType(dir_okay=False),
-    default="~/logs/master-stdout.log",
+    default_text="~/logs/<title>/master-stdout.log",
     metavar="PATH",
 )
 STDERR = OptionSpec(
     "stderr",
     "Daemon: file receiving the cluster's stderr; any output there fails the start.",
     type=PathType(dir_okay=False),
-    default="~/logs/master-stderr.log",
+    default_text="~/logs/<title>/master-stderr.log",
     metavar="PATH",
 )
 TIMEOUT = OptionSpec(
@@ -230,10 +230,45 @@ GROUP = OptionSpec(
     default_text="the --user's primary group",
     metavar="GROUP",
 )
+# ---- production integration (SPEC §11, docs/DEPLOY.md) ----------------------------------
+SHUTDOWN_DELAY = OptionSpec(
+    "shutdown_delay",
+    "After SIGTERM, keep serving this many milliseconds while /readyz reports not ready "
+    "(so a load balancer or Kubernetes stops routing here first), then drain.",
+    metavar="MS",
+    default=0,
+    type=click.IntRange(min=0),
+)
+GRACE_PERIOD = OptionSpec(
+    "grace_period",
+    "Seconds the supervisor waits after SIGTERM before SIGKILL (Kubernetes' "
+    "terminationGracePeriodSeconds, systemd's TimeoutStopSec); the start is refused when "
+    "--shutdown-delay plus the drain timeouts cannot fit in it.",
+    metavar="S",
+    default=30,
+    type=click.IntRange(min=1),
+)
+HEALTH_PORT = OptionSpec(
+    "health_port",
+    "Serve /livez, /readyz and /metrics (Prometheus) from the master on this port; "
+    "loopback unless a host is given (`0.0.0.0:9000` for Kubernetes probes).",
+    type=HostPortType(),
+    default_text="off",
+    metavar="[HOST:]PORT",
+)
+LOG_FORMAT = OptionSpec(
+    "log_format",
+    "Format of the log files: `text` lines, or `json` (one object per line: time, level, "
+    "pid, role, worker, logger, message, exception).",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    metavar="FORMAT",
+)
 
 START: tuple[OptionSpec, ...] = (
     TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
     IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
+    SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT,
 )  # fmt: skip
 
 STOP: tuple[OptionSpec, ...] = (
@@ -246,6 +281,31 @@ STOP: tuple[OptionSpec, ...] = (
         TIMEOUT,
         help="Milliseconds to wait for the masters to exit before killing what is left.",
         default=30_000,
+    ),
+)
+
+LOGS: tuple[OptionSpec, ...] = (
+    dataclasses.replace(
+        TITLE,
+        help="Show the logs of the cluster with exactly this title.",
+        default_text="the title of the app in BASE_DIR",
+    ),
+    OptionSpec(
+        "lines",
+        "Print the last N lines of each file (0: none).",
+        metavar="N",
+        aliases=("-n",),
+        default=15,
+        type=click.IntRange(min=0),
+        in_pyproject=False,
+    ),
+    OptionSpec(
+        "follow",
+        "Keep printing new lines as they are written (Ctrl-C stops).",
+        aliases=("-f",),
+        is_flag=True,
+        default=False,
+        in_pyproject=False,
     ),
 )
 

@@ -54,6 +54,13 @@ class StderrWatch:
         return self._size() > self.baseline
 
 
+def stderr_reason(path: str) -> str:
+    return (
+        f"the cluster wrote to its stderr log {path} "
+        "(--ignore-stderr starts it anyway; Python warnings go to the app logs, not there)"
+    )
+
+
 def watch(
     reader: FrameReader,
     progress: Progress,
@@ -68,7 +75,7 @@ def watch(
     while True:
         now = time.monotonic()
         if stderr is not None and stderr.grew():
-            outcome.reason = f"the cluster wrote to its stderr log {stderr.path}"
+            outcome.reason = stderr_reason(stderr.path)
             return outcome
         if now >= deadline:
             outcome.reason = f"not ready after the {timeout_ms} ms timeout (--timeout)"
@@ -80,7 +87,7 @@ def watch(
                 if _handle(message, outcome, progress):
                     if outcome.ready is not None and stderr is not None and stderr.grew():
                         outcome.ready = None
-                        outcome.reason = f"the cluster wrote to its stderr log {stderr.path}"
+                        outcome.reason = stderr_reason(stderr.path)
                     return outcome
             if reader.eof:
                 outcome.reason = outcome.reason or "the cluster exited before it was ready"

@@ -73,3 +73,20 @@ class ModuleOrPathType(click.ParamType):
 
 def is_path(text: str) -> bool:
     return "/" in text or text.endswith(".py") or text.startswith(("~", "."))
+
+
+class HostPortType(click.ParamType):
+    """`[HOST:]PORT` (`9000`, `0.0.0.0:9000`, `[::1]:9000`) -> (host, port); the host
+    defaults to loopback, so a metrics endpoint is never exposed by accident."""
+
+    name = "host_port"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip()
+        host, sep, port = text.rpartition(":")
+        host = host.strip("[]") if sep else "127.0.0.1"
+        if not port.isdigit() or not 1 <= int(port) <= 65535 or (sep and not host):
+            self.fail(f"{text!r}: expected PORT or HOST:PORT (port 1-65535)", param, ctx)
+        return host, int(port)

@@ -1,144 +1,148 @@
-"""Per-process logging to the files of SPEC §5.
+"""Per-process logging to the files of SPEC §5, where operators want them.
 
-All processes of a cluster append to the same files (O_APPEND keeps lines whole), and the
-handlers reopen a file that logrotate moved away, so nothing is ever truncated or written
-into a rotated file. Each line carries time, level, pid and role. Files are created 0600
-in 0700 directories (runtime/private_files.py).
+Every process of a cluster appends to the same directory: `logger.dir` from the app config
+(relative to BASE_DIR), else `<BASE_DIR>/logs/<app name>/` in env local/unittest and
+`~/logs/<app name>/` otherwise (egg's `app_info.root`), so a deploy that replaces the app
+directory keeps its logs. Files: `<app name>-web.log` (app workers), `egg-agent.log`,
+`master.log`, and `common-error.log` (every ERROR). Files are 0600, directories 0700.
 
-Logging never kills a process (SPEC §5). The standard handlers let an `OSError` escape
-from a reopen, and print one traceback per record when a write fails; on a full disk that
-was a traceback per log line, and a forked worker closing its inherited copy of the
-master's handlers flushed the master's unwritten lines and died at birth. Here a failed
-write drops the line and its buffer, prints one warning per process to stderr until a
-write succeeds again, and a forked child drops the inherited handlers without flushing.
+Where the directory is not known yet (the master before the agent reported the app's
+config, the agent before its config is loaded) records wait in a `PendingHandler` and are
+written once `redirect()` names the directory, or the default one at exit: nothing logged
+during a start is lost or written to the wrong place.
+
+- O_APPEND keeps lines from many processes whole; `WatchedFileHandler` notices a file
+  that logrotate moved, and `reopen()` (SIGUSR1, in every process) reopens every file,
+  including the daemon's stdout/stderr logs behind fds 1 and 2.
+- `--log-format=json`: one JSON object per line (time, level, pid, role, worker, logger,
+  message, exception).
+- Python warnings are captured into the logs (`logging.captureWarnings`): a deprecation
+  warning at boot must not fail a daemon start through its stderr check.
+- Until `egg-ready`, ERROR records of the agent and app workers also go to stderr (as in
+  egg), so `start --daemon` sees a broken boot; `ready()` ends that.
+- Logging never kills a process: a handler that cannot write (full disk) says so once per
+  process on stderr, not once per line, and a forked child drops the master's handlers
+  without flushing them (runtime/log_handlers.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import logging.handlers
 import os
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from runtime.errors import StartupError, report
-from runtime.private_files import make_private_dirs, open_private
+from runtime.log_handlers import (
+    Console,
+    LogFile,
+    TextFormatter,
+    drop_inherited_handlers,
+    make_formatter,
+)
+from runtime.private_files import make_private_dirs
 
-ROLE_LABELS = {"master": "master", "agent": "agent_worker", "app": "app_worker"}
-FORMAT = "%(asctime)s %(levelname)s %(process)d [{label}] %(message)s"
+# Records carrying this attribute (`extra=NO_STDERR`) skip the until-ready stderr copy:
+# a child's one-line startup error reaches the user through the master, exactly once.
+NO_STDERR = {"eggscripts_no_stderr": True}
+PENDING_LIMIT = 10_000
 
 
-def log_dir(base_dir: str, app_name: str) -> str:
-    """Under the real BASE_DIR, resolved when the process starts: switching a release
-    symlink (`current` -> `releases/43`) must not move a running process's logs into a
-    directory that may not exist; processes started by the next reload log there."""
-    return os.path.join(os.path.realpath(base_dir), "logs", app_name)
+def default_log_dir(base_dir: str, app_name: str, env: str) -> str:
+    root = real(base_dir) if env in ("local", "unittest") else os.path.expanduser("~")
+    return os.path.join(root, "logs", app_name)
+
+
+def real(base_dir: str) -> str:
+    """BASE_DIR resolved when the process starts: switching a release symlink (`current`
+    -> `releases/43`) must not move a running process's logs into a directory that may
+    not exist; processes started by the next reload log under the new target."""
+    return os.path.realpath(base_dir)
+
+
+def resolve_dir(config: Mapping[str, Any], key: str, base_dir: str) -> str | None:
+    """An app config path (`logger.dir` as "logger.dir", or `rundir`), absolute; relative
+    paths are relative to the real BASE_DIR."""
+    value: Any = config
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if not isinstance(value, str) or not value:
+        return None
+    return os.path.normpath(os.path.join(real(base_dir), os.path.expanduser(value)))
+
+
+def config_dirs(
+    config: Mapping[str, Any], base_dir: str, app_name: str, env: str
+) -> dict[str, str]:
+    """`{"log_dir", "run_dir"}` the app config asks for (`logger.dir`, `rundir`), with the
+    defaults; the agent reports them in `agent-start` so the master and the app workers
+    write where the app's own config says."""
+    return {
+        "log_dir": resolve_dir(config, "logger.dir", base_dir)
+        or default_log_dir(base_dir, app_name, env),
+        "run_dir": resolve_dir(config, "rundir", base_dir) or os.path.join(real(base_dir), "run"),
+    }
+
+
+def adopt_agent_dirs(options: Any, data: Any) -> Any:
+    """Master side of `agent-start`: log to the app's directory from now on (with what was
+    held back) and remember both dirs in the options the app workers are forked with.
+    Raises StartupError when that directory cannot be written."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("log_dir"), str):
+        return options
+    import dataclasses
+
+    redirect(data["log_dir"], strict=True)
+    run_dir = data.get("run_dir") if isinstance(data.get("run_dir"), str) else None
+    return dataclasses.replace(options, log_dir=data["log_dir"], run_dir=run_dir)
+
+
+def console_wanted(env: str, foreground: bool) -> bool:
+    """In the foreground in local/unittest, app log lines and tracebacks also go to the
+    terminal (a developer watches it); elsewhere the files are the place to look."""
+    return foreground and env in ("local", "unittest")
 
 
 def role_file(role: str, app_name: str) -> str:
     return {"master": "master.log", "agent": "egg-agent.log"}.get(role, f"{app_name}-web.log")
 
 
-class _WriteTrouble:
-    """Process-wide: has a log write failed since the last one that worked?"""
+class PendingHandler(logging.Handler):
+    """Holds records until the log directory is known (`redirect`), else writes them to the
+    default directory when the process exits. Only the process that created it does that:
+    a forked child inherits a copy of the buffer that is not its own."""
 
-    failing = False
-
-    @classmethod
-    def failed(cls, where: str, exc: OSError) -> None:
-        if not cls.failing:
-            cls.failing = True
-            report(
-                f"pid {os.getpid()}: cannot write {where}: "
-                f"{exc.strerror or exc} (errno {exc.errno}); log lines are dropped until "
-                "writing works again (one warning per process)"
-            )
-
-    @classmethod
-    def worked(cls) -> None:
-        if cls.failing:
-            cls.failing = False
-            report(f"pid {os.getpid()}: log files are writable again")
-
-
-def _silence(stream: object) -> None:
-    """Close `stream` without writing what it buffered: its fd is first pointed at
-    /dev/null, so the flush that `close()` always does goes nowhere (and the fd number is
-    released, never left for a later file to receive stale bytes)."""
-    with contextlib.suppress(Exception):
-        fd = stream.fileno()  # type: ignore[attr-defined]
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, fd)
-        finally:
-            os.close(null)
-    with contextlib.suppress(Exception):
-        stream.close()  # type: ignore[attr-defined]
-
-
-class SafeFileHandler(logging.handlers.WatchedFileHandler):
-    """WatchedFileHandler that creates its file 0600 and never raises or spams.
-
-    `emit` is rewritten rather than extended because the parent's reopen check and lazy
-    open run outside its own error handling."""
-
-    def _open(self):  # type: ignore[no-untyped-def]
-        fd = open_private(self.baseFilename)
-        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+    def __init__(self, default_dir: str) -> None:
+        super().__init__()
+        self.default_dir = default_dir
+        self.records: list[logging.LogRecord] = []
+        self.owner = os.getpid()
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.reopenIfNeeded()
-            if self.stream is None:
-                self.stream = self._open()
-                self._statstream()
-            self.stream.write(self.format(record) + self.terminator)
-            self.stream.flush()
-        except RecursionError:
-            raise
-        except OSError as exc:
-            self.discard_stream()
-            _WriteTrouble.failed(self.baseFilename, exc)
-        except Exception:
-            self.handleError(record)
-        else:
-            _WriteTrouble.worked()
+        if len(self.records) < PENDING_LIMIT:
+            self.records.append(record)
 
-    def discard_stream(self) -> None:
-        """Forget the open file and what it buffered; the next record reopens the path."""
-        stream, self.stream = self.stream, None
-        if stream is not None:
-            _silence(stream)
+    def close(self) -> None:
+        if os.getpid() == self.owner and _state.pending is self:
+            redirect(self.default_dir, quiet=True)  # best effort at exit: said already
+        super().close()
 
 
-class SafeStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Console handler (the master's stdout, a file in daemon mode): same one warning."""
+class _State:
+    """This process's logging setup (one per process, like the root logger it configures)."""
 
-    def handleError(self, record: logging.LogRecord) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, OSError):
-            _WriteTrouble.failed("stdout", exc)
-        else:
-            super().handleError(record)
+    role = "master"
+    app_name = "app"
+    worker_id: int | None = None
+    log_format = "text"
+    directory: str | None = None
+    pending: PendingHandler | None = None
+    until_ready: logging.Handler | None = None
 
 
-def drop_inherited_handlers() -> None:
-    """In a forked child, first thing: forget the parent's handlers WITHOUT flushing them.
-
-    Their buffers hold the parent's unwritten lines (on a full disk, every line since it
-    filled); flushing them from the child would write the parent's lines twice at best and
-    raise ENOSPC at birth at worst. Console handlers keep their stream (it is the child's
-    stdout too); file handlers are silenced (see `_silence`)."""
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        stream = getattr(handler, "stream", None)
-        if isinstance(handler, logging.FileHandler) and stream is not None:
-            handler.stream = None  # type: ignore[assignment]
-            _silence(stream)
-        with contextlib.suppress(Exception):
-            handler.close()  # with no stream left: only unregisters it
-    _WriteTrouble.failing = False  # this process has not warned yet
+_state = _State()
 
 
 def setup_logging(
@@ -147,37 +151,116 @@ def setup_logging(
     app_name: str,
     stdout: bool = False,
     directory: str | None = None,
-    strict: bool = False,
+    *,
+    env: str = "local",
+    log_format: str = "text",
+    worker_id: int | None = None,
+    errors_to_stderr: bool = False,
 ) -> logging.Logger:
-    """Route the root logger to this role's file, common-error.log and optionally stdout.
+    """Route the root logger to this role's files (or hold records until `redirect` when
+    `directory` is None), optionally to stdout (foreground), and, with
+    `errors_to_stderr`, ERROR records to stderr until `ready()`.
 
     Called once per process, and again in a forked child, which drops the master's
-    handlers first. A log directory that cannot be used is reported on stderr; with
-    `strict` (the master) it then raises StartupError, after the console handler is in
-    place, so a start never runs with no log files at all.
+    handlers without flushing them (their buffered lines are the master's to write).
     """
     drop_inherited_handlers()
     root = logging.getLogger()
-    fmt = logging.Formatter(FORMAT.format(label=ROLE_LABELS.get(role, role)))
+    _state.role, _state.app_name, _state.worker_id = role, app_name, worker_id
+    _state.log_format, _state.directory, _state.pending = log_format, None, None
+    formatter = make_formatter(role, log_format, worker_id)
     if stdout:
-        console = SafeStreamHandler(sys.stdout)
-        console.setFormatter(fmt)
+        console = Console(sys.stdout)
+        console.setFormatter(formatter)
         root.addHandler(console)
+    _state.until_ready = None
+    if errors_to_stderr and not stdout:
+        errors = Console(sys.stderr)
+        errors.setLevel(logging.ERROR)
+        errors.addFilter(lambda record: not getattr(record, "eggscripts_no_stderr", False))
+        errors.setFormatter(TextFormatter(role, worker_id))
+        root.addHandler(errors)
+        _state.until_ready = errors
     root.setLevel(logging.INFO)
-    directory = directory or log_dir(base_dir, app_name)
+    logging.captureWarnings(True)
+    if directory is None:
+        _state.pending = PendingHandler(default_log_dir(base_dir, app_name, env))
+        root.addHandler(_state.pending)
+    else:
+        redirect(directory)
+    return logging.getLogger(f"eggscripts.{role}")
+
+
+def redirect(directory: str, strict: bool = False, quiet: bool = False) -> str | None:
+    """Write this process's logs to `directory` from now on (and what was pending). Returns
+    the directory in use; None when it cannot be written (one line on stderr), or with
+    `strict` (the master: a cluster never runs with no log files) a StartupError. `quiet`
+    (the agent, which reports the directory to the master) leaves saying so to the master,
+    so a start fails with one line, not one per process."""
+    root = logging.getLogger()
+    directory = os.path.abspath(directory)
+    if directory == _state.directory:
+        return directory
     try:
         make_private_dirs(directory)
-        main = SafeFileHandler(os.path.join(directory, role_file(role, app_name)))
-        errors = SafeFileHandler(os.path.join(directory, "common-error.log"))
+        main = LogFile(os.path.join(directory, role_file(_state.role, _state.app_name)))
+        errors = LogFile(os.path.join(directory, "common-error.log"))
+        main.stream = main._open()  # fail here, not at the first record, when unwritable
     except OSError as exc:
         text = f"cannot write logs to {directory}: {exc.strerror or exc}"
         if strict:
             raise StartupError(text) from None
-        report(text)
-    else:
-        main.setFormatter(fmt)
-        errors.setFormatter(fmt)
-        errors.setLevel(logging.ERROR)
-        root.addHandler(main)
-        root.addHandler(errors)
-    return logging.getLogger(f"eggscripts.{role}")
+        if not quiet:
+            report(text)
+        return None
+    formatter = make_formatter(_state.role, _state.log_format, _state.worker_id)
+    main.setFormatter(formatter)
+    errors.setFormatter(formatter)
+    errors.setLevel(logging.ERROR)
+    for handler in list(root.handlers):
+        if isinstance(handler, LogFile):
+            root.removeHandler(handler)
+            handler.close()
+    root.addHandler(main)
+    root.addHandler(errors)
+    _state.directory = directory
+    pending, _state.pending = _state.pending, None
+    if pending is not None:
+        root.removeHandler(pending)
+        for record in pending.records:
+            for handler in (main, errors):
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+        pending.records.clear()
+    return directory
+
+
+def current_dir() -> str | None:
+    return _state.directory
+
+
+def ready() -> None:
+    """`egg-ready` arrived: ERROR records stop going to stderr (files only from now on)."""
+    if _state.until_ready is not None:
+        logging.getLogger().removeHandler(_state.until_ready)
+        _state.until_ready = None
+
+
+def reopen(stdout_path: str | None = None, stderr_path: str | None = None) -> None:
+    """Reopen every log file of this process (SIGUSR1 after logrotate moved them away).
+
+    The daemon's stdout/stderr logs are fds 1 and 2, shared by every process of the
+    cluster since fork/spawn: each process points its own fds at the new files."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, LogFile):
+            handler.reopen()
+    for fd, path in ((1, stdout_path), (2, stderr_path)):
+        if not path:
+            continue
+        try:
+            sys.stdout.flush() if fd == 1 else sys.stderr.flush()
+            new = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except (OSError, ValueError):
+            continue
+        os.dup2(new, fd)
+        os.close(new)

@@ -17,6 +17,9 @@ from runtime.titles import TITLE_RE
 
 DEFAULT_PORT = 7001
 DEFAULT_WORKER_TIMEOUT = 30_000
+# Kept from the grace period for the final SIGKILLs and the master's own exit.
+STOP_MARGIN = 1_000
+LOG_FORMATS = ("text", "json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +57,19 @@ class ClusterOptions:
     # Account the agent and app workers switch to after fork/spawn (runtime/privileges.py).
     user: str | None = None
     group: str | None = None
+    # Production integration (SPEC §11, docs/DEPLOY.md).
+    shutdown_delay: int = 0  # ms of not-ready-but-serving after SIGTERM, before draining
+    grace_period: int = 30  # s the supervisor allows for a stop (Kubernetes, systemd)
+    health_port: int | None = None  # /livez /readyz /metrics on the master; None = off
+    health_host: str = "127.0.0.1"
+    log_format: str = "text"  # "text" | "json" (runtime/logs.py)
+    # Daemon mode: the files fds 1 and 2 point at, reopened on SIGUSR1 after logrotate.
+    stdout_log: str | None = None
+    stderr_log: str | None = None
+    # Filled by the master from the agent's `agent-start` (the app config's `logger.dir`
+    # and `rundir`), so forked app workers log where the agent and the master do.
+    log_dir: str | None = None
+    run_dir: str | None = None
 
     @property
     def bind_host(self) -> str:
@@ -130,3 +146,35 @@ class ClusterOptions:
             for path in (self.https.key, self.https.cert):
                 if not os.path.isfile(path):
                     raise OptionsError(f"HTTPS file not found: {path}")
+        self.validate_production()
+
+    def validate_production(self) -> None:
+        for name in ("shutdown_delay", "grace_period"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise OptionsError(f"{name} must be an integer >= 0, got {value!r}")
+        port = self.health_port
+        if port is not None and (not isinstance(port, int) or not 0 <= port <= 65535):
+            raise OptionsError(f"health_port must be between 0 and 65535, got {port!r}")
+        if self.log_format not in LOG_FORMATS:
+            raise OptionsError(f"log_format must be text or json, got {self.log_format!r}")
+        self.check_grace_period()
+
+    def check_grace_period(self) -> None:
+        """A stop that outlasts the supervisor's kill timeout gets SIGKILLed mid-request and
+        orphans workers (gunicorn PR #1106): refuse such a configuration at start."""
+        parts = [
+            (f"--shutdown-delay {self.shutdown_delay} ms", self.shutdown_delay),
+            (f"app drain (kill_app_timeout) {self.kill_app_timeout} ms", self.kill_app_timeout),
+            (f"agent stop (kill_agent_timeout) {self.kill_agent_timeout} ms",
+             self.kill_agent_timeout),
+            (f"{STOP_MARGIN} ms to exit", STOP_MARGIN),
+        ]  # fmt: skip
+        total = sum(ms for _, ms in parts)
+        if total > self.grace_period * 1000:
+            named = " + ".join(text for text, ms in parts if ms)
+            raise OptionsError(
+                f"{named} = {total} ms does not fit --grace-period {self.grace_period} s: "
+                "lower --shutdown-delay or raise --grace-period (and the supervisor's "
+                "terminationGracePeriodSeconds / TimeoutStopSec)"
+            )

@@ -28,6 +28,25 @@ ROLES = ("master", "agent", "app")
 # Every title a test uses carries this tag, so the leftover check of one pytest session never
 # confuses its processes with another session's running on the same machine.
 SESSION_TAG = f"t{os.getpid()}x"
+# Outside local/unittest a cluster logs to ~/logs/<app name>/ (SPEC §5): clusters started
+# by the tests get a HOME of their own, so no test writes into the real one.
+TEST_HOME = tempfile.mkdtemp(prefix="eggscripts-test-home-")
+REAL_HOME = os.environ.get("HOME")
+
+
+def _test_home() -> str:
+    """The HOME a test set (monkeypatch), else the suite's own, never the real one."""
+    home = os.environ.get("HOME")
+    return TEST_HOME if home == REAL_HOME or not home else home
+
+
+def logs_under_base_dir(app: Path, name: str) -> None:
+    """Make an app log to `<BASE_DIR>/logs/<name>/` in every env (`logger.dir`), for tests
+    that look at (or fill up) that directory."""
+    config = app / "config" / "config.default.py"
+    config.parent.mkdir(exist_ok=True)
+    text = config.read_text() if config.exists() else "config = {}\n"
+    config.write_text(text + f"config['logger'] = {{'dir': 'logs/{name}'}}\n")
 
 
 def free_port() -> int:
@@ -188,6 +207,7 @@ class Cluster:
             stdout=self._out,
             stderr=self._err,
             cwd=str(ROOT),
+            env={**os.environ, "HOME": _test_home()},
         )
         if wait:
             self.wait_ready(timeout)

@@ -115,6 +115,9 @@ def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int
         "worker_timeout": None,
         "user": None,
         "group": None,
+        "shutdown_delay": 0,
+        "grace_period": 30,
+        "log_format": "text",
     }
     assert isinstance(python.options()["lock_fd"], int)
     assert f" egg-server-{title} started on http://127.0.0.1:{port} " in out

@@ -81,7 +81,7 @@ def test_success_reports_url_and_master_pid(
     result = daemon(app, "--workers=2")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    logs = f"{home}/logs/master-stdout.log, {home}/logs/master-stderr.log"
+    logs = f"{home}/logs/{title}/master-stdout.log, {home}/logs/{title}/master-stderr.log"
     assert lines[0] == f"[eggscripts] starting {title} in the background (logs: {logs})"
     master = cluster_processes(title)["master"]
     assert len(master) == 1
@@ -137,7 +137,7 @@ def test_daemon_context(app: Path, home: Path, tmp_path: Path, title: str, port:
     assert state["sid"] != os.getsid(0) and state["pgid"] != os.getpgid(0)
     assert state["has_tty"] is False
     assert state["cwd"] == str(app)
-    logs = [f"{home}/logs/master-stdout.log", f"{home}/logs/master-stderr.log"]
+    logs = [f"{home}/logs/{title}/master-stdout.log", f"{home}/logs/{title}/master-stderr.log"]
     assert state["stdio"] == ["/dev/null", *logs]
     # Python installs its own SIGINT handler when SIGINT is not ignored at startup.
     expected = {name: "default" for name in IGNORED_BY_CALLER} | {"SIGINT": "handler"}
@@ -186,12 +186,12 @@ def test_live_progress_line_on_a_terminal(app: Path, home: Path, title: str, por
 
 
 def test_logs_are_rotated_created_and_never_seen_by_a_shell(
-    daemon: Start, app: Path, home: Path, tmp_path: Path
+    daemon: Start, app: Path, home: Path, tmp_path: Path, title: str
 ) -> None:
     """An existing stdout log is renamed aside, never truncated; the parents of a new
     stderr log are created; a value with shell syntax is only a strange file name."""
-    logs = home / "logs"
-    logs.mkdir()
+    logs = home / "logs" / title  # per title: two apps never rotate each other's file
+    logs.mkdir(parents=True)
     (logs / "master-stdout.log").write_text("previous run\n")
     pwned = tmp_path / "pwned"
     strange = tmp_path / "deep" / "er" / f"err.log; touch {pwned} $(touch {pwned})"
@@ -221,6 +221,7 @@ def test_stderr_output_just_before_ready_fails_unless_ignored(
     assert f"[eggscripts] {title} failed to start: the cluster wrote to its stderr log" in (
         result.stderr
     )
+    assert "(--ignore-stderr starts it anyway;" in result.stderr
     assert "DeprecationWarning: config key 'foo' is obsolete" in result.stderr
     assert f"[eggscripts] error: {title} was not started" in result.stderr
     assert "started on" not in result.stdout
@@ -248,7 +249,7 @@ def test_boot_error_fails_at_once_with_the_error_and_stderr_tail(
         "database unreachable",
         reason,
     ), reason
-    assert f" of {home}/logs/master-stderr.log:\n" in result.stderr  # the tail follows
+    assert f" of {home}/logs/{title}/master-stderr.log:\n" in result.stderr  # the tail follows
     assert f"[eggscripts] error: {title} was not started" in result.stderr
     assert "Traceback" not in result.stderr
     wait_until(lambda: everything(title) == [], timeout=5)

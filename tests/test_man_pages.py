@@ -20,6 +20,9 @@ PAGES = {
     "start": "eggscripts-start.1",
     "stop": "eggscripts-stop.1",
     "completion": "eggscripts-completion.1",
+    "check": "eggscripts-check.1",
+    "logs": "eggscripts-logs.1",
+    "systemd": "eggscripts-systemd.1",
 }
 FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 
@@ -63,7 +66,8 @@ def test_start_page_shows_registry_defaults() -> None:
     text = unescaped("eggscripts-start.1")
     for expected in ("Default: egg-server-<app name>.", "Default: 300000.",
                      "Default: the app's config/env file, else prod.",
-                     "Default: ~/logs/master-stderr.log.", "Environment: PORT."):  # fmt: skip
+                     "Default: ~/logs/<title>/master-stderr.log.",
+                     "Environment: PORT."):  # fmt: skip
         assert expected in text
 
 

@@ -8,7 +8,7 @@ import os
 import stat
 
 from tests.cli_helpers import make_app
-from tests.helpers import Cluster
+from tests.helpers import Cluster, logs_under_base_dir
 
 CONFIG = """\
 config = {
@@ -31,6 +31,7 @@ def test_logs_and_run_files_are_owner_only_and_secrets_masked(tmp_path, title, p
     app = make_app(tmp_path / "app", name="shop")
     (app / "config").mkdir()
     (app / "config" / "config.default.py").write_text(CONFIG)
+    logs_under_base_dir(app, "shop")
     old = os.umask(0o022)  # the usual umask: without care, files would be 0644
     try:
         with Cluster(app, title, port, workers=1):

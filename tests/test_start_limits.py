@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from tests.cli_helpers import EGGSCRIPTS, cli_env, make_app, run_cli
-from tests.helpers import Cluster, cluster_processes, request
+from tests.helpers import Cluster, cluster_processes, logs_under_base_dir, request
 
 
 def test_workers_above_the_machine_bound_exit_2_in_one_line(tmp_path, title, port) -> None:
@@ -50,6 +50,7 @@ def test_group_switches_agent_and_workers_not_the_master(tmp_path, title, port) 
     """uid stays root here (this machine's interpreter lives under a 0700 /root, out of
     reach of other users), the group is dropped: the same calls switch the uid."""
     app = make_app(tmp_path / "app", name="shop")
+    logs_under_base_dir(app, "shop")
     with Cluster(app, title, port, workers=2, group="nogroup") as cluster:
         assert request(port, "/").status == 404
         found = cluster_processes(title)

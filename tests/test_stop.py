@@ -188,7 +188,8 @@ def test_stubborn_workers_are_killed_by_the_master(
         assert "SIGKILL" not in result.stdout  # stop never had to kill anything itself
         assert everything(title) == []
         assert fg.proc.wait(timeout=5) == 0
-    log = (app / "logs" / "cli-stubborn-app" / "master.log").read_text()
+    # env prod: the default log dir is ~/logs/<app name>/ (SPEC §5)
+    log = (Path(env["HOME"]) / "logs" / "cli-stubborn-app" / "master.log").read_text()
     assert f"app_worker#1:{worker} did not stop in time: SIGKILL" in log
 
 

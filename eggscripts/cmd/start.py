@@ -43,10 +43,13 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.START, app)
     values["title"] = values["title"] or app.default_title
+    for stream in ("stdout", "stderr"):  # per title: two apps never rotate each other's file
+        default = os.path.join("~", "logs", values["title"], f"master-{stream}.log")
+        values[stream] = values[stream] or os.path.expanduser(default)
     values["workers"] = values["workers"] or capacity.cpu_count()
     _check_workers(values["workers"])
     _check_run_as(values["user"], values["group"])
-    values["env"] = _server_env(values["env"], base_dir)
+    values["env"] = app_settings.server_env(values["env"], base_dir)
     if ctx.get_parameter_source("framework") != ParameterSource.COMMANDLINE:
         # From pyproject.toml (or nowhere): the runtime reads it there itself, so its
         # errors name that file rather than an option the user never typed.
@@ -101,13 +104,6 @@ def _check_run_as(user: str | None, group: str | None) -> None:
             except KeyError:
                 msg = f"no such account: {value}"
                 raise click.BadParameter(msg, param_hint=f"'{flag}'") from None
-
-
-def _server_env(given: str | None, base_dir: str) -> str:
-    """--env (or EGG_SERVER_ENV, or pyproject), trimmed; else the app's `config/env`, else
-    `prod`, like egg-scripts (which exports nothing and lets egg read `config/env`)."""
-    value = (given or "").strip()
-    return value or app_settings.env_file(base_dir) or "prod"
 
 
 def _check_files(values: dict[str, Any]) -> None:

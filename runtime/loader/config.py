@@ -43,8 +43,11 @@ def defaults(ctx: LoadContext) -> dict[str, Any]:
         "name": info.name,
         "env": info.env,
         "base_dir": info.base_dir,
-        "rundir": os.path.join(info.base_dir, "run"),
-        "logger": {"dir": os.path.join(info.base_dir, "logs", info.name)},
+        "rundir": os.path.join(os.path.realpath(info.base_dir), "run"),
+        # egg's app_info.root: BASE_DIR in local/unittest, the home directory otherwise,
+        # so a deploy that replaces the app directory keeps its logs (SPEC §5). Resolved:
+        # a release symlink switched under a running process must not move its files.
+        "logger": {"dir": os.path.join(os.path.realpath(info.root), "logs", info.name)},
         "core_middleware": [],
         "middleware": [],
         "bodyparser": {"enable": True, "limit": "1mb"},
@@ -223,7 +226,8 @@ def dump_config(target: Any) -> None:
     """Write `run/<application|agent>_config.json` (+ `_meta`), owner-only (0600 in a 0700
     directory, runtime/private_files.py); never fails the start."""
     role = "application" if target.role == "app" else "agent"
-    rundir = os.path.join(target.base_dir, "run")
+    rundir = target.config.get("rundir") or "run"  # honoured, relative to BASE_DIR
+    rundir = os.path.join(os.path.realpath(target.base_dir), os.path.expanduser(str(rundir)))
     files = {
         f"{role}_config.json": mask(target.config),
         f"{role}_config_meta.json": target.config_meta,

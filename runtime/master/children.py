@@ -88,7 +88,7 @@ class Children:
             """First thing in the forked worker: drop every master resource it inherited.
             Another child's channel kept open would hide the master's death from that
             child (no EOF on its channel)."""
-            from runtime.logs import drop_inherited_handlers  # imported by the master already
+            from runtime.log_handlers import drop_inherited_handlers  # imported already
             from runtime.privileges import drop_privileges
 
             SignalQueue.reset_in_child(self.master_signals)

@@ -20,10 +20,14 @@ import errno
 import os
 import socket
 import stat
+from collections.abc import MutableMapping
 
 from runtime.errors import StartupError
 
 BACKLOG = 2048
+# sd_listen_fds(3): passed sockets start at fd 3, in the order of the .socket unit.
+LISTEN_FDS_START = 3
+ACTIVATION_ENV = ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
 
 
 def bind_listener(
@@ -130,3 +134,74 @@ def url_host(host: str) -> str:
         env_host = os.environ.get("HOST", "").strip()
         return env_host if env_host and env_host != "0.0.0.0" else "127.0.0.1"
     return f"[{host}]" if ":" in host else host
+
+
+def activated_listener(
+    environ: MutableMapping[str, str] | None = None, name: str = "http"
+) -> socket.socket | None:
+    """The listening socket systemd passed us (socket activation), or None.
+
+    With `LISTEN_PID` equal to our pid and `LISTEN_FDS=n`, fds 3..3+n-1 are sockets systemd
+    bound for us: the master serves on them instead of binding, so a master restart refuses
+    no connection (they wait in the kernel's backlog). `start` in the foreground execs the
+    master, so the pid systemd started is the master's. The socket named `name` in
+    `LISTEN_FDNAMES` (`FileDescriptorName=` in the unit) wins, else the first. The
+    variables are removed, as sd_listen_fds(unset_environment=1) does: the agent and the
+    workers must not take the fds for theirs. Passed fds lack FD_CLOEXEC; every one gets it
+    here, so a spawned agent never inherits one by accident.
+    """
+    env = os.environ if environ is None else environ
+    raw_pid, raw_fds = env.get("LISTEN_PID"), env.get("LISTEN_FDS")
+    names = env.get("LISTEN_FDNAMES", "")
+    for key in ACTIVATION_ENV:
+        env.pop(key, None)
+    if not raw_fds or not raw_pid:
+        return None
+    try:
+        if int(raw_pid) != os.getpid():
+            return None  # meant for another process (e.g. a wrapper that did not exec)
+        count = int(raw_fds)
+    except ValueError:
+        raise StartupError(
+            f"socket activation: bad LISTEN_PID={raw_pid!r} or LISTEN_FDS={raw_fds!r}"
+        ) from None
+    fds = list(range(LISTEN_FDS_START, LISTEN_FDS_START + count))
+    if not fds:
+        return None
+    for fd in fds:
+        try:
+            os.set_inheritable(fd, False)
+        except OSError:
+            raise StartupError(
+                f"socket activation: LISTEN_FDS={count} but fd {fd} is not open"
+            ) from None
+    labels = names.split(":") if names else []
+    chosen = fds[labels.index(name)] if name in labels[: len(fds)] else fds[0]
+    return adopt_listener(chosen)
+
+
+def adopt_listener(fd: int) -> socket.socket:
+    """Wrap an inherited listening fd, checked and ready for uvicorn.
+
+    PITFALLS: asyncio only sets TCP_NODELAY when `sock.proto == IPPROTO_TCP`; an inherited
+    TCP socket re-created with protocol 0 would cost ~43 ms per request. The proto is read
+    from the kernel (SO_PROTOCOL) and forced to IPPROTO_TCP for TCP sockets if it is not."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise StartupError(f"socket activation: fd {fd} is not a socket ({exc.strerror})") from None
+    if sock.type != socket.SOCK_STREAM or sock.family not in (
+        socket.AF_INET,
+        socket.AF_INET6,
+        socket.AF_UNIX,
+    ):
+        sock.detach()
+        raise StartupError(f"socket activation: fd {fd} is not a stream socket (use ListenStream=)")
+    if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        sock.detach()
+        raise StartupError(f"socket activation: fd {fd} is not listening")
+    if sock.family != socket.AF_UNIX and sock.proto != socket.IPPROTO_TCP:
+        family = sock.family
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=sock.detach())
+    sock.setblocking(False)
+    return sock

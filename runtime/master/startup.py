@@ -73,11 +73,10 @@ class Startup:
         if m.options.name is None:
             m.options = dataclasses.replace(m.options, name=app_name(m.options.base_dir))
         m.name = m.options.name or ""
-        try:
-            m.log = setup_logging("master", m.options.base_dir, m.name, True, strict=True)
-        except StartupError as exc:  # no log files at all: fail, as a daemon start does
-            self.fail(str(exc), ExitCode.ERROR)
-            return
+        o = m.options  # files wait for the app's `logger.dir`, told by agent-start
+        m.log = setup_logging(
+            "master", o.base_dir, m.name, True, o.log_dir, env=o.env, log_format=o.log_format
+        )
         m.stopper.log = m.log
 
     def bind(self, host: str, port: int, path: str | None = None, mode: int | None = None) -> bool:
@@ -99,6 +98,14 @@ class Startup:
     # -- progress ------------------------------------------------------------------------
     def agent_started(self, handle: ChildHandle, data: Any) -> None:
         m = self.m
+        from runtime.logs import adopt_agent_dirs
+
+        try:
+            m.options = adopt_agent_dirs(m.options, data)  # the app config's logger.dir, rundir
+        except StartupError as exc:  # no log files at all: fail, as a daemon start does
+            self.fail(str(exc), ExitCode.ERROR)
+            if m.phase is not Phase.READY:
+                return
         m.log.info("%s started (%dms)", handle.label, self.elapsed_ms(handle.spawned_at))
         m.parent.notify(Action.AGENT_START, {"pid": handle.pid})
         if m.phase is Phase.STARTING_AGENT:

@@ -65,7 +65,8 @@ class AgentWorker(ChildProcess):
         except BaseException as exc:
             await self.report_startup_error(exc)
             return self.boot_error
-        self.link.send(Action.AGENT_START, {"pid": os.getpid(), "listen": self.listen()})
+        start = {"pid": os.getpid(), "listen": self.listen(), **self.log_dirs}
+        self.link.send(Action.AGENT_START, start)
         beat(asyncio.get_running_loop(), self.link.send, self.options.heartbeat_timeout)
         await self.stopping.wait()
         stop_requested()  # the kill timeout of app code's subprocesses counts from here

@@ -37,6 +37,7 @@ from runtime.worker.base import ChildProcess, run_child
 from runtime.worker.draining import DrainingHttpToolsProtocol
 from runtime.worker.heartbeat import beat
 from runtime.worker.process_tree import stop_requested, terminate_tree
+from runtime.worker.stats import sample
 
 if TYPE_CHECKING:
     from runtime.loader import BootInfo
@@ -120,7 +121,7 @@ class AppWorker(ChildProcess):
         gc.freeze()
         # From here on the loop must keep beating. Not during boot: a long synchronous boot
         # is the startup timeout's business, and a replacement must not be killed for it.
-        beat(loop, self.link.send, self.options.heartbeat_timeout)
+        beat(loop, self.link.send, self.options.heartbeat_timeout, lambda: sample(self.server))
         loop.set_exception_handler(self.on_uncaught)
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
@@ -194,7 +195,7 @@ def run_worker(
     worker = AppWorker(options, worker_id, sock, listener)
     try:
         title = app_title(options.title, options.base_dir)
-        return run_child(title, "app", options, worker.main)
+        return run_child(title, "app", options, worker.main, worker_id)
     finally:
         faulthandler.cancel_dump_traceback_later()  # no beats once the loop is done
         terminate_tree(options.kill_app_timeout / 1000)  # what app code started (SPEC §11)

@@ -16,10 +16,10 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from runtime import logs
 from runtime.errors import StartupError, describe_exception
 from runtime.exitcodes import ExitCode
 from runtime.ipc.message import Action, Message, Role
-from runtime.logs import setup_logging
 from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
 from runtime.tasks import run_in_background
@@ -42,6 +42,7 @@ class ChildProcess:
         self.options = options
         self.sock = sock
         self.target: Any = None  # the booted Application or Agent
+        self.log_dirs: dict[str, str] = {}  # the app config's logger.dir and rundir
 
     async def main(self) -> int:
         self.orphan_watch = OrphanWatch(self.on_master_lost)
@@ -56,9 +57,19 @@ class ChildProcess:
             self.target = target
             await target.boot()
         except BaseException as exc:
+            self.adopt_log_dirs()
             await self.report_startup_error(exc)
             return self.boot_error
+        self.adopt_log_dirs()
         return await self.serve()
+
+    def adopt_log_dirs(self) -> None:
+        """Log where the app config says (`logger.dir`, SPEC §5), from now on and what was
+        held back; the agent reports the dirs to the master in `agent-start`."""
+        o = self.options
+        config = getattr(self.target, "config", None) or {}
+        self.log_dirs = logs.config_dirs(config, o.base_dir, o.name or "app", o.env)
+        logs.redirect(self.log_dirs["log_dir"], quiet=self.role == Role.AGENT)
 
     def create_target(self, info: BootInfo) -> Any:
         raise NotImplementedError
@@ -68,6 +79,7 @@ class ChildProcess:
 
     def on_message(self, msg: Message) -> None:
         if msg.action == Action.EGG_READY and self.target is not None:
+            logs.ready()  # ERROR records stop going to stderr too
             run_in_background(self.target.server_did_ready())
         self.messenger.deliver(msg)
 
@@ -77,26 +89,46 @@ class ChildProcess:
     async def report_startup_error(self, exc: BaseException) -> str:
         """Tell the master why this child cannot start (one line) and log the traceback."""
         text = describe_exception(exc, self.options.base_dir)
+        # The master prints this one line; on this child's stderr it would be a second one.
         if isinstance(exc, StartupError):
-            log.error("start failed: %s", text)
+            log.error("start failed: %s", text, extra=logs.NO_STDERR)
         else:
-            log.error("start failed: %s", text, exc_info=exc)
+            log.error("start failed: %s", text, exc_info=exc, extra=logs.NO_STDERR)
         self.link.send(Action.STARTUP_ERROR, {"message": text, "pid": os.getpid()})
         await self.link.drain()
         return text
 
 
-def run_child(title: str, log_role: str, options: ClusterOptions, main: Callable[[], Any]) -> int:
+def run_child(
+    title: str,
+    log_role: str,
+    options: ClusterOptions,
+    main: Callable[[], Any],
+    worker_id: int | None = None,
+) -> int:
     """The process around a child: its title, signal dispositions, logging, an event loop.
-    Ctrl-C reaches the whole process group; only the master decides what it means."""
+    Ctrl-C reaches the whole process group; only the master decides what it means.
+    SIGUSR1 (forwarded by the master after logrotate) reopens this process's log files."""
     from runtime.titles import set_title
 
     set_title(title)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    setup_logging(log_role, options.base_dir, options.name or "app")
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # until the loop's handler below
+    logs.setup_logging(
+        log_role,
+        options.base_dir,
+        options.name or "app",
+        stdout=logs.console_wanted(options.env, options.ready_fd is None),
+        directory=options.log_dir,  # None in the agent: held until its config is read
+        env=options.env,
+        log_format=options.log_format,
+        worker_id=worker_id,
+        errors_to_stderr=True,  # until egg-ready (SPEC §5)
+    )
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
+    loop.add_signal_handler(signal.SIGUSR1, logs.reopen, options.stdout_log, options.stderr_log)
     try:
         return int(loop.run_until_complete(main()))
     finally:

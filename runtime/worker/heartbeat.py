@@ -28,15 +28,22 @@ if TYPE_CHECKING:
     import asyncio
 
 
-def beat(loop: asyncio.AbstractEventLoop, send: Callable[..., Any], timeout_ms: int) -> None:
-    """Worker side: heartbeat now and every `timeout / 2` while the loop runs."""
+def beat(
+    loop: asyncio.AbstractEventLoop,
+    send: Callable[..., Any],
+    timeout_ms: int,
+    stats: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Worker side: heartbeat now and every `timeout / 2` while the loop runs; each beat
+    carries `stats()` (requests served, in flight: runtime/worker/stats.py), which the
+    master keeps for status and /metrics."""
     if timeout_ms <= 0:
         return
     timeout = timeout_ms / 1000
 
     def tick() -> None:
         faulthandler.dump_traceback_later(timeout, file=sys.stderr)
-        send(Action.HEARTBEAT)
+        send(Action.HEARTBEAT, stats() if stats is not None else None)
         loop.call_later(timeout / 2, tick)
 
     tick()

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests.cli_helpers import busy_port, cli_env, copy_app, run_cli
-from tests.helpers import FIXTURES, Cluster, try_request, wait_until
+from tests.helpers import FIXTURES, Cluster, logs_under_base_dir, try_request, wait_until
 from tests.reliability.faults import fill, free_bytes, tmpfs
 from tests.reliability.load import Load
 
@@ -30,6 +30,7 @@ def _serving_pid(port: int, other_than: str) -> str | None:
 
 def test_killed_worker_is_replaced_while_the_log_disk_is_full(tmp_path, title, port) -> None:
     app = copy_app(FAULT_APP, tmp_path)
+    logs_under_base_dir(app, "fault")
     logs = app / "logs"
     with tmpfs(logs, size_kb=256), Cluster(app, title, port, workers=2) as cluster:
         apps = cluster.processes()["app"]
@@ -69,6 +70,7 @@ def test_daemon_start_on_a_full_disk_reports_the_real_error(tmp_path, title, por
     """The master's own error line goes to a stderr log on the full disk: printing it must
     not raise, and the reason still reaches `start` over the ready channel."""
     app = copy_app(FAULT_APP, tmp_path)
+    logs_under_base_dir(app, "fault")
     logs = tmp_path / "daemon-logs"
     with tmpfs(logs, size_kb=128), busy_port(port):
         (logs / "out.log").touch()
@@ -89,6 +91,7 @@ def test_reforks_continue_under_load_with_the_disk_full(tmp_path, title, port) -
     """20 s of loopback load, a worker SIGKILLed every 2 s, the log disk full throughout:
     every victim is replaced, and only requests in flight on a victim may fail."""
     app = copy_app(FAULT_APP, tmp_path)
+    logs_under_base_dir(app, "fault")
     logs = app / "logs"
     kills = 0
     with tmpfs(logs, size_kb=256), Cluster(app, title, port, workers=2) as cluster:
@@ -117,6 +120,7 @@ def test_daemon_start_with_the_log_disk_already_full_says_why(tmp_path, title, p
     fails on the stderr check, and the tail it prints names the disk error (it used to say
     only "the cluster exited before it was ready")."""
     app = copy_app(FAULT_APP, tmp_path)
+    logs_under_base_dir(app, "fault")
     logs = app / "logs"
     with tmpfs(logs, size_kb=128):
         fill(logs)

@@ -1,0 +1,20 @@
+"""What an app worker reports about its traffic, for the master's /metrics (SPEC §11).
+
+uvicorn already counts: `server_state.total_requests` (requests received since start) and
+`server_state.tasks` (request cycles in progress). Reading them costs nothing per request,
+unlike an ASGI wrapper counting in the hot path. The heartbeat carries `sample()` to the
+master, so one scrape of the master covers every worker and no shared multiprocess
+directory is needed (gunicorn #1417).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def sample(server: Any) -> dict[str, int]:
+    """`{"requests", "in_flight"}` of a uvicorn Server (zeros before it started)."""
+    state = getattr(server, "server_state", None)
+    if state is None:
+        return {"requests": 0, "in_flight": 0}
+    return {"requests": int(state.total_requests), "in_flight": len(state.tasks)}

@@ -1,0 +1,105 @@
+"""`eggscripts logs` (issue 13): finds a running cluster's files wherever they are,
+prints the last lines, follows new ones (and a rotation), and works after a stop."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+from eggscripts import logtail
+from tests.cli_helpers import EGGSCRIPTS, cli_env, run_cli
+from tests.fixtures.apptree import write_tree
+from tests.helpers import free_port, request, wait_until
+
+APP = {
+    "pyproject.toml": '[project]\nname = "tailed"\n',
+    "app/router.py": "def router(app):\n    app.router.get('/', app.controller.home.index)\n",
+    "app/controller/home.py": (
+        "async def index(ctx):\n    ctx.logger.info('hello from %s', ctx.query.get('who'))\n"
+        "    ctx.body = 'ok'\n"
+    ),
+    "config/config.prod.py": "config = {'logger': {'dir': '/LOGDIR'}}\n",
+}
+
+
+def test_logs_of_a_running_daemon_and_after_it_stopped(tmp_path: Path, title: str) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    logdir = tmp_path / "custom"
+    files = dict(APP, **{"config/config.prod.py": APP["config/config.prod.py"].replace(
+        "/LOGDIR", str(logdir))})  # fmt: skip
+    app = write_tree(tmp_path / "app", files)
+    port = free_port()
+    env = cli_env(home)
+    started = run_cli(
+        "start", "--daemon", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
+        "--workers=1", str(app), env=env, timeout=40,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    follower = None
+    try:
+        request(port, "/?who=first")
+        wait_until(lambda: "hello from first" in _read(logdir / "tailed-web.log"))
+        shown = run_cli("logs", f"--title={title}", "-n", "50", env=env)
+        assert shown.returncode == 0, shown.stderr
+        headers = [ln for ln in shown.stdout.splitlines() if ln.startswith("==> ")]
+        assert headers == [
+            f"==> {home}/logs/{title}/master-stdout.log <==",
+            f"==> {home}/logs/{title}/master-stderr.log <==",
+            f"==> {logdir}/master.log <==",
+            f"==> {logdir}/egg-agent.log <==",
+            f"==> {logdir}/tailed-web.log <==",
+            f"==> {logdir}/common-error.log <==",
+        ]
+        assert "hello from first" in shown.stdout
+        followed = tmp_path / "followed.txt"
+        with followed.open("w") as out:
+            follower = subprocess.Popen(
+                [EGGSCRIPTS, "logs", f"--title={title}", "-f", "-n", "0"],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        wait_until(lambda: _read(followed).count("==> ") == 6, timeout=10)  # now following
+        request(port, "/?who=second")
+        wait_until(lambda: "hello from second" in _read(followed), timeout=10)
+    finally:
+        run_cli("stop", f"--title={title}", env=env)
+        if follower is not None:
+            follower.send_signal(signal.SIGINT)
+            assert follower.wait(timeout=10) == 0
+    assert "hello from first" not in _read(followed)
+    after = run_cli("logs", f"--title={title}", env=env)
+    assert after.returncode == 0
+    assert f"{title} is not running" in after.stderr
+    assert f"==> {home}/logs/{title}/master-stdout.log <==" in after.stdout
+
+
+def test_nothing_to_show_is_an_error(tmp_path: Path) -> None:
+    result = run_cli("logs", "--title=nothing-here", env=cli_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no log files found for nothing-here" in result.stderr
+
+
+def test_follower_sees_appends_and_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("old\n")
+    follower = logtail.Follower([str(log), str(tmp_path / "later.log")])
+    assert follower.poll() == []
+    with log.open("a") as fh:
+        fh.write("one\ntw")
+    assert follower.poll() == [(str(log), ["one"])]
+    with log.open("a") as fh:
+        fh.write("o\n")
+    assert follower.poll() == [(str(log), ["two"])]
+    log.rename(tmp_path / "a.log.1")
+    log.write_text("fresh\n")
+    (tmp_path / "later.log").write_text("appeared\n")
+    assert follower.poll() == [(str(log), ["fresh"]), (str(tmp_path / "later.log"), ["appeared"])]
+    assert logtail.last_lines(str(log), 5) == ["fresh"]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
