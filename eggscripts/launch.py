@@ -38,8 +38,11 @@ class Plan:
         return [self.python, "-m", RUNTIME_MODULE, json.dumps(options)]
 
 
-def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan:
-    """Map resolved option values (options.START names) to the runtime's JSON keys."""
+def make_plan(
+    values: dict[str, Any], base_dir: str, require: list[str], control: str | None = None
+) -> Plan:
+    """Map resolved option values (options.START names) to the runtime's JSON keys;
+    `control` is the control socket's path (eggscripts/control_path.py)."""
     https = None
     if values["https_key"]:
         https = {"key": values["https_key"], "cert": values["https_cert"]}
@@ -56,6 +59,7 @@ def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan
         "startup_timeout": values["timeout"],
         "worker_timeout": values["worker_timeout"],
         "sticky": bool(values["sticky"]),
+        "control_path": control,
     }
     env = {**os.environ, "EGG_SERVER_ENV": values["env"]}
     return Plan(

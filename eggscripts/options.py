@@ -22,7 +22,13 @@ from click.core import ParameterSource
 
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
 from eggscripts.errors import ConfigError
-from eggscripts.types import ModuleOrPathType, PathType, PythonType, TitleType
+from eggscripts.types import (
+    ModuleOrPathType,
+    PathType,
+    PythonType,
+    RunningTitleType,
+    TitleType,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,11 +229,29 @@ START: tuple[OptionSpec, ...] = (
     IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, STICKY,
 )  # fmt: skip
 
+# ---- commands acting on a running cluster (SPEC §2.2, §2.3, §10) ----------------------
+
+RUNNING_TITLE = dataclasses.replace(
+    TITLE,
+    help="The cluster to act on, by its exact title (completes running titles).",
+    type=RunningTitleType(),
+    default_text="the title of the app in BASE_DIR ([tool.eggscripts] title, else "
+    "egg-server-<app name>)",
+)
+ALL = OptionSpec(
+    "all",
+    "Every cluster of the current user (instead of one --title).",
+    is_flag=True,
+    default=False,
+    in_pyproject=False,
+)
+
 STOP: tuple[OptionSpec, ...] = (
+    dataclasses.replace(RUNNING_TITLE, help="Stop only the cluster with exactly this title."),
     dataclasses.replace(
-        TITLE,
-        help="Stop only the cluster with exactly this title.",
-        default_text="every cluster of the current user",
+        ALL,
+        help="Stop every cluster of the current user (egg-scripts' old default; on a "
+        "shared host that includes other jobs' clusters).",
     ),
     dataclasses.replace(
         TIMEOUT,
@@ -236,7 +260,53 @@ STOP: tuple[OptionSpec, ...] = (
     ),
 )
 
-KNOWN_KEYS = frozenset(spec.key for spec in (*START, *STOP))
+STATUS: tuple[OptionSpec, ...] = (
+    dataclasses.replace(RUNNING_TITLE, help="Show the cluster with exactly this title."),
+    dataclasses.replace(ALL, help="Show every running cluster of the current user."),
+    OptionSpec(
+        "json",
+        "Print JSON (the schema in docs/CLI.md) instead of the table.",
+        is_flag=True,
+        default=False,
+        in_pyproject=False,
+    ),
+)
+
+RELOAD: tuple[OptionSpec, ...] = (
+    RUNNING_TITLE,
+    OptionSpec(
+        "timeout",
+        "Give up the roll if it has not finished after this many milliseconds (the workers "
+        "already replaced keep the new code, the others the old).",
+        type=click.IntRange(min=1),
+        default_text="each new worker gets the cluster's startup timeout",
+        metavar="MS",
+        in_pyproject=False,
+    ),
+    OptionSpec(
+        "wait",
+        "Wait until the roll is done and report it (--no-wait: only ask for it).",
+        is_flag=True,
+        default=True,
+        in_pyproject=False,
+    ),
+)
+
+SCALE: tuple[OptionSpec, ...] = (
+    RUNNING_TITLE,
+    OptionSpec(
+        "timeout",
+        "Milliseconds to wait until the cluster has the new count of serving workers.",
+        type=click.IntRange(min=1),
+        default=30_000,
+        metavar="MS",
+        in_pyproject=False,
+    ),
+)
+
+KNOWN_KEYS = frozenset(
+    spec.key for spec in (*START, *STOP, *STATUS, *RELOAD, *SCALE) if spec.in_pyproject
+)
 
 
 def click_params(specs: Sequence[OptionSpec]) -> list[click.Parameter]:

@@ -50,6 +50,9 @@ class ClusterOptions:
     # An app worker whose event loop sends no heartbeat for this long (ms) is killed and
     # replaced (gunicorn's worker timeout); 0 turns the watch off; None: `heartbeat_timeout`.
     worker_timeout: int | None = None
+    # The control socket's path (`status`, `scale`, `reload`), chosen by the CLI; its
+    # directory must exist, be ours and mode 700. None: no control channel.
+    control_path: str | None = None
 
     @property
     def bind_host(self) -> str:
@@ -118,6 +121,11 @@ class ClusterOptions:
             raise OptionsError(f"worker_timeout must be an integer >= 0, got {timeout!r}")
         if not self.env:
             raise OptionsError("env must not be empty")
+        path = self.control_path
+        if path is not None and (not isinstance(path, str) or not os.path.isabs(path)):
+            raise OptionsError(f"control_path must be an absolute path, got {path!r}")
+        if path is not None and len(os.fsencode(path)) >= 108:  # sun_path, with its NUL
+            raise OptionsError(f"control_path is too long for a Unix socket: {path}")
         if self.https:
             for path in (self.https.key, self.https.cert):
                 if not os.path.isfile(path):

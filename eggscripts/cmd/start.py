@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from eggscripts import app_settings, launch, options, procs
+from eggscripts import app_settings, control_path, launch, options, procs
 from eggscripts.errors import AlreadyRunning
 from eggscripts.types import is_path
 
@@ -41,8 +41,9 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     values["framework"] = _framework(values["framework"], base_dir)
     _check_files(values)
     require = [_require(item, base_dir) for item in values["require"]]
-    plan = launch.make_plan(values, base_dir, require)
-    _refuse_if_running(plan.title)
+    _refuse_if_running(values["title"])
+    control = control_path.socket_path(values["title"], control_path.ensure_dir())
+    plan = launch.make_plan(values, base_dir, require, control)
     if not values["daemon"]:
         launch.exec_foreground(plan)
     from eggscripts import daemon_start  # daemon machinery only when daemonizing

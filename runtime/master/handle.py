@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import time
+from typing import Any
 
 from runtime.ipc.framing import Channel
 
@@ -30,6 +31,7 @@ class ChildHandle:
         "spawned_at",
         "started",
         "startup_error",
+        "stats",
         "stopping",
     )
 
@@ -46,6 +48,7 @@ class ChildHandle:
         self.exit_status: int | None = None
         self.spawned_at = time.monotonic()
         self.last_seen = self.spawned_at  # last time anything came from it
+        self.stats: dict[str, Any] = {}  # the counters of its latest heartbeat
 
     @property
     def label(self) -> str:

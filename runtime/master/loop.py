@@ -80,6 +80,7 @@ class Master:
         self.startup_timer: Timer | None = None
         self.agent_timer: Timer | None = None
         self.endpoint: LeaderEndpoint | None = None
+        self.control: Any = None  # runtime/master/control.py ControlServer, when asked for
         self.handlers = {sig: getattr(self, name) for sig, name in self.HANDLERS.items()}
         self.actions = {
             Action.AGENT_START.value: self.on_agent_start,
@@ -115,7 +116,9 @@ class Master:
 
     def run_once(self) -> None:
         for key, mask in self.selector.select(self.timers.timeout(1.0)):
-            if key.data is not None:  # None: the signal pipe, drained below
+            if hasattr(key.data, "on_event"):  # the control channel's sockets
+                key.data.on_event(mask)
+            elif key.data is not None:  # None: the signal pipe, drained below
                 self.children.on_ready(key.data, mask, self.on_message)
         self.dispatch_signals()
         for handle, status in self.children.reap(self.on_message):
@@ -166,6 +169,8 @@ class Master:
     def start(self) -> None:
         timeout = self.options.startup_timeout / 1000
         self.startup_timer = self.timers.call_later(timeout, self.on_startup_timeout)
+        if self.options.control_path and not self.open_control():
+            return
         if self.port is not None and not self.bind(self.host, self.port):
             return
         self.endpoint = LeaderEndpoint()
@@ -178,6 +183,16 @@ class Master:
 
         preload()
         gc.freeze()  # what workers inherit stays shared: the GC never touches those pages
+
+    def open_control(self) -> bool:
+        from runtime.master.commands import open_control
+
+        try:
+            self.control = open_control(self)
+        except StartupError as exc:
+            self.fail_startup(str(exc))
+            return False
+        return True
 
     def setup_logs(self) -> None:
         """After the agent is on its way: the app name (pyproject.toml) and the log files
@@ -226,6 +241,8 @@ class Master:
             fds.append(self.endpoint.sock.fileno())
         if self.parent.fd is not None:
             fds.append(self.parent.fd)
+        if self.control is not None:
+            fds.extend(self.control.fds())
         return fds
 
     def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
@@ -285,7 +302,10 @@ class Master:
         self.watchdogs.start()
 
     def on_heartbeat(self, handle: ChildHandle, data: Any) -> None:
-        """Nothing to do: the registry notes when anything last came from a child."""
+        """The registry notes when anything last came from a child; the data are the
+        worker's counters for `status` (runtime/worker/heartbeat.py)."""
+        if isinstance(data, dict):
+            handle.stats = data
 
     @property
     def url(self) -> str:
@@ -410,6 +430,8 @@ class Master:
         self.parent.close()
         if self.endpoint is not None:
             self.endpoint.close()
+        if self.control is not None:
+            self.control.close()
         self.signals.close()
         self.selector.close()
         if self.exit_code:

@@ -127,7 +127,7 @@ class AppWorker:
         gc.freeze()
         # From here on the loop must keep beating. Not during boot: a long synchronous boot
         # is the startup timeout's business, and a replacement must not be killed for it.
-        beat(loop, self.link.send, self.options.heartbeat_timeout)
+        beat(loop, self.link.send, self.options.heartbeat_timeout, self.stats)
         loop.set_exception_handler(self.on_uncaught)
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
@@ -150,6 +150,19 @@ class AppWorker:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.app.close(), self.options.kill_app_timeout / 1000)
         return self.exit_code
+
+    def stats(self) -> dict[str, int]:
+        """Counters for `eggscripts status`, read from uvicorn's own server state (it counts
+        completed responses and keeps the in-flight request tasks), so serving a request
+        costs nothing extra."""
+        if self.server is None:
+            return {"requests": 0, "inflight": 0, "connections": 0}
+        state = self.server.server_state
+        return {
+            "requests": state.total_requests,
+            "inflight": len(state.tasks),
+            "connections": len(state.connections),
+        }
 
     def on_started(self) -> None:
         self.link.send(Action.APP_START, {"pid": os.getpid(), "id": self.worker_id})

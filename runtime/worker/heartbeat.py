@@ -33,18 +33,27 @@ if TYPE_CHECKING:  # the master imports this module and never needs asyncio
 
 # The master kills this long after the timeout, so the worker's own dump comes first.
 DUMP_GRACE = 0.25
+# Beats without a worker timeout only refresh `status` counters: seconds between them.
+STATS_INTERVAL = 5.0
 
 
-def beat(loop: asyncio.AbstractEventLoop, send: Callable[..., Any], timeout_ms: int) -> None:
-    """Worker side: heartbeat now and every `timeout / 2` while the loop runs."""
-    if timeout_ms <= 0:
-        return
+def beat(
+    loop: asyncio.AbstractEventLoop,
+    send: Callable[..., Any],
+    timeout_ms: int,
+    stats: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Worker side: heartbeat now and every `timeout / 2` while the loop runs, carrying
+    `stats()` (what `eggscripts status` shows: requests served, in flight). With the
+    timeout off, beats still carry the stats every `STATS_INTERVAL`, without the dump."""
     timeout = timeout_ms / 1000
+    interval = timeout / 2 if timeout > 0 else STATS_INTERVAL
 
     def tick() -> None:
-        faulthandler.dump_traceback_later(timeout, file=sys.stderr)
-        send(Action.HEARTBEAT.value)
-        loop.call_later(timeout / 2, tick)
+        if timeout > 0:
+            faulthandler.dump_traceback_later(timeout, file=sys.stderr)
+        send(Action.HEARTBEAT.value, stats() if stats is not None else None)
+        loop.call_later(interval, tick)
 
     tick()
 
