@@ -9,7 +9,15 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import app_settings, control_client, options, procs, status_view, targets
+from eggscripts import (
+    app_settings,
+    control_client,
+    control_path,
+    options,
+    procs,
+    status_view,
+    targets,
+)
 from eggscripts.errors import PREFIX, EggScriptsError
 
 SCHEMA = 1
@@ -70,6 +78,8 @@ def describe(title: str) -> dict[str, Any] | None:
     """The master's own answer; what ps shows when it cannot answer; None if nothing runs."""
     try:
         cluster = control_client.call(title, "status")
+    except control_path.UnsafeControlDir:
+        raise
     except EggScriptsError:
         found = procs.find(title)
         return from_ps(title, found) if found else None

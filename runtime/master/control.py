@@ -219,6 +219,10 @@ class ControlServer:
             sock.setblocking(False)
             with contextlib.suppress(OSError):
                 sock.send(encode({"action": "error", "data": {"message": refusal}, "exit": 1}))
+                # Closing with unread input resets the connection, which can cost the
+                # client our one line: read what it sent so far first.
+                while sock.recv(65536):
+                    pass
             sock.close()
             return
         self.connections.add(ControlConnection(self, sock, pid))

@@ -58,7 +58,8 @@ def is_live(path: str) -> bool:
 def bind(path: str) -> tuple[socket.socket, int]:
     """A listening, non-blocking socket at `path` and its inode (to unlink only our own)."""
     check_directory(os.path.dirname(path))
-    temp = f"{path}.{os.getpid()}.tmp"
+    # Short, whatever the title: the final name is as long as sun_path allows.
+    temp = os.path.join(os.path.dirname(path), f".{os.getpid()}.tmp")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temp)  # ours by name: a previous master with our pid died here
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -42,7 +42,7 @@ class StatusReporter:
         now = time.monotonic()
         options = master.options
         release_dir = getattr(master, "release_dir", None) or os.path.realpath(options.base_dir)
-        rows = [self._master_row(master, now)]
+        rows = [self._master_row(master, now, release_dir)]
         rows += [self._child_row(master, handle, now, release_dir) for handle in _children(master)]
         self._add_usage(rows)
         return {
@@ -62,8 +62,11 @@ class StatusReporter:
             "processes": rows,
         }
 
-    def _master_row(self, master: Any, now: float) -> dict[str, Any]:
-        return _row("master", None, os.getpid(), state_name(master), now - master.started_at)
+    def _master_row(self, master: Any, now: float, release_dir: str) -> dict[str, Any]:
+        row = _row("master", None, os.getpid(), state_name(master), now - master.started_at)
+        row["restarts"] = None  # the master is never restarted by anyone but the user
+        row["release_dir"] = release_dir
+        return row
 
     def _child_row(self, master: Any, handle: Any, now: float, release_dir: str) -> dict[str, Any]:
         row = _row(handle.role, handle.id, handle.pid, child_state(handle), now - handle.spawned_at)
