@@ -66,9 +66,11 @@ class Connection:
         try:
             self.sock.sendall(payload)
         except OSError as exc:
-            raise EggScriptsError(f"lost the connection to {self.title}: {exc.strerror}") from None
-        finally:
             self.sock.setblocking(False)
+            for frame in self.reader.read():  # a refusal the master sent before hanging up
+                result(frame)
+            raise EggScriptsError(f"lost the connection to {self.title}: {exc.strerror}") from None
+        self.sock.setblocking(False)
 
     def replies(self, timeout: float | None) -> Iterator[dict[str, Any]]:
         """Every frame until (and including) the final one; raises on EOF or timeout."""
