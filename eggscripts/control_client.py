@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from eggscripts import control_path, procs
+from eggscripts import control_path, procs, targets
 from eggscripts.errors import EggScriptsError
 from eggscripts.readychannel import FrameReader, encode
 
@@ -39,7 +39,8 @@ class ControlFailed(EggScriptsError):
 
     def __init__(self, message: str, exit_code: int = 1, data: dict[str, Any] | None = None):
         super().__init__(message)
-        self.exit_code = exit_code
+        # click declares exit_code on the class but reads it from the instance.
+        self.exit_code = exit_code  # type: ignore[misc]
         self.data = data or {}
 
 
@@ -146,13 +147,7 @@ def _not_running(title: str) -> NotRunning:
             f"the master of {title} (pid {pid}) has no control channel "
             "(started by an older eggscripts?); restart it to use this command"
         )
-    return NotRunning(not_running_line(title))
-
-
-def not_running_line(title: str) -> str:
-    running = procs.running_titles()
-    listed = f"running: {', '.join(running)}" if running else "no cluster is running"
-    return f"no running cluster found with title {title} ({listed})"
+    return NotRunning(targets.not_running_line(title))
 
 
 def _remove_if_stale(title: str, path: str) -> None:

@@ -15,10 +15,8 @@ directory another user planted in /tmp, a symlink) is refused with one line, nev
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-import tempfile
 
 from eggscripts.errors import EggScriptsError
 
@@ -35,6 +33,8 @@ def control_dir() -> str:
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
     if runtime_dir and os.path.isabs(runtime_dir):
         return os.path.join(runtime_dir, "eggscripts")
+    import tempfile  # not for every command: only here, and cheap enough then
+
     return os.path.join(tempfile.gettempdir(), f"eggscripts-{os.geteuid()}")
 
 
@@ -43,6 +43,8 @@ def socket_path(title: str, directory: str | None = None) -> str:
     path = os.path.join(directory, title + SUFFIX)
     if len(os.fsencode(path)) <= MAX_PATH:
         return path
+    import hashlib
+
     digest = hashlib.sha256(title.encode()).hexdigest()[:16]
     room = max(MAX_PATH - len(os.fsencode(directory)) - len(SUFFIX) - 18, 1)
     return os.path.join(directory, f"{title[:room]}-{digest}{SUFFIX}")

@@ -67,7 +67,9 @@ class OptionSpec:
         return str(self.default)
 
     def to_click(self) -> SpecOption:
-        decls = [f"{self.flag}/--no-{self.key}"] if self.is_flag else [self.flag]
+        # A flag pyproject.toml can turn on gets its `--no-` form to turn it off again.
+        negatable = self.is_flag and self.in_pyproject
+        decls = [f"{self.flag}/--no-{self.key}"] if negatable else [self.flag]
         return SpecOption(
             self,
             [*decls, *self.aliases, self.name],
@@ -284,10 +286,10 @@ RELOAD: tuple[OptionSpec, ...] = (
         in_pyproject=False,
     ),
     OptionSpec(
-        "wait",
-        "Wait until the roll is done and report it (--no-wait: only ask for it).",
+        "no_wait",
+        "Only ask for the reload and return; do not wait for the roll to finish.",
         is_flag=True,
-        default=True,
+        default=False,
         in_pyproject=False,
     ),
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pwd
 
+from eggscripts import procs
 from eggscripts.app_settings import AppInfo
 from eggscripts.errors import ConfigError
 
@@ -37,6 +38,13 @@ def title_for(title: str | None, app: AppInfo, command: str, all_hint: bool = Fa
         f"no app in {app.base_dir} (no pyproject.toml, app/ or config/) to take a title "
         f"from: give --title=TITLE{alternative}, e.g. eggscripts {command} --title=TITLE"
     )
+
+
+def not_running_line(title: str) -> str:
+    """Nothing runs under `title`: say so, and what does run (a typo shows at once)."""
+    running = procs.running_titles()
+    listed = f"running: {', '.join(running)}" if running else "no cluster is running"
+    return f"no running cluster found with title {title} ({listed})"
 
 
 def user_name() -> str:

@@ -44,7 +44,7 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.RELOAD, app)
     title = targets.title_for(values["title"], app, "reload")
-    timeout_ms, wait = values["timeout"], bool(values["wait"])
+    timeout_ms, wait = values["timeout"], not values["no_wait"]
     limit = None if timeout_ms is None or not wait else timeout_ms / 1000 + ANSWER_GRACE
     view = ReloadView(title, sys.stdout)
     with control_client.connect(title) as conn:

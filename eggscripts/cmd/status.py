@@ -67,7 +67,7 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
             for line in status_view.render(cluster):
                 click.echo(line)
     for title in missing:
-        click.echo(f"{PREFIX} {control_client.not_running_line(title)}", err=values["json"])
+        click.echo(f"{PREFIX} {targets.not_running_line(title)}", err=values["json"])
     if not titles:
         click.echo(f"{PREFIX} no cluster of user {targets.user_name()} is running", err=True)
     if missing or not clusters:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import app_settings, control_client, options, procs, shutdown, targets
+from eggscripts import app_settings, options, procs, shutdown, targets
 from eggscripts.errors import PREFIX, StopFailed
 from eggscripts.procs import ClusterProcess
 
@@ -95,7 +95,7 @@ def _roles(members: list[ClusterProcess]) -> str:
 
 def _nothing_found(title: str | None, only_dir: str | None) -> str:
     if title is not None:
-        return control_client.not_running_line(title)
+        return targets.not_running_line(title)
     if only_dir is not None:
         return f"no running cluster found for {only_dir}"
     return f"no running cluster found of user {targets.user_name()}"
