@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the master imports this module and never needs asyncio
 
 # The master kills this long after the timeout, so the worker's own dump comes first.
 DUMP_GRACE = 0.25
-# Beats without a worker timeout only refresh `status` counters: seconds between them.
+# Longest time between beats (s): the `status` counters they carry are at most this old.
 STATS_INTERVAL = 5.0
 
 
@@ -43,11 +43,12 @@ def beat(
     timeout_ms: int,
     stats: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
-    """Worker side: heartbeat now and every `timeout / 2` while the loop runs, carrying
-    `stats()` (what `eggscripts status` shows: requests served, in flight). With the
-    timeout off, beats still carry the stats every `STATS_INTERVAL`, without the dump."""
+    """Worker side: heartbeat now and every `timeout / 2` (at most `STATS_INTERVAL`) while
+    the loop runs, carrying `stats()` (what `eggscripts status` shows: requests served, in
+    flight), so the counters are never older than that. With the timeout off, beats still
+    carry the stats, without the dump."""
     timeout = timeout_ms / 1000
-    interval = timeout / 2 if timeout > 0 else STATS_INTERVAL
+    interval = min(timeout / 2, STATS_INTERVAL) if timeout > 0 else STATS_INTERVAL
 
     def tick() -> None:
         if timeout > 0:
