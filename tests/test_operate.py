@@ -350,3 +350,21 @@ def test_another_user_can_neither_connect_nor_stop_nor_scale(
     assert everything(title) == before
     assert status_json(title, env)["workers"] == 2
     assert psutil.pid_exists(before[0])
+
+
+def test_base_dir_is_compared_with_symlinks_resolved(
+    tmp_path: Path, started: Any, env: dict[str, str], title: str
+) -> None:
+    """SPEC §2.2: a cluster started from `current` (a symlink to a release) is stopped by
+    the release's real path, and the other way round."""
+    release = make_app(tmp_path / "releases" / "42", name="released")
+    current = tmp_path / "current"
+    current.symlink_to(release)
+    started(current, title)
+    assert status_json(title, env)["release_dir"] == str(release)
+    result = run_cli("stop", str(release), env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"stopped {title} " in result.stdout and everything(title) == []
+    started(release, title)
+    result = run_cli("stop", str(current), env=env)
+    assert result.returncode == 0 and f"stopped {title} " in result.stdout
