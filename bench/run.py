@@ -8,7 +8,8 @@ Per contender, medians: daemon start -> answering, idle RSS of the whole process
 req/s and p99 latency (wrk -t2 -c64, interleaved short runs so outside load hits each
 alike), CPU per request, stop (command issued -> every process gone), and under a paced
 client (new connection per request) a worker SIGKILLed: requests lost and ms until the
-replacement answers. Ratios are to eggscripts. The same figures go to a JSON file.
+replacement answers; then a reload under load (bench/reload_check.py: failed requests,
+req/s during it, roll time). Ratios are to eggscripts. The same figures go to a JSON file.
 Needs `wrk`; egg-scripts is installed from npm into a temp dir (skipped without npm),
 gunicorn must be installed in this venv (`make bench` does both).
 """
@@ -28,8 +29,8 @@ from pathlib import Path
 
 from measure import kill_check, tree_cpu_seconds, tree_rss_mib, wrk
 from peers import HERE, ROOT, Contender, EggJs, Eggscripts, Gunicorn, Uvicorn
+from reload_check import WINDOW, reload_check
 
-RELOAD_TODO = "reload: not measured (TODO: needs the master's rolling reload, issue 11)"
 METRICS = (  # key, column title, format, lower is better
     ("start_ms", "start ms", "{:.0f}", True),
     ("rss_mib", "RSS MiB", "{:.0f}", True),
@@ -95,6 +96,34 @@ def kill_rounds(makers: list[Callable[[], Contender]], kills: int, rows: dict) -
               f"replacement answered after {ms:.0f} ms", flush=True)  # fmt: skip
 
 
+def reload_rounds(makers: list[Callable[[], Contender]]) -> dict[str, dict[str, object]]:
+    results = {}
+    for make in makers:
+        contender = make()
+        if isinstance(contender, EggJs):
+            results[contender.name] = reload_check(contender)
+            continue
+        contender.start()
+        try:
+            results[contender.name] = reload_check(contender)
+        finally:
+            contender.stop()
+        print(f"{contender.name}: reload under load: {results[contender.name]}", flush=True)
+    return results
+
+
+def print_reload(results: dict[str, dict[str, object]]) -> None:
+    print(f"\nreload under load (wrk -t2 -c64, {WINDOW} s window, reload 1 s in; req/s as a "
+          "ratio to the same window without a reload):")  # fmt: skip
+    for name, got in results.items():
+        if got.get("status") != "measured":
+            print(f"  {name}: {got['status']}")
+            continue
+        print(f"  {name}: {got['failed']:.0f} failed requests, req/s {got['rps_during']:.0f} "
+              f"vs {got['rps_before']:.0f} ({got['rps_ratio']:.2f}x), every worker replaced "
+              f"in {got['roll_ms']:.0f} ms")  # fmt: skip
+
+
 def summarize(rows: dict) -> dict:
     summary = {}
     for name, row in rows.items():
@@ -136,7 +165,6 @@ def print_table(summary: dict, notes: list[str], args: argparse.Namespace) -> No
                         enumerate(zip(row, widths, strict=True))))  # fmt: skip
     for note in notes:
         print(note)
-    print(RELOAD_TODO)
 
 
 def main() -> None:
@@ -192,18 +220,19 @@ def main() -> None:
             for contender in running:
                 contender.stop()
         kill_rounds(chosen, args.kills, rows)
+        reloads = reload_rounds(chosen)
     finally:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(npm_dir, ignore_errors=True)
     summary = summarize(rows)
     print_table(summary, notes, args)
+    print_reload(reloads)
     report = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": vars(args) | {"json": str(args.json)},
         "contenders": summary,
         "notes": notes,
-        "reload": None,
-        "reload_note": RELOAD_TODO,
+        "reload": reloads,
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {args.json}")
