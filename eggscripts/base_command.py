@@ -29,11 +29,12 @@ import click
 from eggscripts import __version__
 from eggscripts.errors import PREFIX
 
-ROOT_HELP = """Start and stop egg-style Python web clusters.
+ROOT_HELP = """Start, inspect, scale, reload and stop egg-style Python web clusters.
 
 A cluster is one master process, one agent and N app workers sharing one port. `start`
 launches it (in the foreground, or detached with --daemon and waits until it is ready),
-`stop` finds it by its process title and stops it gracefully. Run `eggscripts COMMAND
+`stop` finds it by its process title and stops it gracefully; `status`, `scale` and
+`reload` talk to its master over a private control socket. Run `eggscripts COMMAND
 --help` for the options of each command.
 """
 

@@ -43,8 +43,11 @@ class Plan:
         return [self.python, "-m", self.module, json.dumps(options)]
 
 
-def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan:
-    """Map resolved option values (options.START names) to the runtime's JSON keys."""
+def make_plan(
+    values: dict[str, Any], base_dir: str, require: list[str], control: str | None = None
+) -> Plan:
+    """Map resolved option values (options.START names) to the runtime's JSON keys;
+    `control` is the control socket's path (eggscripts/control_path.py)."""
     https = None
     if values["https_key"]:
         https = {"key": values["https_key"], "cert": values["https_cert"]}
@@ -65,6 +68,7 @@ def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan
         "shutdown_delay": values["shutdown_delay"],
         "grace_period": values["grace_period"],
         "log_format": values["log_format"],
+        "control_path": control,
     }
     if values["health_port"] is not None:
         options["health_host"], options["health_port"] = values["health_port"]

@@ -22,7 +22,14 @@ from click.core import ParameterSource
 
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
 from eggscripts.errors import PREFIX, ConfigError
-from eggscripts.types import HostPortType, ModuleOrPathType, PathType, PythonType, TitleType
+from eggscripts.types import (
+    HostPortType,
+    ModuleOrPathType,
+    PathType,
+    PythonType,
+    RunningTitleType,
+    TitleType,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +68,9 @@ class OptionSpec:
         return str(self.default)
 
     def to_click(self) -> SpecOption:
-        decls = [f"{self.flag}/--no-{self.key}"] if self.is_flag else [self.flag]
+        # A flag pyproject.toml can turn on gets its `--no-` form to turn it off again.
+        negatable = self.is_flag and self.in_pyproject
+        decls = [f"{self.flag}/--no-{self.key}"] if negatable else [self.flag]
         return SpecOption(
             self,
             [*decls, *self.aliases, self.name],
@@ -271,11 +280,29 @@ START: tuple[OptionSpec, ...] = (
     SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT,
 )  # fmt: skip
 
+# ---- commands acting on a running cluster (SPEC §2.2, §2.3, §10) ----------------------
+
+RUNNING_TITLE = dataclasses.replace(
+    TITLE,
+    help="The cluster to act on, by its exact title (completes running titles).",
+    type=RunningTitleType(),
+    default_text="the title of the app in BASE_DIR ([tool.eggscripts] title, else "
+    "egg-server-<app name>)",
+)
+ALL = OptionSpec(
+    "all",
+    "Every cluster of the current user (instead of one --title).",
+    is_flag=True,
+    default=False,
+    in_pyproject=False,
+)
+
 STOP: tuple[OptionSpec, ...] = (
+    dataclasses.replace(RUNNING_TITLE, help="Stop only the cluster with exactly this title."),
     dataclasses.replace(
-        TITLE,
-        help="Stop only the cluster with exactly this title.",
-        default_text="every cluster of the current user",
+        ALL,
+        help="Stop every cluster of the current user (egg-scripts' old default; on a "
+        "shared host that includes other jobs' clusters).",
     ),
     dataclasses.replace(
         TIMEOUT,
@@ -286,9 +313,7 @@ STOP: tuple[OptionSpec, ...] = (
 
 LOGS: tuple[OptionSpec, ...] = (
     dataclasses.replace(
-        TITLE,
-        help="Show the logs of the cluster with exactly this title.",
-        default_text="the title of the app in BASE_DIR",
+        RUNNING_TITLE, help="Show the logs of the cluster with exactly this title."
     ),
     OptionSpec(
         "lines",
@@ -309,7 +334,53 @@ LOGS: tuple[OptionSpec, ...] = (
     ),
 )
 
-KNOWN_KEYS = frozenset(spec.key for spec in (*START, *STOP))
+STATUS: tuple[OptionSpec, ...] = (
+    dataclasses.replace(RUNNING_TITLE, help="Show the cluster with exactly this title."),
+    dataclasses.replace(ALL, help="Show every running cluster of the current user."),
+    OptionSpec(
+        "json",
+        "Print JSON (the schema in docs/CLI.md) instead of the table.",
+        is_flag=True,
+        default=False,
+        in_pyproject=False,
+    ),
+)
+
+RELOAD: tuple[OptionSpec, ...] = (
+    RUNNING_TITLE,
+    OptionSpec(
+        "timeout",
+        "Give up the roll if it has not finished after this many milliseconds (the workers "
+        "already replaced keep the new code, the others the old).",
+        type=click.IntRange(min=1),
+        default_text="each new worker gets the cluster's startup timeout",
+        metavar="MS",
+        in_pyproject=False,
+    ),
+    OptionSpec(
+        "no_wait",
+        "Only ask for the reload and return; do not wait for the roll to finish.",
+        is_flag=True,
+        default=False,
+        in_pyproject=False,
+    ),
+)
+
+SCALE: tuple[OptionSpec, ...] = (
+    RUNNING_TITLE,
+    OptionSpec(
+        "timeout",
+        "Milliseconds to wait until the cluster has the new count of serving workers.",
+        type=click.IntRange(min=1),
+        default=30_000,
+        metavar="MS",
+        in_pyproject=False,
+    ),
+)
+
+KNOWN_KEYS = frozenset(
+    spec.key for spec in (*START, *STOP, *STATUS, *RELOAD, *SCALE, *LOGS) if spec.in_pyproject
+)
 
 
 def click_params(specs: Sequence[OptionSpec]) -> list[click.Parameter]:

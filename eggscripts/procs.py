@@ -107,6 +107,8 @@ def same_dir(recorded: str | None, wanted: str) -> bool:
 
 
 def _matches(info: TitleInfo, wanted: set[str], title: str | None, base_dir: str | None) -> bool:
+    """`base_dir`, when given, is already resolved: the process's is resolved here, so a
+    cluster started from `/srv/app/current` is found from `releases/42` and vice versa."""
     if info.role not in wanted:
         return False
     if title is not None and info.title != title:
@@ -114,15 +116,16 @@ def _matches(info: TitleInfo, wanted: set[str], title: str | None, base_dir: str
     return base_dir is None or same_dir(info.base_dir, base_dir)
 
 
-def _candidates(
-    wanted: set[str], title: str | None, base_dir: str | None, me: int
-) -> list[int] | None:
-    """Pids whose /proc title matches, in pid order; None when there is no /proc."""
+def _scan(me: int) -> Iterator[tuple[int, TitleInfo]] | None:
+    """(pid, title info) of every eggscripts process in /proc; None when there is no /proc."""
     try:
         entries = os.listdir(_PROC)
     except OSError:
         return None
-    pids = []
+    return _scan_entries(entries, me)
+
+
+def _scan_entries(entries: list[str], me: int) -> Iterator[tuple[int, TitleInfo]]:
     for entry in entries:
         if not entry.isdigit() or int(entry) == me:
             continue
@@ -134,9 +137,38 @@ def _candidates(
         if not data.startswith(_PREFIX):
             continue
         info = parse_title(title_of(split_cmdline(os.fsdecode(data))))
-        if info is not None and _matches(info, wanted, title, base_dir):
-            pids.append(int(entry))
-    return sorted(pids)
+        if info is not None:
+            yield int(entry), info
+
+
+def _candidates(
+    wanted: set[str], title: str | None, base_dir: str | None, me: int
+) -> list[int] | None:
+    """Pids whose /proc title matches, in pid order; None when there is no /proc."""
+    scan = _scan(me)
+    if scan is None:
+        return None
+    return sorted(pid for pid, info in scan if _matches(info, wanted, title, base_dir))
+
+
+def running_titles() -> list[str]:
+    """Titles of this user's running masters, sorted; from /proc alone (no psutil), so
+    `stop` of a title that is not running can say what is, and completion stays fast."""
+    scan = _scan(os.getpid())
+    if scan is None:  # pragma: no cover - no /proc: psutil does the whole scan
+        return sorted(set(titles(find(roles=("master",)))))
+    uid = os.getuid()
+    found = set()
+    for pid, info in scan:
+        if info.role != "master":
+            continue
+        try:
+            if os.stat(f"{_PROC}/{pid}").st_uid != uid:
+                continue
+        except OSError:
+            continue
+        found.add(info.title)
+    return sorted(found)
 
 
 def find(
@@ -150,6 +182,7 @@ def find(
     if base_dir is not None:
         base_dir = os.path.realpath(base_dir)
     me = os.getpid()
+    base_dir = os.path.realpath(base_dir) if base_dir is not None else None
     pids = _candidates(wanted, title, base_dir, me)
     if pids == []:
         return []

@@ -45,6 +45,8 @@ class FrameReader:
                 chunk = os.read(self.fd, 65536)
             except BlockingIOError:
                 break
+            except ConnectionResetError:  # a socket peer gone: what it sent is kept
+                chunk = b""
             if not chunk:
                 self.eof = True
             self._buf += chunk

@@ -26,6 +26,20 @@ class TitleType(click.ParamType):
         return text
 
 
+class RunningTitleType(TitleType):
+    """The title of a running cluster: completes the titles of the user's running masters
+    (read from /proc, no psutil, so a TAB stays instant)."""
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        from eggscripts import procs
+
+        return [CompletionItem(t) for t in procs.running_titles() if t.startswith(incomplete)]
+
+
 class PathType(click.Path):
     """A click.Path that expands `~` from $HOME and returns an absolute path without
     resolving symlinks (a virtualenv's `bin/python` is a symlink that must stay one)."""

@@ -70,6 +70,9 @@ class ClusterOptions:
     # and `rundir`), so forked app workers log where the agent and the master do.
     log_dir: str | None = None
     run_dir: str | None = None
+    # The control socket's path (`status`, `scale`, `reload`), chosen by the CLI; its
+    # directory must exist, be ours and mode 700. None: no control channel.
+    control_path: str | None = None
 
     @property
     def bind_host(self) -> str:
@@ -142,6 +145,11 @@ class ClusterOptions:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise OptionsError(f"{name} must be a non-empty string, got {value!r}")
+        path = self.control_path
+        if path is not None and (not isinstance(path, str) or not os.path.isabs(path)):
+            raise OptionsError(f"control_path must be an absolute path, got {path!r}")
+        if path is not None and len(os.fsencode(path)) >= 108:  # sun_path, with its NUL
+            raise OptionsError(f"control_path is too long for a Unix socket: {path}")
         if self.https:
             for path in (self.https.key, self.https.cert):
                 if not os.path.isfile(path):

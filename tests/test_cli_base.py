@@ -14,7 +14,7 @@ import pytest
 from eggscripts import __version__
 from tests.cli_helpers import cli_env, run_cli
 
-COMMANDS = ("completion", "start", "stop")
+COMMANDS = ("completion", "reload", "scale", "start", "status", "stop")
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_tab_completion_in_a_real_bash(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "complete -o nosort -F _eggscripts_completion eggscripts"
-    assert lines[1].split() == ["start", "stop"]
+    assert lines[1].split() == ["start", "status", "stop"]
     assert "--title" in lines[2].split() and "--timeout" in lines[2].split()
     assert set(lines[3].split()) == {"--title", "--timeout"}
     assert lines[4].split() == ["bash", "zsh", "fish"]

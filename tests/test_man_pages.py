@@ -19,6 +19,9 @@ PAGES = {
     None: "eggscripts.1",
     "start": "eggscripts-start.1",
     "stop": "eggscripts-stop.1",
+    "status": "eggscripts-status.1",
+    "reload": "eggscripts-reload.1",
+    "scale": "eggscripts-scale.1",
     "completion": "eggscripts-completion.1",
     "check": "eggscripts-check.1",
     "logs": "eggscripts-logs.1",
@@ -54,7 +57,7 @@ def test_every_help_option_is_in_the_man_page(tmp_path: Path, command: str | Non
     assert not missing, f"in --help but not in man/{PAGES[command]}: {missing}"
 
 
-@pytest.mark.parametrize("command", ["start", "stop"])
+@pytest.mark.parametrize("command", ["start", "stop", "status", "reload", "scale"])
 def test_every_option_lists_its_default(command: str) -> None:
     blocks = unescaped(PAGES[command]).split(".SH OPTIONS")[1].split(".SH ")[0].split(".TP")
     for block in blocks[1:]:
@@ -94,5 +97,5 @@ def test_cli_doc_option_tables_are_current() -> None:
     """docs/CLI.md's option tables come from the same tree (scripts/gen_docs.py)."""
     doc = (ROOT / "docs" / "CLI.md").read_text()
     assert markdown_ref.fill(doc, cli()) == doc
-    for command in ("start", "stop"):
+    for command in ("start", "stop", "status", "reload", "scale"):
         assert f"<!-- options:{command} -->" in doc

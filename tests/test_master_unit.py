@@ -128,7 +128,7 @@ def test_a_dead_worker_gets_exactly_one_replacement_with_its_worker_id(make) -> 
     assert len(c.spawner.apps) == 2
     newcomer = c.spawner.apps[-1]
     assert newcomer.id == victim.id  # stable ids 1..N
-    assert c.master.children.restarts[victim.id][0] == 1
+    assert c.master.children.restarts[("app", victim.id)][0] == 1
 
 
 def test_disconnect_replaces_at_once_and_the_exit_is_not_replaced_again(make) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import app_settings, capacity, launch, options, procs, title_lock
+from eggscripts import app_settings, capacity, control_path, launch, options, procs, title_lock
 from eggscripts.errors import AlreadyRunning
 from eggscripts.types import is_path
 
@@ -57,7 +57,8 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     values["framework"] = _framework(values["framework"], base_dir)
     _check_files(values)
     require = [_require(item, base_dir) for item in values["require"]]
-    plan = launch.make_plan(values, base_dir, require)
+    control = control_path.socket_path(values["title"], control_path.ensure_dir())
+    plan = launch.make_plan(values, base_dir, require, control)
     # The lock first: of two starts at the same instant, one fails here, having launched
     # nothing; then processes of that title left by a cluster that holds no lock.
     plan = dataclasses.replace(plan, lock_fd=title_lock.take(plan.title))

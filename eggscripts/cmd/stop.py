@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import pwd
 from typing import Any
 
 import click
 from click.core import ParameterSource
 
-from eggscripts import app_settings, options, procs, shutdown
+from eggscripts import app_settings, options, procs, shutdown, targets
 from eggscripts.errors import PREFIX, StopFailed
 from eggscripts.procs import ClusterProcess
 
@@ -17,7 +16,8 @@ from eggscripts.procs import ClusterProcess
 @click.command(
     "stop",
     params=[*options.click_params(options.STOP), options.base_dir_argument()],
-    epilog="Examples: `eggscripts stop --title=egg-server-shop`; `eggscripts stop /srv/shop`.",
+    epilog="Examples: `eggscripts stop --title=egg-server-shop`; `eggscripts stop /srv/shop`; "
+    "`eggscripts stop` (the app in the current directory); `eggscripts stop --all`.",
 )
 @click.pass_context
 def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
@@ -26,27 +26,33 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     Finds the masters of the current user whose title is exactly --title, sends them
     SIGTERM and waits (at most --timeout) until they have stopped their workers and
     exited, then SIGTERMs, and after a short grace SIGKILLs, any agent or app worker of
-    the same title still alive. Without --title (and none in BASE_DIR/pyproject.toml)
-    every cluster of the current user is stopped; with an explicit BASE_DIR only the
-    clusters started from that directory (symlinks resolved on both sides). Other users'
-    processes are never touched.
-    Finding nothing is not an error (exit status 0).
+    the same title still alive. Without --title: with an explicit BASE_DIR, the clusters
+    started from that directory (symlinks resolved on both sides); else the cluster of
+    the app in the current directory ([tool.eggscripts] title, else egg-server-<name>);
+    outside an app directory the command refuses (exit 2) unless --all asks for every
+    cluster of the current user. Other users' processes are never touched. Finding
+    nothing is not an error (exit status 0): the line lists the titles that are running.
     """
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.STOP, app)
     title: str | None = values["title"]
+    everything = bool(values["all"])
+    if everything and ctx.get_parameter_source("title") == ParameterSource.COMMANDLINE:
+        raise click.UsageError("--title and --all exclude each other")
     only_dir = None
-    if title is None and ctx.get_parameter_source("base_dir") == ParameterSource.COMMANDLINE:
+    if everything:
+        title = None
+        _say(f"--all: stopping every cluster of user {targets.user_name()}")
+    elif title is None and ctx.get_parameter_source("base_dir") == ParameterSource.COMMANDLINE:
         only_dir = base_dir
-    scope = _describe_scope(title, only_dir)
+    else:
+        title = targets.title_for(title, app, "stop", all_hint=True)
     if only_dir is not None and os.path.realpath(only_dir) != only_dir:
         _say(f"{only_dir} resolves to {os.path.realpath(only_dir)}: comparing resolved paths")
-    if title is None and only_dir is None:
-        _say(f"no --title given: stopping every cluster of user {_user()}")
 
     found = procs.find(title, base_dir=only_dir)
     if not found:
-        _say(f"no running cluster found {scope}")
+        _say(_nothing_found(title, only_dir))
         return
     by_title = _group(found)
     for name, members in by_title.items():
@@ -92,20 +98,14 @@ def _roles(members: list[ClusterProcess]) -> str:
     return "; ".join(parts)
 
 
-def _describe_scope(title: str | None, only_dir: str | None) -> str:
+def _nothing_found(title: str | None, only_dir: str | None) -> str:
     if title is not None:
-        return f"with title {title}"
+        return targets.not_running_line(title)
     if only_dir is not None:
         real = os.path.realpath(only_dir)
-        return f"for {real}" if real == only_dir else f"for {real} (resolved from {only_dir})"
-    return f"of user {_user()}"
-
-
-def _user() -> str:
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        return str(os.getuid())
+        where = real if real == only_dir else f"{real} (resolved from {only_dir})"
+        return f"no running cluster found for {where}"
+    return f"no running cluster found of user {targets.user_name()}"
 
 
 def _say(text: str) -> None:

@@ -12,7 +12,6 @@ import logging
 import os
 from typing import Any
 
-from runtime import boot_stderr
 from runtime.loader.boot import trigger
 from runtime.loader.context import LoadContext
 from runtime.loader.units import LoadUnit, make_app_info, resolve_env
@@ -50,7 +49,6 @@ class EggCore:
         self.plugins: dict[str, Any] = {}
         self.boots: list[tuple[str, str, Any]] = []
         self.logger = logging.getLogger(f"eggscripts.{self.role}")
-        boot_stderr.start(self.logger, "app_worker" if self.role == "app" else "agent_worker")
         self.messenger: Any = NullMessenger()
         self.frameworks = list(frameworks or [])
         self.loader = LoadContext(
@@ -94,11 +92,8 @@ class EggCore:
         self.booted = True
 
     async def server_did_ready(self) -> None:
-        """The cluster is ready (egg-ready): from now on the app's ERROR records stop going
-        to stderr too (runtime.logs), then the `server_did_ready` hooks run."""
-        from runtime import boot_stderr
-
-        boot_stderr.end()
+        """The cluster is ready (egg-ready): the `server_did_ready` hooks run (the worker has
+        already stopped copying ERROR records to stderr, runtime/logs.py `ready`)."""
         await trigger(self, "server_did_ready")
 
     def cluster(self, client_class: type, **options: Any) -> Any:

@@ -46,17 +46,20 @@ class Children:
         self.agent: ChildHandle | None = None
         self.newest: ChildHandle | None = None  # the app worker adopted last
         self.generation = 0  # bumped by each reload: children adopted later run new code
-        # worker id -> [restarts, cause of the last one], for status and metrics
-        self.restarts: dict[int, list[Any]] = collections.defaultdict(lambda: [0, ""])
+        # (role, worker id) -> [restarts, cause of the last one], for status and metrics
+        self.restarts: dict[tuple[str, int], list[Any]] = collections.defaultdict(lambda: [0, ""])
         self._dirty: set[ChildHandle] = set()
         self._masks: dict[ChildHandle, int] = {}
 
     # -- creating ------------------------------------------------------------------------
-    def adopt(self, role: str, worker_id: int, pid: int, sock: socket.socket) -> ChildHandle:
+    def adopt(
+        self, role: str, worker_id: int, pid: int, sock: socket.socket, base_dir: str = ""
+    ) -> ChildHandle:
         name = "agent_worker" if role == Role.AGENT else "app_worker"
         channel = Channel(sock, f"{name}#{worker_id}:{pid}")
         handle = ChildHandle(role, worker_id, pid, channel, self.clock(), self.spawner.kill)
         handle.generation = self.generation
+        handle.release_dir = os.path.realpath(base_dir) if base_dir else ""
         self.by_pid[pid] = handle
         self.selector.register(handle.channel, selectors.EVENT_READ, handle)
         self._masks[handle] = selectors.EVENT_READ
@@ -73,7 +76,7 @@ class Children:
     def spawn_agent(self, options: ClusterOptions, leader: socket.socket | None) -> ChildHandle:
         """Raises OSError when the spawn fails (the caller retries with backoff)."""
         pid, sock = self.spawner.spawn_agent(options, leader)
-        return self.adopt(Role.AGENT, 1, pid, sock)
+        return self.adopt(Role.AGENT, 1, pid, sock, options.base_dir)
 
     def fork_app(
         self,
@@ -100,15 +103,15 @@ class Children:
 
         worker_id = self.free_worker_id()
         pid, sock = self.spawner.fork_app(options, worker_id, listener, app_name, child_setup)
-        return self.adopt(Role.APP, worker_id, pid, sock)
+        return self.adopt(Role.APP, worker_id, pid, sock, options.base_dir)
 
     def free_worker_id(self) -> int:
         """Stable ids 1..N: a replacement takes the lowest id no pool member holds."""
         taken = {h.id for h in self.apps() if h.state in IN_POOL or h.state is S.KILLED}
         return next(i for i in range(1, len(taken) + 2) if i not in taken)
 
-    def note_restart(self, worker_id: int, cause: str) -> None:
-        entry = self.restarts[worker_id]
+    def note_restart(self, handle: ChildHandle, cause: str) -> None:
+        entry = self.restarts[(str(handle.role), handle.id)]
         entry[0] += 1
         entry[1] = cause
 

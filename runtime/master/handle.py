@@ -23,6 +23,7 @@ class ChildHandle:
         "kill",
         "last_seen",
         "pid",
+        "release_dir",
         "role",
         "sigkilled",
         "spawned_at",
@@ -48,6 +49,7 @@ class ChildHandle:
         self.channel = channel
         self.state = ChildState.BOOTING
         self.generation = 0  # which reload's code it runs (0: the start's)
+        self.release_dir = ""  # the real BASE_DIR when it was started: the code it runs
         self.exited_from: ChildState | None = None  # the state it was in when it died
         self.sigkilled = False  # by the master, so "killed by SIGKILL" is no mystery
         self.startup_error: str | None = None

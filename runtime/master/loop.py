@@ -87,6 +87,9 @@ class Master:
         self.endpoint: LeaderEndpoint | None = None
         self.watchdogs: Watchdogs | None = None
         self.reload: RollingReload | None = None
+        # The real BASE_DIR the running code came from; a reload moves it to the new one.
+        self.release_dir = os.path.realpath(options.base_dir)
+        self.control: Any = None  # runtime/master/control.py ControlServer, when asked for
         self.handlers = {sig: getattr(self, name) for sig, name in self.HANDLERS.items()}
         self.log = log or logging.getLogger("eggscripts.master")
         self.startup = Startup(self)
@@ -178,13 +181,16 @@ class Master:
         if error:
             self.log.warning("SIGHUP: %s", error)
 
-    def begin_reload(self, report: Report | None = None) -> str | None:
-        """Start a rolling reload; the reason it cannot start, else None."""
+    def begin_reload(
+        self, report: Report | None = None, timeout_ms: int | None = None
+    ) -> str | None:
+        """Start a rolling reload (runtime/master/reload.py); the reason it cannot start,
+        else None. `report` receives its progress and outcome."""
         if self.phase is not Phase.READY:
             return f"cannot reload while the cluster is {self.state_name}"
         if self.reload is not None:
             return "a reload is already in progress"
-        self.reload = RollingReload(self, report)
+        self.reload = RollingReload(self, report, timeout_ms)
         self.reload.begin()
         return None
 
@@ -210,6 +216,18 @@ class Master:
             stop(handle)
         for _ in range(count - len(pool)):
             self.fork_app()
+
+    def open_control(self) -> bool:
+        """The private control channel (`status`, `scale`, `reload`), when the CLI asked."""
+        from runtime.errors import StartupError
+        from runtime.master.commands import open_control
+
+        try:
+            self.control = open_control(self)
+        except StartupError as exc:
+            self.startup.fail(str(exc), ExitCode.ERROR)
+            return False
+        return True
 
     # -- children ------------------------------------------------------------------------
     def spawn_agent(self) -> bool:
@@ -242,6 +260,8 @@ class Master:
             fds.append(self.endpoint.sock.fileno())
         if self.parent.fd is not None:
             fds.append(self.parent.fd)
+        if self.control is not None:
+            fds.extend(self.control.fds())
         return fds
 
     def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
@@ -276,7 +296,7 @@ class Master:
         if self.phase is Phase.READY:
             self.log.error("%s", line)
             if self.reload is not None:
-                self.reload.boot_failed(handle, handle.startup_error)
+                self.reload.boot_failed(handle, handle.startup_error, ExitCode.APP_LOAD_ERROR)
         else:
             # The app layer raised while loading (import, config, plugin, router, a Boot
             # hook), whichever process found it first: 4. A child that dies without
@@ -319,6 +339,8 @@ class Master:
         self.parent.close()
         if self.endpoint is not None:
             self.endpoint.close()
+        if self.control is not None:
+            self.control.close()
         self.signals.close()
         self.selector.close()
         if self.exit_code:

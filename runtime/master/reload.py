@@ -40,8 +40,12 @@ S = ChildState
 
 
 class RollingReload:
-    def __init__(self, master: Master, report: Report | None = None) -> None:
+    def __init__(
+        self, master: Master, report: Report | None = None, timeout_ms: int | None = None
+    ) -> None:
         self.m = master
+        self.timeout_ms = timeout_ms
+        self.overall: Timer | None = None
         self.report = report or (lambda _event, _data: None)
         self.generation = master.children.next_generation()
         self.total = master.target_workers
@@ -54,6 +58,8 @@ class RollingReload:
 
     # -- driving -------------------------------------------------------------------------
     def begin(self) -> None:
+        if self.timeout_ms:
+            self.overall = self.m.timers.call_later(self.timeout_ms / 1000, self.overdue)
         self.m.log.info(
             "reload: rolling %d app workers (and the agent) onto %s", self.total, self.release
         )
@@ -123,15 +129,19 @@ class RollingReload:
             handle.signal(15)  # SIGTERM: stop accepting, drain, before_close, exit
 
     # -- failures ------------------------------------------------------------------------
-    def boot_failed(self, handle: ChildHandle, why: str) -> bool:
-        """A new child failed to boot: True when it was ours (the roll then fails)."""
+    def overdue(self) -> None:
+        self.fail(f"reload did not finish within {self.timeout_ms} ms (--timeout)")
+
+    def boot_failed(self, handle: ChildHandle, why: str, code: int = 3) -> bool:
+        """A new child failed to boot: True when it was ours (the roll then fails with
+        `code`: 4 its code failed to load, 3 it died or did not start in time)."""
         if handle is not self.current:
             return False
         self.current = None
         if handle.state in (S.BOOTING, S.SERVING):
             stop(handle)
         what = "the new agent" if handle.is_agent else f"new app worker #{handle.id}"
-        self.fail(f"{what} (pid {handle.pid}) failed to start: {why}")
+        self.fail(f"{what} (pid {handle.pid}) failed to start: {why}", code)
         return True
 
     def arm_deadline(self) -> None:
@@ -150,7 +160,7 @@ class RollingReload:
             self.deadline.cancel()
             self.deadline = None
 
-    def fail(self, error: str) -> None:
+    def fail(self, error: str, code: int = 1) -> None:
         if self.done:
             return
         if self.step == "workers" and self.replaced:
@@ -158,7 +168,10 @@ class RollingReload:
         elif self.step == "workers" or self.step == "agent":
             error += "; the old workers keep serving"
         self.m.log.error("reload failed: %s", error)
-        self.end({"ok": False, "error": error, "replaced": self.replaced, "total": self.total})
+        self.end(
+            {"ok": False, "error": error, "exit": code, "replaced": self.replaced,
+             "total": self.total}
+        )  # fmt: skip
 
     def abort(self, why: str) -> None:
         """`stop` during a reload wins."""
@@ -168,6 +181,7 @@ class RollingReload:
             )
 
     def finish(self) -> None:
+        self.m.release_dir = self.release
         children = self.m.children
         pids = [h.pid for h in children.pool()]
         agent = children.agent.pid if children.agent else None
@@ -178,5 +192,7 @@ class RollingReload:
     def end(self, data: dict[str, Any]) -> None:
         self.done = True
         self.cancel_deadline()
+        if self.overall is not None:
+            self.overall.cancel()
         self.m.reload_ended(self)
         self.report("done", data)

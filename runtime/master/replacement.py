@@ -63,7 +63,7 @@ class Replacement:
                 m.startup.fail(f"{what} (pid {handle.pid}) exited before it started ({how})", code)
         else:
             m.log.error("%s died (%s)", handle.label, how)
-            m.children.note_restart(handle.id, how)
+            m.children.note_restart(handle, how)
             if handle.is_agent:
                 m.children.send(m.children.pool(), Action.AGENT_EXIT, {"pid": handle.pid})
                 self.agent_died(handle)
@@ -80,7 +80,7 @@ class Replacement:
         if m.phase is Phase.READY and handle.state in (S.BOOTING, S.SERVING):
             handle.change_state(S.LEAVING)
             m.log.error("%s disconnected after an uncaught error", handle.label)
-            m.children.note_restart(handle.id, "uncaught error")
+            m.children.note_restart(handle, "uncaught error")
             self.app_died(handle)
 
     # -- plans ---------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class Startup:
         m = self.m
         self.set_title()
         self.timer = m.timers.call_later(m.options.startup_timeout / 1000, self.on_timeout)
+        if m.options.control_path and not m.open_control():
+            return
         if m.port is not None and not self.bind(m.host, m.port):
             return
         m.endpoint = self.make_endpoint()

@@ -27,6 +27,9 @@ from runtime.ipc.message import Action
 if TYPE_CHECKING:
     import asyncio
 
+# Longest time between beats (s): the `status` counters they carry are at most this old.
+STATS_INTERVAL = 5.0
+
 
 def beat(
     loop: asyncio.AbstractEventLoop,
@@ -34,16 +37,17 @@ def beat(
     timeout_ms: int,
     stats: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
-    """Worker side: heartbeat now and every `timeout / 2` while the loop runs; each beat
-    carries `stats()` (requests served, in flight: runtime/worker/stats.py), which the
-    master keeps for status and /metrics."""
-    if timeout_ms <= 0:
-        return
+    """Worker side: heartbeat now and every `timeout / 2` (at most `STATS_INTERVAL`) while
+    the loop runs, carrying `stats()` (what `eggscripts status` shows: requests served, in
+    flight), so the counters are never older than that. With the timeout off, beats still
+    carry the stats, without the dump."""
     timeout = timeout_ms / 1000
+    interval = min(timeout / 2, STATS_INTERVAL) if timeout > 0 else STATS_INTERVAL
 
     def tick() -> None:
-        faulthandler.dump_traceback_later(timeout, file=sys.stderr)
+        if timeout > 0:
+            faulthandler.dump_traceback_later(timeout, file=sys.stderr)
         send(Action.HEARTBEAT, stats() if stats is not None else None)
-        loop.call_later(timeout / 2, tick)
+        loop.call_later(interval, tick)
 
     tick()

@@ -13,8 +13,13 @@ from typing import Any
 
 
 def sample(server: Any) -> dict[str, int]:
-    """`{"requests", "in_flight"}` of a uvicorn Server (zeros before it started)."""
+    """`{"requests", "in_flight", "connections"}` of a uvicorn Server (zeros before it
+    started): read from uvicorn's own state, so serving a request costs nothing extra."""
     state = getattr(server, "server_state", None)
     if state is None:
-        return {"requests": 0, "in_flight": 0}
-    return {"requests": int(state.total_requests), "in_flight": len(state.tasks)}
+        return {"requests": 0, "in_flight": 0, "connections": 0}
+    return {
+        "requests": int(state.total_requests),
+        "in_flight": len(state.tasks),
+        "connections": len(state.connections),
+    }

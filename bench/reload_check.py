@@ -1,0 +1,77 @@
+"""Reload under load: what a deploy costs the users of each contender.
+
+wrk runs for a fixed window; shortly after it starts, the contender is told to reload the
+way its users do it (`eggscripts reload`, `kill -HUP` for gunicorn and uvicorn); we wait
+until every worker pid has been replaced. Reported: requests failed during the window
+(non-2xx + socket errors, as wrk counts them), req/s over the window as a ratio to the
+same window without a reload just before, and how long the roll took. The window is
+longer than the roll, so a dip is diluted, never hidden: a ratio under 1 is the cost.
+egg-scripts has no reload (egg refused the feature, egg #3109): not applicable.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+from measure import wrk
+from peers import BIN, Contender, EggJs, Eggscripts
+
+WINDOW = 6  # seconds of wrk per measurement
+TRIGGER_AFTER = 1.0  # seconds into the window
+ROLL_TIMEOUT = 60.0
+
+
+def reload_check(contender: Contender) -> dict[str, object]:
+    if isinstance(contender, EggJs):
+        return {"status": "n/a: egg-scripts has no reload (egg #3109)"}
+    before = wrk(contender.port, WINDOW)
+    result: dict[str, object] = {}
+    during: dict[str, float] = {}
+    load = threading.Thread(target=lambda: during.update(wrk(contender.port, WINDOW)))
+    load.start()
+    time.sleep(TRIGGER_AFTER)
+    old = set(contender.workers())
+    started = time.perf_counter()
+    failure = trigger(contender)
+    if failure is None:
+        failure = wait_replaced(contender, old)
+    roll_ms = (time.perf_counter() - started) * 1000
+    load.join()
+    if failure is not None:
+        return {"status": f"not measured: {failure}"}
+    result.update(
+        status="measured",
+        roll_ms=roll_ms,
+        failed=during["failed"],
+        rps_before=before["rps"],
+        rps_during=during["rps"],
+        rps_ratio=during["rps"] / before["rps"] if before["rps"] else None,
+        p99_ms_during=during["p99_ms"],
+    )
+    return result
+
+
+def trigger(contender: Contender) -> str | None:
+    """Ask for the reload; a one-line reason when the contender cannot."""
+    if isinstance(contender, Eggscripts):
+        cmd = [str(BIN / "eggscripts"), "reload", f"--title={contender.title}"]
+        done = subprocess.run(cmd, env=contender.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            return (done.stderr.strip().splitlines() or ["reload failed"])[-1]
+        return None
+    os.kill(contender.roots()[0], signal.SIGHUP)
+    return None
+
+
+def wait_replaced(contender: Contender, old: set[int]) -> str | None:
+    deadline = time.perf_counter() + ROLL_TIMEOUT
+    while time.perf_counter() < deadline:
+        now = set(contender.workers())
+        if len(now) == contender.workers_count and not now & old:
+            return None
+        time.sleep(0.01)
+    return f"workers not all replaced within {ROLL_TIMEOUT:.0f}s"
