@@ -54,9 +54,10 @@ class AgentWorker:
         self.link = await open_link(self.sock, Role.AGENT, self.on_message, self.on_master_lost)
         self.messenger = Messenger(self.link, Role.AGENT)
         try:
-            from runtime.loader import create_agent
+            from runtime.apptarget import agent_factory
 
-            self.agent = await boot_target(create_agent, self.options, self.messenger)
+            create = agent_factory(self.options)
+            self.agent = await boot_target(create, self.options, self.messenger)
             from runtime.cluster_client import serve_leaders
 
             self.leaders = await serve_leaders(self.leader_socket)

@@ -18,17 +18,14 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Generator
 from typing import Any
 
 import uvicorn.lifespan.off
 import uvicorn.protocols.http.httptools_impl
-from uvicorn.config import Config
-from uvicorn.server import Server
 
+from runtime.apptarget import app_factory
 from runtime.exitcodes import ExitCode
 from runtime.ipc.framing import Action, Role
-from runtime.loader import create_app
 from runtime.logs import setup_logging
 from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
@@ -42,6 +39,7 @@ from runtime.worker.base import (
     spawn,
 )
 from runtime.worker.heartbeat import beat
+from runtime.worker.http_server import WorkerServer, build_server, resource_exhaustion_filter
 
 try:
     import uvloop
@@ -76,23 +74,6 @@ def preload() -> None:
 FAULT_EXIT_LIMIT = 5.0  # SPEC §3: a faulted worker exits after at most 5 s
 
 
-class WorkerServer(Server):
-    """uvicorn's Server minus its signal capture, plus a hook when it starts accepting."""
-
-    def __init__(self, config: Config, on_started: Any) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._on_started()
-
-
 class AppWorker:
     def __init__(
         self,
@@ -117,7 +98,7 @@ class AppWorker:
         self.link = await open_link(self.sock, Role.APP, self.on_message, self.on_master_lost)
         self.messenger = Messenger(self.link, Role.APP)
         try:
-            self.app = await boot_target(create_app, self.options, self.messenger)
+            self.app = await boot_target(app_factory(self.options), self.options, self.messenger)
         except BaseException as exc:
             await report_startup_error(self.link, exc, self.options.base_dir)
             return ExitCode.APP_LOAD_ERROR
@@ -128,24 +109,10 @@ class AppWorker:
         # From here on the loop must keep beating. Not during boot: a long synchronous boot
         # is the startup timeout's business, and a replacement must not be killed for it.
         beat(loop, self.link.send, self.options.heartbeat_timeout)
-        loop.set_exception_handler(self.on_uncaught)
+        loop.set_exception_handler(resource_exhaustion_filter(self.on_uncaught))
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
-        https = self.options.https
-        config = Config(
-            self.app.asgi,  # the bound request function: no instance __call__ per request
-            http="httptools",
-            ws="none",
-            lifespan="off",
-            interface="asgi3",
-            access_log=False,
-            log_config=None,
-            proxy_headers=False,
-            timeout_graceful_shutdown=self.options.kill_app_timeout / 1000,
-            ssl_keyfile=https.key if https else None,
-            ssl_certfile=https.cert if https else None,
-        )
-        self.server = WorkerServer(config, self.on_started)
+        self.server = build_server(self.options, self.app, self.on_started)
         await self.server.serve(sockets=[self.listener])
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.app.close(), self.options.kill_app_timeout / 1000)
