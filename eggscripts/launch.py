@@ -13,6 +13,7 @@ import os
 import sys
 from typing import Any, NoReturn
 
+from eggscripts import app_options
 from eggscripts.errors import EggScriptsError
 
 RUNTIME_MODULE = "runtime.start_cluster"
@@ -56,6 +57,7 @@ def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan
         "startup_timeout": values["timeout"],
         "worker_timeout": values["worker_timeout"],
         "sticky": bool(values["sticky"]),
+        **app_options.runtime_options(values),
     }
     env = {**os.environ, "EGG_SERVER_ENV": values["env"]}
     return Plan(

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from eggscripts import app_settings, launch, options, procs
+from eggscripts import app_settings, app_target, launch, options, procs
 from eggscripts.errors import AlreadyRunning
 from eggscripts.types import is_path
 
@@ -15,15 +15,19 @@ from eggscripts.types import is_path
 @click.command(
     "start",
     short_help="Start a cluster (foreground or --daemon).",
-    params=[*options.click_params(options.START), options.base_dir_argument()],
+    params=[*options.click_params(options.START), app_target.base_dir_argument()],
     epilog="Examples: `eggscripts start --daemon --port=8080 --title=shop /srv/shop`; "
-    "`eggscripts start` (foreground, current directory).",
+    "`eggscripts start` (foreground, current directory); "
+    "`eggscripts start --daemon --workers=2 pkg.main:app` (an ASGI/WSGI app).",
 )
 @click.pass_context
 def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     """Start a cluster: a master, an agent and --workers app workers on one port.
 
-    BASE_DIR (default: the current directory) is the app. Every option may also be set in
+    BASE_DIR (default: the current directory) is the app: an egg-style app directory, or
+    the directory holding an ASGI/WSGI app named with --app=module:attr (FastAPI,
+    Starlette, Django, Flask). BASE_DIR may also be `module:attr` itself: the app in the
+    current directory. Every option may also be set in
     [tool.eggscripts] of BASE_DIR/pyproject.toml (same names, e.g. `workers = 4`); the
     command line wins over the environment (PORT, EGG_WORKERS, EGG_SERVER_ENV), which wins
     over pyproject.toml.
@@ -34,11 +38,13 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     worker is ready, or 1 (after stopping what it started) if the cluster fails, writes to
     its stderr log, or is not ready within --timeout.
     """
+    base_dir, short_target = app_target.split(base_dir)
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.START, app)
     values["title"] = values["title"] or app.default_title
     values["workers"] = values["workers"] or _cpu_count()
     values["framework"] = _framework(values["framework"], base_dir)
+    app_target.apply(values, short_target, base_dir)
     _check_files(values)
     require = [_require(item, base_dir) for item in values["require"]]
     plan = launch.make_plan(values, base_dir, require)
