@@ -57,6 +57,8 @@ class WorkerServer(Server):
 
 def server_config(options: Any, app: Any) -> Config:
     """uvicorn's Config for serving the ASGI 3 callable `app` with the cluster's options."""
+    if options.root_path and options.app is None:
+        app = route_below_root(app, options.root_path)
     if options.access_log:
         access_log.setup(foreground=options.ready_fd is None)
         app = access_log.wrap(app)
@@ -79,6 +81,20 @@ def server_config(options: Any, app: Any) -> Config:
         ssl_keyfile=https.key if https else None,
         ssl_certfile=https.cert if https else None,
     )
+
+
+def route_below_root(app: Any, root_path: str) -> Any:
+    """uvicorn puts `--root-path` in front of `path` (the ASGI convention: Starlette and
+    Django strip `root_path` themselves); an egg-style app routes on the path below it."""
+    size = len(root_path)
+
+    async def below_root(scope: dict, receive: Any, send: Any) -> None:
+        path = scope.get("path")
+        if path is not None and path.startswith(root_path):
+            scope["path"] = path[size:] or "/"
+        await app(scope, receive, send)
+
+    return below_root
 
 
 _RESOURCE_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
