@@ -149,7 +149,8 @@ def make_asgi(app: Any) -> Any:
         if data.__class__ is bytes:
             await send({"type": "http.response.body", "body": data})
         else:  # a Stream (runtime/http/stream.py): sent as it is produced
-            await data.send(send)
+            stream: Stream = data  # type: ignore[assignment]
+            await stream.send(send)
 
     return asgi
 
