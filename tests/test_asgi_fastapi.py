@@ -30,6 +30,7 @@ from tests.helpers import cluster_processes, request, wait_until
 LIMITS = (
     "--access-log", "--keep-alive=1", "--header-timeout=1", "--body-timeout=1",
     "--max-header-size=8192", "--max-headers=50", "--max-body=100000",
+    "--root-path=/api", "--proxy-headers",
 )  # fmt: skip
 
 
@@ -46,6 +47,11 @@ def test_routes_and_pydantic_validation(api: Daemon) -> None:
     bad = request(api.port, "/items", "POST", {"name": "pen"})
     assert bad.status == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "price"]
+
+
+def test_root_path_and_proxy_headers(api: Daemon) -> None:
+    got = request(api.port, "/whoami", headers={"X-Forwarded-For": "203.0.113.7"}).json()
+    assert got == {"client": "203.0.113.7", "root_path": "/api"}  # 127.0.0.1 is trusted
 
 
 def test_lifespan_ran_once_per_worker_and_its_state_reaches_requests(api: Daemon) -> None:
@@ -113,7 +119,8 @@ def test_read_timeouts_close_slow_and_idle_connections(api: Daemon) -> None:
 def test_access_log_in_the_web_log(api: Daemon) -> None:
     request(api.port, "/?q=1")
     log = api.base_dir / "logs" / "asgi" / "asgi-web.log"  # setup_logging: BASE_DIR/logs
-    line = re.compile(r'127\.0\.0\.1 - - \[[^]]+\] "GET /\?q=1 HTTP/1\.1" 200 \d+ \d+\.\d{4}')
+    # The public URL: --root-path=/api is what the proxy in front stripped.
+    line = re.compile(r'127\.0\.0\.1 - - \[[^]]+\] "GET /api/\?q=1 HTTP/1\.1" 200 \d+ \d+\.\d{4}')
     wait_until(lambda: line.search(log.read_text()), timeout=5)
 
 

@@ -15,7 +15,8 @@ from tests.helpers import FIXTURES, request
 
 @pytest.fixture(scope="module")
 def egg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    with shared_daemon(tmp_path_factory, FIXTURES / "egg_asgi", "egg-asgi") as d:
+    root = "--root-path=/egg"  # a proxy strips /egg: the app routes below it
+    with shared_daemon(tmp_path_factory, FIXTURES / "egg_asgi", "egg-asgi", root) as d:
         yield d
 
 
@@ -41,7 +42,7 @@ def test_websocket_route(egg: Daemon) -> None:
 
 def test_mounted_asgi_app_gets_root_path_and_its_lifespan_state(egg: Daemon) -> None:
     got = request(egg.port, "/sub/").json()
-    assert got == {"root_path": "/sub", "path": "/sub/", "mark": "mounted-lifespan"}
+    assert got == {"root_path": "/egg/sub", "path": "/egg/sub/", "mark": "mounted-lifespan"}
     assert request(egg.port, "/").json()["hello"] == "egg"  # the egg app still routes
 
 
