@@ -84,8 +84,9 @@ def shared_daemon(tmp_path_factory: Any, fixture: Path, hint: str, *args: str) -
         conftest.SHARED_TITLES.discard(title)
 
 
-def first_chunk_delay(port: int, path: str) -> tuple[float, float]:
-    """(seconds to the first body byte, seconds to the whole response) of a GET."""
+def first_chunk_delay(port: int, path: str, whole: bool = True) -> tuple[float, float]:
+    """(seconds to the first body byte, seconds to the whole response) of a GET; with
+    `whole=False` it hangs up after the first body byte (the second figure is then 0)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         started = time.monotonic()
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
@@ -98,12 +99,20 @@ def first_chunk_delay(port: int, path: str) -> tuple[float, float]:
             data += chunk
             if first is None and b"\r\n\r\n" in data and data.split(b"\r\n\r\n", 1)[1]:
                 first = time.monotonic() - started
+                if not whole:
+                    return first, 0.0
         return first if first is not None else float("inf"), time.monotonic() - started
 
 
 def best_first_chunk(port: int, path: str, tries: int = 3) -> tuple[float, float]:
-    """The best of a few tries: one scheduling hiccup on a shared machine is not a bug."""
-    return min(first_chunk_delay(port, path) for _ in range(tries))
+    """(first byte, whole response) of one full GET; when the first byte was late, the
+    best of a few more tries (one scheduling hiccup on a shared machine is not a bug)."""
+    first, total = first_chunk_delay(port, path)
+    for _ in range(tries - 1):
+        if first < 0.1:
+            break
+        first = min(first, first_chunk_delay(port, path, whole=False)[0])
+    return first, total
 
 
 async def _echo(url: str, texts: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -107,12 +108,16 @@ def test_body_cap_answers_413(api: Daemon) -> None:
 
 
 def test_read_timeouts_close_slow_and_idle_connections(api: Daemon) -> None:
-    idle, took = raw(api.port, b"")  # never sends: closed after --keep-alive
-    assert idle == b"" and 0.8 < took < 5
-    head, took = raw(api.port, b"GET / HTTP/1.1\r\nHost: t\r\n")  # headers never end
-    assert head.startswith(b"HTTP/1.1 408 ") and 0.8 < took < 5
-    body, took = raw(api.port, b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n{")
-    assert body.startswith(b"HTTP/1.1 408 ") and 0.8 < took < 5
+    slow = [
+        b"",  # never sends: closed after --keep-alive
+        b"GET / HTTP/1.1\r\nHost: t\r\n",  # headers never end: --header-timeout
+        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n{",  # --body-timeout
+    ]
+    with ThreadPoolExecutor(len(slow)) as pool:
+        (idle, t1), (head, t2), (body, t3) = pool.map(lambda data: raw(api.port, data), slow)
+    assert idle == b"" and 0.8 < t1 < 5
+    assert head.startswith(b"HTTP/1.1 408 ") and 0.8 < t2 < 5
+    assert body.startswith(b"HTTP/1.1 408 ") and 0.8 < t3 < 5
     assert request(api.port, "/").status == 200  # and the workers serve on
 
 
