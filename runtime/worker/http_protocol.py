@@ -22,6 +22,9 @@ arrives in one segment (nearly all of them) costs no timer at all.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import resource
 from typing import Any
 
 import httptools
@@ -35,6 +38,9 @@ _MESSAGES = {
 }
 
 
+log = logging.getLogger("eggscripts.app")
+
+
 class Rejected(Exception):
     """Raised inside a parser callback to abort the request with `status`."""
 
@@ -43,10 +49,24 @@ class Rejected(Exception):
         self.status = status
 
 
+def open_fds() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:  # pragma: no cover - no /proc
+        return 32
+
+
 class Limits:
-    """The numbers above, read from the cluster options once per worker."""
+    """The numbers above, read from the cluster options once per worker (after boot, so
+    the files the app opened count against the file-descriptor budget)."""
 
     def __init__(self, options: Any) -> None:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        # Connections this worker can hold before accept() fails with EMFILE. uvloop
+        # (libuv) then closes new connections at once and tells nobody, so the worker
+        # watches the count itself.
+        self.max_connections = soft - open_fds() - 2 if soft > 0 else None
+        self.fds_warned = False
         self.max_header_size: int = options.max_header_size
         self.max_headers: int = options.max_headers
         self.max_body: int | None = options.max_body
@@ -70,6 +90,20 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.timeout_keep_alive_task = self.loop.call_later(
             self.timeout_keep_alive, self.timeout_keep_alive_handler
         )
+        limits = self.limits
+        if limits.max_connections is not None and len(self.connections) >= limits.max_connections:
+            self._out_of_fds(limits)
+
+    def _out_of_fds(self, limits: Limits) -> None:
+        if not limits.fds_warned:
+            limits.fds_warned = True
+            log.error(
+                "out of file descriptors (%d connections open, open-files limit %d): new "
+                "connections are refused until some close; raise the limit (ulimit -n) "
+                "or lower --keep-alive (logged once per worker)",
+                len(self.connections),
+                resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()

@@ -106,7 +106,8 @@ def resource_exhaustion_filter(
     """An event-loop exception handler that treats "out of file descriptors" on accept as
     what it is, a full worker, not a fault: logged once per worker (with what to do about
     it), never passed to `handler` (which would retire the worker and make things worse).
-    The loop retries accepting by itself once connections close."""
+    The loop retries accepting by itself once connections close. (That is asyncio's way;
+    uvloop reports nothing, see `http_protocol.Limits.max_connections`.)"""
     warned = False
 
     def filtered(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
