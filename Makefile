@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: showcase test lint bench docs system-tools
+.PHONY: showcase test lint bench docs system-tools reliability
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ system-tools:
 test: $(STAMP) system-tools
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The reliability suite (tests/reliability/, issue 9) with its long load variants; its fast
+# cases already run in `make test`. Needs root for the tmpfs cases (skipped otherwise).
+reliability: $(STAMP)
+	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m reliability tests/reliability
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -71,3 +71,14 @@ def load(base_dir: str) -> AppInfo:
         tool=tool,
         pyproject=path,
     )
+
+
+def env_file(base_dir: str) -> str | None:
+    """The env named by BASE_DIR/config/env (trimmed), as egg-scripts lets egg read it
+    when neither --env nor EGG_SERVER_ENV is given; None when absent or blank."""
+    try:
+        with open(os.path.join(base_dir, "config", "env"), encoding="utf-8") as fh:
+            value = fh.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return value or None

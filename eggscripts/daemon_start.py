@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import os
 import signal
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -19,6 +19,9 @@ from eggscripts.errors import PREFIX, EggScriptsError, StartFailed
 from eggscripts.launch import Plan
 from eggscripts.progress import Progress
 from eggscripts.readychannel import FrameReader
+
+if TYPE_CHECKING:
+    import psutil
 
 TAIL_LINES = 100
 # A failed start's master gets this long to stop its children before it is killed.
@@ -38,9 +41,12 @@ def run(
         f"{PREFIX} starting {plan.title} in the background (logs: {stdout_path}, {stderr_path})"
     )
     # The baseline is taken before the daemon exists, so even its very first write counts.
-    stderr = None if ignore_stderr else startwait.StderrWatch(stderr_path)
+    # With --ignore-stderr the log is still watched, only to report it (egg-scripts does).
+    watched = startwait.StderrWatch(stderr_path)
+    stderr = None if ignore_stderr else watched
     try:
-        read_fd = detach.spawn(plan.argv, plan.env, plan.base_dir, out, err)
+        keep = [plan.lock_fd] if plan.lock_fd is not None else []
+        read_fd = detach.spawn(plan.argv, plan.env, plan.base_dir, out, err, keep)
     finally:
         out.close()
         err.close()
@@ -61,8 +67,29 @@ def run(
         pid = outcome.ready.get("pid", outcome.master_pid)
         url = outcome.ready.get("url") or _url(plan)
         click.echo(f"{PREFIX} {plan.title} started on {url} (master pid {pid})")
+        if ignore_stderr and watched.grew():
+            _report_ignored_stderr(stderr_path)
         return
     _fail(plan, outcome, stderr_path)
+
+
+def _report_ignored_stderr(stderr_path: str) -> None:
+    """--ignore-stderr: the start succeeds, but what went wrong is shown, as egg-scripts
+    shows it (`Start got error, see <path>`), instead of vanishing into the log."""
+
+    _echo_tail(stderr_path, "got error when starting (ignored: --ignore-stderr); ")
+    click.echo(f"{PREFIX} Start got error, see {stderr_path}", err=True)
+
+
+def _echo_tail(stderr_path: str, intro: str = "") -> None:
+    """The last lines of the stderr log, on our stderr, under one header line."""
+    tail = _tail(stderr_path)
+    if not tail:
+        return
+    lines = "the last line" if len(tail) == 1 else f"the last {len(tail)} lines"
+    click.echo(f"{PREFIX} {intro}{lines} of {stderr_path}:", err=True)
+    for line in tail:
+        click.echo(line, err=True)
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -76,8 +103,8 @@ def _open_logs(stdout_path: str, stderr_path: str) -> tuple[BinaryIO, BinaryIO]:
     try:
         for path in dict.fromkeys((stdout_path, stderr_path)):
             logrotate.rotate(path)
-        out = open(stdout_path, "ab")  # noqa: SIM115 - handed to the daemon, closed by run()
-        err = out if stderr_path == stdout_path else open(stderr_path, "ab")  # noqa: SIM115
+        out = logrotate.open_private(stdout_path)  # handed to the daemon, closed by run()
+        err = out if stderr_path == stdout_path else logrotate.open_private(stderr_path)
     except OSError as exc:
         raise EggScriptsError(f"cannot open log file {exc.filename}: {exc.strerror}") from None
     if err is out:
@@ -96,25 +123,28 @@ def _fail(plan: Plan, outcome: startwait.Outcome, stderr_path: str) -> None:
         click.echo(text, err=True)
 
     echo(f"{PREFIX} {plan.title} failed to start: {outcome.reason}")
-    tail = _tail(stderr_path)
-    if tail:
-        lines = "the last line" if len(tail) == 1 else f"the last {len(tail)} lines"
-        echo(f"{PREFIX} {lines} of {stderr_path}:")
-        for line in tail:
-            echo(line)
+    _echo_tail(stderr_path)
     master = None
     if outcome.master_pid is not None:
         master = procs.process(outcome.master_pid, outcome.master_started)
     masters = [master] if master is not None and not procs.is_gone(master) else []
+
+    # Only what this start created: its master, then the processes of the title in the
+    # master's session (the daemon's own: setsid). A session id outlives the master and
+    # is never recycled while one member lives, so orphaned children are found too; others
+    # found by title may be another start's cluster and are never touched.
+    def created() -> list[psutil.Process]:
+        found = procs.find(plan.title)
+        sid = outcome.master_session
+        return [cp.proc for cp in found if sid and procs.session_of(cp.pid) == sid]
+
     from eggscripts import shutdown  # only a failed start stops anything
 
-    result = shutdown.stop(
-        masters, leftovers=lambda: procs.find(plan.title), timeout=CLEANUP_TIMEOUT
-    )
+    result = shutdown.stop(masters, leftovers=created, timeout=CLEANUP_TIMEOUT)
     pids = result.stopped + result.killed
     if pids:
         echo(f"{PREFIX} stopped what was started (pids {', '.join(map(str, sorted(pids)))})")
-    raise StartFailed(f"{plan.title} was not started")
+    raise StartFailed(f"{plan.title} was not started", outcome.exit_code)
 
 
 def _tail(path: str) -> list[str]:

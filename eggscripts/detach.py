@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import BinaryIO, NoReturn
 
 from eggscripts import readychannel
+from eggscripts.errors import PREFIX
 
 _RESET_SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
 
@@ -31,9 +32,10 @@ def spawn(
     working_directory: str,
     stdout: BinaryIO,
     stderr: BinaryIO,
+    keep: list[int] | None = None,
 ) -> int:
     """Start the daemon; `argv_for(ready_fd)` is the command it execs. Returns the read
-    end of the ready channel.
+    end of the ready channel. `keep`: more fds the daemon inherits (the title lock).
 
     `stdout`/`stderr` are log files the caller opened (in append mode) so that opening
     errors are reported here, in the foreground, not lost in a daemon.
@@ -43,7 +45,7 @@ def spawn(
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the forked child, which never returns
-        _child(read_fd, write_fd, argv_for, env, working_directory, stdout, stderr)
+        _child(read_fd, write_fd, argv_for, env, working_directory, stdout, stderr, keep or [])
     # Without closing our copy of the write end we would never see EOF when the daemon
     # dies before it is ready.
     os.close(write_fd)
@@ -60,17 +62,18 @@ def _child(
     working_directory: str,
     stdout: BinaryIO,
     stderr: BinaryIO,
+    keep: list[int],
 ) -> NoReturn:
     """Never returns into click: every path ends in exec or `os._exit`."""
     try:
         os.close(read_fd)
-        _daemonize(write_fd, working_directory, stdout, stderr)
+        _daemonize([write_fd, *keep], working_directory, stdout, stderr)
         readychannel.write_frame(write_fd, readychannel.SPAWNED, {"pid": os.getpid()})
         os.set_inheritable(write_fd, True)
         argv = argv_for(write_fd)
         os.execve(argv[0], argv, env)
     except BaseException as exc:  # must not unwind into the CLI's stack
-        message = f"[eggscripts] cannot launch the cluster: {type(exc).__name__}: {exc}"
+        message = f"{PREFIX} cannot launch the cluster: {type(exc).__name__}: {exc}"
         try:
             os.write(2, (message + "\n").encode())
             readychannel.write_frame(write_fd, "startup-error", {"message": message})
@@ -79,7 +82,7 @@ def _child(
     os._exit(127)
 
 
-def _daemonize(write_fd: int, working_directory: str, stdout: BinaryIO, stderr: BinaryIO) -> None:
+def _daemonize(keep: list[int], working_directory: str, stdout: BinaryIO, stderr: BinaryIO) -> None:
     import daemon
 
     umask = os.umask(0)
@@ -99,7 +102,7 @@ def _daemonize(write_fd: int, working_directory: str, stdout: BinaryIO, stderr: 
         stdin=devnull,
         stdout=stdout,
         stderr=stderr,
-        files_preserve=[write_fd, stdout, stderr],
+        files_preserve=[*keep, stdout, stderr],
         signal_map=signal_map,
     )
     context.open()

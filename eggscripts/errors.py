@@ -28,7 +28,15 @@ class AlreadyRunning(EggScriptsError):
 
 
 class StartFailed(EggScriptsError):
-    """The cluster did not report ready; whatever was started has been stopped again."""
+    """The cluster did not report ready; whatever was started has been stopped again.
+
+    Exits with the master's own status when it said one (SPEC §2.4: 3 an app worker failed
+    to boot, 4 the app failed to load, 5 the agent failed to start), else 1, so a deploy
+    script branches the same way on a daemon start as on a foreground one."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class StopFailed(EggScriptsError):

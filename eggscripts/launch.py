@@ -29,11 +29,13 @@ class Plan:
     python: str
     base_dir: str
     title: str
-    options: dict[str, Any]  # INTERNALS §1 keys except ready_fd
+    options: dict[str, Any]  # INTERNALS §1 keys except ready_fd and lock_fd
     env: dict[str, str]
+    # The title lock this start holds (eggscripts/title_lock.py), inherited by the master.
+    lock_fd: int | None = None
 
     def argv(self, ready_fd: int | None = None) -> list[str]:
-        options = {**self.options, "ready_fd": ready_fd}
+        options = {**self.options, "ready_fd": ready_fd, "lock_fd": self.lock_fd}
         if ready_fd is not None:
             options["startup_timeout"] += BACKSTOP_MS
         return [self.python, "-m", RUNTIME_MODULE, json.dumps(options)]
@@ -56,7 +58,8 @@ def make_plan(values: dict[str, Any], base_dir: str, require: list[str]) -> Plan
         "require": require,
         "startup_timeout": values["timeout"],
         "worker_timeout": values["worker_timeout"],
-        "sticky": bool(values["sticky"]),
+        "user": values["user"],
+        "group": values["group"],
         **app_options.runtime_options(values),
     }
     env = {**os.environ, "EGG_SERVER_ENV": values["env"]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import BinaryIO
 
 
 def rotated_name(path: str, now: float | None = None) -> str:
@@ -23,9 +24,27 @@ def rotated_name(path: str, now: float | None = None) -> str:
     return candidate
 
 
+def make_private_parents(path: str) -> None:
+    """Create the missing parent directories of `path`, each 0700 (SPEC §5: log
+    directories are owner-only; `os.makedirs` would give intermediate ones 0755)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        make_private_parents(parent)
+        try:
+            os.mkdir(parent, 0o700)
+        except FileExistsError:
+            return
+        os.chmod(parent, 0o700)  # the umask may have removed bits, never added any
+
+
+def open_private(path: str) -> BinaryIO:
+    """Open a log for appending, creating it 0600 (owner-only) if it does not exist."""
+    return open(path, "ab", opener=lambda p, flags: os.open(p, flags, 0o600))
+
+
 def rotate(path: str, now: float | None = None) -> str | None:
     """Create the parent directory; rename a non-empty `path` aside. The new name, if any."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    make_private_parents(path)
     try:
         if os.path.getsize(path) == 0:
             return None

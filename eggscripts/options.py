@@ -22,7 +22,7 @@ from click.core import ParameterSource
 
 from eggscripts.app_options import APP_SPECS, HTTP_SPECS
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
-from eggscripts.errors import ConfigError
+from eggscripts.errors import PREFIX, ConfigError
 from eggscripts.option_spec import OptionSpec
 from eggscripts.types import ModuleOrPathType, PathType, PythonType, TitleType
 
@@ -52,7 +52,7 @@ HOSTNAME = OptionSpec(
 )
 WORKERS = OptionSpec(
     "workers",
-    "Number of app worker processes.",
+    "Number of app worker processes (at most 16 per CPU, and one per 40 MiB of memory).",
     type=click.IntRange(min=1),
     aliases=("-c", "--cluster"),
     envvar="EGG_WORKERS",
@@ -61,9 +61,10 @@ WORKERS = OptionSpec(
 )
 ENV = OptionSpec(
     "env",
-    "Server environment, exported to the cluster as EGG_SERVER_ENV.",
+    "Server environment, exported to the cluster as EGG_SERVER_ENV (surrounding blanks "
+    "are trimmed).",
     envvar="EGG_SERVER_ENV",
-    default="prod",
+    default_text="the app's config/env file, else prod",
     metavar="NAME",
 )
 FRAMEWORK = OptionSpec(
@@ -140,11 +141,23 @@ WORKER_TIMEOUT = OptionSpec(
     default_text="30000; 0 (off) with --env local or unittest",
     metavar="MS",
 )
-STICKY = OptionSpec("sticky", "Sticky sessions (reserved).", is_flag=True, default=False)
+USER = OptionSpec(
+    "user",
+    "Run the agent and app workers as this user (name or uid), switched right after the "
+    "port is bound; the master stays root. Needs root.",
+    default_text="the user running start",
+    metavar="USER",
+)
+GROUP = OptionSpec(
+    "group",
+    "Run the agent and app workers with this group (name or gid). Needs root.",
+    default_text="the --user's primary group",
+    metavar="GROUP",
+)
 
 START: tuple[OptionSpec, ...] = (
     TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
-    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, STICKY,
+    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
     *APP_SPECS, *HTTP_SPECS,
 )  # fmt: skip
 
@@ -228,6 +241,6 @@ def warn_unknown_keys(app: AppInfo) -> None:
     """A typo such as `worker = 4` would otherwise be silently ignored."""
     for key in sorted(set(app.tool) - KNOWN_KEYS - {k.replace("-", "_") for k in KNOWN_KEYS}):
         click.echo(
-            f"[eggscripts] warning: unknown key {key!r} in [{TOOL_TABLE}] of {app.pyproject}",
+            f"{PREFIX} warning: unknown key {key!r} in [{TOOL_TABLE}] of {app.pyproject}",
             err=True,
         )

@@ -98,12 +98,20 @@ def split_cmdline(data: str) -> list[str]:
     return cmdline
 
 
+def same_dir(recorded: str | None, wanted: str) -> bool:
+    """Is the base dir in a title the directory `wanted` (already a resolved path)?
+    Compared with symlinks followed on both sides (SPEC §2.2): a cluster started as
+    `start LINK` is found by `stop <real dir>`, and one started from the real directory
+    by `stop LINK`."""
+    return recorded is not None and (recorded == wanted or os.path.realpath(recorded) == wanted)
+
+
 def _matches(info: TitleInfo, wanted: set[str], title: str | None, base_dir: str | None) -> bool:
     if info.role not in wanted:
         return False
     if title is not None and info.title != title:
         return False
-    return base_dir is None or info.base_dir == base_dir
+    return base_dir is None or same_dir(info.base_dir, base_dir)
 
 
 def _candidates(
@@ -136,8 +144,11 @@ def find(
     roles: Iterable[str] = ROLES,
     base_dir: str | None = None,
 ) -> list[ClusterProcess]:
-    """Live eggscripts processes of the current user, optionally of one title / base dir."""
+    """Live eggscripts processes of the current user, optionally of one title / base dir
+    (compared as resolved paths)."""
     wanted = set(roles)
+    if base_dir is not None:
+        base_dir = os.path.realpath(base_dir)
     me = os.getpid()
     pids = _candidates(wanted, title, base_dir, me)
     if pids == []:
@@ -205,6 +216,14 @@ def process(pid: int, started: int | None) -> psutil.Process | None:
     # Checked after the handle exists: if the pid still holds the same process now, the
     # handle (which pins its own create time) was made for that process too.
     return proc if start_ticks(pid) == started else None
+
+
+def session_of(pid: int) -> int | None:
+    """The session id of `pid`, None if it is gone."""
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
 
 
 def is_gone(proc: psutil.Process) -> bool:

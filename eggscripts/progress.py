@@ -10,6 +10,8 @@ import sys
 import time
 from typing import TextIO
 
+from eggscripts.errors import PREFIX
+
 
 class Progress:
     def __init__(self, title: str, workers: int, stream: TextIO | None = None) -> None:
@@ -43,7 +45,7 @@ class Progress:
             self._next_tick = now + 0.1
         else:
             seconds = int(now - self.started)
-            self._write(f"[eggscripts] Wait Start: {seconds}...\n")
+            self._write(f"{PREFIX} Wait Start: {seconds}...\n")
             self._next_tick = self.started + seconds + 1
 
     def status(self) -> str:

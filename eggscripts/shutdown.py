@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from eggscripts import procs
-from eggscripts.procs import ClusterProcess
 
 if TYPE_CHECKING:
     import psutil
@@ -34,7 +33,7 @@ class StopResult:
 
 def stop(
     masters: list[psutil.Process],
-    leftovers: Callable[[], list[ClusterProcess]],
+    leftovers: Callable[[], list[psutil.Process]],
     timeout: float,
     grace: float = LEFTOVER_GRACE,
 ) -> StopResult:
@@ -49,7 +48,7 @@ def stop(
         killed = _send(alive, signal.SIGKILL, result)
         procs.wait_gone(killed, 5.0)
         result.killed += [p.pid for p in killed]
-    rest = [cp.proc for cp in leftovers()]
+    rest = leftovers()
     if rest:
         signalled = _send(rest, signal.SIGTERM, result)
         gone, alive = procs.wait_gone(signalled, grace)

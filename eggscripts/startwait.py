@@ -31,6 +31,10 @@ class Outcome:
     # When the master started (procs.start_ticks): identifies it for the cleanup after a
     # failed start without importing psutil on the way to a successful one.
     master_started: int | None = None
+    # The master's exit status for a failed start, when it said one (3, 4 or 5).
+    exit_code: int = 1
+    # The daemon's session (it called setsid): what a failed start's cleanup may stop.
+    master_session: int | None = None
 
 
 class StderrWatch:
@@ -93,6 +97,7 @@ def _handle(message: dict[str, Any], outcome: Outcome, progress: Progress) -> bo
     if action == readychannel.SPAWNED and isinstance(data.get("pid"), int):
         outcome.master_pid = data["pid"]
         outcome.master_started = procs.start_ticks(data["pid"])
+        outcome.master_session = procs.session_of(data["pid"])
     elif action == "agent-start":
         progress.agent_started()
     elif action == "app-start":
@@ -103,5 +108,8 @@ def _handle(message: dict[str, Any], outcome: Outcome, progress: Progress) -> bo
         return True
     elif action == "startup-error":
         outcome.reason = str(data.get("message") or "startup error")
+        code = data.get("code")
+        if isinstance(code, int) and not isinstance(code, bool) and 1 <= code <= 5:
+            outcome.exit_code = code
         return True
     return False

@@ -56,6 +56,10 @@ class Application(AsgiApp, EggCore):
         await super().close()
         await self.router.mounts.shutdown(5.0)
 
+    def redirect(self, source: str, destination: str, status: int = 301) -> Any:
+        """egg's `app.redirect(path, target, status)`: `app.router.redirect`."""
+        return self.router.redirect(source, destination, status)
+
     def refresh_fast_routes(self) -> None:
         """Recompute `fast_routes` after routes or middleware changed (done after boot).
 

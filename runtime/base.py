@@ -10,7 +10,13 @@ from typing import Any
 
 
 class BaseContextClass:
-    """Gives `ctx`, `app`, `config`, `service` and `logger` to per-request objects."""
+    """Gives `ctx`, `app`, `config`, `service` and `logger` to per-request objects.
+
+    `path_name` (`"controller.admin.users"`) and `full_path` (the module's file) are set
+    on the class by the loader, like egg's `pathName` and `fullPath`."""
+
+    path_name: str = ""
+    full_path: str = ""
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx

@@ -7,8 +7,21 @@ traceback for one. Anything else escaping a child's boot is turned into one line
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import traceback
+
+# Every line the runtime writes for a person starts with this (the CLI's is the same).
+PREFIX = "[eggscripts]"
+
+
+def report(text: str) -> None:
+    """One line on stderr that can never raise: stderr may be a file on a full disk, a
+    closed pipe, or gone, and the caller's real error must still go on its way."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"{PREFIX} {text}\n")
+        sys.stderr.flush()
 
 
 class EggscriptsError(Exception):

@@ -15,18 +15,15 @@ code can listen to them but cannot send them, so no worker can fake a cluster ev
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from runtime.ipc.framing import Action, Role, encode, message
-from runtime.worker.base import spawn
+from runtime.ipc.message import RESERVED_ACTIONS, Action, Message, Role
+from runtime.tasks import WriteCoalescer, call_guarded
 
 log = logging.getLogger("eggscripts.messenger")
 Handler = Callable[[Any], Any]
-RESERVED_ACTIONS = frozenset(a.value for a in Action)
 
 
 class Messenger:
@@ -35,31 +32,31 @@ class Messenger:
         self._role = role
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
         self._outbox: list[bytes] = []  # frames sent before ready
-        self._inbox: list[dict[str, Any]] = []  # user messages received before ready
-        self._pending: list[bytes] | None = None  # frames of this loop iteration, unsent
+        self._inbox: list[Message] = []  # user messages received before ready
+        self._out = WriteCoalescer(link.write)  # frames of this loop iteration, unsent
         self.ready = False
 
     # -- sending -------------------------------------------------------------------------
     def broadcast(self, action: str, data: Any = None) -> None:
         """Every agent and app worker (this process included, once)."""
-        self._send(action, data, Role.ALL.value)
+        self._send(action, data, Role.ALL)
 
     def send_to_app(self, action: str, data: Any = None) -> None:
         """Every app worker (this one included, when sent from an app worker)."""
-        self._send(action, data, Role.APP.value)
+        self._send(action, data, Role.APP)
 
     def send_to_agent(self, action: str, data: Any = None) -> None:
-        self._send(action, data, Role.AGENT.value)
+        self._send(action, data, Role.AGENT)
 
     def send_random(self, action: str, data: Any = None) -> None:
         """Exactly one app worker, chosen by the master."""
-        self._send(action, data, Role.RANDOM.value)
+        self._send(action, data, Role.RANDOM)
 
     def send_to(self, pid: int, action: str, data: Any = None) -> None:
         """Exactly the agent or app worker with this pid (nothing if there is none)."""
         if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
             raise ValueError(f"messenger: send_to needs a process id, not {pid!r}")
-        self._send(action, data, Role.ALL.value, pid)
+        self._send(action, data, Role.ALL, pid)
 
     def _send(self, action: str, data: Any, to: str, receiver_pid: int | None = None) -> None:
         if not isinstance(action, str) or not action:
@@ -67,7 +64,7 @@ class Messenger:
         if action in RESERVED_ACTIONS:
             raise ValueError(f"messenger: {action!r} is reserved for the cluster runtime")
         try:
-            frame = encode(message(action, data, self._role, to, receiver_pid))
+            frame = Message(action, data, self._role, to, receiver_pid).to_frame()
         except (TypeError, ValueError, RecursionError) as exc:
             if str(exc).startswith("message too large"):
                 raise ValueError(f"messenger: {action!r}: {exc}") from None
@@ -79,19 +76,7 @@ class Messenger:
             self._outbox.append(frame)
 
     def _write(self, frame: bytes) -> None:
-        """Queue an encoded frame (encoded once, by the call that checked it). What one loop
-        iteration sends leaves in one write: a burst of sends costs one syscall and one
-        wake-up of the master, not one per message."""
-        if self._pending is None:
-            self._pending = [frame]
-            asyncio.get_running_loop().call_soon(self._flush)
-        else:
-            self._pending.append(frame)
-
-    def _flush(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending and self._link.connected:
-            self._link.transport.write(b"".join(pending))
+        self._out.write(frame)
 
     # -- receiving -----------------------------------------------------------------------
     def on(self, action: str, handler: Handler) -> Messenger:
@@ -119,39 +104,28 @@ class Messenger:
             return
         if any(once for _, once in handlers):
             self._handlers[action] = [h for h in handlers if not h[1]]
+        what = f"messenger handler for {action!r}"
         for handler, _ in handlers:
-            try:
-                result = handler(data)
-                if inspect.isawaitable(result):
-                    spawn(_guarded(result, action))
-            except Exception:
-                log.exception("messenger handler for %r failed", action)
+            call_guarded(handler, data, what, log)
 
-    def deliver(self, msg: dict[str, Any]) -> None:
+    def deliver(self, msg: Message) -> None:
         """A message from the master. `egg-ready` flushes the outbox, then is emitted, then
         the user messages held while this process was not ready are handled."""
-        action = msg["action"]
+        action = msg.action
         if action in RESERVED_ACTIONS:
-            if msg.get("from") not in (Role.MASTER.value, None):
+            if msg.sender not in (Role.MASTER, ""):
                 return  # routing never forwards these; ignore a forgery all the same
-            if action == Action.EGG_READY.value and not self.ready:
+            if action == Action.EGG_READY and not self.ready:
                 self.ready = True
                 outbox, self._outbox = self._outbox, []
                 for frame in outbox:
                     self._write(frame)
-                self.emit(action, msg.get("data"))
+                self.emit(action, msg.data)
                 inbox, self._inbox = self._inbox, []
                 for held in inbox:
-                    self.emit(held["action"], held.get("data"))
+                    self.emit(held.action, held.data)
                 return
         elif not self.ready:
             self._inbox.append(msg)
             return
-        self.emit(action, msg.get("data"))
-
-
-async def _guarded(result: Awaitable[Any], action: str) -> None:
-    try:
-        await result
-    except Exception:
-        log.exception("messenger handler for %r failed", action)
+        self.emit(action, msg.data)

@@ -55,8 +55,9 @@ class ClusterOptions:
     https: HttpsOptions | None = None
     require: tuple[str, ...] = ()
     ready_fd: int | None = None
+    # The title lock `eggscripts start` took for this cluster (runtime/title_lock.py).
+    lock_fd: int | None = None
     startup_timeout: int = 300_000
-    sticky: bool = False
     # Tunables with egg-cluster's defaults (milliseconds / counts).
     kill_app_timeout: int = 5_000
     kill_agent_timeout: int = 5_000
@@ -67,6 +68,9 @@ class ClusterOptions:
     # An app worker whose event loop sends no heartbeat for this long (ms) is killed and
     # replaced (gunicorn's worker timeout); 0 turns the watch off; None: `heartbeat_timeout`.
     worker_timeout: int | None = None
+    # Account the agent and app workers switch to after fork/spawn (runtime/privileges.py).
+    user: str | None = None
+    group: str | None = None
     # The application served by the app workers (SPEC §9): an egg-style app directory when
     # `app` is None, else an ASGI/WSGI callable named `module:attr` (BASE_DIR on sys.path).
     app: str | None = None
@@ -172,6 +176,10 @@ class ClusterOptions:
         if not self.env:
             raise OptionsError("env must not be empty")
         self._validate_http()
+        for name in ("user", "group"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise OptionsError(f"{name} must be a non-empty string, got {value!r}")
         if self.https:
             for path in (self.https.key, self.https.cert):
                 if not os.path.isfile(path):

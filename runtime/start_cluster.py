@@ -1,11 +1,15 @@
 """`python -m runtime.start_cluster '<options JSON>'`: the only door from the CLI into the
-runtime (docs/INTERNALS.md §1). Builds the master and exits with its status."""
+runtime (docs/INTERNALS.md §1). Builds the master and exits with its status.
+
+Before the master exists this process takes what must hold for its whole life: the title
+lock (one cluster per title, runtime/title_lock.py) and the open-files limit.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from runtime.errors import OptionsError
+from runtime.errors import OptionsError, StartupError, report
 from runtime.exitcodes import ExitCode
 
 
@@ -19,11 +23,38 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = ClusterOptions.from_json(argv[0])
     except OptionsError as exc:
-        print(f"[eggscripts] {exc}", file=sys.stderr)
+        report(str(exc))
         return ExitCode.USAGE
+    from runtime.privileges import export_owner, resolve
+
+    try:
+        export_owner(resolve(options))  # --user/--group: what the master creates is theirs
+    except OptionsError as exc:
+        report(str(exc))
+        return ExitCode.USAGE
+    from runtime.title_lock import hold_title
+
+    try:
+        hold_title(options.title, options.lock_fd)  # held until this process exits
+    except StartupError as exc:
+        return refuse(options.ready_fd, str(exc))
+    from runtime.limits import raise_open_files_limit
     from runtime.master.loop import Master
 
+    raise_open_files_limit()  # before any fork: every child inherits it
     return Master(options).run()
+
+
+def refuse(ready_fd: int | None, text: str) -> int:
+    """Fail before the master exists: one line on stderr and on the ready channel."""
+    from runtime.ipc.message import Action
+    from runtime.master.ready_channel import ParentChannel
+
+    report(text)
+    parent = ParentChannel(ready_fd)
+    parent.notify(Action.STARTUP_ERROR, {"message": text})
+    parent.close()
+    return ExitCode.ERROR
 
 
 if __name__ == "__main__":

@@ -110,10 +110,13 @@ def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int
         "https": None,
         "require": [],
         "ready_fd": None,
+        "lock_fd": python.options()["lock_fd"],  # the title lock, held since the CLI took it
         "startup_timeout": 300000,
         "worker_timeout": None,
-        "sticky": False,
+        "user": None,
+        "group": None,
     }
+    assert isinstance(python.options()["lock_fd"], int)
     assert f" egg-server-{title} started on http://127.0.0.1:{port} " in out
 
 
@@ -160,21 +163,21 @@ def test_precedence_command_line_then_environment_then_pyproject(
     env_port, cli_port = free_port(), free_port()
     tool = (
         f'title = "{title}"\nport = {port}\nworkers = 3\nenv = "staging"\n'
-        'hostname = "127.0.0.1"\ntimeout = 5000\nsticky = true\nworker-timeout = 0\n'
+        'hostname = "127.0.0.1"\ntimeout = 5000\nworker-timeout = 0\n'
     )
     app = make_app(tmp_path / "app", name="shop", tool=tool)
     got = handed_over(app, python, port)
     assert (got["title"], got["port"], got["workers"], got["env"]) == (title, port, 3, "staging")
-    assert (got["hostname"], got["startup_timeout"], got["sticky"]) == ("127.0.0.1", 5000, True)
+    assert (got["hostname"], got["startup_timeout"]) == ("127.0.0.1", 5000)
     assert got["worker_timeout"] == 0
 
     env = {"PORT": str(env_port), "EGG_WORKERS": "4", "EGG_SERVER_ENV": "test"}
     got = handed_over(app, python, env_port, **env)
     assert (got["port"], got["workers"], got["env"]) == (env_port, 4, "test")
 
-    args = ("-p", str(cli_port), "-c", "5", "--env=local", "--no-sticky")
+    args = ("-p", str(cli_port), "-c", "5", "--env=local")
     got = handed_over(app, python, cli_port, *args, **env)
-    assert (got["port"], got["workers"], got["env"], got["sticky"]) == (cli_port, 5, "local", False)
+    assert (got["port"], got["workers"], got["env"]) == (cli_port, 5, "local")
     assert got["title"] == title
     cli = ("-p", str(cli_port), "--cluster=6", f"--title={title}-cli")
     got = handed_over(app, python, cli_port, *cli)
@@ -289,10 +292,12 @@ def test_framework_name_or_directory(
     tool = f'framework = "acme.web"\ntitle = "{title}"\nport = {port}\nworkers = 1\n'
     app = make_app(tmp_path / "app", tool=tool)
     status, ready, _, err = start(app, python, title)
-    assert python.options()["framework"] == "acme.web"
+    # From pyproject.toml the runtime reads it itself, so its errors name that file.
+    assert python.options()["framework"] is None
     # The real runtime cannot import it: the start fails with one line naming it.
-    assert (status, ready) == (1, False)
-    assert "framework 'acme.web' (from --framework) is not installed" in err
+    assert (status, ready) == (4, False)  # the app failed to load
+    assert f"framework 'acme.web' (from {app / 'pyproject.toml'}) is not installed" in err
+    assert handed_over(app, python, port, "--framework=acme.web")["framework"] == "acme.web"
     (app / "fw").mkdir()
     assert handed_over(app, python, port, "--framework=./fw")["framework"] == str(app / "fw")
 

@@ -143,9 +143,9 @@ def test_daemon_context(app: Path, home: Path, tmp_path: Path, title: str, port:
     expected = {name: "default" for name in IGNORED_BY_CALLER} | {"SIGINT": "handler"}
     assert state["signals"] == expected
     assert state["umask"] == 0o027
-    ready_fd = python.options()["ready_fd"]
-    assert isinstance(ready_fd, int)
-    assert state["fds"] == [0, 1, 2, ready_fd]
+    ready_fd, lock_fd = python.options()["ready_fd"], python.options()["lock_fd"]
+    assert isinstance(ready_fd, int) and isinstance(lock_fd, int)
+    assert state["fds"] == sorted([0, 1, 2, ready_fd, lock_fd])  # + the title lock (SPEC §4)
     assert state["env"]["EGG_SERVER_ENV"] == "prod"
     # The running master: same stdio, the user's umask, none of those signals ignored.
     assert fds == ["/dev/null", *logs]
@@ -239,7 +239,7 @@ def test_boot_error_fails_at_once_with_the_error_and_stderr_tail(
     started = time.monotonic()
     result = daemon(app, "--workers=2")
     elapsed = time.monotonic() - started
-    assert result.returncode == 1
+    assert result.returncode == 4  # the app failed to load (SPEC §2.4)
     assert elapsed < 15, "must fail when the master reports it, not at the timeout"
     reason = result.stderr.splitlines()[0]
     assert re.fullmatch(
@@ -328,7 +328,7 @@ def test_second_start_with_same_title_is_refused_and_first_keeps_serving(
     before = everything(title)
     result = daemon(app)
     assert result.returncode == 1
-    assert f"a cluster titled {title} is already running (master pid" in result.stderr
+    assert f"a cluster titled {title} is already running or starting (pid" in result.stderr
     assert f"eggscripts stop --title={title}" in result.stderr
     assert everything(title) == before
     assert request(port, "/").status == 404

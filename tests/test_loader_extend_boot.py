@@ -128,11 +128,11 @@ def test_agent_boot_error(tmp_path):
         tmp_path,
         {
             "agent.py": "class Boot:\n    def __init__(self, a):\n        pass\n\n"
-            "    def did_ready(self):\n        raise ValueError('agent hook')\n",
+            "    def will_ready(self):\n        raise ValueError('agent hook')\n",
         },
     )
     assert re.search(
-        r"Boot.did_ready in .*/agent.py failed: .*agent.py:6: ValueError: agent hook",
+        r"Boot.will_ready in .*/agent.py failed: .*agent.py:6: ValueError: agent hook",
         boot_error(tmp_path, role="agent"),
     )
     boot(tmp_path)  # the app workers do not run agent.py

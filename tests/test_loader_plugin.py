@@ -135,11 +135,16 @@ def test_plugin_config_errors(tmp_path, plugin_py, pattern):
     assert re.search(pattern, message), message
 
 
-def test_plugin_yaml_name_must_match(tmp_path):
+def test_plugin_yaml_name_mismatch_is_a_warning(tmp_path, caplog):
+    """egg warns (pluginName differs from pluginConfigName) and uses the config key."""
     plugin_app(tmp_path, 'plugin = {"a": {"path": "plugins/a"}}', {"a": "name: other"})
-    assert re.search(
-        r"plugin.yaml: names the plugin 'other' but .* configures it as 'a'", boot_error(tmp_path)
-    )
+    with caplog.at_level("WARNING", logger="eggscripts.app"):
+        app = boot(tmp_path)
+    assert list(app.plugins) == ["a"]
+    assert any(
+        re.search(r"plugin.yaml names the plugin 'other' but .* configures it as 'a'", m)
+        for m in caplog.messages
+    ), caplog.messages
 
 
 def test_bad_plugin_yaml(tmp_path):

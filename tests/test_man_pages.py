@@ -61,7 +61,8 @@ def test_every_option_lists_its_default(command: str) -> None:
 
 def test_start_page_shows_registry_defaults() -> None:
     text = unescaped("eggscripts-start.1")
-    for expected in ("Default: egg-server-<app name>.", "Default: 300000.", "Default: prod.",
+    for expected in ("Default: egg-server-<app name>.", "Default: 300000.",
+                     "Default: the app's config/env file, else prod.",
                      "Default: ~/logs/master-stderr.log.", "Environment: PORT."):  # fmt: skip
         assert expected in text
 

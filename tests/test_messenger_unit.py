@@ -12,11 +12,15 @@ from typing import Any
 
 import pytest
 
-from runtime.ipc.framing import Channel, FrameDecoder, Role, encode, message
+from runtime.ipc.framing import FrameDecoder
+from runtime.ipc.message import InvalidMessage, Message, Role
+from runtime.master.channel import Channel
 from runtime.master.handle import ChildHandle
 from runtime.master.routing import route_targets
+from runtime.master.states import ChildState
 from runtime.messenger import Messenger
-from runtime.worker.base import new_event_loop, open_link
+from runtime.worker.base import new_event_loop
+from runtime.worker.link import open_link
 
 
 class Master:
@@ -28,7 +32,7 @@ class Master:
         self.decoder = FrameDecoder()
 
     def send(self, action: str, data: Any = None, sender: str = "master") -> None:
-        self.sock.sendall(encode(message(action, data, sender, Role.ALL)))
+        self.sock.sendall(Message(action, data, sender, Role.ALL).to_frame())
 
     def received(self) -> list[dict[str, Any]]:
         out = []
@@ -196,16 +200,19 @@ def test_bad_sends_fail_in_the_sender(call: Any, error: type, text: str) -> None
 
 
 # -- routing (the master side) ---------------------------------------------------------
+def _no_kill(pid: int, sig: int) -> None:
+    raise AssertionError("routing never signals")
+
+
 @pytest.fixture
 def handles() -> Any:
     socks: list[socket.socket] = []
 
-    def make(role: str, pid: int, **state: bool) -> ChildHandle:
+    def make(role: str, pid: int, state: ChildState) -> ChildHandle:
         a, b = socket.socketpair()
         socks.extend((a, b))
-        handle = ChildHandle(role, pid, pid, Channel(a))
-        for name, value in state.items():
-            setattr(handle, name, value)
+        handle = ChildHandle(role, pid, pid, Channel(a), 0.0, kill=_no_kill)
+        handle.state = state
         return handle
 
     yield make
@@ -214,22 +221,29 @@ def handles() -> Any:
 
 
 def test_routing_rules(handles: Any) -> None:
-    agent = handles("agent", 100, started=True)
-    a1 = handles("app", 101, started=True)
-    a2 = handles("app", 102, started=False)
-    gone = handles("app", 103, started=True, disconnected=True)
-    stopping = handles("app", 104, started=True, stopping=True)
+    agent = handles("agent", 100, ChildState.SERVING)
+    a1 = handles("app", 101, ChildState.SERVING)
+    a2 = handles("app", 102, ChildState.BOOTING)
+    gone = handles("app", 103, ChildState.LEAVING)
+    stopping = handles("app", 104, ChildState.STOPPING)
     apps = [a1, a2, gone, stopping]
     by_pid = {h.pid: h for h in [agent, *apps]}
 
+    def pool() -> list[ChildHandle]:
+        return [h for h in apps if h.state in (ChildState.BOOTING, ChildState.SERVING)]
+
     def route(**fields: Any) -> list[int]:
-        msg = {"action": "x", "data": None, "from": "app", "to": "all", **fields}
-        return [h.pid for h in route_targets(msg, agent, lambda: apps, by_pid)]
+        frame = {"action": "x", "data": None, "from": "app", "to": "all", **fields}
+        try:
+            msg = Message.from_frame(frame)
+        except InvalidMessage:
+            return []  # dropped by the master's channel before routing
+        return [h.pid for h in route_targets(msg, agent, pool, by_pid)]
 
     assert route(to="all") == [100, 101, 102]
     assert route(to="app") == [101, 102]
     assert route(to="agent") == [100]
-    assert route(to="random") == [101]  # started workers first
+    assert route(to="random") == [101]  # serving workers first
     assert route(receiver_pid=102, to="all") == [102]
     assert route(receiver_pid=999) == []
     for bad in ("102", True, 1.5, [102], {"pid": 102}):
@@ -239,5 +253,5 @@ def test_routing_rules(handles: Any) -> None:
     for reserved in ("egg-ready", "agent-start", "app-exit", "egg-pids", "disconnect"):
         assert route(action=reserved) == []
     assert route(action=5) == []
-    assert route_targets({"action": "x", "to": "agent"}, None, list, {}) == []
-    assert route_targets({"action": "x", "to": "random"}, None, list, {}) == []
+    assert route_targets(Message("x", to="agent"), None, list, {}) == []
+    assert route_targets(Message("x", to="random"), None, list, {}) == []

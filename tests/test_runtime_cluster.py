@@ -186,7 +186,7 @@ def test_port_in_use_fails_with_one_line(title: str, port: int) -> None:
 def test_controller_import_error_fails_start(title: str, port: int) -> None:
     cluster = Cluster(RUNTIME_FIXTURES / "boom_controller", title, port).start(wait=False)
     rc, _, err = cluster.wait(timeout=15)
-    assert rc == 1
+    assert rc == 4  # app load error
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert "app/controller/boom.py" in lines[0] and "boom at import" in lines[0]
@@ -196,7 +196,7 @@ def test_controller_import_error_fails_start(title: str, port: int) -> None:
 def test_agent_boot_error_fails_start(title: str, port: int) -> None:
     cluster = Cluster(RUNTIME_FIXTURES / "agent_boom", title, port).start(wait=False)
     rc, _, err = cluster.wait(timeout=15)
-    assert rc == 1
+    assert rc == 4  # the agent's Boot raised: app load error
     assert "agent" in err and "agent.py" in err and "agent cannot start" in err
     assert len(err.strip().splitlines()) == 1, err
 
@@ -207,7 +207,7 @@ def test_startup_timeout_stops_everything(title: str, port: int) -> None:
     ).start(wait=False)
     started = time.monotonic()
     rc, _, err = cluster.wait(timeout=15)
-    assert rc == 1
+    assert rc == 3  # app workers did not boot in time
     assert "1500 ms" in err
     assert time.monotonic() - started < 8  # 1.5 s + the worker's SIGKILL after 5 s at most
 

@@ -66,7 +66,7 @@ def test_bad_app_fails_the_start_with_one_line(
     app = write_tree(tmp_path / "app", files)
     cluster = Cluster(app, title, port, workers=2).start(wait=False)
     rc, _, err = cluster.wait(timeout=20)
-    assert rc == 1
+    assert rc == 4  # the app failed to load (SPEC §2.4)
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     for fragment in fragments:

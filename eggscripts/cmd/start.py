@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
-from eggscripts import app_settings, app_target, launch, options, procs
+from eggscripts import app_settings, app_target, capacity, launch, options, procs, title_lock
 from eggscripts.errors import AlreadyRunning
 from eggscripts.types import is_path
 
@@ -35,19 +37,33 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     Without --daemon this process becomes the master: Ctrl-C or SIGTERM stop the cluster
     gracefully and the exit status is the master's. With --daemon the cluster is detached,
     its output goes to the --stdout/--stderr logs, and the command exits 0 once every
-    worker is ready, or 1 (after stopping what it started) if the cluster fails, writes to
-    its stderr log, or is not ready within --timeout.
+    worker is ready, or non-zero (after stopping what it started) if the cluster fails,
+    writes to its stderr log, or is not ready within --timeout.
+
+    Exit statuses of a failed start, foreground and --daemon alike: 1 error (port in use,
+    stderr output, timeout), 2 bad usage, 3 an app worker failed to boot, 4 the app failed
+    to load (import, config, plugin, router, Boot hook), 5 the agent failed to start.
     """
     base_dir, short_target = app_target.split(base_dir)
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.START, app)
+    app_target.apply(values, short_target, base_dir)  # an app is named, or BASE_DIR is one
     values["title"] = values["title"] or app.default_title
-    values["workers"] = values["workers"] or _cpu_count()
+    values["workers"] = values["workers"] or capacity.cpu_count()
+    _check_workers(values["workers"])
+    _check_run_as(values["user"], values["group"])
+    values["env"] = _server_env(values["env"], base_dir)
+    if ctx.get_parameter_source("framework") != ParameterSource.COMMANDLINE:
+        # From pyproject.toml (or nowhere): the runtime reads it there itself, so its
+        # errors name that file rather than an option the user never typed.
+        values["framework"] = None
     values["framework"] = _framework(values["framework"], base_dir)
-    app_target.apply(values, short_target, base_dir)
     _check_files(values)
     require = [_require(item, base_dir) for item in values["require"]]
     plan = launch.make_plan(values, base_dir, require)
+    # The lock first: of two starts at the same instant, one fails here, having launched
+    # nothing; then processes of that title left by a cluster that holds no lock.
+    plan = dataclasses.replace(plan, lock_fd=title_lock.take(plan.title))
     _refuse_if_running(plan.title)
     if not values["daemon"]:
         launch.exec_foreground(plan)
@@ -62,12 +78,42 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     )
 
 
-def _cpu_count() -> int:
-    """CPUs this process may run on (a container's cpuset), not the host's count."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # pragma: no cover - non-Linux
-        return os.cpu_count() or 1
+def _check_workers(workers: int) -> None:
+    limit, why = capacity.max_workers()
+    if workers > limit:
+        raise click.BadParameter(
+            f"{workers} is more workers than this machine can run well (at most {limit}: {why})",
+            param_hint="'--workers'",
+        )
+
+
+def _check_run_as(user: str | None, group: str | None) -> None:
+    """`--user`/`--group` switch the agent and workers to another account after the port
+    is bound, which only root can do; the names must exist here and now."""
+    if user is None and group is None:
+        return
+    if os.geteuid() != 0:
+        raise click.UsageError(
+            f"--user/--group need root (this start runs as uid {os.geteuid()}); start as "
+            "root, or leave them out to run as yourself"
+        )
+    import grp
+    import pwd
+
+    for value, lookup, flag in ((user, pwd.getpwnam, "--user"), (group, grp.getgrnam, "--group")):
+        if value is not None and not value.isdigit():
+            try:
+                lookup(value)
+            except KeyError:
+                msg = f"no such account: {value}"
+                raise click.BadParameter(msg, param_hint=f"'{flag}'") from None
+
+
+def _server_env(given: str | None, base_dir: str) -> str:
+    """--env (or EGG_SERVER_ENV, or pyproject), trimmed; else the app's `config/env`, else
+    `prod`, like egg-scripts (which exports nothing and lets egg read `config/env`)."""
+    value = (given or "").strip()
+    return value or app_settings.env_file(base_dir) or "prod"
 
 
 def _check_files(values: dict[str, Any]) -> None:

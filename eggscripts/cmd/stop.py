@@ -28,7 +28,8 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     exited, then SIGTERMs, and after a short grace SIGKILLs, any agent or app worker of
     the same title still alive. Without --title (and none in BASE_DIR/pyproject.toml)
     every cluster of the current user is stopped; with an explicit BASE_DIR only the
-    clusters started from that directory. Other users' processes are never touched.
+    clusters started from that directory (symlinks resolved on both sides). Other users'
+    processes are never touched.
     Finding nothing is not an error (exit status 0).
     """
     app = app_settings.load(base_dir)
@@ -38,6 +39,8 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     if title is None and ctx.get_parameter_source("base_dir") == ParameterSource.COMMANDLINE:
         only_dir = base_dir
     scope = _describe_scope(title, only_dir)
+    if only_dir is not None and os.path.realpath(only_dir) != only_dir:
+        _say(f"{only_dir} resolves to {os.path.realpath(only_dir)}: comparing resolved paths")
     if title is None and only_dir is None:
         _say(f"no --title given: stopping every cluster of user {_user()}")
 
@@ -52,7 +55,9 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     masters = [cp.proc for cp in found if cp.info.role == "master"]
     result = shutdown.stop(
         masters,
-        leftovers=lambda: procs.find(title, roles=("agent", "app"), base_dir=only_dir),
+        leftovers=lambda: [
+            cp.proc for cp in procs.find(title, roles=("agent", "app"), base_dir=only_dir)
+        ],
         timeout=values["timeout"] / 1000,
     )
     killed = set(result.killed)
@@ -91,7 +96,8 @@ def _describe_scope(title: str | None, only_dir: str | None) -> str:
     if title is not None:
         return f"with title {title}"
     if only_dir is not None:
-        return f"for {only_dir}"
+        real = os.path.realpath(only_dir)
+        return f"for {real}" if real == only_dir else f"for {real} (resolved from {only_dir})"
     return f"of user {_user()}"
 
 

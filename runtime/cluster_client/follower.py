@@ -37,7 +37,7 @@ from runtime.cluster_client.protocol import (
     reg_key,
 )
 from runtime.ipc.stream import FramedProtocol
-from runtime.worker.base import spawn
+from runtime.tasks import run_in_background
 
 log = logging.getLogger("eggscripts.cluster_client")
 # Long enough for an agent restart (1 s delay + its boot) to happen behind one connect.
@@ -117,7 +117,7 @@ class FollowerConnection:
     def start(self) -> asyncio.Event:
         if self.connected is None or self.task is None:
             self.connected = asyncio.Event()
-            self.task = spawn(self._run())
+            self.task = run_in_background(self._run())
         return self.connected
 
     async def _run(self) -> None:

@@ -23,7 +23,7 @@ from runtime.cluster_client.protocol import (
     reg_key,
     resolve_class,
 )
-from runtime.worker.base import spawn
+from runtime.tasks import call_guarded
 
 log = logging.getLogger("eggscripts.cluster_client")
 Listener = Callable[[Any], Any]
@@ -37,19 +37,7 @@ class Peer(Protocol):
 
 def call_listener(listener: Listener, data: Any, what: str) -> None:
     """Run a listener (sync or async); its failure is logged, never fatal to the process."""
-    try:
-        result = listener(data)
-        if inspect.isawaitable(result):
-            spawn(_guarded(result, what))
-    except Exception:
-        log.exception("listener of %s failed", what)
-
-
-async def _guarded(result: Any, what: str) -> None:
-    try:
-        await result
-    except Exception:
-        log.exception("listener of %s failed", what)
+    call_guarded(listener, data, f"listener of {what}", log)
 
 
 class _Topic:

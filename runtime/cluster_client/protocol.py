@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from runtime.ipc.framing import HEADER, MAX_FRAME, FrameDecoder
+from runtime.module_files import load_module_file
 
 HELLO = "hello"
 WELCOME = "welcome"
@@ -153,14 +154,4 @@ def import_file(path: str, name: str | None = None) -> ModuleType:
     module = sys.modules.get(name)
     if module is not None:
         return module
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"{path}: cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+    return load_module_file(path, name)

@@ -35,7 +35,7 @@ from runtime.cluster_client.protocol import (
     frame,
 )
 from runtime.ipc.framing import HEADER, ProtocolError
-from runtime.worker.base import spawn
+from runtime.tasks import WriteCoalescer, run_in_background
 
 log = logging.getLogger("eggscripts.cluster_client")
 
@@ -52,7 +52,7 @@ class FollowerPeer(asyncio.Protocol):
         self._decoder = Decoder()
         self._timer: asyncio.TimerHandle | None = None
         self.errors: dict[str, str] = {}  # key -> why its attach failed
-        self._out: list[bytes] | None = None
+        self._out = WriteCoalescer(self._send)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -68,16 +68,11 @@ class FollowerPeer(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         """Queue a frame; what one loop iteration writes leaves in one syscall (a client
         publishing in a loop would otherwise cost a write and a wake-up per value)."""
-        if self._out is None:
-            self._out = [data]
-            asyncio.get_running_loop().call_soon(self._flush)
-        else:
-            self._out.append(data)
+        self._out.write(data)
 
-    def _flush(self) -> None:
-        out, self._out = self._out, None
-        if out and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(b"".join(out))
+    def _send(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     def close(self) -> None:
         if self.transport is not None:
@@ -218,7 +213,7 @@ class LeaderServer:
             peer.write(frame(ERROR, key=key, message=text))
 
     def on_invoke(self, peer: FollowerPeer, msg: dict[str, Any]) -> None:
-        spawn(self._invoke(peer, msg))
+        run_in_background(self._invoke(peer, msg))
 
     async def _invoke(self, peer: FollowerPeer, msg: dict[str, Any]) -> None:
         call_id = msg.get("id")

@@ -32,6 +32,9 @@ RESOURCES = (
 )
 
 
+RoutePath = str | re.Pattern | list[str | re.Pattern] | tuple[str | re.Pattern, ...]
+
+
 @dataclass
 class Route:
     methods: tuple[str, ...]
@@ -107,8 +110,11 @@ class Router:
         return handler
 
     def register(
-        self, methods: tuple[str, ...], path: str | re.Pattern, *args: Any, name: str | None = None
+        self, methods: tuple[str, ...], path: RoutePath, *args: Any, name: str | None = None
     ) -> Route:
+        """One route; `path` may be a list of paths sharing the handler and middleware
+        (koa-router's `router.get(['/a', '/b'], ...)`). Returns the (first) route; a name
+        refers to the first path."""
         if not args:
             raise TypeError(f"router: route {path!r} has no handler")
         *middleware, handler = args
@@ -116,14 +122,20 @@ class Router:
         if middleware:
             layers = [(self._resolve(m), None, True) for m in middleware]
             endpoint = compose(layers, endpoint)
-        pattern = path if isinstance(path, re.Pattern) else compile_path(path)
-        route = Route(tuple(methods), path, endpoint, name, pattern)
-        for method in methods:
-            self._add(method, route)
-        self.routes.append(route)
+        paths = list(path) if isinstance(path, (list, tuple)) else [path]
+        if not paths:
+            raise TypeError("router: an empty list of paths")
+        routes = []
+        for one in paths:
+            pattern = one if isinstance(one, re.Pattern) else compile_path(one)
+            route = Route(tuple(methods), one, endpoint, name, pattern)
+            for method in methods:
+                self._add(method, route)
+            self.routes.append(route)
+            routes.append(route)
         if name:
-            self._named[name] = route
-        return route
+            self._named[name] = routes[0]
+        return routes[0]
 
     def _add(self, method: str, route: Route) -> None:
         if route.pattern is None:
@@ -140,28 +152,28 @@ class Router:
             if method == "GET":
                 self._dynamic["HEAD"].append((route.pattern, route.handler))
 
-    def get(self, path: str, *args: Any, name: str | None = None) -> Route:
+    def get(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("GET",), path, *args, name=name)
 
-    def post(self, path: str, *args: Any, name: str | None = None) -> Route:
+    def post(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("POST",), path, *args, name=name)
 
-    def put(self, path: str, *args: Any, name: str | None = None) -> Route:
+    def put(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("PUT",), path, *args, name=name)
 
-    def patch(self, path: str, *args: Any, name: str | None = None) -> Route:
+    def patch(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("PATCH",), path, *args, name=name)
 
-    def delete(self, path: str, *args: Any, name: str | None = None) -> Route:
+    def delete(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("DELETE",), path, *args, name=name)
 
-    def head(self, path: str, *args: Any, name: str | None = None) -> Route:
+    def head(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("HEAD",), path, *args, name=name)
 
-    def options(self, path: str, *args: Any, name: str | None = None) -> Route:
+    def options(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("OPTIONS",), path, *args, name=name)
 
-    def all(self, path: str, *args: Any, name: str | None = None) -> Route:
+    def all(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(METHODS, path, *args, name=name)
 
     def mount(self, prefix: str, app: Any) -> None:
@@ -202,9 +214,25 @@ class Router:
             )
         return routes
 
+    def redirect(self, source: str, destination: str, status: int = 301) -> Route:
+        """Answer every method on `source` with a redirect to `destination` (egg's
+        `app.router.redirect`). Either may be a route name instead of a path."""
+        if not source.startswith("/"):
+            source = self.url(source)
+        if not destination.startswith("/") and "://" not in destination:
+            destination = self.url(destination)
+
+        async def redirect(ctx: Any) -> None:
+            ctx.redirect(destination)
+            ctx.status = status
+
+        return self.all(source, redirect)
+
     # ---- lookup -------------------------------------------------------------------------
     def url(self, name: str, /, **params: Any) -> str:
-        """Path of a named route; params not used by the path become the query string."""
+        """Path of a named route; params not used by the path become the query string.
+        A list value repeats in the query (`tags=a&tags=b`); in a path parameter its first
+        item is used, as in egg."""
         route = self._named.get(name)
         if route is None:
             raise KeyError(f"router: no route named {name!r}")
@@ -221,7 +249,14 @@ class Router:
                     return ""
                 raise KeyError(f"router: route {name!r} needs parameter {key!r}")
             used.add(key)
-            return slash + quote(str(params[key]), safe="")
+            value = params[key]
+            if isinstance(value, (list, tuple)):
+                if not value:
+                    if optional:
+                        return ""
+                    raise KeyError(f"router: route {name!r} needs parameter {key!r}")
+                value = value[0]
+            return slash + quote(str(value), safe="")
 
         path = _URL_PARAM.sub(fill, route.path)
         rest = {k: v for k, v in params.items() if k not in used}

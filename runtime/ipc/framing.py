@@ -1,25 +1,13 @@
-"""Framed-JSON messages between the master and each child (no pickle: a child can never make
-the master execute anything by what it sends).
-
-Topology (every arrow is one private socketpair; the master routes, children never talk to
-each other directly except leader/follower clients, which use their own endpoint):
-
-                       parent (start --daemon, ready_fd)
-                          ^
-                          |  ready channel (write-only)
-        agent  <------> master <------> app worker #1..N
-
-A frame is a 4-byte big-endian length followed by a UTF-8 JSON object
-`{"action", "data", "from", "to", "receiver_pid"}`.
+"""Framing shared by every channel of the cluster: a 4-byte big-endian length, then a UTF-8
+JSON object. No pickle: a peer can never make another process execute anything by what it
+sends. The master's channels carry `runtime.ipc.message.Message`s; the leader/follower
+wire carries its own objects (`runtime.cluster_client.protocol`) in the same frames.
 """
 
 from __future__ import annotations
 
-import enum
-import errno
 import json
 import os
-import socket
 import struct
 from typing import Any
 
@@ -28,49 +16,8 @@ MAX_FRAME = 64 * 1024 * 1024
 ENV_IPC_FD = "EGGSCRIPTS_IPC_FD"
 
 
-class Role(str, enum.Enum):
-    MASTER = "master"
-    AGENT = "agent"
-    APP = "app"
-    PARENT = "parent"
-    ALL = "all"  # agent + every app worker
-    RANDOM = "random"  # one app worker
-
-
-class Action(str, enum.Enum):
-    AGENT_START = "agent-start"
-    APP_START = "app-start"
-    EGG_READY = "egg-ready"
-    EGG_PIDS = "egg-pids"
-    AGENT_EXIT = "agent-exit"
-    APP_EXIT = "app-exit"
-    RELOAD_WORKER = "reload-worker"
-    STARTUP_ERROR = "startup-error"
-    # A worker that hit an uncaught fault leaves the pool at once so its replacement can be
-    # forked while it drains; its later exit must not fork a second one.
-    DISCONNECT = "disconnect"
-    # An app worker's event loop is alive (runtime/heartbeat.py).
-    HEARTBEAT = "heartbeat"
-
-
 class ProtocolError(Exception):
     """The peer sent something that is not a valid frame; the channel is unusable."""
-
-
-def message(
-    action: str,
-    data: Any = None,
-    sender: str = Role.MASTER.value,
-    to: str = Role.MASTER.value,
-    receiver_pid: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "action": str(getattr(action, "value", action)),
-        "data": data,
-        "from": str(getattr(sender, "value", sender)),
-        "to": str(getattr(to, "value", to)),
-        "receiver_pid": receiver_pid,
-    }
 
 
 _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
@@ -124,67 +71,6 @@ class FrameDecoder:
         finally:
             del buf[:pos]
         return out
-
-
-class Channel:
-    """The master's non-blocking end of one child's socketpair.
-
-    Writes never block the master loop: what the kernel does not take is kept and flushed
-    when the selector reports the socket writable (`wants_write`).
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
-        self.sock = sock
-        self._decoder = FrameDecoder()
-        self._out = bytearray()
-        self.closed = False
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    @property
-    def wants_write(self) -> bool:
-        return bool(self._out) and not self.closed
-
-    def read(self) -> list[dict[str, Any]] | None:
-        """Messages available now; None once the peer has closed (or broke) the channel."""
-        try:
-            data = self.sock.recv(262144)
-        except (BlockingIOError, InterruptedError):
-            return []
-        except OSError:
-            return None
-        if not data:
-            return None
-        try:
-            return self._decoder.feed(data)
-        except ProtocolError:
-            return None
-
-    def send(self, frame: bytes) -> None:
-        """Queue an encoded frame; the master flushes every dirty channel once per loop
-        pass, so a burst of messages leaves in one write."""
-        if not self.closed:
-            self._out += frame
-
-    def flush(self) -> None:
-        while self._out and not self.closed:
-            try:
-                sent = self.sock.send(self._out)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in (errno.EPIPE, errno.ECONNRESET):
-                    self._out.clear()
-                    return
-                raise
-            del self._out[:sent]
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.sock.close()
 
 
 def write_frame_blocking(fd: int, msg: dict[str, Any]) -> bool:

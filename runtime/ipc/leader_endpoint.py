@@ -4,6 +4,10 @@ A Unix socket in a fresh 0700 directory: unreachable from other hosts, and other
 users cannot even reach the path. Connections must also present the per-cluster secret.
 The master owns the listening socket and hands it to every agent incarnation, so after an
 agent restart followers reconnect to the same path with the same secret.
+
+A SIGKILLed master cannot remove its directory; each directory therefore records its
+master (pid and start time), and the next start of the same user removes those whose
+master is provably gone.
 """
 
 from __future__ import annotations
@@ -12,28 +16,111 @@ import contextlib
 import os
 import socket
 
+from runtime.private_files import hand_over, run_as_owner
+
 ENV_LEADER_PATH = "EGGSCRIPTS_LEADER_PATH"
 ENV_LEADER_FD = "EGGSCRIPTS_LEADER_FD"
 ENV_CLUSTER_SECRET = "EGGSCRIPTS_CLUSTER_SECRET"
 
 
-def _private_dir() -> str:
-    """A fresh 0700 directory (tempfile.mkdtemp's contract without importing tempfile,
-    which costs the master's start-up more than these lines)."""
+DIR_PREFIX = "eggscripts-"
+OWNER_FILE = "master"  # "<pid> <start ticks>": proves, later, whether that master is gone
+
+
+def _temp_base() -> str:
     base = os.environ.get("TMPDIR") or "/tmp"
     if len(base) > 60 or not os.path.isdir(base):  # sun_path is 108 bytes
         base = "/tmp"
+    return base
+
+
+def _start_ticks(pid: int) -> str | None:
+    """When `pid` started (field 22 of /proc/<pid>/stat): a pid plus this names one
+    process for good, even after the pid is recycled."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+        return data[data.rfind(b")") + 2 :].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _private_dir() -> str:
+    """A fresh 0700 directory (tempfile.mkdtemp's contract without importing tempfile,
+    which costs the master's start-up more than these lines), signed with the master's
+    identity so that a later start can prove it stale (`remove_stale`)."""
+    base = _temp_base()
     while True:
-        path = os.path.join(base, f"eggscripts-{os.urandom(6).hex()}")
+        path = os.path.join(base, f"{DIR_PREFIX}{os.urandom(6).hex()}")
         try:
             os.mkdir(path, 0o700)
         except FileExistsError:
             continue
+        with open(os.path.join(path, OWNER_FILE), "w") as fh:
+            fh.write(f"{os.getpid()} {_start_ticks(os.getpid())}\n")
         return path
+
+
+def _is_stale(path: str) -> bool:
+    """Only what is provably dead: the master that signed the directory no longer runs
+    (its pid is gone or now names a later process) and nothing listens on its socket (a
+    master in another pid namespace sharing this /tmp would still answer). Unsigned or
+    unreadable: kept."""
+    try:
+        with open(os.path.join(path, OWNER_FILE)) as fh:
+            pid, ticks = fh.read().split()
+        if _start_ticks(int(pid)) == ticks:
+            return False
+    except (OSError, ValueError):
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    try:
+        probe.connect(os.path.join(path, "leader.sock"))
+    except (ConnectionRefusedError, FileNotFoundError):
+        return True
+    except OSError:  # busy or unknown: not proven dead
+        return False
+    finally:
+        probe.close()
+    return False
+
+
+def _our_uids() -> set[int]:
+    """Ours, and the `--user` account's: a root master hands its directory over."""
+    owner = run_as_owner()
+    return {os.getuid()} | ({owner[0]} if owner else set())
+
+
+def remove_stale() -> list[str]:
+    """Remove the endpoint directories of this user's SIGKILLed masters (a master that
+    exits normally removes its own); returns what was removed."""
+    base = _temp_base()
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(DIR_PREFIX) or len(name) != len(DIR_PREFIX) + 12:
+            continue
+        with contextlib.suppress(OSError):
+            owner = entry.stat(follow_symlinks=False).st_uid
+            if owner not in _our_uids() or not entry.is_dir(follow_symlinks=False):
+                continue
+            if _is_stale(entry.path):
+                for leftover in ("leader.sock", OWNER_FILE):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(entry.path, leftover))
+                os.rmdir(entry.path)
+                removed.append(entry.path)
+    return removed
 
 
 class LeaderEndpoint:
     def __init__(self) -> None:
+        remove_stale()
         self.dir = _private_dir()
         self.path = os.path.join(self.dir, "leader.sock")
         self.secret = os.urandom(32).hex()
@@ -41,6 +128,8 @@ class LeaderEndpoint:
         self.sock.bind(self.path)
         os.chmod(self.path, 0o600)
         self.sock.listen(128)
+        for path in (self.dir, self.path):  # --user: the children connect as that account
+            hand_over(path)
 
     def export(self) -> None:
         """Children learn the endpoint from their environment (inherited at fork/spawn)."""
@@ -50,8 +139,9 @@ class LeaderEndpoint:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+        for path in (self.path, os.path.join(self.dir, OWNER_FILE)):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         with contextlib.suppress(OSError):
             os.rmdir(self.dir)
 

@@ -1,8 +1,9 @@
 """Boot hooks: `class Boot` in `app.py` (app workers) or `agent.py` (the agent) of each unit.
 
 Hooks run plugins -> frameworks -> app, `before_close` in reverse. A raising hook fails
-the startup with a message naming the Boot file and the hook; `before_close` failures are
-logged instead, so one bad plugin cannot stop the others from closing.
+the startup with a message naming the Boot file and the hook. `did_ready`,
+`server_did_ready` and `before_close` failures are logged instead, as in egg: the app is
+already loaded (or closing), and one bad plugin must not stop the others.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ HOOKS = (
     "server_did_ready",
     "before_close",
 )
+
+# Hooks whose failure is logged, not fatal (egg: the app is ready, or closing, by then).
+LOGGED_ONLY = frozenset(("did_ready", "server_did_ready", "before_close"))
 
 
 async def load(ctx: LoadContext) -> None:
@@ -60,7 +64,7 @@ async def trigger(target: Any, hook: str) -> None:
             if inspect.isawaitable(result):
                 await result
         except Exception as exc:
-            if hook == "before_close":
+            if hook in LOGGED_ONLY:
                 target.logger.error("Boot.%s in %s failed", hook, path, exc_info=exc)
                 continue
             raise fail(path, exc, f"Boot.{hook} in {path} failed", root=root) from exc

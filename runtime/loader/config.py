@@ -1,7 +1,11 @@
 """Config: every unit's `config.default` then every unit's `config.<env>`, deep-merged.
 
-Units go plugins -> frameworks -> app, so the app's env file has the last word. Dicts
-merge key by key; anything else (lists too) is replaced. `config_meta` records which file
+Units go plugins -> frameworks -> app, so the app's env file has the last word, and the
+`EGG_APP_CONFIG` environment variable (a JSON object, egg's) is merged over everything.
+Dicts merge key by key; anything else (lists too) is replaced. A config function may take
+a second argument: the app's own config (its `config.default` and `config.<env>` merged,
+read first), so a plugin or framework can adapt to what the app set, as in egg; the
+app's own functions get None there, as in egg. `config_meta` records which file
 set each leaf key (dotted path -> file), and `dump_config` writes the result, secrets
 masked, to `run/<role>_config.json` for humans debugging a deployment.
 """
@@ -9,6 +13,7 @@ masked, to `run/<role>_config.json` for humans debugging a deployment.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
 import re
@@ -17,9 +22,17 @@ from typing import Any
 from runtime.errors import StartupError
 from runtime.loader.context import LoadContext
 from runtime.loader.files import find_variant, load_yaml
+from runtime.loader.shape import check_shape
 from runtime.loader.units import LoadUnit
+from runtime.private_files import make_private_dirs, write_private
 
-SECRET = re.compile(r"secret|password|pass|token|key|cookie|session", re.IGNORECASE)
+# Key names whose values the config dump masks (SPEC §6; documented in docs/APP_GUIDE.md).
+SECRET = re.compile(
+    r"secret|password|pass|token|key|cookie|session|credential|bearer|private|signing",
+    re.IGNORECASE,
+)
+# `scheme://user:PASSWORD@host` and `redis://:PASSWORD@host`: group 1 keeps the user part.
+URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:)[^/\s]*@")
 MASK = "******"
 BUILTIN = "<eggscripts>"
 
@@ -39,8 +52,21 @@ def defaults(ctx: LoadContext) -> dict[str, Any]:
     }
 
 
-def read_config_file(ctx: LoadContext, unit: LoadUnit, path: str) -> dict[str, Any]:
-    """The dict a config file defines: `config = {...}`, `def config(app_info)`, or YAML."""
+def _wants_app_config(fn: Any) -> bool:
+    """Does `def config(...)` take a second positional argument (`app_config`)?"""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
+def read_config_file(
+    ctx: LoadContext, unit: LoadUnit, path: str, app_config: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The dict a config file defines: `config = {...}`, `def config(app_info)`,
+    `def config(app_info, app_config)`, or YAML."""
     if path.endswith(".py"):
         module = ctx.module(unit, path)
         if not hasattr(module, "config"):
@@ -50,9 +76,11 @@ def read_config_file(ctx: LoadContext, unit: LoadUnit, path: str) -> dict[str, A
             from runtime.loader.files import fail
 
             try:
-                value = value(ctx.info)
+                args = (ctx.info, app_config) if _wants_app_config(value) else (ctx.info,)
+                value = value(*args)
             except Exception as exc:
                 raise fail(path, exc, root=unit.path) from exc
+        check_shape(value, path)  # load_yaml checks YAML files itself
     else:
         value = load_yaml(path)
         if value is None:
@@ -95,17 +123,61 @@ def _check_owner(unit: LoadUnit, path: str, layer: dict[str, Any]) -> None:
         )
 
 
+def _app_layers(ctx: LoadContext) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The app's own config files, read once: {path: layer}, and their merge (egg's
+    preloaded app config, handed to other units' config functions)."""
+    layers: dict[str, dict[str, Any]] = {}
+    merged: dict[str, Any] = {}
+    unit = ctx.app_unit
+    for stem in ("config.default", f"config.{ctx.env}"):
+        path = find_variant(os.path.join(unit.path, "config"), stem)
+        if path is not None:
+            layers[path] = read_config_file(ctx, unit, path, None)
+            merge(merged, layers[path], {}, path)
+    return layers, merged
+
+
+def _private_copy(value: dict[str, Any]) -> dict[str, Any]:
+    """Each unit gets its own copy, so one plugin cannot edit what the next one sees."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # an uncopyable value (a lock, a socket): share it then
+        return dict(value)
+
+
+def env_app_config() -> dict[str, Any]:
+    """`EGG_APP_CONFIG`: a JSON object merged over the whole config, last."""
+    raw = os.environ.get("EGG_APP_CONFIG", "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise StartupError(f"EGG_APP_CONFIG is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise StartupError("EGG_APP_CONFIG must be a JSON object")
+    return value
+
+
 def load(ctx: LoadContext) -> None:
     config = defaults(ctx)
     meta = {key: BUILTIN for key in _leaves(config)}
+    app_layers, app_config = _app_layers(ctx)
     for stem in ("config.default", f"config.{ctx.env}"):
         for unit in ctx.units:
             path = find_variant(os.path.join(unit.path, "config"), stem)
             if path is None:
                 continue
-            layer = read_config_file(ctx, unit, path)
+            if unit == ctx.app_unit and path in app_layers:
+                layer = app_layers[path]
+            else:
+                layer = read_config_file(ctx, unit, path, _private_copy(app_config))
             _check_owner(unit, path, layer)
             merge(config, layer, meta, path)
+    merge(config, env_app_config(), meta, "EGG_APP_CONFIG")
+    from runtime.loader import listen_config
+
+    listen_config.check(config, ctx.info.base_dir, meta)
     ctx.target.config = config
     ctx.target.config_meta = meta
 
@@ -120,15 +192,26 @@ def _leaves(value: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def mask(value: Any, secret: bool = False) -> Any:
-    """A JSON-ready copy of `value`; under a secret-looking key every scalar is masked."""
-    if isinstance(value, dict):
-        return {str(k): mask(v, secret or bool(SECRET.search(str(k)))) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [mask(v, secret) for v in value]
+def mask(value: Any, secret: bool = False, memo: dict[tuple[int, bool], Any] | None = None) -> Any:
+    """A JSON-ready copy of `value`: under a secret-looking key every scalar is masked, and
+    a password inside a URL anywhere. Memoised by identity, so structure shared through
+    YAML aliases is masked once and shared in the copy, never expanded."""
+    if isinstance(value, (dict, list, tuple)):
+        memo = {} if memo is None else memo
+        key = (id(value), secret)
+        if key not in memo:
+            if isinstance(value, dict):
+                memo[key] = out = {}
+                for k, v in value.items():
+                    out[str(k)] = mask(v, secret or bool(SECRET.search(str(k))), memo)
+            else:
+                memo[key] = [mask(v, secret, memo) for v in value]
+        return memo[key]
     if secret and value is not None and not isinstance(value, bool):
         return MASK
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if isinstance(value, str):
+        return URL_PASSWORD.sub(rf"\g<1>{MASK}@", value)
+    if value is None or isinstance(value, (int, float, bool)):
         return value
     if isinstance(value, re.Pattern):
         return f"/{value.pattern}/"
@@ -137,7 +220,8 @@ def mask(value: Any, secret: bool = False) -> Any:
 
 
 def dump_config(target: Any) -> None:
-    """Write `run/<application|agent>_config.json` (+ `_meta`); never fails the start."""
+    """Write `run/<application|agent>_config.json` (+ `_meta`), owner-only (0600 in a 0700
+    directory, runtime/private_files.py); never fails the start."""
     role = "application" if target.role == "app" else "agent"
     rundir = os.path.join(target.base_dir, "run")
     files = {
@@ -145,12 +229,9 @@ def dump_config(target: Any) -> None:
         f"{role}_config_meta.json": target.config_meta,
     }
     try:
-        os.makedirs(rundir, exist_ok=True)
+        make_private_dirs(rundir)
         for fname, data in files.items():
-            path = os.path.join(rundir, fname)
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-            os.replace(tmp, path)  # atomic: N workers write the same file concurrently
-    except OSError as exc:
+            # Atomic: N workers write the same file concurrently.
+            write_private(os.path.join(rundir, fname), json.dumps(data, indent=2, sort_keys=True))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: a cyclic value
         target.logger.warning("cannot write %s: %s", rundir, exc)

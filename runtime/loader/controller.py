@@ -16,7 +16,7 @@ from runtime.base import Controller
 from runtime.errors import StartupError
 from runtime.loader.context import LoadContext
 from runtime.loader.files import defined_here, iter_python_files
-from runtime.loader.service import only_subclass
+from runtime.loader.service import name_class, only_subclass
 
 
 class Namespace:
@@ -44,9 +44,10 @@ def _method_handler(cls: type, name: str) -> Any:
     return handler
 
 
-def _handlers(module: Any, path: str) -> dict[str, Any]:
+def _handlers(module: Any, path: str, parts: tuple[str, ...]) -> dict[str, Any]:
     cls = only_subclass(module, Controller, path)
     if cls is not None:
+        name_class(cls, "controller", parts, path)
         base_names = set(dir(Controller))
         return {
             name: _method_handler(cls, name)
@@ -79,5 +80,5 @@ def load(ctx: LoadContext) -> None:
         if leaf is None:
             leaf = Namespace(f"{node._where}.{parts[-1]}")
             setattr(node, parts[-1], leaf)
-        for name, handler in _handlers(ctx.module(unit, path), path).items():
+        for name, handler in _handlers(ctx.module(unit, path), path, parts).items():
             setattr(leaf, name, handler)

@@ -12,6 +12,7 @@ import logging
 import os
 from typing import Any
 
+from runtime import boot_stderr
 from runtime.loader.boot import trigger
 from runtime.loader.context import LoadContext
 from runtime.loader.units import LoadUnit, make_app_info, resolve_env
@@ -49,6 +50,7 @@ class EggCore:
         self.plugins: dict[str, Any] = {}
         self.boots: list[tuple[str, str, Any]] = []
         self.logger = logging.getLogger(f"eggscripts.{self.role}")
+        boot_stderr.start(self.logger, "app_worker" if self.role == "app" else "agent_worker")
         self.messenger: Any = NullMessenger()
         self.frameworks = list(frameworks or [])
         self.loader = LoadContext(
@@ -66,22 +68,37 @@ class EggCore:
         return self.loader.timing
 
     async def boot(self) -> None:
-        """Load every kind in `load_order`, then did_load, will_ready, did_ready."""
-        for kind in self.load_order:
-            step = importlib.import_module(f"runtime.loader.{kind}")
-            with self.loader.timed(f"Load {kind}"):
-                result = step.load(self.loader)
-                if inspect.isawaitable(result):
-                    await result
-        await trigger(self, "did_load")
-        from runtime.loader.config import dump_config
+        """Load every kind in `load_order`, then did_load, will_ready, did_ready.
 
-        dump_config(self)
-        await trigger(self, "will_ready")
+        When loading or a hook fails, the `before_close` hooks of the Boots already built
+        run before the error propagates (egg runs them when the failed worker closes), so a
+        plugin that opened a connection in `did_load` can still close it. A raising
+        `did_ready` is logged and the app stays up, as in egg."""
+        try:
+            for kind in self.load_order:
+                step = importlib.import_module(f"runtime.loader.{kind}")
+                with self.loader.timed(f"Load {kind}"):
+                    result = step.load(self.loader)
+                    if inspect.isawaitable(result):
+                        await result
+            await trigger(self, "did_load")
+            from runtime.loader.config import dump_config
+
+            dump_config(self)
+            await trigger(self, "will_ready")
+        except BaseException:
+            if self.boots:
+                await self.close()
+            raise
         await trigger(self, "did_ready")
         self.booted = True
 
     async def server_did_ready(self) -> None:
+        """The cluster is ready (egg-ready): from now on the app's ERROR records stop going
+        to stderr too (runtime.logs), then the `server_did_ready` hooks run."""
+        from runtime import boot_stderr
+
+        boot_stderr.end()
         await trigger(self, "server_did_ready")
 
     def cluster(self, client_class: type, **options: Any) -> Any:

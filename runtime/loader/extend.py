@@ -1,7 +1,9 @@
 """Extends: public functions and properties of `app/extend/<kind>[.<env>].py` are attached
 to the per-app Application, Context, Request, Response, Helper (app workers) or Agent
 class. Units apply frameworks -> plugins -> app, so the app overrides a plugin, which
-overrides a framework.
+overrides a framework; and, as in egg, every unit's `<kind>.py` is applied before any
+unit's `<kind>.<env>.py`, so a plugin's `application.prod.py` overrides the app's
+`application.py`.
 """
 
 from __future__ import annotations
@@ -57,9 +59,9 @@ def attach(cls: type, values: dict[str, Any], path: str) -> None:
 
 def load(ctx: LoadContext) -> None:
     classes = targets(ctx)
-    for unit in ctx.units_for_extend():
-        for kind, cls in classes.items():
-            for stem in (kind, f"{kind}.{ctx.env}"):
-                path = os.path.join(unit.path, "app", "extend", stem + ".py")
+    for suffix in ("", f".{ctx.env}"):
+        for unit in ctx.units_for_extend():
+            for kind, cls in classes.items():
+                path = os.path.join(unit.path, "app", "extend", f"{kind}{suffix}.py")
                 if os.path.isfile(path):
                     attach(cls, members(ctx.module(unit, path)), path)

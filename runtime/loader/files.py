@@ -6,15 +6,15 @@ module name, so two apps, or a plugin and an app, never collide in `sys.modules`
 
 from __future__ import annotations
 
-import importlib.util
+import keyword
 import os
 import re
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 from runtime.errors import StartupError, describe_exception
+from runtime.module_files import load_module_file
 
 _SLUG = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -41,27 +41,28 @@ def fail(path: str, exc: BaseException, what: str = "", root: str | None = None)
 
 def load_module(path: str, name: str) -> ModuleType:
     """Execute the Python file at `path` as module `name`; errors name file and line."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise StartupError(f"{path}: cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        return load_module_file(path, name)
+    except (KeyboardInterrupt, SystemExit):
+        raise
     except BaseException as exc:
-        sys.modules.pop(name, None)
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
         raise fail(path, exc) from exc
-    return module
 
 
 def load_yaml(path: str) -> Any:
+    """The content of a YAML file, bounded in size and shape (runtime/loader/shape.py)."""
     import yaml
 
+    from runtime.loader.shape import MAX_DEPTH, check_file_size, check_shape
+
+    check_file_size(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            value = yaml.safe_load(fh)
+    except RecursionError:  # the parser recurses per level: name the file, not yaml/*.py
+        raise StartupError(
+            f"{path}: YAML nested too deeply to parse (the limit is {MAX_DEPTH} levels)"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -69,6 +70,8 @@ def load_yaml(path: str) -> Any:
         raise StartupError(f"{path}:{line}: YAMLError: {problem}") from exc
     except (OSError, yaml.YAMLError) as exc:
         raise StartupError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    check_shape(value, path)
+    return value
 
 
 def find_variant(directory: str, stem: str) -> str | None:
@@ -83,6 +86,18 @@ def find_variant(directory: str, stem: str) -> str | None:
     return found[0] if found else None
 
 
+def attribute_name(name: str, path: str) -> str:
+    """`audit-log` -> `audit_log`; a name no attribute access can reach (`dot.dir`,
+    `2fa`, `class`) fails the start naming the path, as egg's loader throws."""
+    attr = name.replace("-", "_")
+    if not attr.isidentifier() or keyword.iskeyword(attr):
+        raise StartupError(
+            f"{path}: {name!r} cannot be loaded: file and directory names must be Python "
+            "identifiers ('-' counts as '_'), or start with '_' or '.' to be skipped"
+        )
+    return attr
+
+
 def iter_python_files(directory: str) -> Iterator[tuple[tuple[str, ...], str]]:
     """`(("admin", "audit_log"), path)` for every `.py` below `directory`, sorted."""
     if not os.path.isdir(directory):
@@ -90,11 +105,13 @@ def iter_python_files(directory: str) -> Iterator[tuple[tuple[str, ...], str]]:
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
         rel = os.path.relpath(root, directory)
-        prefix = () if rel == "." else tuple(rel.split(os.sep))
+        parts = () if rel == "." else tuple(rel.split(os.sep))
         for fname in sorted(files):
             if fname.endswith(".py") and not fname.startswith(("_", ".")):
-                stem = fname[:-3].replace("-", "_")
-                yield (*(p.replace("-", "_") for p in prefix), stem), os.path.join(root, fname)
+                # A directory's name matters only once it holds a file to load.
+                prefix = tuple(attribute_name(p, root) for p in parts)
+                path = os.path.join(root, fname)
+                yield (*prefix, attribute_name(fname[:-3], path)), path
 
 
 def defined_here(module: ModuleType, value: Any) -> bool:

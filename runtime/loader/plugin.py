@@ -1,15 +1,26 @@
 """Plugins: read `config/plugin.*` of frameworks and app, resolve, order by dependencies.
 
-Settings merge framework(s) then app, per plugin and per field, so the app wins. Enabled
-plugins are ordered so that every plugin comes after its dependencies (and after its
-optional dependencies that are enabled). A dependency that is disabled only by a
-framework is enabled implicitly, like egg; one the app disabled (or whose `env` excludes
-this env) stays disabled, and that is a startup error naming both plugins.
+Settings merge framework(s) then app, per plugin and per field, so the app wins; the
+`EGG_PLUGINS` environment variable (a JSON object, egg's) is merged over all of them. A
+unit's `config/plugin.default.*` replaces its `config/plugin.*` when present (egg's file
+name; `plugin.py` is the older one). Every plugin enabled by config is located and its own
+`plugin.yaml` read *before* the env filter, so a plugin's own `env` list counts even when
+no other plugin depends on it.
+
+Enabled plugins are ordered so that every plugin comes after its dependencies and after
+its optional dependencies that end up enabled: implicit enabling is resolved first (to a
+fixed point), then the order is computed, so a plugin optionally depending on one that
+another plugin pulls in still loads after it (egg orders `tracelog` after `rpcServer`).
+A dependency disabled only by a framework is enabled implicitly, like egg; one the app
+disabled (or whose `env` excludes this env) stays disabled, and that is a startup error
+naming both plugins (SPEC §6; egg enables it with a warning, see APP_GUIDE "Differences
+from egg").
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,38 +62,97 @@ def _read_plugin_file(path: str, ctx: LoadContext) -> dict[str, Any]:
     return value
 
 
+def plugin_files(ctx: LoadContext, unit: LoadUnit) -> list[str]:
+    """The plugin config files of one unit: `plugin.default` (else `plugin`), then
+    `plugin.<env>`. egg's loader reads `plugin.default` and falls back to `plugin`."""
+    config_dir = os.path.join(unit.path, "config")
+    base = find_variant(config_dir, "plugin.default")
+    if base is not None:
+        ignored = find_variant(config_dir, "plugin")
+        if ignored is not None:
+            ctx.logger.warning("%s is ignored: %s replaces it", ignored, base)
+    else:
+        base = find_variant(config_dir, "plugin")
+    env_file = find_variant(config_dir, f"plugin.{ctx.env}")
+    return [p for p in (base, env_file) if p is not None]
+
+
+def _env_plugins() -> dict[str, Any]:
+    """`EGG_PLUGINS`: a JSON object of plugin settings merged over every config file."""
+    raw = os.environ.get("EGG_PLUGINS", "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise StartupError(f"EGG_PLUGINS is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise StartupError("EGG_PLUGINS must be a JSON object of plugin name -> settings")
+    return value
+
+
 def _declarations(ctx: LoadContext) -> dict[str, Plugin]:
     plugins: dict[str, Plugin] = {}
-    for unit in [*ctx.frameworks, ctx.app_unit]:
-        for stem in ("plugin", f"plugin.{ctx.env}"):
-            path = find_variant(os.path.join(unit.path, "config"), stem)
-            if path is None:
-                continue
-            for name, spec in _read_plugin_file(path, ctx).items():
-                if isinstance(spec, bool):
-                    spec = {"enable": spec}
-                if not isinstance(spec, dict) or set(spec) - _FIELDS:
-                    raise StartupError(
-                        f"{path}: plugin {name!r} must be a bool or a dict with keys "
-                        f"{sorted(_FIELDS)}, got {spec!r}"
-                    )
-                plugin = plugins.setdefault(name, Plugin(name))
-                if "path" in spec:
-                    plugin.path = os.path.normpath(os.path.join(unit.path, spec["path"]))
-                    plugin.package = None
-                if "package" in spec:
-                    plugin.package, plugin.path = spec["package"], None
-                if "env" in spec:
-                    plugin.env = list(spec["env"] or [])
-                if "enable" in spec:
-                    plugin.enable = bool(spec["enable"])
-                    plugin.disabled_by_app = unit.kind == "app" and not plugin.enable
-                plugin.declared_in = path
+    layers = [
+        (unit, path, _read_plugin_file(path, ctx))
+        for unit in [*ctx.frameworks, ctx.app_unit]
+        for path in plugin_files(ctx, unit)
+    ]
+    from_env = _env_plugins()
+    if from_env:
+        layers.append((ctx.app_unit, "EGG_PLUGINS", from_env))
+    for unit, path, layer in layers:
+        for name, spec in layer.items():
+            if isinstance(spec, bool):
+                spec = {"enable": spec}
+            if not isinstance(spec, dict) or set(spec) - _FIELDS:
+                raise StartupError(
+                    f"{path}: plugin {name!r} must be a bool or a dict with keys "
+                    f"{sorted(_FIELDS)}, got {spec!r}"
+                )
+            plugin = plugins.setdefault(name, Plugin(name))
+            _warn_redefined(ctx, plugin, spec, unit, path)
+            if "path" in spec:
+                plugin.path = os.path.normpath(os.path.join(unit.path, spec["path"]))
+                plugin.package = None
+            if "package" in spec:
+                plugin.package, plugin.path = spec["package"], None
+            if "env" in spec:
+                plugin.env = list(spec["env"] or [])
+            if "enable" in spec:
+                plugin.enable = bool(spec["enable"])
+                plugin.disabled_by_app = unit.kind == "app" and not plugin.enable
+            plugin.declared_in = path
     return plugins
 
 
-def _locate(plugin: Plugin) -> str:
-    """Directory of the plugin; reads its plugin.yaml (name, dependencies, env)."""
+def _warn_redefined(
+    ctx: LoadContext, plugin: Plugin, spec: dict[str, Any], unit: LoadUnit, path: str
+) -> None:
+    """egg warns (and goes on) when a later unit defines a plugin's package again."""
+    if not plugin.declared_in or plugin.declared_in == path:
+        return
+    same_package = "package" in spec and spec["package"] == plugin.package
+    same_path = (
+        "path" in spec
+        and plugin.path is not None
+        and os.path.normpath(os.path.join(unit.path, spec["path"])) == plugin.path
+    )
+    if same_package or same_path:
+        where = plugin.package or plugin.path
+        ctx.logger.warning(
+            "plugin %r (%s) is already defined in %s, and defined again in %s",
+            plugin.name,
+            where,
+            plugin.declared_in,
+            path,
+        )
+
+
+def _locate(plugin: Plugin, logger: Any = None) -> str:
+    """Directory of the plugin (its real path, symlinks resolved, like egg); reads its
+    plugin.yaml (name, dependencies, env). A name there that differs from the config key
+    is a warning, as in egg: the config key is the plugin's name."""
     if plugin.package:
         try:
             module = importlib.import_module(plugin.package)
@@ -109,15 +179,20 @@ def _locate(plugin: Plugin) -> str:
         meta = load_yaml(meta_path) or {}
         if not isinstance(meta, dict):
             raise StartupError(f"{meta_path}: must be a mapping (name, dependencies, ...)")
-        if meta.get("name") not in (None, plugin.name):
-            raise StartupError(
-                f"{meta_path}: names the plugin {meta['name']!r} but {plugin.declared_in} "
-                f"configures it as {plugin.name!r}; use one name"
+        if meta.get("name") not in (None, plugin.name) and logger is not None:
+            logger.warning(
+                "%s names the plugin %r but %s configures it as %r; using %r",
+                meta_path,
+                meta["name"],
+                plugin.declared_in,
+                plugin.name,
+                plugin.name,
             )
         plugin.dependencies = list(meta.get("dependencies") or [])
         plugin.optional_dependencies = list(meta.get("optional_dependencies") or [])
         if not plugin.env:
             plugin.env = list(meta.get("env") or [])
+    directory = os.path.realpath(directory)
     plugin.path = directory
     return directory
 
@@ -126,11 +201,44 @@ def _active(plugin: Plugin, env: str) -> bool:
     return plugin.enable and (not plugin.env or env in plugin.env)
 
 
-def order_plugins(declared: dict[str, Plugin], env: str) -> list[Plugin]:
+def _enable_dependencies(declared: dict[str, Plugin], env: str, logger: Any) -> None:
+    """Implicitly enable, to a fixed point, every dependency of an active plugin; errors
+    name the plugin and the dependency that cannot be enabled."""
+    queue = [p for p in declared.values() if _active(p, env)]
+    while queue:
+        plugin = queue.pop(0)
+        for dep in plugin.dependencies:
+            target = declared.get(dep)
+            if target is None:
+                raise StartupError(
+                    f"plugin {plugin.name!r} depends on {dep!r}, which is not configured "
+                    f"in any config/plugin file"
+                )
+            if _active(target, env):
+                continue
+            if target.disabled_by_app or (target.enable and target.env):
+                why = "disabled by the app" if target.disabled_by_app else f"not for env {env!r}"
+                raise StartupError(
+                    f"plugin {plugin.name!r} depends on {dep!r}, which is {why} "
+                    f"({target.declared_in})"
+                )
+            target.enable = target.implicit = True
+            _locate(target, logger)
+            if not _active(target, env):  # its own plugin.yaml excludes this env
+                raise StartupError(
+                    f"plugin {plugin.name!r} depends on {dep!r}, which is not for env "
+                    f"{env!r} ({os.path.join(target.path or '', 'plugin.yaml')})"
+                )
+            queue.append(target)
+
+
+def order_plugins(declared: dict[str, Plugin], env: str, logger: Any = None) -> list[Plugin]:
     """Enabled plugins in dependency order (declaration order where free)."""
+    for plugin in declared.values():
+        if plugin.enable and (not plugin.env or env in plugin.env):
+            _locate(plugin, logger)  # its plugin.yaml may restrict `env` further
     enabled = [p for p in declared.values() if _active(p, env)]
-    for plugin in enabled:
-        _locate(plugin)
+    _enable_dependencies(declared, env, logger)
     ordered: list[Plugin] = []
     state: dict[str, str] = {}  # name -> "visiting" | "done"
 
@@ -142,24 +250,7 @@ def order_plugins(declared: dict[str, Plugin], env: str) -> list[Plugin]:
             raise StartupError(f"plugin dependency cycle: {' -> '.join(cycle)}")
         state[plugin.name] = "visiting"
         for dep in plugin.dependencies:
-            target = declared.get(dep)
-            if target is None:
-                raise StartupError(
-                    f"plugin {plugin.name!r} depends on {dep!r}, which is not configured "
-                    f"in any config/plugin file"
-                )
-            if not _active(target, env):
-                if target.disabled_by_app or (target.enable and target.env):
-                    why = (
-                        "disabled by the app" if target.disabled_by_app else f"not for env {env!r}"
-                    )
-                    raise StartupError(
-                        f"plugin {plugin.name!r} depends on {dep!r}, which is {why} "
-                        f"({target.declared_in})"
-                    )
-                target.enable = target.implicit = True
-                _locate(target)
-            visit(target, [*stack, plugin.name])
+            visit(declared[dep], [*stack, plugin.name])
         for dep in plugin.optional_dependencies:
             target = declared.get(dep)
             if target is not None and _active(target, env):
@@ -174,7 +265,7 @@ def order_plugins(declared: dict[str, Plugin], env: str) -> list[Plugin]:
 
 def load(ctx: LoadContext) -> None:
     declared = _declarations(ctx)
-    ordered = order_plugins(declared, ctx.env)
+    ordered = order_plugins(declared, ctx.env, ctx.logger)
     for plugin in ordered:
         if plugin.implicit:
             ctx.logger.info("plugin %r enabled implicitly (a dependency)", plugin.name)

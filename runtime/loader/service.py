@@ -49,6 +49,13 @@ def only_subclass(module: Any, base: type, path: str) -> type | None:
     return found[0] if found else None
 
 
+def name_class(cls: type, kind: str, parts: tuple[str, ...], path: str) -> None:
+    """egg's `pathName` (`service.admin.audit_log`) and `fullPath` (the file), on the class
+    so every per-request instance has them."""
+    cls.path_name = ".".join((kind, *parts))  # type: ignore[attr-defined]
+    cls.full_path = path  # type: ignore[attr-defined]
+
+
 def load(ctx: LoadContext) -> None:
     tree: dict[str, Any] = {}
     origin: dict[tuple[str, ...], str] = {}
@@ -61,6 +68,7 @@ def load(ctx: LoadContext) -> None:
             cls = only_subclass(ctx.module(unit, path), Service, path)
             if cls is None:
                 raise StartupError(f"{path}: defines no Service subclass")
+            name_class(cls, "service", parts, path)
             node = tree
             for part in parts[:-1]:
                 node = node.setdefault(part, {})

@@ -12,15 +12,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import sys
 import types
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from runtime.app_name import read_pyproject
 from runtime.errors import StartupError
 from runtime.loader.files import fail
+from runtime.module_files import load_module_file
 
 
 @dataclass(frozen=True)
@@ -67,23 +66,32 @@ def resolve_env(base_dir: str, given: str | None = None) -> str:
     return env or "local"
 
 
+def home_dir() -> str:
+    """`app_info.home`: `EGG_HOME`, else `HOME`, else `/home/admin` (egg's order)."""
+    return os.environ.get("EGG_HOME") or os.environ.get("HOME") or "/home/admin"
+
+
 def make_app_info(base_dir: str, env: str, name: str | None) -> AppInfo:
     pkg = read_pyproject(base_dir).get("project", {})
     name = name or pkg.get("name") or os.path.basename(os.path.normpath(base_dir))
-    home = str(Path.home())
+    home = home_dir()
     root = base_dir if env in ("local", "unittest") else home
     return AppInfo(name=name, base_dir=base_dir, env=env, home=home, root=root, pkg=pkg)
 
 
-def _framework_parent(module: Any, path: str) -> str | None:
+def _framework_parent(module: Any, path: str) -> tuple[str, str, str] | None:
+    """(parent framework, where it was named, directory a relative path is relative to):
+    a `framework` attribute of the package (relative to the package directory), else
+    `[tool.eggscripts] framework` of a pyproject.toml next to it (relative to that file)."""
     parent = getattr(module, "framework", None)
     if isinstance(parent, str):
-        return parent
+        return parent, f"framework at {path}", path
     for where in (path, os.path.dirname(path)):
-        if os.path.isfile(os.path.join(where, "pyproject.toml")):
+        pyproject = os.path.join(where, "pyproject.toml")
+        if os.path.isfile(pyproject):
             value = read_pyproject(where).get("tool", {}).get("eggscripts", {}).get("framework")
             if value:
-                return str(value)
+                return str(value), pyproject, where
     return None
 
 
@@ -100,16 +108,10 @@ def _framework_from_directory(path: str, wanted_by: str) -> Any:
         module = types.ModuleType(name)
         module.__file__ = init
         return module
-    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[path])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        return load_module_file(init, name, package_paths=[path])
     except Exception as exc:
-        sys.modules.pop(name, None)
         raise fail(init, exc, f"framework {path!r} failed to import") from exc
-    return module
 
 
 def _import_framework(name: str, wanted_by: str, base_dir: str) -> Any:
@@ -141,15 +143,18 @@ def resolve_frameworks(info: Any, role: str) -> tuple[list[LoadUnit], type]:
         wanted_by = os.path.join(base_dir, "pyproject.toml")
     chain: list[tuple[LoadUnit, Any]] = []
     seen: list[str] = []
+    relative_to = base_dir
     while name:
         if name in seen:
             raise StartupError(f"framework chain loops: {' -> '.join([*seen, name])}")
         seen.append(name)
-        module = _import_framework(name, wanted_by, base_dir)
+        module = _import_framework(name, wanted_by, relative_to)
         path = os.path.dirname(os.path.abspath(module.__file__ or ""))
         chain.append((LoadUnit("framework", name, path), module))
-        wanted_by = f"framework {name!r}"
-        name = _framework_parent(module, path)
+        parent = _framework_parent(module, path)
+        if parent is None:
+            break
+        name, wanted_by, relative_to = parent
     cls = base_cls
     for unit, module in chain:  # most derived first: the first class found wins
         found = getattr(module, attr, None)

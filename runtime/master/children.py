@@ -1,5 +1,6 @@
-"""The master's registry of its children: creating them, their channels, their routing,
-reaping them.
+"""The master's registry of its children: creating them (through the injected `Spawner`),
+their channels and selector registrations, reaping them, and the one place where each
+question about them ("who serves?", "who is booting?") is answered.
 
 Owns the selector registrations, so a channel is watched for writing exactly while it has
 unsent bytes and is forgotten the moment its child goes.
@@ -7,52 +8,72 @@ unsent bytes and is forgotten the moment its child goes.
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import itertools
 import os
 import selectors
 import signal
 import socket
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from runtime.ipc.framing import Action, Channel, Role, encode, message
+from runtime.ipc.message import Action, Message, Role
+from runtime.master.channel import Channel
 from runtime.master.handle import ChildHandle
-from runtime.master.refork import fork_app_worker
 from runtime.master.routing import route_targets
 from runtime.master.signals import SignalQueue
+from runtime.master.spawner import Spawner
+from runtime.master.states import IN_POOL, ChildState
 from runtime.options import ClusterOptions
 
-OnMessage = Callable[[ChildHandle, dict[str, Any]], None]
+OnMessage = Callable[[ChildHandle, Message], None]
+S = ChildState
 
 
 class Children:
     def __init__(
-        self, selector: selectors.BaseSelector, master_signals: tuple[signal.Signals, ...] = ()
+        self,
+        selector: selectors.BaseSelector,
+        spawner: Spawner,
+        clock: Callable[[], float],
+        master_signals: tuple[signal.Signals, ...] = (),
     ) -> None:
         self.selector = selector
+        self.spawner = spawner
+        self.clock = clock
         self.master_signals = master_signals
-        self.worker_ids = itertools.count(1)
         self.by_pid: dict[int, ChildHandle] = {}
         self.agent: ChildHandle | None = None
+        self.newest: ChildHandle | None = None  # the app worker adopted last
+        self.generation = 0  # bumped by each reload: children adopted later run new code
+        # worker id -> [restarts, cause of the last one], for status and metrics
+        self.restarts: dict[int, list[Any]] = collections.defaultdict(lambda: [0, ""])
         self._dirty: set[ChildHandle] = set()
         self._masks: dict[ChildHandle, int] = {}
 
+    # -- creating ------------------------------------------------------------------------
     def adopt(self, role: str, worker_id: int, pid: int, sock: socket.socket) -> ChildHandle:
-        handle = ChildHandle(role, worker_id, pid, Channel(sock))
+        name = "agent_worker" if role == Role.AGENT else "app_worker"
+        channel = Channel(sock, f"{name}#{worker_id}:{pid}")
+        handle = ChildHandle(role, worker_id, pid, channel, self.clock(), self.spawner.kill)
+        handle.generation = self.generation
         self.by_pid[pid] = handle
         self.selector.register(handle.channel, selectors.EVENT_READ, handle)
         self._masks[handle] = selectors.EVENT_READ
-        if role == Role.AGENT.value:
+        if role == Role.AGENT:
             self.agent = handle
+        else:
+            self.newest = handle
         return handle
 
-    def spawn_agent(self, options: ClusterOptions, leader: socket.socket | None) -> ChildHandle:
-        from runtime.master.spawner import spawn_agent
+    def next_generation(self) -> int:
+        self.generation += 1
+        return self.generation
 
-        pid, sock = spawn_agent(options, leader)
-        return self.adopt(Role.AGENT.value, 1, pid, sock)
+    def spawn_agent(self, options: ClusterOptions, leader: socket.socket | None) -> ChildHandle:
+        """Raises OSError when the spawn fails (the caller retries with backoff)."""
+        pid, sock = self.spawner.spawn_agent(options, leader)
+        return self.adopt(Role.AGENT, 1, pid, sock)
 
     def fork_app(
         self,
@@ -61,20 +82,38 @@ class Children:
         app_name: str,
         private_fds: Callable[[], list[int]],
     ) -> ChildHandle:
+        """Raises OSError when fork fails (EAGAIN under a pids limit)."""
+
         def child_setup() -> None:
             """First thing in the forked worker: drop every master resource it inherited.
             Another child's channel kept open would hide the master's death from that
             child (no EOF on its channel)."""
+            from runtime.logs import drop_inherited_handlers  # imported by the master already
+            from runtime.privileges import drop_privileges
+
             SignalQueue.reset_in_child(self.master_signals)
-            for fd in [self.selector.fileno(), *self.fds(), *private_fds()]:
+            drop_inherited_handlers()  # without flushing: the master's lines stay its own
+            drop_privileges(options)  # --user/--group, before any app code runs
+            for fd in [self.selector.fileno(), *self.fds(), *private_fds()]:  # type: ignore[attr-defined]
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
-        worker_id = next(self.worker_ids)
-        pid, sock = fork_app_worker(options, worker_id, listener, app_name, child_setup)
-        return self.adopt(Role.APP.value, worker_id, pid, sock)
+        worker_id = self.free_worker_id()
+        pid, sock = self.spawner.fork_app(options, worker_id, listener, app_name, child_setup)
+        return self.adopt(Role.APP, worker_id, pid, sock)
 
-    def on_ready(self, handle: ChildHandle, mask: int, on_message: OnMessage) -> None:
+    def free_worker_id(self) -> int:
+        """Stable ids 1..N: a replacement takes the lowest id no pool member holds."""
+        taken = {h.id for h in self.apps() if h.state in IN_POOL or h.state is S.KILLED}
+        return next(i for i in range(1, len(taken) + 2) if i not in taken)
+
+    def note_restart(self, worker_id: int, cause: str) -> None:
+        entry = self.restarts[worker_id]
+        entry[0] += 1
+        entry[1] = cause
+
+    # -- events --------------------------------------------------------------------------
+    def on_event(self, handle: ChildHandle, mask: int, on_message: OnMessage) -> None:
         """One selector event on a child's channel: send what is pending, read what came."""
         if mask & selectors.EVENT_WRITE:
             handle.channel.flush()
@@ -84,23 +123,34 @@ class Children:
             if messages is None:
                 self.unwatch(handle)
                 return
-            if messages:
-                handle.last_seen = time.monotonic()
-            for msg in messages:
-                on_message(handle, msg)
+            self.receive(handle, messages, on_message)
+
+    def receive(self, handle: ChildHandle, messages: list[Message], on_message: OnMessage) -> None:
+        if messages:
+            handle.last_seen = self.clock()
+        for msg in messages:
+            on_message(handle, msg)
+
+    def read_pending(self, on_message: OnMessage) -> None:
+        """Read whatever every channel holds now, ready or not by the selector's account:
+        after a SIGSTOP/SIGCONT the selector's deadline has passed and it reports nothing,
+        yet heartbeats wait in the sockets (PITFALLS, master loop)."""
+        for handle in list(self.by_pid.values()):
+            while not handle.channel.closed:
+                messages = handle.channel.read()
+                if messages is None:
+                    self.unwatch(handle)
+                    break
+                if not messages:
+                    break
+                self.receive(handle, messages, on_message)
 
     def reap(self, on_message: OnMessage) -> Iterator[tuple[ChildHandle, int]]:
         """(handle, wait status) of every child that exited since the last call, forgotten.
 
         A dead child's unread messages (its startup error, typically) are still in the
         socket: they are handled before its exit, whatever order the selector reported."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in self.spawner.reap():
             handle = self.by_pid.get(pid)
             if handle is None:
                 continue  # not ours (e.g. the master runs as PID 1): reaped silently
@@ -108,10 +158,9 @@ class Children:
                 messages = handle.channel.read()
                 if not messages:
                     break
-                for msg in messages:
-                    on_message(handle, msg)
+                self.receive(handle, messages, on_message)
             self.forget(pid)
-            handle.exit_status = status
+            handle.change_state(S.EXITED)
             yield handle, status
 
     def forget(self, pid: int) -> ChildHandle | None:
@@ -122,12 +171,30 @@ class Children:
                 self.agent = None
         return handle
 
+    # -- questions, each answered once ---------------------------------------------------
     def apps(self) -> list[ChildHandle]:
-        return [h for h in self.by_pid.values() if h.role == Role.APP.value]
+        """Every app worker still alive, whatever its state."""
+        return [h for h in self.by_pid.values() if h.role == Role.APP]
+
+    def apps_in(self, *states: ChildState) -> list[ChildHandle]:
+        return [h for h in self.by_pid.values() if h.role == Role.APP and h.state in states]
+
+    def serving(self) -> list[ChildHandle]:
+        return self.apps_in(S.SERVING)
+
+    def booting(self) -> list[ChildHandle]:
+        return self.apps_in(S.BOOTING)
+
+    def pool(self) -> list[ChildHandle]:
+        """App workers that count as capacity and receive messages: booting or serving."""
+        return self.apps_in(*IN_POOL)
+
+    def stopping(self) -> list[ChildHandle]:
+        return self.apps_in(S.STOPPING)
 
     def members(self) -> list[ChildHandle]:
-        """Agent and app workers: the receivers of cluster-wide announcements."""
-        return ([self.agent] if self.agent else []) + self.apps()
+        """Agent and pool workers: the receivers of cluster-wide announcements."""
+        return ([self.agent] if self.agent else []) + self.pool()
 
     def all(self) -> list[ChildHandle]:
         return list(self.by_pid.values())
@@ -135,15 +202,16 @@ class Children:
     def fds(self) -> list[int]:
         return [h.channel.fileno() for h in self.by_pid.values() if not h.channel.closed]
 
+    # -- sending -------------------------------------------------------------------------
     def send(self, handles: list[ChildHandle], action: Action, data: Any = None) -> None:
-        self.deliver(handles, message(action, data, Role.MASTER, Role.ALL))
+        self.deliver(handles, Message(action, data, Role.MASTER, Role.ALL))
 
-    def deliver(self, handles: list[ChildHandle], msg: dict[str, Any]) -> None:
+    def deliver(self, handles: list[ChildHandle], msg: Message) -> None:
         """Encode once, queue on every target; `flush` sends at the end of the pass."""
         if not handles:
             return
         try:
-            frame = encode(msg)
+            frame = msg.to_frame()
         except (TypeError, ValueError):
             return  # the decoder only yields JSON values, so this cannot happen; stay up
         for handle in handles:
@@ -151,9 +219,9 @@ class Children:
                 handle.channel.send(frame)
                 self._dirty.add(handle)
 
-    def route(self, sender: ChildHandle, msg: dict[str, Any]) -> None:
-        msg["from"] = sender.role  # never trust the sender's claim
-        self.deliver(route_targets(msg, self.agent, self.apps, self.by_pid), msg)
+    def route(self, sender: ChildHandle, msg: Message) -> None:
+        stamped = Message(msg.action, msg.data, sender.role, msg.to, msg.receiver_pid)
+        self.deliver(route_targets(stamped, self.agent, self.pool, self.by_pid), stamped)
 
     def flush(self) -> None:
         dirty, self._dirty = self._dirty, set()

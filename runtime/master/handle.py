@@ -1,60 +1,86 @@
-"""The master's view of one child process (uvicorn's supervisor `Process`, egg's worker)."""
+"""The master's view of one child process (uvicorn's supervisor `Process`, egg's worker):
+its pid, its channel and its `ChildState`. Every state change goes through `change_state`,
+which asserts the move is in `states.TRANSITIONS`."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import time
+from collections.abc import Callable
+from typing import Any
 
-from runtime.ipc.framing import Channel
+from runtime.ipc.message import Role
+from runtime.master.channel import Channel
+from runtime.master.states import ChildState, check_transition
 
 
 class ChildHandle:
-    """One agent or app worker: its pid, its channel, and where it is in its life.
-
-    `started` flips on agent-start/app-start. `disconnected` means it left the pool on its
-    own (uncaught fault) and was already replaced, so its exit must not be replaced again.
-    """
-
     __slots__ = (
-        "aborted",
         "channel",
-        "disconnected",
-        "exit_status",
+        "exited_from",
+        "generation",
         "id",
+        "kill",
         "last_seen",
         "pid",
         "role",
         "sigkilled",
         "spawned_at",
-        "started",
+        "started_at",
         "startup_error",
-        "stopping",
+        "state",
+        "stats",
     )
 
-    def __init__(self, role: str, worker_id: int, pid: int, channel: Channel) -> None:
+    def __init__(
+        self,
+        role: str,
+        worker_id: int,
+        pid: int,
+        channel: Channel,
+        now: float,
+        kill: Callable[[int, int], None],
+    ) -> None:
+        self.kill = kill  # the spawner's: tests never signal a real pid
         self.role = role
         self.id = worker_id
         self.pid = pid
         self.channel = channel
-        self.started = False
-        self.disconnected = False
-        self.stopping = False
+        self.state = ChildState.BOOTING
+        self.generation = 0  # which reload's code it runs (0: the start's)
+        self.exited_from: ChildState | None = None  # the state it was in when it died
         self.sigkilled = False  # by the master, so "killed by SIGKILL" is no mystery
         self.startup_error: str | None = None
-        self.exit_status: int | None = None
-        self.spawned_at = time.monotonic()
-        self.last_seen = self.spawned_at  # last time anything came from it
+        self.spawned_at = now
+        self.started_at: float | None = None
+        self.last_seen = now  # last time anything came from it
+        self.stats: dict[str, Any] = {}  # what its latest heartbeat reported
 
     @property
     def label(self) -> str:
         """egg's greppable `app_worker#1:1234` form."""
-        name = "agent_worker" if self.role == "agent" else "app_worker"
+        name = "agent_worker" if self.role == Role.AGENT else "app_worker"
         return f"{name}#{self.id}:{self.pid}"
 
-    def kill(self, sig: int = signal.SIGTERM) -> None:
+    @property
+    def is_agent(self) -> bool:
+        return self.role == Role.AGENT
+
+    def change_state(self, new: ChildState) -> None:
+        check_transition(self.state, new)
+        if new is ChildState.EXITED:
+            self.exited_from = self.state
+        self.state = new
+
+    def is_(self, *states: ChildState) -> bool:
+        return self.state in states
+
+    def signal(self, sig: int) -> None:
+        """Send a signal without changing the state (SIGTERM to a child already stopping)."""
         if sig == signal.SIGKILL:
             self.sigkilled = True
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, sig)
+            self.kill(self.pid, sig)
+
+    def __repr__(self) -> str:
+        return f"<{self.label} {self.state}>"

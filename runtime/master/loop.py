@@ -2,50 +2,50 @@
 
 Like gunicorn's arbiter, the loop blocks in a selector over the signal self-pipe and every
 child's channel, with the next deadline as timeout; each pass then dispatches queued
-signals, reaps exited children and runs due timers. Only the master forks or kills. No app
-code ever runs here: the agent is a new interpreter and app workers load the app after fork.
+signals, reaps exited children and runs due timers. Only the master forks or kills, always
+through the injected `Spawner` (tests/master_fakes.py drives this class without a fork).
+No app code ever runs here: the agent is a new interpreter, app workers load the app after
+fork.
 
-Lifecycle (egg-cluster's): STARTING_AGENT -> STARTING_APPS -> READY -> CLOSING. A child
-dying before READY fails the start (exit 1, every child stopped); after READY app workers
-are reforked and the agent is restarted after `agent_restart_delay`.
+Cluster phases (egg-cluster's): STARTING_AGENT -> STARTING_APPS -> READY -> CLOSING; each
+child has its own `ChildState` (runtime/master/states.py). A child failing before READY
+fails the start with exit 3, 4 or 5 (runtime/exitcodes.py); after READY workers are
+replaced and the agent restarted (runtime/master/replacement.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import gc
 import logging
 import os
 import selectors
 import signal
 import socket
-import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from runtime.errors import StartupError
-from runtime.exitcodes import ExitCode, describe_status
-from runtime.ipc.framing import Action, Role
+from runtime.exitcodes import ExitCode
 from runtime.ipc.leader_endpoint import LeaderEndpoint
+from runtime.ipc.message import Action, Message, Role
 from runtime.master.children import Children
 from runtime.master.handle import ChildHandle
-from runtime.master.listener import bind_listener, url_host
 from runtime.master.ready_channel import ParentChannel
-from runtime.master.refork import ReforkPolicy
-from runtime.master.shutdown import GracefulStop
+from runtime.master.reload import Report, RollingReload
+from runtime.master.replacement import Replacement
+from runtime.master.shutdown import GracefulStop, stop
 from runtime.master.signals import SignalQueue
-from runtime.master.timers import Timer, Timers
+from runtime.master.spawner import ProcessSpawner, Spawner
+from runtime.master.startup import Startup
+from runtime.master.states import ChildState, Phase
+from runtime.master.timers import Timers
 from runtime.master.watchdogs import Watchdogs
-from runtime.options import DEFAULT_PORT, ClusterOptions
-from runtime.titles import master_title, set_title
+from runtime.options import ClusterOptions
 
-
-class Phase(enum.Enum):
-    STARTING_AGENT = "starting-agent"
-    STARTING_APPS = "starting-apps"
-    READY = "ready"
-    CLOSING = "closing"
+S = ChildState
+# A loop pass never waits longer than LOOP_CAP; a gap above PAUSE_GAP means the master was
+# stopped (SIGSTOP, a frozen cgroup) and heard nothing meanwhile.
+LOOP_CAP = 1.0
+PAUSE_GAP = 2.0 * LOOP_CAP
 
 
 class Master:
@@ -60,71 +60,99 @@ class Master:
     }
     SIGNALS = tuple(HANDLERS)
 
-    def __init__(self, options: ClusterOptions) -> None:
+    def __init__(
+        self,
+        options: ClusterOptions,
+        spawner: Spawner | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        log: logging.Logger | None = None,
+    ) -> None:
         self.options = options
         self.name = options.name or ""
         self.phase = Phase.STARTING_AGENT
-        self.timers = Timers()
+        self.spawner: Spawner = spawner or ProcessSpawner()
+        self.clock = clock
+        self.timers = Timers(clock)
         self.listener: socket.socket | None = None
         self.port: int | None = options.port
+        self.https = bool(options.https)  # or the app config's cluster.https (agent-start)
         self.host = options.bind_host
         self.target_workers = options.workers
-        self.refork = ReforkPolicy(
-            options.refork_limit, options.refork_duration / 1000, options.refork, options.env
-        )
         self.parent = ParentChannel(options.ready_fd)
         self.exit_code: int | None = None
-        self.close_code = ExitCode.OK
+        self.close_code: int = ExitCode.OK
         self.interrupts = 0
-        self.started_at = time.monotonic()
-        self.startup_timer: Timer | None = None
-        self.agent_timer: Timer | None = None
+        self.started_at = clock()
+        self.last_pass = self.started_at
         self.endpoint: LeaderEndpoint | None = None
+        self.watchdogs: Watchdogs | None = None
+        self.reload: RollingReload | None = None
         self.handlers = {sig: getattr(self, name) for sig, name in self.HANDLERS.items()}
-        self.actions = {
-            Action.AGENT_START.value: self.on_agent_start,
-            Action.APP_START.value: self.on_app_start,
-            Action.STARTUP_ERROR.value: self.on_startup_error,
-            Action.DISCONNECT.value: self.on_disconnect,
-            Action.HEARTBEAT.value: self.on_heartbeat,
+        self.log = log or logging.getLogger("eggscripts.master")
+        self.startup = Startup(self)
+        self.replacement = Replacement(self)
+        self.actions: dict[str, Callable[[ChildHandle, Any], None]] = {
+            Action.AGENT_START: self.on_agent_start,
+            Action.APP_START: self.on_app_start,
+            Action.STARTUP_ERROR: self.on_startup_error,
+            Action.DISCONNECT: self.replacement.on_disconnect,
+            Action.HEARTBEAT: self.on_heartbeat,
         }
-        self.log = logging.getLogger("eggscripts.master")
+
+    @property
+    def state_name(self) -> str:
+        """starting / ready / reloading / stopping, for status and health."""
+        if self.phase.value.startswith("starting"):
+            return "starting"
+        if self.reload is not None and self.phase is Phase.READY:
+            return "reloading"
+        return self.phase.value
+
+    @property
+    def url(self) -> str:
+        return self.startup.url
 
     # -- main loop -----------------------------------------------------------------------
-    def run(self) -> int:
-        self.set_title()
-        os.environ["EGG_SERVER_ENV"] = self.options.env
+    def open(self, signals: Any = None) -> None:
+        """Everything the loop selects on; `signals` is injected by tests."""
         self.selector = selectors.DefaultSelector()
-        self.children = Children(self.selector, self.SIGNALS)
-        self.stopper = GracefulStop(
-            self.children,
-            self.timers,
-            self.options.kill_app_timeout / 1000,
-            self.options.kill_agent_timeout / 1000,
-            self.log,
-        )
-        self.signals = SignalQueue(self.SIGNALS)
+        self.children = Children(self.selector, self.spawner, self.clock, self.SIGNALS)
+        timeouts = self.options.kill_app_timeout / 1000, self.options.kill_agent_timeout / 1000
+        self.stopper = GracefulStop(self.children, self.timers, *timeouts, self.log)
+        self.signals = signals if signals is not None else SignalQueue(self.SIGNALS)
         self.selector.register(self.signals, selectors.EVENT_READ)
+
+    def run(self) -> int:
+        os.environ["EGG_SERVER_ENV"] = self.options.env
+        self.open()
         try:
-            self.start()
+            self.startup.begin()
             while self.exit_code is None:
                 self.run_once()
+        except BaseException as exc:  # a bug: children must not outlive the master
+            self.log.critical("master crashed: %r", exc, exc_info=exc)
+            self.exit_code = ExitCode.ERROR
         finally:
             self.cleanup()
         return self.exit_code
 
-    def run_once(self) -> None:
-        for key, mask in self.selector.select(self.timers.timeout(1.0)):
-            if key.data is not None:  # None: the signal pipe, drained below
-                self.children.on_ready(key.data, mask, self.on_message)
+    def run_once(self, timeout: float | None = None) -> None:
+        wait = self.timers.timeout(LOOP_CAP) if timeout is None else timeout
+        events = self.selector.select(wait)
+        now = self.clock()
+        if now - self.last_pass > PAUSE_GAP + wait and self.watchdogs is not None:
+            self.watchdogs.stale.master_resumed(now)
+        for key, mask in events:
+            if isinstance(key.data, ChildHandle):
+                self.children.on_event(key.data, mask, self.on_message)
+            elif key.data is not None:  # None: the signal pipe, drained below
+                key.data.on_event(mask)
         self.dispatch_signals()
         for handle, status in self.children.reap(self.on_message):
-            if handle.role == Role.AGENT.value:
-                self.on_agent_exit(handle, status)
-            else:
-                self.on_app_exit(handle, status)
+            self.replacement.on_exit(handle, status)
         self.timers.run_due()
         self.children.flush()
+        self.last_pass = self.clock()
 
     def dispatch_signals(self) -> None:
         for sig in self.signals.drain():
@@ -145,83 +173,71 @@ class Master:
         """Reaping happens on every pass; the signal only wakes the loop up."""
 
     def handle_hup(self) -> None:
-        self.log.info("SIGHUP ignored (use `eggscripts reload` to restart workers)")
+        """SIGHUP: the same rolling reload as `eggscripts reload` (its outcome is logged)."""
+        error = self.begin_reload()
+        if error:
+            self.log.warning("SIGHUP: %s", error)
+
+    def begin_reload(self, report: Report | None = None) -> str | None:
+        """Start a rolling reload; the reason it cannot start, else None."""
+        if self.phase is not Phase.READY:
+            return f"cannot reload while the cluster is {self.state_name}"
+        if self.reload is not None:
+            return "a reload is already in progress"
+        self.reload = RollingReload(self, report)
+        self.reload.begin()
+        return None
+
+    def reload_ended(self, roll: RollingReload) -> None:
+        if self.reload is roll:
+            self.reload = None
 
     def handle_ttin(self) -> None:
         if self.phase is Phase.READY:
-            self.target_workers += 1
-            self.log.info("SIGTTIN: %d app workers", self.target_workers)
-            self.fork_app()
+            self.scale_to(self.target_workers + 1)
 
     def handle_ttou(self) -> None:
-        if self.phase is Phase.READY and self.target_workers > 1:
-            self.target_workers -= 1
-            self.log.info("SIGTTOU: %d app workers", self.target_workers)
-            newest = max(self.children.apps(), key=lambda h: h.id, default=None)
-            if newest is not None:
-                newest.stopping = True
-                newest.kill(signal.SIGTERM)
+        if self.phase is Phase.READY:
+            self.scale_to(self.target_workers - 1)
 
-    # -- startup -------------------------------------------------------------------------
-    def start(self) -> None:
-        timeout = self.options.startup_timeout / 1000
-        self.startup_timer = self.timers.call_later(timeout, self.on_startup_timeout)
-        if self.port is not None and not self.bind(self.host, self.port):
-            return
-        self.endpoint = LeaderEndpoint()
-        self.endpoint.export()
-        self.spawn_agent()  # first: the agent's boot is the longest step of the start
-        self.setup_logs()
-        # While the agent's interpreter boots on another core, load the HTTP stack the app
-        # workers will use, so every fork shares it instead of importing it again.
-        from runtime.worker.app_worker import preload
+    def scale_to(self, count: int) -> None:
+        """Fork or drain app workers until `count` are in the pool (at least one)."""
+        count = max(1, count)
+        self.log.info("scaling to %d app workers (from %d)", count, self.target_workers)
+        self.target_workers = count
+        pool = sorted(self.children.pool(), key=lambda h: (h.state is S.SERVING, -h.id))
+        for handle in pool[: max(0, len(pool) - count)]:  # booting and newest go first
+            stop(handle)
+        for _ in range(count - len(pool)):
+            self.fork_app()
 
-        preload()
-        gc.freeze()  # what workers inherit stays shared: the GC never touches those pages
-
-    def setup_logs(self) -> None:
-        """After the agent is on its way: the app name (pyproject.toml) and the log files
-        are not needed to start it, so they stay off the start-up's critical path."""
-        if logging.getLogger().handlers:
-            return
-        from runtime.app_name import app_name
-        from runtime.logs import setup_logging
-
-        if self.options.name is None:
-            self.options = dataclasses.replace(self.options, name=app_name(self.options.base_dir))
-        self.name = self.options.name or ""
-        self.log = setup_logging("master", self.options.base_dir, self.name, stdout=True)
-
-    def bind(self, host: str, port: int) -> bool:
+    # -- children ------------------------------------------------------------------------
+    def spawn_agent(self) -> bool:
+        leader = self.endpoint.sock if self.endpoint else None
         try:
-            self.listener = bind_listener(host, port)
-        except StartupError as exc:
-            self.fail_startup(str(exc))
+            handle = self.children.spawn_agent(self.options, leader)
+        except OSError as exc:
+            self.log.error("could not start the agent: %s", exc)
             return False
-        self.host, self.port = host, self.listener.getsockname()[1]
-        self.set_title()
+        if self.phase is Phase.READY and self.watchdogs is not None:
+            self.watchdogs.agent_restarted(handle)
         return True
 
-    def set_title(self) -> None:
-        port = self.port if self.port is not None else 0
-        set_title(master_title(self.options.title, port, self.options.base_dir))
-
-    def spawn_agent(self) -> None:
-        self.agent_timer = None
-        leader = self.endpoint.sock if self.endpoint else None
-        handle = self.children.spawn_agent(self.options, leader)
-        if self.phase is Phase.READY:
-            self.watchdogs.agent_restarted(handle)
-
-    def fork_app(self) -> None:
-        if self.phase is not Phase.CLOSING and self.listener is not None:
+    def fork_app(self) -> bool:
+        if self.phase is Phase.CLOSING or self.listener is None:
+            return True
+        try:
             self.children.fork_app(self.options, self.listener, self.name, self.private_fds)
+        except OSError as exc:
+            self.log.error("could not fork an app worker: %s", exc)
+            return False
+        return True
 
     def private_fds(self) -> list[int]:
         """Master-only fds a forked worker must close first (the registry adds the
         channels): the ready fd kept open by a worker would hide the master's death from
         `start --daemon`, the endpoint would keep a dead agent's address alive."""
-        fds = list(self.signals.fds)
+        fds = list(getattr(self.signals, "fds", ()))
         if self.endpoint is not None:
             fds.append(self.endpoint.sock.fileno())
         if self.parent.fd is not None:
@@ -229,153 +245,43 @@ class Master:
         return fds
 
     def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
-        handle.started = True
-        elapsed = (time.monotonic() - handle.spawned_at) * 1000
-        self.log.info("%s started (%dms)", handle.label, elapsed)
-        self.parent.notify(Action.AGENT_START, {"pid": handle.pid})
-        if self.phase is Phase.STARTING_AGENT:
-            self.phase = Phase.STARTING_APPS
-            if self.listener is None:
-                listen = data.get("listen") if isinstance(data, dict) else None
-                listen = listen if isinstance(listen, dict) else {}
-                port = int(listen.get("port") or DEFAULT_PORT)
-                host = self.options.hostname or listen.get("hostname") or self.host
-                if not self.bind(host, port):
-                    return
-            for _ in range(self.target_workers):
-                self.fork_app()
-        elif self.phase is Phase.READY:
-            self.children.send(self.children.apps(), Action.AGENT_START, {"pid": handle.pid})
-            self.children.send([handle], Action.EGG_READY, self.ready_data())
-            self.send_pids()
+        if handle.state is not S.BOOTING:
+            return
+        handle.change_state(S.SERVING)
+        handle.started_at = self.clock()
+        self.startup.agent_started(handle, data)
+        if self.reload is not None:
+            self.reload.started(handle)
 
     def on_app_start(self, handle: ChildHandle, data: Any) -> None:
-        handle.started = True
-        self.refork.boot_failures = 0
-        elapsed = (time.monotonic() - handle.spawned_at) * 1000
-        self.log.info("%s started (%dms)", handle.label, elapsed)
-        started = sum(1 for h in self.children.apps() if h.started)
-        self.parent.notify(
-            Action.APP_START, {"pid": handle.pid, "ready": started, "total": self.target_workers}
-        )
-        if self.phase is Phase.STARTING_APPS and started >= self.target_workers:
-            self.on_ready()
-        elif self.phase is Phase.READY:
-            self.children.send([handle], Action.EGG_READY, self.ready_data())
-            self.send_pids()
-
-    def on_ready(self) -> None:
-        self.phase = Phase.READY
-        if self.startup_timer is not None:
-            self.startup_timer.cancel()
-        elapsed = (time.monotonic() - self.started_at) * 1000
-        self.log.info("%s started on %s (%dms)", self.options.title, self.url, elapsed)
-        self.children.send(self.children.members(), Action.EGG_READY, self.ready_data())
-        self.send_pids()
-        self.parent.notify(Action.EGG_READY, self.ready_data())
-        self.parent.close()
-        self.watchdogs = Watchdogs(
-            self.options,
-            self.children,
-            self.timers,
-            self.log,
-            ready=lambda: self.phase is Phase.READY,
-            give_up=lambda reason: self.begin_close(ExitCode.ERROR, reason),
-        )
-        self.watchdogs.start()
+        if handle.state is not S.BOOTING:
+            return
+        handle.change_state(S.SERVING)
+        handle.started_at = self.clock()
+        self.replacement.app_started()
+        self.startup.app_started(handle)
+        if self.reload is not None:
+            self.reload.started(handle)
 
     def on_heartbeat(self, handle: ChildHandle, data: Any) -> None:
-        """Nothing to do: the registry notes when anything last came from a child."""
-
-    @property
-    def url(self) -> str:
-        scheme = "https" if self.options.https else "http"
-        return f"{scheme}://{url_host(self.host)}:{self.port}"
-
-    def ready_data(self) -> dict[str, Any]:
-        return {
-            "pid": os.getpid(),
-            "title": self.options.title,
-            "url": self.url,
-            "port": self.port,
-            "workers": [h.pid for h in self.children.apps()],
-            "agent": self.children.agent.pid if self.children.agent else None,
-        }
-
-    def on_startup_timeout(self) -> None:
-        ms = self.options.startup_timeout
-        self.fail_startup(f"cluster did not become ready within {ms} ms (startup timeout)")
+        """The registry noted the time; keep what the child reports for status."""
+        if isinstance(data, dict):
+            handle.stats = data
 
     def on_startup_error(self, handle: ChildHandle, data: Any) -> None:
         text = data.get("message") if isinstance(data, dict) else None
         handle.startup_error = str(text or "unknown error")
-        what = "agent" if handle.role == Role.AGENT.value else f"app worker #{handle.id}"
+        what = "agent" if handle.is_agent else f"app worker #{handle.id}"
         line = f"{what} (pid {handle.pid}) failed to start: {handle.startup_error}"
         if self.phase is Phase.READY:
             self.log.error("%s", line)
+            if self.reload is not None:
+                self.reload.boot_failed(handle, handle.startup_error)
         else:
-            self.fail_startup(line)
-
-    def fail_startup(self, text: str) -> None:
-        if self.phase in (Phase.READY, Phase.CLOSING):
-            return
-        print(f"[eggscripts] {text}", file=sys.stderr, flush=True)
-        self.setup_logs()
-        self.log.error("%s", text)
-        self.parent.notify(Action.STARTUP_ERROR, {"message": text})
-        self.parent.close()
-        self.begin_close(ExitCode.ERROR, "start failed")
-
-    # -- children dying ------------------------------------------------------------------
-    def on_agent_exit(self, handle: ChildHandle, status: int) -> None:
-        how = describe_status(status, handle.sigkilled)
-        if self.phase is Phase.CLOSING:
-            self.log.info("%s exited (%s)", handle.label, how)
-            self.check_closed()
-        elif self.phase is not Phase.READY:
-            self.fail_startup(f"agent (pid {handle.pid}) exited before it started ({how})")
-        else:
-            delay = self.options.agent_restart_delay / 1000
-            self.log.error("%s died (%s); restarting in %.1fs", handle.label, how, delay)
-            self.children.send(self.children.apps(), Action.AGENT_EXIT, {"pid": handle.pid})
-            self.agent_timer = self.timers.call_later(delay, self.spawn_agent)
-
-    def on_app_exit(self, handle: ChildHandle, status: int) -> None:
-        how = describe_status(status, handle.sigkilled)
-        if self.phase is Phase.CLOSING or handle.stopping:
-            self.log.info("%s exited (%s)", handle.label, how)
-            self.check_closed()
-            return
-        if self.phase is not Phase.READY:
-            if handle.startup_error is None:
-                self.fail_startup(f"app worker #{handle.id} (pid {handle.pid}) exited ({how})")
-            return
-        self.log.error("%s died (%s)", handle.label, how)
-        self.children.send(self.children.members(), Action.APP_EXIT, {"pid": handle.pid})
-        self.send_pids()
-        if not handle.disconnected:
-            if not handle.started:
-                self.refork.boot_failures += 1
-            self.replace(handle)
-
-    def on_disconnect(self, handle: ChildHandle, data: Any) -> None:
-        """A faulted worker leaves the pool: replace it now, not again at its exit."""
-        if self.phase is Phase.READY and not handle.disconnected:
-            handle.disconnected = True
-            self.log.error("%s disconnected after an uncaught error", handle.label)
-            self.replace(handle)
-
-    def replace(self, handle: ChildHandle) -> None:
-        delay, why_not = self.refork.plan()
-        if delay is None:
-            self.log.error("%s; not replacing %s", why_not, handle.label)
-            if not any(not h.disconnected for h in self.children.apps()):
-                self.begin_close(ExitCode.ERROR, "no app worker left")
-        elif delay:
-            self.log.warning("replacing %s in %.1fs", handle.label, delay)
-            self.timers.call_later(delay, self.fork_app)
-        else:
-            self.fork_app()
+            # The app layer raised while loading (import, config, plugin, router, a Boot
+            # hook), whichever process found it first: 4. A child that dies without
+            # saying why is 3 (app worker) or 5 (agent), see runtime/master/replacement.py.
+            self.startup.fail(line, ExitCode.APP_LOAD_ERROR)
 
     # -- closing -------------------------------------------------------------------------
     def begin_close(self, code: int, reason: str) -> None:
@@ -383,9 +289,10 @@ class Master:
             return
         self.phase = Phase.CLOSING
         self.close_code = code
-        for timer in (self.startup_timer, self.agent_timer):
-            if timer is not None:
-                timer.cancel()
+        self.startup.cancel()
+        self.replacement.cancel()
+        if self.reload is not None:
+            self.reload.abort(reason)
         self.log.info("%s: stopping app workers", reason)
         if self.listener is not None:
             self.listener.close()  # the workers' copies keep serving until they drain
@@ -406,7 +313,9 @@ class Master:
 
     def cleanup(self) -> None:
         for handle in self.children.all():  # only on an unexpected error
-            handle.kill(signal.SIGKILL)
+            handle.signal(signal.SIGKILL)
+        if self.listener is not None:
+            self.listener.close()
         self.parent.close()
         if self.endpoint is not None:
             self.endpoint.close()
@@ -418,16 +327,12 @@ class Master:
             self.log.info("exit with code 0")
 
     # -- messages ------------------------------------------------------------------------
-    def on_message(self, handle: ChildHandle, msg: dict[str, Any]) -> None:
-        if msg.get("to") == Role.MASTER.value:
-            action = self.actions.get(msg["action"])
+    def on_message(self, handle: ChildHandle, msg: Message) -> None:
+        if msg.to == Role.MASTER:
+            action = self.actions.get(msg.action)
             if action is None:
-                self.log.warning("unknown action %r from %s", msg["action"], handle.label)
+                self.log.warning("unknown action %r from %s", msg.action, handle.label)
             else:
-                action(handle, msg.get("data"))
+                action(handle, msg.data)
             return
         self.children.route(handle, msg)
-
-    def send_pids(self) -> None:
-        apps = self.children.apps()
-        self.children.send(self.children.members(), Action.EGG_PIDS, [h.pid for h in apps])

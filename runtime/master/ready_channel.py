@@ -10,7 +10,8 @@ import contextlib
 import os
 from typing import Any
 
-from runtime.ipc.framing import Action, Role, message, write_frame_blocking
+from runtime.ipc.framing import write_frame_blocking
+from runtime.ipc.message import Action, Message, Role
 
 
 class ParentChannel:
@@ -23,8 +24,8 @@ class ParentChannel:
 
     def notify(self, action: Action, data: Any) -> None:
         if self.fd is not None:
-            msg = message(action, data, Role.MASTER, Role.PARENT)
-            if not write_frame_blocking(self.fd, msg):
+            msg = Message(action, data, Role.MASTER, Role.PARENT)
+            if not write_frame_blocking(self.fd, msg.to_wire()):
                 self.close()
 
     def close(self) -> None:

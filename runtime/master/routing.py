@@ -1,11 +1,12 @@
 """Where the master delivers a message a child addressed to other processes (SPEC §7).
 
-`receiver_pid` wins over `to`; `all` means the agent and every app worker (the sender
-included, exactly once); `app` every app worker; `agent` the agent; `random` one app worker
-that is up. Anything else is delivered nowhere.
+`receiver_pid` wins over `to`; `all` means the agent and every app worker in the pool (the
+sender included, exactly once); `app` every pool worker; `agent` the agent; `random` one
+serving app worker (a booting one only when none serves). Anything else is delivered
+nowhere.
 
-The master runs no app code and must survive whatever a child sends: every field is
-checked here, nothing a child writes can raise, and a child can never send one of the
+The master runs no app code and must survive whatever a child sends: `Message.from_frame`
+checked every field's type, nothing here can raise, and a child can never send one of the
 runtime's own actions (`egg-ready`, `agent-start`, ...) to another child, so those always
 come from the master.
 """
@@ -15,43 +16,37 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from typing import Any
 
-from runtime.ipc.framing import Action, Role
+from runtime.ipc.message import RESERVED_ACTIONS, Message, Role
 from runtime.master.handle import ChildHandle
+from runtime.master.states import ChildState
 
 log = logging.getLogger("eggscripts.master")
-RESERVED_ACTIONS = frozenset(a.value for a in Action)
 
 
 def route_targets(
-    msg: dict[str, Any],
+    msg: Message,
     agent: ChildHandle | None,
-    apps: Callable[[], list[ChildHandle]],
+    pool: Callable[[], list[ChildHandle]],
     children: dict[int, ChildHandle],
 ) -> list[ChildHandle]:
-    """`apps` is called only when the target is not a single pid (the common fast path of
+    """`pool` is called only when the target is not a single pid (the common fast path of
     `send_to` never lists the workers)."""
-    action = msg.get("action")
-    if not isinstance(action, str) or action in RESERVED_ACTIONS:
-        log.warning("dropped %r from %s: reserved for the master", action, msg.get("from"))
+    if msg.action in RESERVED_ACTIONS:
+        log.warning("dropped %r from %s: reserved for the master", msg.action, msg.sender)
         return []
-    pid = msg.get("receiver_pid")
-    if pid is not None:
-        if isinstance(pid, bool) or not isinstance(pid, int):
-            log.warning("dropped %r: receiver_pid %r is not a pid", action, pid)
-            return []
-        target = children.get(pid)
+    if msg.receiver_pid is not None:
+        target = children.get(msg.receiver_pid)
         return [target] if target is not None else []
-    to = msg.get("to")
-    live_apps = [h for h in apps() if not h.disconnected and not h.stopping]
-    if to == Role.AGENT.value:
+    to = msg.to
+    if to == Role.AGENT:
         return [agent] if agent is not None else []
-    if to == Role.APP.value:
-        return live_apps
-    if to == Role.ALL.value:
-        return ([agent] if agent is not None else []) + live_apps
-    if to == Role.RANDOM.value:
-        started = [h for h in live_apps if h.started] or live_apps
-        return [random.choice(started)] if started else []
+    if to == Role.APP:
+        return pool()
+    if to == Role.ALL:
+        return ([agent] if agent is not None else []) + pool()
+    if to == Role.RANDOM:
+        live = pool()
+        serving = [h for h in live if h.state is ChildState.SERVING] or live
+        return [random.choice(serving)] if serving else []
     return []

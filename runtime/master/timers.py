@@ -22,12 +22,13 @@ class Timer:
 
 
 class Timers:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._heap: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        timer = Timer(time.monotonic() + max(0.0, delay), callback)
+        timer = Timer(self.clock() + max(0.0, delay), callback)
         heapq.heappush(self._heap, (timer.deadline, next(self._seq), timer))
         return timer
 
@@ -46,10 +47,10 @@ class Timers:
             heapq.heappop(self._heap)
         if not self._heap:
             return cap
-        return max(0.0, min(cap, self._heap[0][0] - time.monotonic()))
+        return max(0.0, min(cap, self._heap[0][0] - self.clock()))
 
     def run_due(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         while self._heap and self._heap[0][0] <= now:
             _, _, timer = heapq.heappop(self._heap)
             if not timer.cancelled:

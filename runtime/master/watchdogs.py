@@ -1,13 +1,16 @@
 """The master's timed checks once the cluster is ready (gunicorn's `murder_workers`, egg's
-health check), kept out of the loop so `master.py` stays the lifecycle.
+health check), kept out of the loop so `loop.py` stays the lifecycle.
 
-- Blocked app workers: `heartbeat.StaleWatch`, every quarter of `worker_timeout`.
+- Stuck children (`StaleWatch`), every quarter of `worker_timeout`: a serving child that sent
+  nothing (its heartbeat, runtime/worker/heartbeat.py) for the timeout is SIGKILLed and
+  replaced. Silence only counts while the master was awake to hear it: after the master was
+  paused (SIGSTOP, Ctrl-Z, `docker pause`), the children kept beating into their sockets and
+  the master's clock jumped, so pending messages are read first and the pause is forgiven.
 - egg-cluster's production health check: a master alive with nothing to serve must exit. A
-  cluster whose workers all fail to boot (a database down at import, a broken deploy) keeps
-  reforking them with backoff, and a master that stays up hides that from every supervisor:
-  systemd, pm2 or Kubernetes only restart what exits. So, outside `local`/`unittest`, no
-  agent or no app worker at `HEALTH_LIMIT` checks in a row, `health_interval` apart, ends
-  the cluster with exit 1 (egg: "exit to avoid unknown state").
+  cluster whose workers all fail to boot keeps reforking them with backoff, and a master
+  that stays up hides that from every supervisor: systemd, pm2 or Kubernetes only restart
+  what exits. So, outside `local`/`unittest`, no agent or no app worker at `HEALTH_LIMIT`
+  checks in a row, `health_interval` apart, ends the cluster with exit 1.
 - A restarted agent gets the startup timeout to start, like the first one (egg: no bound).
 
 Every check stops by itself once the cluster is no longer ready (closing).
@@ -17,15 +20,59 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from runtime.master.children import Children
+from runtime.master.children import Children, OnMessage
 from runtime.master.handle import ChildHandle
+from runtime.master.states import ChildState
 from runtime.master.timers import Timers
 from runtime.options import ClusterOptions
-from runtime.worker.heartbeat import StaleWatch
 
 HEALTH_LIMIT = 3
+# The master kills this long after the timeout, so the worker's own stack dump comes first.
+DUMP_GRACE = 0.25
+
+
+class StaleWatch:
+    def __init__(self, timeout_ms: int, log: logging.Logger) -> None:
+        self.timeout = timeout_ms / 1000
+        self.log = log
+        self.awake_since = float("-inf")  # the master's last resume after a pause
+
+    @property
+    def enabled(self) -> bool:
+        return self.timeout > 0
+
+    @property
+    def interval(self) -> float:
+        """How often to check: a quarter of the timeout, at least once a second."""
+        return min(self.timeout / 4, 1.0)
+
+    def master_resumed(self, now: float) -> None:
+        """The loop noticed it had not run for a while: nobody was listening meanwhile."""
+        self.awake_since = now
+
+    def stale(self, children: Iterable[ChildHandle], now: float) -> list[ChildHandle]:
+        out = []
+        for handle in children:
+            if handle.state is not ChildState.SERVING:
+                continue  # booting (beats start after boot), or on its way out already
+            silent = now - max(handle.last_seen, self.awake_since)
+            if silent > self.timeout + DUMP_GRACE:
+                out.append(handle)
+        return out
+
+    def check(self, children: Iterable[ChildHandle], now: float) -> None:
+        for handle in self.stale(children, now):
+            self.log.error(
+                "%s sent no heartbeat for %.1fs: its event loop is blocked or the process is "
+                "stopped (a blocked loop's Python stacks are on stderr); killing it and "
+                "starting a replacement",
+                handle.label,
+                now - handle.last_seen,
+            )
+            handle.change_state(ChildState.KILLED)
+            handle.signal(signal.SIGKILL)
 
 
 class HealthCheck:
@@ -51,6 +98,7 @@ class Watchdogs:
         log: logging.Logger,
         ready: Callable[[], bool],
         give_up: Callable[[str], None],
+        on_message: OnMessage,
     ) -> None:
         self.options = options
         self.children = children
@@ -58,6 +106,7 @@ class Watchdogs:
         self.log = log
         self.ready = ready
         self.give_up = give_up
+        self.on_message = on_message
         self.stale = StaleWatch(options.heartbeat_timeout, log)
         self.health = HealthCheck()
 
@@ -70,14 +119,16 @@ class Watchdogs:
 
     def murder_stale(self) -> bool:
         if self.ready():
-            self.stale.check(self.children.apps())
+            self.children.read_pending(self.on_message)  # heartbeats may wait unread
+            self.stale.check(self.children.all(), self.timers.clock())
         return self.ready()
 
     def check_health(self) -> bool:
         if not self.ready():
             return False
-        agents = 1 if self.children.agent is not None else 0
-        workers = sum(1 for h in self.children.apps() if not h.disconnected)
+        agent = self.children.agent
+        agents = 1 if agent is not None and agent.state is not ChildState.STOPPING else 0
+        workers = len(self.children.pool())
         if self.health.failed(agents, workers):
             self.log.error(
                 "%d agent and %d app worker(s) alive for %d checks in a row: exiting so that "
@@ -92,7 +143,8 @@ class Watchdogs:
 
     def overdue(self, handle: ChildHandle) -> None:
         alive = self.children.by_pid.get(handle.pid) is handle
-        if alive and not handle.started and self.ready():
+        if alive and handle.state is ChildState.BOOTING and self.ready():
             ms = self.options.startup_timeout
             self.log.error("%s did not start within %d ms; killing it", handle.label, ms)
-            handle.kill(signal.SIGKILL)  # its exit schedules the next restart
+            handle.change_state(ChildState.KILLED)
+            handle.signal(signal.SIGKILL)  # its exit schedules the next restart

@@ -1,9 +1,10 @@
 """The agent: one per cluster, a new interpreter started by the master
-(`python -m runtime.worker.agent_worker '<options JSON>'`, its channel fd in EGGSCRIPTS_IPC_FD).
+(`python -m runtime.agent_worker '<options JSON>'`, its channel fd in EGGSCRIPTS_IPC_FD).
 
 It runs the app's agent side (agent.py boot hooks, leader clients) and no HTTP. Its
 `agent-start` carries the app's `cluster.listen` config so a master started without a port
-can bind the one the app configures.
+can bind the one the app configures. Once booted its loop beats like an app worker's, so a
+blocked agent is found and restarted too.
 """
 
 from __future__ import annotations
@@ -15,59 +16,61 @@ import os
 import signal
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime.errors import EggscriptsError
+from runtime.errors import EggscriptsError, report
 from runtime.exitcodes import ExitCode
-from runtime.ipc.framing import ENV_IPC_FD, Action, Role
+from runtime.ipc.framing import ENV_IPC_FD
 from runtime.ipc.leader_endpoint import inherited_leader_socket
-from runtime.logs import setup_logging
-from runtime.messenger import Messenger
+from runtime.ipc.message import Action, Role
 from runtime.options import ClusterOptions
-from runtime.titles import agent_title, set_title
-from runtime.worker.base import (
-    OrphanWatch,
-    boot_target,
-    new_event_loop,
-    open_link,
-    report_startup_error,
-    spawn,
-)
+from runtime.privileges import drop_privileges
+from runtime.titles import agent_title
+from runtime.worker.base import ChildProcess, run_child
+from runtime.worker.heartbeat import beat
+
+if TYPE_CHECKING:
+    from runtime.loader import BootInfo
+from runtime.worker.process_tree import stop_requested, terminate_tree
 
 log = logging.getLogger("eggscripts.agent")
 
 
-class AgentWorker:
+class AgentWorker(ChildProcess):
+    role = Role.AGENT
+    boot_error = ExitCode.AGENT_START_ERROR
+
     def __init__(self, options: ClusterOptions, sock: socket.socket) -> None:
-        self.options = options
-        self.sock = sock
-        self.agent: Any = None
+        super().__init__(options, sock)
         self.stopping = asyncio.Event()
         self.leader_socket = inherited_leader_socket()
         self.leaders: Any = None  # runtime.cluster_client.LeaderServer once booted
+
+    def create_target(self, info: BootInfo) -> Any:
+        from runtime.apptarget import agent_factory
+
+        return agent_factory(self.options)(info)
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stopping.set)
-        self.orphan_watch = OrphanWatch(self.on_master_lost)
-        self.link = await open_link(self.sock, Role.AGENT, self.on_message, self.on_master_lost)
-        self.messenger = Messenger(self.link, Role.AGENT)
-        try:
-            from runtime.apptarget import agent_factory
+        return await super().main()
 
-            create = agent_factory(self.options)
-            self.agent = await boot_target(create, self.options, self.messenger)
+    async def serve(self) -> int:
+        try:
             from runtime.cluster_client import serve_leaders
 
             self.leaders = await serve_leaders(self.leader_socket)
         except BaseException as exc:
-            await report_startup_error(self.link, exc, self.options.base_dir)
-            return ExitCode.AGENT_START_ERROR
-        self.link.send(Action.AGENT_START.value, {"pid": os.getpid(), "listen": self.listen()})
+            await self.report_startup_error(exc)
+            return self.boot_error
+        self.link.send(Action.AGENT_START, {"pid": os.getpid(), "listen": self.listen()})
+        beat(asyncio.get_running_loop(), self.link.send, self.options.heartbeat_timeout)
         await self.stopping.wait()
+        stop_requested()  # the kill timeout of app code's subprocesses counts from here
         try:
-            await asyncio.wait_for(self.agent.close(), self.options.kill_agent_timeout / 1000)
+            await asyncio.wait_for(self.target.close(), self.options.kill_agent_timeout / 1000)
         except Exception:
             log.exception("agent close failed")
         if self.leaders is not None:
@@ -75,17 +78,13 @@ class AgentWorker:
         return ExitCode.OK
 
     def listen(self) -> dict[str, Any]:
-        config = getattr(self.agent, "config", None) or {}
-        listen = (config.get("cluster") or {}).get("listen") or {}
-        return {k: listen[k] for k in ("port", "hostname") if listen.get(k) is not None}
+        config = getattr(self.target, "config", None) or {}
+        from runtime.loader.listen_config import agent_start_listen
 
-    def on_message(self, msg: dict[str, Any]) -> None:
-        if msg["action"] == Action.EGG_READY.value and self.agent is not None:
-            spawn(self.agent.server_did_ready())
-        self.messenger.deliver(msg)
+        return agent_start_listen(config)
 
     def on_master_lost(self) -> None:
-        if self.agent is None:
+        if self.leaders is None:
             os._exit(ExitCode.ERROR)
         log.warning("master is gone; closing the agent")
         self.orphan_watch.lost()
@@ -98,24 +97,20 @@ def main(argv: list[str] | None = None) -> int:
         options = ClusterOptions.from_json(argv[1])
         fd = int(os.environ.pop(ENV_IPC_FD))
     except (IndexError, KeyError, ValueError, EggscriptsError) as exc:
-        print(f"[eggscripts] agent_worker: bad invocation: {exc}", file=sys.stderr)
+        report(f"agent_worker: bad invocation: {exc}")
         return ExitCode.USAGE
-    set_title(agent_title(options.title, options.base_dir))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    drop_privileges(options)  # --user/--group: first, before any app code runs
     sock = socket.socket(fileno=fd)
     if options.name is None:
         from runtime.app_name import app_name
 
         options = dataclasses.replace(options, name=app_name(options.base_dir))
-    setup_logging("agent", options.base_dir, options.name or "app")
-    loop = new_event_loop()
-    asyncio.set_event_loop(loop)
+    agent = AgentWorker(options, sock)
     try:
-        return int(loop.run_until_complete(AgentWorker(options, sock).main()))
+        return run_child(agent_title(options.title, options.base_dir), "agent", options, agent.main)
     finally:
-        logging.shutdown()
+        import faulthandler
 
+        terminate_tree(options.kill_agent_timeout / 1000)  # what app code started (SPEC §11)
 
-if __name__ == "__main__":
-    sys.exit(main())
+        faulthandler.cancel_dump_traceback_later()

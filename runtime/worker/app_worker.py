@@ -12,34 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import faulthandler
 import gc
 import logging
 import os
 import signal
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn.lifespan.off
 import uvicorn.protocols.http.httptools_impl
 
 from runtime.apptarget import app_factory
 from runtime.exitcodes import ExitCode
-from runtime.ipc.framing import Action, Role
-from runtime.logs import setup_logging
-from runtime.messenger import Messenger
+from runtime.ipc.message import Action, Role
+from runtime.loader.listen_config import cluster_https
 from runtime.options import ClusterOptions
-from runtime.titles import app_title, set_title
-from runtime.worker.base import (
-    OrphanWatch,
-    boot_target,
-    new_event_loop,
-    open_link,
-    report_startup_error,
-    spawn,
-)
+from runtime.titles import app_title
+from runtime.worker.base import ChildProcess, run_child
 from runtime.worker.heartbeat import beat
 from runtime.worker.http_server import WorkerServer, build_server, resource_exhaustion_filter
+from runtime.worker.process_tree import stop_requested, terminate_tree
+
+if TYPE_CHECKING:
+    from runtime.loader import BootInfo
 
 try:
     import uvloop
@@ -74,7 +71,10 @@ def preload() -> None:
 FAULT_EXIT_LIMIT = 5.0  # SPEC §3: a faulted worker exits after at most 5 s
 
 
-class AppWorker:
+class AppWorker(ChildProcess):
+    role = Role.APP
+    boot_error = ExitCode.APP_LOAD_ERROR
+
     def __init__(
         self,
         options: ClusterOptions,
@@ -82,26 +82,18 @@ class AppWorker:
         sock: socket.socket,
         listener: socket.socket,
     ) -> None:
-        self.options = options
+        super().__init__(options, sock)
         self.worker_id = worker_id
-        self.sock = sock
         self.listener = listener
         self.server: WorkerServer | None = None
-        self.app: Any = None
-        self.messenger: Messenger | None = None
         self.exit_code = ExitCode.OK
         self.orphaned = False
 
-    async def main(self) -> int:
+    def create_target(self, info: BootInfo) -> Any:
+        return app_factory(self.options)(info)
+
+    async def serve(self) -> int:
         loop = asyncio.get_running_loop()
-        self.orphan_watch = OrphanWatch(self.on_master_lost)
-        self.link = await open_link(self.sock, Role.APP, self.on_message, self.on_master_lost)
-        self.messenger = Messenger(self.link, Role.APP)
-        try:
-            self.app = await boot_target(app_factory(self.options), self.options, self.messenger)
-        except BaseException as exc:
-            await report_startup_error(self.link, exc, self.options.base_dir)
-            return ExitCode.APP_LOAD_ERROR
         # Everything boot created lives as long as the worker: move it out of the cyclic
         # GC's sight, so collections triggered by request garbage stay small and never
         # write to (and un-share) pages inherited from the master.
@@ -112,22 +104,18 @@ class AppWorker:
         loop.set_exception_handler(resource_exhaustion_filter(self.on_uncaught))
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
-        self.server = build_server(self.options, self.app, self.on_started)
+        https = self.options.https or cluster_https(getattr(self.target, "config", {}))
+        self.server = build_server(self.options, self.target, self.on_started, https)
         await self.server.serve(sockets=[self.listener])
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.app.close(), self.options.kill_app_timeout / 1000)
+            await asyncio.wait_for(self.target.close(), self.options.kill_app_timeout / 1000)
         return self.exit_code
 
     def on_started(self) -> None:
         self.link.send(Action.APP_START, {"pid": os.getpid(), "id": self.worker_id})
 
-    def on_message(self, msg: dict[str, Any]) -> None:
-        if msg["action"] == Action.EGG_READY.value and self.app is not None:
-            spawn(self.app.server_did_ready())
-        if self.messenger is not None:
-            self.messenger.deliver(msg)
-
     def stop(self) -> None:
+        stop_requested()  # the kill timeout of app code's subprocesses counts from here
         if self.server is not None:
             self.server.should_exit = True
 
@@ -168,14 +156,11 @@ def run_worker(
     app_name: str,
 ) -> int:
     """Entry point of a freshly forked app worker; returns its exit status."""
-    set_title(app_title(options.title, options.base_dir))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the master decides
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    setup_logging("app", options.base_dir, app_name)
-    loop = new_event_loop()
-    asyncio.set_event_loop(loop)
+    options = dataclasses.replace(options, name=app_name or options.name)
+    worker = AppWorker(options, worker_id, sock, listener)
     try:
-        return int(loop.run_until_complete(AppWorker(options, worker_id, sock, listener).main()))
+        title = app_title(options.title, options.base_dir)
+        return run_child(title, "app", options, worker.main)
     finally:
         faulthandler.cancel_dump_traceback_later()  # no beats once the loop is done
-        logging.shutdown()
+        terminate_tree(options.kill_app_timeout / 1000)  # what app code started (SPEC §11)

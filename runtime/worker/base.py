@@ -1,82 +1,106 @@
-"""What the agent and app workers share: the link to the master, `--require` imports,
-startup-error reporting and noticing that the master is gone.
+"""What the agent and the app workers share (gunicorn's `Worker.init_process()` -> `run()`):
+the process set-up, the link to the master, `--require` imports, booting the app layer,
+reporting a boot failure as one line, and noticing that the master is gone.
 
-A child learns of the master's death by EOF on its channel (every other holder of the
-master's end closes it right after fork), which is immediate and needs no polling.
+Subclasses say what they boot (`create_target`), what they run once booted (`serve`) and
+how they stop; the skeleton is written once, here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
-import importlib.util
 import logging
 import os
+import signal
 import socket
-import sys
-import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runtime.errors import StartupError, describe_exception
-from runtime.ipc.framing import Action, Role, encode, message
-from runtime.ipc.stream import FramedProtocol
+from runtime.exitcodes import ExitCode
+from runtime.ipc.message import Action, Message, Role
+from runtime.logs import setup_logging
+from runtime.messenger import Messenger
+from runtime.options import ClusterOptions
+from runtime.tasks import run_in_background
+from runtime.worker.link import Link, open_link
+from runtime.worker.orphan_watch import OrphanWatch
+from runtime.worker.requires import import_requires
 
 if TYPE_CHECKING:
     from runtime.loader import BootInfo
-    from runtime.options import ClusterOptions
 
 log = logging.getLogger("eggscripts.child")
 
 
-class Link(FramedProtocol):
-    """The child's end of its channel: framed JSON in both directions, on the event loop."""
+class ChildProcess:
+    role: Role
+    log_role: str
+    boot_error = ExitCode.ERROR  # exit status when the app layer fails to boot
 
-    peer = "master"
+    def __init__(self, options: ClusterOptions, sock: socket.socket) -> None:
+        self.options = options
+        self.sock = sock
+        self.target: Any = None  # the booted Application or Agent
 
-    def __init__(
-        self,
-        role: Role,
-        on_message: Callable[[dict[str, Any]], None],
-        on_lost: Callable[[], None],
-    ) -> None:
-        super().__init__()
-        self.role = role
-        self.on_frame = on_message  # type: ignore[method-assign]
-        self._on_lost = on_lost
+    async def main(self) -> int:
+        self.orphan_watch = OrphanWatch(self.on_master_lost)
+        self.link: Link = await open_link(
+            self.sock, self.role, self.on_message, self.on_master_lost
+        )
+        self.messenger = Messenger(self.link, self.role)
+        try:
+            import_requires(self.options.require, self.options.base_dir)
+            target = self.create_target(boot_info(self.options))
+            target.messenger = self.messenger
+            self.target = target
+            await target.boot()
+        except BaseException as exc:
+            await self.report_startup_error(exc)
+            return self.boot_error
+        return await self.serve()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        self._on_lost()
+    def create_target(self, info: BootInfo) -> Any:
+        raise NotImplementedError
 
-    @property
-    def connected(self) -> bool:
-        return self.transport is not None and not self.transport.is_closing()
+    async def serve(self) -> int:
+        raise NotImplementedError
 
-    def send(
-        self,
-        action: str,
-        data: Any = None,
-        to: str = Role.MASTER.value,
-        receiver_pid: int | None = None,
-    ) -> None:
-        """Queue one message for the master; raises TypeError for non-JSON data."""
-        frame = encode(message(action, data, self.role, to, receiver_pid))
-        if self.connected:
-            assert self.transport is not None
-            self.transport.write(frame)
+    def on_message(self, msg: Message) -> None:
+        if msg.action == Action.EGG_READY and self.target is not None:
+            run_in_background(self.target.server_did_ready())
+        self.messenger.deliver(msg)
 
-    async def drain(self, timeout: float = 1.0) -> None:
-        """Wait until what was sent has left the process (before exiting on purpose)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.connected and loop.time() < deadline:
-            assert self.transport is not None
-            if not self.transport.get_write_buffer_size():
-                return
-            await asyncio.sleep(0.005)
+    def on_master_lost(self) -> None:
+        raise NotImplementedError
+
+    async def report_startup_error(self, exc: BaseException) -> str:
+        """Tell the master why this child cannot start (one line) and log the traceback."""
+        text = describe_exception(exc, self.options.base_dir)
+        if isinstance(exc, StartupError):
+            log.error("start failed: %s", text)
+        else:
+            log.error("start failed: %s", text, exc_info=exc)
+        self.link.send(Action.STARTUP_ERROR, {"message": text, "pid": os.getpid()})
+        await self.link.drain()
+        return text
+
+
+def run_child(title: str, log_role: str, options: ClusterOptions, main: Callable[[], Any]) -> int:
+    """The process around a child: its title, signal dispositions, logging, an event loop.
+    Ctrl-C reaches the whole process group; only the master decides what it means."""
+    from runtime.titles import set_title
+
+    set_title(title)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    setup_logging(log_role, options.base_dir, options.name or "app")
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return int(loop.run_until_complete(main()))
+    finally:
+        logging.shutdown()
 
 
 def boot_info(options: ClusterOptions) -> BootInfo:
@@ -99,76 +123,6 @@ def boot_info(options: ClusterOptions) -> BootInfo:
     )
 
 
-async def boot_target(create: Callable[[Any], Any], options: ClusterOptions, messenger: Any) -> Any:
-    """Load `--require`d modules, then create and boot the app (or agent) with its
-    messenger; raises whatever the app's code raises, for `report_startup_error`."""
-    import_requires(options.require, options.base_dir)
-    target = create(boot_info(options))
-    target.messenger = messenger
-    await target.boot()
-    return target
-
-
-async def open_link(
-    sock: socket.socket,
-    role: Role,
-    on_message: Callable[[dict[str, Any]], None],
-    on_lost: Callable[[], None],
-) -> Link:
-    loop = asyncio.get_running_loop()
-    _, link = await loop.create_unix_connection(lambda: Link(role, on_message, on_lost), sock=sock)
-    return link
-
-
-async def report_startup_error(link: Link, exc: BaseException, base_dir: str) -> str:
-    """Tell the master why this child cannot start (one line) and log the traceback."""
-    text = describe_exception(exc, base_dir)
-    if isinstance(exc, StartupError):
-        log.error("start failed: %s", text)
-    else:
-        log.error("start failed: %s", text, exc_info=exc)
-    link.send(Action.STARTUP_ERROR.value, {"message": text, "pid": os.getpid()})
-    await link.drain()
-    return text
-
-
-def import_requires(requires: tuple[str, ...], base_dir: str) -> None:
-    """`--require`: a module name, or a path to a .py file (relative to BASE_DIR)."""
-    for item in requires:
-        try:
-            if item.endswith(".py") or os.sep in item:
-                path = item if os.path.isabs(item) else os.path.join(base_dir, item)
-                name = "_eggscripts_require_" + os.path.splitext(os.path.basename(path))[0]
-                spec = importlib.util.spec_from_file_location(name, path)
-                if spec is None or spec.loader is None or not os.path.isfile(path):
-                    raise StartupError(f"--require: file not found: {path}")
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[name] = module
-                spec.loader.exec_module(module)
-            else:
-                importlib.import_module(item)
-        except StartupError:
-            raise
-        except ModuleNotFoundError as exc:
-            if exc.name == item:
-                raise StartupError(f"--require: no module named {item!r}") from None
-            raise StartupError(f"--require {item}: {describe_exception(exc, base_dir)}") from exc
-        except Exception as exc:
-            raise StartupError(f"--require {item}: {describe_exception(exc, base_dir)}") from exc
-
-
-_background: set[asyncio.Future[Any]] = set()
-
-
-def spawn(awaitable: Any) -> asyncio.Future[Any]:
-    """Run a coroutine in the background, keeping a reference until it finishes (the loop
-    itself only keeps weak ones, so an unreferenced task can vanish mid-flight)."""
-    task = asyncio.ensure_future(awaitable)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-    return task
-
-
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop where available: uvicorn only installs it in `Server.run()`, and serving on
     the default loop costs ~20% of the throughput."""
@@ -177,36 +131,3 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     except ImportError:  # pragma: no cover
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
-
-
-class OrphanWatch:
-    """Ends this child once its master is gone, even if app code blocks the event loop.
-
-    EOF on the channel tells a responsive loop at once (it calls `lost()`); this daemon
-    thread covers a loop stuck in synchronous app code by noticing the reparenting (the
-    parent pid changes) within `POLL` seconds. Either way the child then has `GRACE`
-    seconds to finish in-flight work before it `_exit`s, so no orphan keeps serving.
-    """
-
-    POLL = 0.2
-    GRACE = 1.5
-
-    def __init__(self, on_lost: Callable[[], None]) -> None:
-        self._master = os.getppid()
-        self._loop = asyncio.get_running_loop()
-        self._on_lost = on_lost
-        self._gone = threading.Event()
-        thread = threading.Thread(target=self._watch, name="eggscripts-orphan-watch", daemon=True)
-        thread.start()
-
-    def lost(self) -> None:
-        self._gone.set()
-
-    def _watch(self) -> None:
-        while not self._gone.wait(self.POLL):
-            if os.getppid() != self._master:
-                self._gone.set()
-                with contextlib.suppress(RuntimeError):  # the loop may already be closed
-                    self._loop.call_soon_threadsafe(self._on_lost)
-        time.sleep(self.GRACE)
-        os._exit(1)

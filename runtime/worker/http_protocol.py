@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol with the limits and read timeouts a public server needs.
+"""uvicorn's httptools protocol (with our draining shutdown, `draining.py`) plus the limits
+and read timeouts a public server needs.
 
 uvicorn caps nothing on the way in: a 16 MB header is parsed and answered, and a connection
 that never sends, headers that never end or a body that never ends stay open for ever (a
@@ -28,7 +29,9 @@ import resource
 from typing import Any
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+
+from runtime.worker.draining import DrainingHttpToolsProtocol
 
 _MESSAGES = {
     408: b"Request Timeout",
@@ -74,7 +77,7 @@ class Limits:
         self.body_timeout: float = options.body_timeout
 
 
-class LimitedHttpToolsProtocol(HttpToolsProtocol):
+class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
     limits: Limits  # set on the per-worker subclass made by `protocol_class`
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -55,14 +55,14 @@ class WorkerServer(Server):
             self._on_started()
 
 
-def server_config(options: Any, app: Any) -> Config:
-    """uvicorn's Config for serving the ASGI 3 callable `app` with the cluster's options."""
+def server_config(options: Any, app: Any, https: Any = None) -> Config:
+    """uvicorn's Config for serving the ASGI 3 callable `app` with the cluster's options
+    (`https`: key and cert, from --https-* or the app's `cluster.https` config)."""
     if options.root_path and options.app is None:
         app = route_below_root(app, options.root_path)
     if options.access_log:
         access_log.setup(foreground=options.ready_fd is None)
         app = access_log.wrap(app)
-    https = options.https
     return Config(
         app,
         http=protocol_class(options),
@@ -77,7 +77,8 @@ def server_config(options: Any, app: Any) -> Config:
         timeout_keep_alive=options.keep_alive,
         backlog=options.backlog,
         limit_concurrency=options.limit_concurrency,
-        timeout_graceful_shutdown=options.kill_app_timeout / 1000,
+        # uvicorn annotates int but uses the value as a float timeout
+        timeout_graceful_shutdown=options.kill_app_timeout / 1000,  # type: ignore[arg-type]
         ssl_keyfile=https.key if https else None,
         ssl_certfile=https.cert if https else None,
     )
@@ -128,7 +129,9 @@ def resource_exhaustion_filter(
     return filtered
 
 
-def build_server(options: Any, target: Any, on_started: Callable[[], None]) -> WorkerServer:
+def build_server(
+    options: Any, target: Any, on_started: Callable[[], None], https: Any = None
+) -> WorkerServer:
     """The server for a booted target (an egg-style Application or an AppTarget)."""
     state = getattr(target, "lifespan_state", None)
-    return WorkerServer(server_config(options, target.asgi), on_started, state)
+    return WorkerServer(server_config(options, target.asgi, https), on_started, state)
