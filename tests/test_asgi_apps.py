@@ -58,7 +58,7 @@ def test_each_kind_of_app_serves_from_two_workers(
 def test_raising_lifespan_startup_fails_the_start_in_one_line(daemon: Daemon) -> None:
     daemon.env["ASGI_FAIL_STARTUP"] = "1"
     result = daemon.start("pkg.main:app")
-    assert result.returncode != 0
+    assert result.returncode == 4  # the app failed to load (SPEC §2.4)
     assert "lifespan startup failed: " in result.stderr
     assert "pkg/main.py:" in result.stderr and "RuntimeError: database is down" in result.stderr
     assert not any(cluster_processes(daemon.title).values())
@@ -67,7 +67,7 @@ def test_raising_lifespan_startup_fails_the_start_in_one_line(daemon: Daemon) ->
 def test_an_import_error_names_the_file_and_line(daemon: Daemon) -> None:
     (daemon.base_dir / "broken.py").write_text("import os\nraise ImportError('no db driver')\n")
     result = daemon.start("broken:app")
-    assert result.returncode != 0
+    assert result.returncode == 4
     assert "broken.py:2: ImportError: no db driver" in result.stderr
     missing = daemon.start("nosuchmodule:app")
     assert "no module named 'nosuchmodule'" in missing.stderr
