@@ -5,13 +5,14 @@ factory natively), and every way naming an app can fail: one line, non-zero, not
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.asgi_helpers import ASGI_FIXTURE, Daemon
 from tests.cli_helpers import cli_env, copy_app, run_cli
-from tests.helpers import cluster_processes, request
+from tests.helpers import cluster_processes, request, wait_until
 
 
 @pytest.fixture
@@ -62,6 +63,24 @@ def test_raising_lifespan_startup_fails_the_start_in_one_line(daemon: Daemon) ->
     assert "lifespan startup failed: " in result.stderr
     assert "pkg/main.py:" in result.stderr and "RuntimeError: database is down" in result.stderr
     assert not any(cluster_processes(daemon.title).values())
+
+
+def test_a_reload_whose_canary_lifespan_fails_keeps_the_old_workers(daemon: Daemon) -> None:
+    result = daemon.start("pkg.main:app")
+    assert result.returncode == 0, result.stderr
+    try:
+        old = daemon.workers()
+        (daemon.base_dir / "FAIL_STARTUP").write_text("")
+        master = cluster_processes(daemon.title)["master"][0]
+        master.send_signal(signal.SIGHUP)
+        log = daemon.base_dir / "logs" / "asgi" / "master.log"
+        wait_until(lambda: "reload failed: " in log.read_text(), timeout=20)
+        line = next(ln for ln in log.read_text().splitlines() if "reload failed: " in ln)
+        assert "lifespan startup failed: " in line and "database is down" in line
+        assert daemon.workers() == old
+        assert request(daemon.port, "/").status == 200
+    finally:
+        daemon.stop()
 
 
 def test_an_import_error_names_the_file_and_line(daemon: Daemon) -> None:
