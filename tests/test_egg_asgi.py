@@ -34,6 +34,8 @@ def test_server_sent_events_and_file_bodies(egg: Daemon) -> None:
     assert data.status == 200 and len(data.body) == 300_000
     assert data.headers["content-length"] == "300000"
     assert (egg.base_dir / "app" / "data.bin").read_bytes() == data.body
+    opened = request(egg.port, "/fileobj")
+    assert opened.body == data.body and opened.headers["content-type"] == "application/x-test"
 
 
 def test_websocket_route(egg: Daemon) -> None:
