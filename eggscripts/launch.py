@@ -13,6 +13,7 @@ import os
 import sys
 from typing import Any, NoReturn
 
+from eggscripts import app_options
 from eggscripts.errors import EggScriptsError
 
 RUNTIME_MODULE = "runtime.start_cluster"
@@ -69,6 +70,7 @@ def make_plan(
         "grace_period": values["grace_period"],
         "log_format": values["log_format"],
         "control_path": control,
+        **app_options.runtime_options(values),
     }
     if values["health_port"] is not None:
         options["health_host"], options["health_port"] = values["health_port"]

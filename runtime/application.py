@@ -50,6 +50,11 @@ class Application(AsgiApp, EggCore):
     async def boot(self) -> None:
         await super().boot()
         self.refresh_fast_routes()
+        await self.router.mounts.startup(self.base_dir)  # mounted ASGI apps' lifespans
+
+    async def close(self) -> None:
+        await super().close()
+        await self.router.mounts.shutdown(5.0)
 
     def redirect(self, source: str, destination: str, status: int = 301) -> Any:
         """egg's `app.redirect(path, target, status)`: `app.router.redirect`."""

@@ -57,13 +57,12 @@ def parse(text: str) -> ClusterOptions:
 
 async def load_target(options: ClusterOptions) -> Any:
     """Boot what a worker would serve; raises what the app raises."""
-    if getattr(options, "app", None):  # pragma: no cover - lands with the ASGI targets
-        raise StartupError("module:attr targets: wire runtime.check.load_target to the loader")
-    from runtime.loader import create_app
-    from runtime.worker.base import boot_info, import_requires
+    from runtime.apptarget import app_factory
+    from runtime.worker.base import boot_info
+    from runtime.worker.requires import import_requires
 
     import_requires(options.require, options.base_dir)
-    app = create_app(boot_info(options))
+    app = app_factory(options)(boot_info(options))
     try:
         await asyncio.wait_for(app.boot(), options.startup_timeout / 1000)
     except asyncio.TimeoutError:
@@ -74,7 +73,11 @@ async def load_target(options: ClusterOptions) -> Any:
 
 
 def summary(app: Any) -> list[str]:
-    """What was loaded: counts and every route, one per line."""
+    """What was loaded: counts and every route, one per line (for `module:attr`: the
+    interface it is served with and whether its lifespan ran)."""
+    if getattr(app, "options", None) is not None and getattr(app.options, "app", None):
+        lifespan = "ran" if app.lifespan is not None and app.lifespan.state is not None else "-"
+        return [f"app: {app.options.app} ({app.interface}), lifespan startup {lifespan}"]
     lines = [f"plugins ({len(app.plugins)}): {', '.join(app.plugins) or '-'}"]
     names = [name for name, _ in app.middleware]
     lines.append(f"middleware ({len(names)}): {', '.join(names) or '-'}")
@@ -136,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         report(f"app failed to start: {describe_exception(exc, base)}")
         return ExitCode.ERROR
     ms = (time.monotonic() - started) * 1000
-    print(f"{PREFIX} check passed: {app.name} (env {app.env}) loaded in {ms:.0f} ms")
+    name, env = getattr(app, "name", options.app), getattr(app, "env", options.env)
+    print(f"{PREFIX} check passed: {name} (env {env}) loaded in {ms:.0f} ms")
     for line in summary(app):
         print(f"  {line}")
     for record in collected.records:

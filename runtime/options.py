@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from typing import Any
 
 from runtime.errors import OptionsError
@@ -20,6 +21,22 @@ DEFAULT_WORKER_TIMEOUT = 30_000
 # Kept from the grace period for the final SIGKILLs and the master's own exit.
 STOP_MARGIN = 1_000
 LOG_FORMATS = ("text", "json")
+INTERFACES = ("auto", "asgi", "wsgi")
+LIFESPANS = ("auto", "on", "off")
+APP_TARGET_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+# (option, minimum) for the numeric HTTP options; OPTIONAL ones may also be null.
+POSITIVE = (
+    ("threads", 1),
+    ("keep_alive", 0.001),
+    ("backlog", 1),
+    ("limit_concurrency", 1),
+    ("max_body", 0),
+    ("max_header_size", 1024),
+    ("max_headers", 1),
+    ("header_timeout", 0.001),
+    ("body_timeout", 0.001),
+)
+OPTIONAL = frozenset(("limit_concurrency", "max_body"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +90,42 @@ class ClusterOptions:
     # The control socket's path (`status`, `scale`, `reload`), chosen by the CLI; its
     # directory must exist, be ours and mode 700. None: no control channel.
     control_path: str | None = None
+    # The application served by the app workers (SPEC §9): an egg-style app directory when
+    # `app` is None, else an ASGI/WSGI callable named `module:attr` (BASE_DIR on sys.path).
+    app: str | None = None
+    factory: bool = False
+    interface: str = "auto"  # auto | asgi | wsgi
+    lifespan: str = "auto"  # auto | on | off
+    threads: int = 10  # WSGI: size of each worker's thread pool (a2wsgi's default)
+    # HTTP server settings for every kind of app (runtime/worker/http_server.py).
+    root_path: str = ""
+    proxy_headers: bool = False
+    forwarded_allow_ips: str = "127.0.0.1"
+    access_log: bool = False
+    keep_alive: float = 5.0  # s: idle connection (before and between requests)
+    backlog: int = 2048
+    limit_concurrency: int | None = None
+    max_body: int | None = None  # bytes; None = no server-wide cap
+    max_header_size: int = 65_536  # bytes of request line + headers, else 431
+    max_headers: int = 100  # header fields per request, else 431
+    header_timeout: float = 10.0  # s from a request's first byte to its last header
+    body_timeout: float = 30.0  # s without a byte while a request body is being read
+
+    def _validate_http(self) -> None:
+        if self.interface not in INTERFACES:
+            raise OptionsError(f"interface must be one of {', '.join(INTERFACES)}")
+        if self.lifespan not in LIFESPANS:
+            raise OptionsError(f"lifespan must be one of {', '.join(LIFESPANS)}")
+        if self.app is not None and not APP_TARGET_RE.match(self.app):
+            raise OptionsError(f"app must look like module:attribute, got {self.app!r}")
+        if self.root_path and not self.root_path.startswith("/"):
+            raise OptionsError(f"root_path must start with '/', got {self.root_path!r}")
+        for name, minimum in POSITIVE:
+            value = getattr(self, name)
+            if value is None and name in OPTIONAL:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+                raise OptionsError(f"{name} must be a number >= {minimum}, got {value!r}")
 
     @property
     def bind_host(self) -> str:
@@ -141,6 +194,7 @@ class ClusterOptions:
             raise OptionsError(f"worker_timeout must be an integer >= 0, got {timeout!r}")
         if not self.env:
             raise OptionsError("env must not be empty")
+        self._validate_http()
         for name in ("user", "group"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):

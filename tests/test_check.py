@@ -57,10 +57,15 @@ def test_env_option_selects_the_config(tmp_path: Path) -> None:
     assert rc == 1 and "config.qa.py:1: RuntimeError: qa config broken" in err
 
 
-def test_module_attr_target_is_refused_in_one_line_for_now(tmp_path: Path) -> None:
-    rc, _, err = check("myapp:app", home=tmp_path)
+def test_module_attr_target_is_loaded_and_a_broken_one_fails_in_one_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "good.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    rc, out, err = check("good:app", home=tmp_path)
+    assert rc == 0, err
+    assert "app: good:app (asgi)" in out
+    (tmp_path / "bad.py").write_text("raise RuntimeError('no database')\n")
+    rc, _, err = check("bad:app", home=tmp_path)
     assert rc == 1
-    assert err.strip() == (
-        "[eggscripts] app failed to start: myapp:app: module:attr targets are not supported "
-        "by this runtime"
-    )
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "bad.py:1" in lines[0] and "no database" in lines[0], err

@@ -157,8 +157,7 @@ def test_foreground_execs_in_place(
 def test_app_name_falls_back_to_a_title_safe_directory_name(
     tmp_path: Path, python: RecordingPython, port: int, title: str
 ) -> None:
-    app = tmp_path / f"{title} app"
-    app.mkdir()
+    app = make_app(tmp_path / f"{title} app")
     got = handed_over(app, python, port, f"--port={port}")
     assert got["title"] == f"egg-server-{title}-app"
 

@@ -139,7 +139,7 @@ def test_router_error_fails_at_once_with_the_error(
     start: Start, tmp_path: Path, title: str
 ) -> None:
     app = make_app(tmp_path / "app")
-    (app / "app").mkdir()
+    (app / "app").mkdir(exist_ok=True)
     (app / "app" / "router.py").write_text(
         "def router(app):\n    raise KeyError('no such controller: users')\n"
     )

@@ -9,7 +9,16 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import app_settings, capacity, control_path, launch, options, procs, title_lock
+from eggscripts import (
+    app_settings,
+    app_target,
+    capacity,
+    control_path,
+    launch,
+    options,
+    procs,
+    title_lock,
+)
 from eggscripts.errors import AlreadyRunning
 from eggscripts.types import is_path
 
@@ -17,15 +26,19 @@ from eggscripts.types import is_path
 @click.command(
     "start",
     short_help="Start a cluster (foreground or --daemon).",
-    params=[*options.click_params(options.START), options.base_dir_argument()],
+    params=[*options.click_params(options.START), app_target.base_dir_argument()],
     epilog="Examples: `eggscripts start --daemon --port=8080 --title=shop /srv/shop`; "
-    "`eggscripts start` (foreground, current directory).",
+    "`eggscripts start` (foreground, current directory); "
+    "`eggscripts start --daemon --workers=2 pkg.main:app` (an ASGI/WSGI app).",
 )
 @click.pass_context
 def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     """Start a cluster: a master, an agent and --workers app workers on one port.
 
-    BASE_DIR (default: the current directory) is the app. Every option may also be set in
+    BASE_DIR (default: the current directory) is the app: an egg-style app directory, or
+    the directory holding an ASGI/WSGI app named with --app=module:attr (FastAPI,
+    Starlette, Django, Flask). BASE_DIR may also be `module:attr` itself: the app in the
+    current directory. Every option may also be set in
     [tool.eggscripts] of BASE_DIR/pyproject.toml (same names, e.g. `workers = 4`); the
     command line wins over the environment (PORT, EGG_WORKERS, EGG_SERVER_ENV), which wins
     over pyproject.toml.
@@ -40,8 +53,10 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     stderr output, timeout), 2 bad usage, 3 an app worker failed to boot, 4 the app failed
     to load (import, config, plugin, router, Boot hook), 5 the agent failed to start.
     """
+    base_dir, short_target = app_target.split(base_dir)
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.START, app)
+    app_target.apply(values, short_target, base_dir)  # an app is named, or BASE_DIR is one
     values["title"] = values["title"] or app.default_title
     for stream in ("stdout", "stderr"):  # per title: two apps never rotate each other's file
         default = os.path.join("~", "logs", values["title"], f"master-{stream}.log")

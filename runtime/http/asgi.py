@@ -11,9 +11,11 @@ import json
 import traceback
 from typing import Any
 
+from runtime.http import websocket
 from runtime.http.bodyparser import BODY_METHODS, read_body
 from runtime.http.context import NULL_BODY
 from runtime.http.errors import HttpError, reason
+from runtime.http.stream import Stream, is_stream
 
 _EMPTY_STATUS = frozenset((204, 205, 304))
 _TEXT = "text/plain; charset=utf-8"
@@ -43,8 +45,9 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Status, raw headers and body bytes for the state the handler left in `ctx` (Koa)."""
+def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], Any]:
+    """Status, raw headers and body (bytes, or a `Stream`) for what the handler left in
+    `ctx` (Koa)."""
     body = ctx._body
     status = ctx._status
     ctype = ctx._type
@@ -60,6 +63,8 @@ def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     elif isinstance(body, (bytes, bytearray, memoryview)):
         data = bytes(body)
         bctype = _BBIN if ctype is None else _ctype(ctype)
+    elif is_stream(body):
+        return _stream_response(ctx, status, Stream(body))
     else:
         data = _dumps(body)
         bctype = _BJSON if ctype is None else _ctype(ctype)
@@ -67,6 +72,14 @@ def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     if ctx._headers:
         _extra_headers(ctx, headers)
     return status, headers, data
+
+
+def _stream_response(ctx: Any, status: int, stream: Stream) -> tuple[int, list, Any]:
+    ctype = ctx._type or stream.content_type()
+    headers = [(_CTYPE, _ctype(ctype))]
+    if stream.length is not None:
+        headers.append((_CLEN, _length(stream.length)))
+    return status, _extra_headers(ctx, headers), stream
 
 
 def _extra_headers(ctx: Any, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -94,12 +107,18 @@ def make_asgi(app: Any) -> Any:
     limit = app.bodyparser_limit
     error_response = app._error_response
     other_scope = app._other_scope
+    mounts = app.router.mounts
+    find_mount = mounts.find if mounts else None
     last: tuple[Any, bytes, Any] = (None, b"", ())  # (body str, its bytes, its headers)
 
     async def asgi(scope: dict, receive: Any, send: Any) -> None:
         nonlocal last
         if scope["type"] != "http":
             return await other_scope(scope, receive, send)
+        if find_mount is not None:
+            mount = find_mount(scope["path"])
+            if mount is not None:
+                return await mount(scope, receive, send)
         ctx = ctx_cls(app, scope, receive)
         try:
             method = scope["method"]
@@ -127,7 +146,11 @@ def make_asgi(app: Any) -> Any:
         except Exception as exc:  # every error becomes a response, never a dropped socket
             status, headers, data = error_response(ctx, exc)
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": data})
+        if data.__class__ is bytes:
+            await send({"type": "http.response.body", "body": data})
+        else:  # a Stream (runtime/http/stream.py): sent as it is produced
+            stream: Stream = data  # type: ignore[assignment]
+            await stream.send(send)
 
     return asgi
 
@@ -193,7 +216,8 @@ class AsgiApp:
             return 500, [(_CTYPE, _BTEXT), (_CLEN, _length(len(data)))], data
 
     async def _other_scope(self, scope: dict, receive: Any, send: Any) -> None:
-        """Lifespan is acknowledged (the runtime boots the app itself); websockets refused."""
+        """Lifespan is acknowledged (the runtime boots the app itself); a WebSocket goes to
+        a mounted app or a `router.websocket` route, else it is refused (HTTP 403)."""
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -203,5 +227,11 @@ class AsgiApp:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         elif scope["type"] == "websocket":
-            await receive()
-            await send({"type": "websocket.close", "code": 1000})
+            router = self.router  # type: ignore[attr-defined]
+            mount = router.mounts.find(scope["path"])
+            if mount is not None:
+                return await mount(scope, receive, send)
+            found = router.sockets.find(scope["path"])
+            if found is None:
+                return await websocket.refuse(receive, send)
+            await websocket.serve(self, scope, receive, send, found)

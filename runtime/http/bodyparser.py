@@ -81,7 +81,7 @@ def parse_body(ctx: Any) -> Any:
             return {}
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # 1000-deep nesting too
             raise HttpError(400, "Invalid JSON body") from None
     if ctype == "application/x-www-form-urlencoded":
         try:

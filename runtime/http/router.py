@@ -90,6 +90,11 @@ class Router:
         self._implicit_head: set[str] = set()
         self._dynamic: dict[str, list[tuple[re.Pattern, Handler]]] = {m: [] for m in METHODS}
         self._named: dict[str, Route] = {}
+        from runtime.http.mount import Mounts
+        from runtime.http.websocket import SocketRoutes
+
+        self.mounts = Mounts()
+        self.sockets = SocketRoutes()
 
     # ---- registration -------------------------------------------------------------------
     def _resolve(self, handler: Any) -> Callable[..., Any]:
@@ -170,6 +175,14 @@ class Router:
 
     def all(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(METHODS, path, *args, name=name)
+
+    def mount(self, prefix: str, app: Any) -> None:
+        """Serve the ASGI app `app` under `prefix` (runtime/http/mount.py)."""
+        self.mounts.add(prefix, app)
+
+    def websocket(self, path: str, handler: Any) -> None:
+        """`async def handler(ws)` serves WebSockets to `path` (runtime/http/websocket.py)."""
+        self.sockets.add(path, as_async(self._resolve(handler)))
 
     def resources(self, *args: Any) -> list[Route]:
         """`resources([name,] prefix, *middleware, controller)`: egg's RESTful mapping."""

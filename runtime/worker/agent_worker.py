@@ -47,9 +47,9 @@ class AgentWorker(ChildProcess):
         self.leaders: Any = None  # runtime.cluster_client.LeaderServer once booted
 
     def create_target(self, info: BootInfo) -> Any:
-        from runtime.loader import create_agent
+        from runtime.apptarget import agent_factory
 
-        return create_agent(info)
+        return agent_factory(self.options)(info)
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()

@@ -19,23 +19,20 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import uvicorn.lifespan.off
 import uvicorn.protocols.http.httptools_impl
-from uvicorn.config import Config
-from uvicorn.server import Server
 
+from runtime.apptarget import app_factory
 from runtime.exitcodes import ExitCode
 from runtime.ipc.message import Action, Role
-from runtime.loader import create_app
 from runtime.loader.listen_config import cluster_https
 from runtime.options import ClusterOptions
 from runtime.titles import app_title
 from runtime.worker.base import ChildProcess, run_child
-from runtime.worker.draining import DrainingHttpToolsProtocol
 from runtime.worker.heartbeat import beat
+from runtime.worker.http_server import WorkerServer, build_server, resource_exhaustion_filter
 from runtime.worker.process_tree import stop_requested, terminate_tree
 from runtime.worker.stats import sample
 
@@ -75,23 +72,6 @@ def preload() -> None:
 FAULT_EXIT_LIMIT = 5.0  # SPEC §3: a faulted worker exits after at most 5 s
 
 
-class WorkerServer(Server):
-    """uvicorn's Server minus its signal capture, plus a hook when it starts accepting."""
-
-    def __init__(self, config: Config, on_started: Any) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._on_started()
-
-
 class AppWorker(ChildProcess):
     role = Role.APP
     boot_error = ExitCode.APP_LOAD_ERROR
@@ -111,7 +91,7 @@ class AppWorker(ChildProcess):
         self.orphaned = False
 
     def create_target(self, info: BootInfo) -> Any:
-        return create_app(info)
+        return app_factory(self.options)(info)
 
     async def serve(self) -> int:
         loop = asyncio.get_running_loop()
@@ -122,25 +102,11 @@ class AppWorker(ChildProcess):
         # From here on the loop must keep beating. Not during boot: a long synchronous boot
         # is the startup timeout's business, and a replacement must not be killed for it.
         beat(loop, self.link.send, self.options.heartbeat_timeout, lambda: sample(self.server))
-        loop.set_exception_handler(self.on_uncaught)
+        loop.set_exception_handler(resource_exhaustion_filter(self.on_uncaught))
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
-        https = self.options.https or cluster_https(self.target.config)
-        config = Config(
-            self.target.asgi,  # the bound request function: no instance __call__ per request
-            http=DrainingHttpToolsProtocol,
-            ws="none",
-            lifespan="off",
-            interface="asgi3",
-            access_log=False,
-            log_config=None,
-            proxy_headers=False,
-            # uvicorn annotates int but uses the value as a float timeout
-            timeout_graceful_shutdown=self.options.kill_app_timeout / 1000,  # type: ignore[arg-type]
-            ssl_keyfile=https.key if https else None,
-            ssl_certfile=https.cert if https else None,
-        )
-        self.server = WorkerServer(config, self.on_started)
+        https = self.options.https or cluster_https(getattr(self.target, "config", {}))
+        self.server = build_server(self.options, self.target, self.on_started, https)
         await self.server.serve(sockets=[self.listener])
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.target.close(), self.options.kill_app_timeout / 1000)

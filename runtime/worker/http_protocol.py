@@ -1,0 +1,260 @@
+"""uvicorn's httptools protocol (with our draining shutdown, `draining.py`) plus the limits
+and read timeouts a public server needs.
+
+uvicorn caps nothing on the way in: a 16 MB header is parsed and answered, and a connection
+that never sends, headers that never end or a body that never ends stay open for ever (a
+few thousand of them exhaust a worker's file descriptors). This subclass adds, per
+connection, without touching the parsing itself (still httptools):
+
+- `max_header_size`: request line + headers larger than this -> 431 (414 for the URL alone);
+- `max_headers`: more header fields than this -> 431;
+- `max_body`: a declared or received body larger than this -> 413 (off when None);
+- `keep_alive`: an idle connection, before its first request too, is closed after this;
+- `header_timeout`: a request whose headers are not complete this long after its first
+  byte -> 408 and close (slowloris);
+- `body_timeout`: no body byte for this long while the app waits for one -> 408 (or a plain
+  close when the response has started). Time spent with reading paused because the app
+  is slow to consume the body does not count: that is the app's doing, not the client's.
+
+Timers are armed only when a request is actually incomplete after a read, so a request that
+arrives in one segment (nearly all of them) costs no timer at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import resource
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+
+from runtime.worker.draining import DrainingHttpToolsProtocol
+
+_MESSAGES = {
+    408: b"Request Timeout",
+    413: b"Request Entity Too Large",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+}
+
+
+log = logging.getLogger("eggscripts.app")
+
+
+class Rejected(Exception):
+    """Raised inside a parser callback to abort the request with `status`."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def open_fds() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:  # pragma: no cover - no /proc
+        return 32
+
+
+class Limits:
+    """The numbers above, read from the cluster options once per worker (after boot, so
+    the files the app opened count against the file-descriptor budget)."""
+
+    def __init__(self, options: Any) -> None:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        # Connections this worker can hold before accept() fails with EMFILE. uvloop
+        # (libuv) then closes new connections at once and tells nobody, so the worker
+        # watches the count itself.
+        self.max_connections = soft - open_fds() - 2 if soft > 0 else None
+        self.fds_warned = False
+        self.max_header_size: int = options.max_header_size
+        self.max_headers: int = options.max_headers
+        self.max_body: int | None = options.max_body
+        self.header_timeout: float = options.header_timeout
+        self.body_timeout: float = options.body_timeout
+
+
+class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
+    limits: Limits  # set on the per-worker subclass made by `protocol_class`
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._in_head = False
+        self._head_bytes = self._head_recv = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._body_seen = 0.0
+        self._body_bytes = 0
+        # A connection that never sends anything is idle from the start: the keep-alive
+        # timeout applies to it exactly as it does between two requests.
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+        limits = self.limits
+        if limits.max_connections is not None and len(self.connections) >= limits.max_connections:
+            self._out_of_fds(limits)
+
+    def _out_of_fds(self, limits: Limits) -> None:
+        if not limits.fds_warned:
+            limits.fds_warned = True
+            log.error(
+                "out of file descriptors (%d connections open, open-files limit %d): new "
+                "connections are refused until some close; raise the limit (ulimit -n) "
+                "or lower --keep-alive (logged once per worker)",
+                len(self.connections),
+                resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timers()
+        super().connection_lost(exc)
+
+    def _cancel_timers(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, Rejected):
+                self.reject(exc.__context__.status)
+                return
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserError:
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self._cancel_timers()
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        if self._in_head:  # headers still incomplete: httptools is buffering them
+            self._head_recv += len(data)
+            if self._head_recv > self.limits.max_header_size:
+                self.reject(431)
+            elif self._head_timer is None:
+                self._head_timer = self.loop.call_later(
+                    self.limits.header_timeout, self._head_timed_out
+                )
+            return
+        cycle = self.cycle
+        if cycle is not None and cycle.more_body and not cycle.response_complete:
+            self._body_seen = self.loop.time()
+            if self._body_timer is None:
+                self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
+
+    # ---- parser callbacks ---------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._head_bytes = self._head_recv = 0
+        self._body_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > self.limits.max_header_size:
+            raise Rejected(414)
+        self._head_bytes += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # uvicorn's on_header plus the two caps (one call per header, not two).
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > self.limits.max_header_size:
+            raise Rejected(431)
+        if len(self.headers) >= self.limits.max_headers:
+            raise Rejected(431)
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        if self.limits.max_body is not None:
+            for name, value in self.headers:
+                if (
+                    name == b"content-length"
+                    and value.isdigit()
+                    and int(value) > self.limits.max_body
+                ):
+                    raise Rejected(413)
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self.limits.max_body is not None:
+            self._body_bytes += len(body)
+            if self._body_bytes > self.limits.max_body:
+                raise Rejected(413)
+        super().on_body(body)
+
+    # ---- timeouts and rejections --------------------------------------------------------
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.transport.is_closing():
+            self.reject(408)
+
+    def _body_check(self) -> None:
+        self._body_timer = None
+        cycle = self.cycle
+        if self.transport.is_closing() or cycle is None:
+            return
+        if not cycle.more_body or cycle.response_complete:
+            return
+        now = self.loop.time()
+        if self.flow.read_paused:  # the app is not reading: not the client's fault
+            self._body_seen = now
+        idle = now - self._body_seen
+        if idle >= self.limits.body_timeout:
+            self.reject(408)
+            return
+        self._body_timer = self.loop.call_later(self.limits.body_timeout - idle, self._body_check)
+
+    def reject(self, status: int) -> None:
+        """Answer `status` and close, unless the app already started a response (then only
+        close: a second status line would corrupt the stream)."""
+        self._cancel_timers()
+        self._in_head = False
+        cycle = self.cycle
+        started = cycle is not None and cycle.response_started and not cycle.response_complete
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True  # the app's receive() sees http.disconnect
+            cycle.message_event.set()
+        if not started and not self.transport.is_closing():
+            body = _MESSAGES[status]
+            self.transport.write(
+                b"".join(
+                    (
+                        STATUS_LINE[status],
+                        b"content-type: text/plain; charset=utf-8\r\n",
+                        b"content-length: %d\r\n" % len(body),
+                        b"connection: close\r\n\r\n",
+                        body,
+                    )
+                )
+            )
+        self.transport.close()
+
+
+def protocol_class(options: Any) -> type[LimitedHttpToolsProtocol]:
+    """A protocol class carrying this worker's limits (uvicorn instantiates it per
+    connection with its own arguments, so the limits travel as a class attribute)."""
+    return type(
+        "LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), {"limits": Limits(options)}
+    )

@@ -1,0 +1,137 @@
+"""The app worker's HTTP server: uvicorn, configured from the cluster options.
+
+One place maps our options (SPEC §9, INTERNALS §1) onto uvicorn's `Config`, for every kind
+of app: httptools with our limits and read timeouts (`http_protocol`), uvicorn's sans-I/O
+`websockets` implementation for WebSockets, no lifespan of uvicorn's own (the worker
+drives the app's lifespan itself before it accepts, so a failure can fail the start in one
+line; `WorkerServer` hands the resulting `state` to every request), no signal capture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+from collections.abc import Callable, Generator
+from typing import Any
+
+import uvicorn.lifespan.off
+import uvicorn.protocols.websockets.websockets_sansio_impl
+from uvicorn.config import Config
+from uvicorn.server import Server
+
+from runtime.worker import access_log
+from runtime.worker.http_protocol import protocol_class
+
+# uvicorn imports these lazily in Config.load(); importing them in the master before it
+# forks makes every worker share them instead of loading its own copy.
+PRELOADED = (uvicorn.lifespan.off, uvicorn.protocols.websockets.websockets_sansio_impl)
+WS_IMPLEMENTATION = "websockets-sansio"
+log = logging.getLogger("eggscripts.app")
+
+
+class WorkerServer(Server):
+    """uvicorn's Server minus its signal capture (it would re-raise SIGTERM after shutdown
+    and make a clean exit look like a crash), plus a hook when it starts accepting and the
+    lifespan `state` the worker obtained before it (copied into every request's scope)."""
+
+    def __init__(
+        self, config: Config, on_started: Callable[[], None], state: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+        self._state = state if state is not None else {}
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.lifespan.state = self._state  # uvicorn passes `lifespan.state` to protocols
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_started()
+
+
+def server_config(options: Any, app: Any, https: Any = None) -> Config:
+    """uvicorn's Config for serving the ASGI 3 callable `app` with the cluster's options
+    (`https`: key and cert, from --https-* or the app's `cluster.https` config)."""
+    if options.root_path and options.app is None:
+        app = route_below_root(app, options.root_path)
+    if options.access_log:
+        access_log.setup(foreground=options.ready_fd is None)
+        app = access_log.wrap(app)
+    return Config(
+        app,
+        http=protocol_class(options),
+        ws=WS_IMPLEMENTATION,
+        lifespan="off",
+        interface="asgi3",
+        access_log=False,
+        log_config=None,
+        root_path=options.root_path,
+        proxy_headers=options.proxy_headers,
+        forwarded_allow_ips=options.forwarded_allow_ips,
+        timeout_keep_alive=options.keep_alive,
+        backlog=options.backlog,
+        limit_concurrency=options.limit_concurrency,
+        # uvicorn annotates int but uses the value as a float timeout
+        timeout_graceful_shutdown=options.kill_app_timeout / 1000,  # type: ignore[arg-type]
+        ssl_keyfile=https.key if https else None,
+        ssl_certfile=https.cert if https else None,
+    )
+
+
+def route_below_root(app: Any, root_path: str) -> Any:
+    """uvicorn puts `--root-path` in front of `path` (the ASGI convention: Starlette and
+    Django strip `root_path` themselves); an egg-style app routes on the path below it."""
+    size = len(root_path)
+
+    async def below_root(scope: dict, receive: Any, send: Any) -> None:
+        path = scope.get("path")
+        if path is not None and path.startswith(root_path):
+            scope["path"] = path[size:] or "/"
+        await app(scope, receive, send)
+
+    return below_root
+
+
+_RESOURCE_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+
+
+def resource_exhaustion_filter(
+    handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None],
+) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    """An event-loop exception handler that treats "out of file descriptors" on accept as
+    what it is, a full worker, not a fault: logged once per worker (with what to do about
+    it), never passed to `handler` (which would retire the worker and make things worse).
+    The loop retries accepting by itself once connections close. (That is asyncio's way;
+    uvloop reports nothing, see `http_protocol.Limits.max_connections`.)"""
+    warned = False
+
+    def filtered(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        nonlocal warned
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS:
+            if not warned:
+                warned = True
+                log.error(
+                    "out of file descriptors (%s): new connections wait until open ones "
+                    "close; raise the open-files limit (ulimit -n) or lower --keep-alive "
+                    "(logged once per worker)",
+                    exc.strerror,
+                )
+            return
+        handler(loop, context)
+
+    return filtered
+
+
+def build_server(
+    options: Any, target: Any, on_started: Callable[[], None], https: Any = None
+) -> WorkerServer:
+    """The server for a booted target (an egg-style Application or an AppTarget)."""
+    state = getattr(target, "lifespan_state", None)
+    return WorkerServer(server_config(options, target.asgi, https), on_started, state)
