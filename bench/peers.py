@@ -112,6 +112,9 @@ class Eggscripts(Contender):
     def workers(self) -> list[int]:
         return sorted(p.pid for p in titled(f"eggscripts-app --title={self.title} "))
 
+    def agents(self) -> list[int]:
+        return sorted(p.pid for p in titled(f"eggscripts-agent --title={self.title} "))
+
     def send_stop(self) -> None:
         cmd = [str(BIN / "eggscripts"), "stop", f"--title={self.title}"]
         subprocess.run(cmd, env=self.env, capture_output=True, check=True)

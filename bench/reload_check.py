@@ -7,18 +7,28 @@ until every worker pid has been replaced. Reported: requests failed during the w
 same window without a reload just before, and how long the roll took. The window is
 longer than the roll, so a dip is diluted, never hidden: a ratio under 1 is the cost.
 egg-scripts has no reload (egg refused the feature, egg #3109): not applicable.
+
+    python bench/reload_check.py [--rounds 1] [--json PATH]
+
+runs just this check for eggscripts, gunicorn (HUP) and uvicorn (SIGHUP) side by side and
+prints one table (`make bench` runs it as its last part).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from measure import wrk
-from peers import BIN, Contender, EggJs, Eggscripts
+from peers import BIN, Contender, EggJs, Eggscripts, Gunicorn, Uvicorn
 
 WINDOW = 6  # seconds of wrk per measurement
 TRIGGER_AFTER = 1.0  # seconds into the window
@@ -35,6 +45,7 @@ def reload_check(contender: Contender) -> dict[str, object]:
     load.start()
     time.sleep(TRIGGER_AFTER)
     old = set(contender.workers())
+    old_agent = set(contender.agents()) if isinstance(contender, Eggscripts) else set()
     started = time.perf_counter()
     failure = trigger(contender)
     if failure is None:
@@ -52,6 +63,9 @@ def reload_check(contender: Contender) -> dict[str, object]:
         rps_ratio=during["rps"] / before["rps"] if before["rps"] else None,
         p99_ms_during=during["p99_ms"],
     )
+    if isinstance(contender, Eggscripts):
+        agents = set(contender.agents())
+        result["agent_replaced"] = bool(agents) and not agents & old_agent
     return result
 
 
@@ -75,3 +89,52 @@ def wait_replaced(contender: Contender, old: set[int]) -> str | None:
             return None
         time.sleep(0.01)
     return f"workers not all replaced within {ROLL_TIMEOUT:.0f}s"
+
+
+def table(results: dict[str, dict[str, object]]) -> list[str]:
+    """The Markdown table README quotes (one row per contender)."""
+    lines = [
+        "| contender | how | failed requests | req/s before | req/s during | ratio | roll ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    how = {"eggscripts": "`eggscripts reload`", "gunicorn + UvicornWorker": "`kill -HUP`",
+           "uvicorn --workers": "`kill -HUP`"}  # fmt: skip
+    for name, got in results.items():
+        if got.get("status") != "measured":
+            lines.append(f"| {name} | {how.get(name, '-')} | {got['status']} | | | | |")
+            continue
+        lines.append(
+            f"| {name} | {how.get(name, '-')} | {got['failed']:.0f} | {got['rps_before']:.0f} "
+            f"| {got['rps_during']:.0f} | {got['rps_ratio']:.2f}x | {got['roll_ms']:.0f} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="reload under load, side by side")
+    parser.add_argument("--only", default="", help="comma-separated name prefixes")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    home = tempfile.mkdtemp(prefix="eggscripts-bench-reload-")
+    results: dict[str, dict[str, object]] = {}
+    for make in (Eggscripts, Gunicorn, Uvicorn):
+        contender = make(2, home)
+        if args.only and not any(contender.name.startswith(p) for p in args.only.split(",")):
+            continue
+        skipped = contender.prepare()
+        if skipped:
+            results[contender.name] = {"status": skipped}
+            continue
+        contender.start()
+        try:
+            results[contender.name] = reload_check(contender)
+        finally:
+            contender.stop()
+        print(f"{contender.name}: {results[contender.name]}", flush=True)
+    print("\n".join(table(results)))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -315,3 +315,11 @@ def start_and_stop(
         ready = fg.wait_ready()
         status = fg.stop()
         return (status, ready, *fg.output())
+
+
+def status_json(title: str, env: dict[str, str]) -> dict[str, Any]:
+    result = run_cli("status", f"--title={title}", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == 1 and len(doc["clusters"]) == 1
+    return doc["clusters"][0]

@@ -12,10 +12,13 @@ import itertools
 import re
 import signal
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import SESSION_TAG, kill_session_processes, session_processes
+from tests.cli_helpers import cli_env, run_cli
+from tests.helpers import SESSION_TAG, free_port, kill_session_processes, session_processes
 
 _counter = itertools.count()
 SHARED_TITLES: set[str] = set()
@@ -37,14 +40,38 @@ def new_title(hint: str = "c") -> str:
 
 @pytest.fixture
 def port() -> int:
-    from tests.helpers import free_port
-
     return free_port()
 
 
 @pytest.fixture
 def title(request: pytest.FixtureRequest) -> str:
     return new_title(request.node.name)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The CLI's environment, with a fresh $HOME (daemon logs go to ~/logs)."""
+    (tmp_path / "home").mkdir()
+    return cli_env(tmp_path / "home")
+
+
+@pytest.fixture
+def started(env: dict[str, str]) -> Iterator[Callable[..., str]]:
+    """`start --daemon TITLE` on a fresh port (2 workers unless told); stopped at the end."""
+    titles: list[str] = []
+
+    def start(app: Path, title: str, *args: str, port: int | None = None) -> str:
+        result = run_cli(
+            "start", "--daemon", f"--title={title}", f"--port={port or free_port()}",
+            "--hostname=127.0.0.1", "--workers=2", *args, str(app), env=env,
+        )  # fmt: skip
+        titles.append(title)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return title
+
+    yield start
+    for title in titles:
+        run_cli("stop", f"--title={title}", "--timeout=5000", env=env)
 
 
 def _leftovers() -> list[str]:

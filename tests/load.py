@@ -57,3 +57,19 @@ class Load:
                 conn.close()
             with self._lock:
                 self.counts[outcome] += 1
+
+
+def wrk(port: int, seconds: int, connections: int = 8) -> dict[str, float]:
+    """A bounded `wrk -t1` run against 127.0.0.1:port (keep-alive connections, the load
+    a proxy puts on a server): req/s, p99 ms, requests done and failed (non-2xx + socket
+    errors), parsed by the benchmark's own parser (bench/measure.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "measure.py"
+    spec = importlib.util.spec_from_file_location("bench_measure", path)
+    assert spec is not None and spec.loader is not None
+    measure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(measure)
+    result: dict[str, float] = measure.wrk(port, seconds, 1, connections)
+    return result

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,47 +22,13 @@ import psutil
 import pytest
 
 from eggscripts import control_path
-from tests.cli_helpers import EGGSCRIPTS, cli_env, everything, make_app, run_cli
+from tests.cli_helpers import EGGSCRIPTS, cli_env, everything, make_app, run_cli, status_json
 from tests.helpers import cluster_processes, free_port, request, wait_until
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """The CLI's environment, with a fresh $HOME (daemon logs go to ~/logs)."""
-    (tmp_path / "home").mkdir()
-    return cli_env(tmp_path / "home")
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Path:
     return make_app(tmp_path / "app", name="operated")
-
-
-@pytest.fixture
-def started(env: dict[str, str]) -> Iterator[Callable[..., str]]:
-    """`start --daemon TITLE` on a fresh port (2 workers unless told); stopped at the end."""
-    titles: list[str] = []
-
-    def start(app: Path, title: str, *args: str, port: int | None = None) -> str:
-        result = run_cli(
-            "start", "--daemon", f"--title={title}", f"--port={port or free_port()}",
-            "--hostname=127.0.0.1", "--workers=2", *args, str(app), env=env,
-        )  # fmt: skip
-        titles.append(title)
-        assert result.returncode == 0, result.stdout + result.stderr
-        return title
-
-    yield start
-    for title in titles:
-        run_cli("stop", f"--title={title}", "--timeout=5000", env=env)
-
-
-def status_json(title: str, env: dict[str, str]) -> dict[str, Any]:
-    result = run_cli("status", f"--title={title}", "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    doc = json.loads(result.stdout)
-    assert doc["schema"] == 1 and len(doc["clusters"]) == 1
-    return doc["clusters"][0]
 
 
 def ps_view(title: str) -> set[tuple[str, int]]:
