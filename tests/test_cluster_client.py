@@ -253,3 +253,46 @@ def test_followers_resubscribe_after_agent_sigkill(title: str, port: int, tmp_pa
     finally:
         if cluster.proc is not None and cluster.proc.poll() is None:
             cluster.stop()
+
+
+def test_follower_calls_during_a_reloads_agent_swap_wait_and_succeed(
+    title: str, port: int, tmp_path: Path
+) -> None:
+    """SPEC §10: the agent is replaced first; calls made while it is gone (or in flight on
+    the old leader when it leaves) wait for the new leader instead of failing the request."""
+    cluster = start(title, port, tmp_path, workers=2)
+    try:
+        running = Running(cluster, tmp_path)
+        old_agent = running.agent
+        answers: list[Any] = []
+        stop = threading.Event()
+
+        def caller(path: str) -> None:
+            while not stop.is_set():
+                try:
+                    answers.append(running.get(path, timeout=15))
+                except Exception as exc:  # a failed request is a finding, keep it
+                    answers.append({"error": repr(exc)})
+
+        callers = [threading.Thread(target=caller, args=(path,)) for path in
+                   ("/call/whoami", "/call/whoami", "/call/slow?args=[0.2]")]  # fmt: skip
+        for thread in callers:
+            thread.start()
+        wait_until(lambda: len(answers) > 10, timeout=10)
+        cluster.signal(signal.SIGHUP)
+        wait_until(lambda: "reload: done" in cluster.output()[0], timeout=30)
+        running.refresh()
+        settled = len(answers)
+        wait_until(lambda: len(answers) > settled + 10, timeout=10)
+        stop.set()
+        for thread in callers:
+            thread.join(20)
+        errors = [a for a in answers if "error" in a]
+        assert errors == [], errors[:3]
+        leaders = {a["value"]["pid"] for a in answers if isinstance(a["value"], dict)}
+        assert running.agent != old_agent and leaders == {old_agent, running.agent}
+        rc, _, err = cluster.stop()
+        assert rc == 0, err
+    finally:
+        if cluster.proc is not None and cluster.proc.poll() is None:
+            cluster.stop()

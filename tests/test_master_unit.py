@@ -344,3 +344,54 @@ def test_stop_during_reload_wins(make) -> None:
     c.signal(signal.SIGTERM)
     (done,) = [d for e, d in events if e == "done"]
     assert not done["ok"] and "interrupted" in done["error"]
+
+
+def test_a_worker_crash_during_reload_is_replaced_and_the_roll_completes(make) -> None:
+    c = make(workers=2).ready()
+    old_apps = list(c.spawner.apps)
+    events = reload(c)
+    c.spawner.exit(c.spawner.agent, 0)
+    c.step()
+    c.spawner.agent.started(listen={})
+    c.step()
+    canary = c.spawner.apps[-1]
+    c.spawner.exit(old_apps[1], sig=SIGKILL)  # an old worker crashes mid-roll
+    c.step()
+    assert c.master.children.restarts[("app", old_apps[1].id)][0] == 1
+    for child in c.spawner.apps:
+        if child is not canary and child not in old_apps:
+            child.started()  # the crash's replacement
+    canary.started()
+    c.step()
+    c.when(lambda: any(a.signals for a in old_apps[:1]))
+    c.spawner.exit(old_apps[0], 0)
+    c.step()
+    for _ in range(3):  # whatever the roll still forks boots too
+        for child in c.spawner.apps:
+            if child not in old_apps and not child.data_of("egg-ready"):
+                child.started()
+        c.step()
+        for old in old_apps:
+            if old.signals and old in c.spawner.apps:
+                c.spawner.exit(old, 0)
+        c.step()
+    (done,) = [d for e, d in events if e == "done"]
+    assert done["ok"], done
+    serving = [h for h in c.master.children.pool() if h.state is ChildState.SERVING]
+    assert len(serving) == 2 and len({h.id for h in serving}) == 2
+    assert not {h.pid for h in serving} & {a.pid for a in old_apps}
+
+
+def test_sighup_while_a_reload_runs_is_refused_and_stop_during_reload_stops_everything(
+    make,
+) -> None:
+    c = make(workers=2).ready()
+    events = reload(c)
+    c.signal(signal.SIGHUP)  # logged and refused: the running roll goes on
+    assert c.master.state_name == "reloading" and not [e for e, _ in events if e == "done"]
+    c.signal(signal.SIGTERM)
+    (done,) = [d for e, d in events if e == "done"]
+    assert not done["ok"] and "interrupted" in done["error"]
+    assert c.master.state_name == "stopping"
+    for child in list(c.spawner.apps):
+        assert SIGTERM in child.signals

@@ -67,7 +67,8 @@ def test_status_lists_exactly_what_ps_shows(
             assert 0 <= row["heartbeat_age"] < 60
 
     # A worker SIGKILLed: its replacement shows up, the dead one does not.
-    victim = next(p["pid"] for p in cluster["processes"] if p["role"] == "app")
+    victim_row = next(p for p in cluster["processes"] if p["role"] == "app")
+    victim = victim_row["pid"]
     os.kill(victim, signal.SIGKILL)
 
     def replaced() -> dict[str, Any] | None:
@@ -79,6 +80,13 @@ def test_status_lists_exactly_what_ps_shows(
     cluster = wait_until(replaced, timeout=15)
     wait_until(lambda: ps_view(title) == status_view(status_json(title, env)), timeout=5)
     assert victim not in {pid for _, pid in ps_view(title)}
+    # The replacement holds the dead worker's id; that slot counts one restart, with why.
+    rows = {p["id"]: p for p in status_json(title, env)["processes"] if p["role"] == "app"}
+    heir = rows[victim_row["id"]]
+    assert heir["pid"] != victim and heir["restarts"] == 1, heir
+    assert "SIGKILL" in heir["last_restart_cause"], heir
+    other = next(row for worker_id, row in rows.items() if worker_id != victim_row["id"])
+    assert other["restarts"] == 0 and other["last_restart_cause"] is None
 
 
 def test_status_table_and_not_running(
@@ -137,20 +145,21 @@ class Load:
 def test_scale_up_and_down(app: Path, started: Any, env: dict[str, str], title: str) -> None:
     port = free_port()
     started(app, title, port=port)
+    took = []
     with Load(port) as load:
-        began = time.monotonic()
-        result = run_cli("scale", f"--title={title}", "4", env=env)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith(f"[eggscripts] scaled {title} from 2 to 4 app workers")
-        assert len(cluster_processes(title)["app"]) == 4
-        assert time.monotonic() - began < 10  # SPEC: 2 s; generous on a shared machine
-        result = run_cli("scale", f"--title={title}", "-3", env=env)
-        assert result.returncode == 0, result.stderr
-        assert "from 4 to 1 app workers" in result.stdout
-        wait_until(lambda: len(cluster_processes(title)["app"]) == 1, timeout=5)
-        result = run_cli("scale", f"--title={title}", "+1", env=env)
-        assert result.returncode == 0 and "from 1 to 2 app workers" in result.stdout
-    assert load.sent > 10
+        for count, text, after in (("4", "from 2 to 4", 4), ("-3", "from 4 to 1", 1),
+                                   ("+1", "from 1 to 2", 2)):  # fmt: skip
+            began = time.monotonic()
+            result = run_cli("scale", f"--title={title}", count, env=env)
+            # The command returns once the count is reached (and the drained ones are gone).
+            took.append(time.monotonic() - began)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout.startswith(f"[eggscripts] scaled {title} {text} app workers")
+            assert len(cluster_processes(title)["app"]) == after
+    assert load.sent > 10 and load.failures == [], load.failures[:3]
+    # SPEC: within 2 s (0.2-0.4 s measured here, CLI start included); a generous bound
+    # for a machine shared with other jobs.
+    assert max(took) < 6, took
     assert status_json(title, env)["workers"] == 2
     for bad, code in (("0", 2), ("x", 2), ("-5", 2)):
         result = run_cli("scale", f"--title={title}", bad, env=env)
