@@ -5,6 +5,7 @@ real CLI, bounded wrk on loopback. tests/test_reload.py drives the same roll by 
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli_helpers import run_cli, status_json
+from tests.cli_helpers import EGGSCRIPTS, run_cli, status_json
 from tests.helpers import cluster_processes, free_port, request
 from tests.load import Load, wrk
 from tests.test_reload import release
@@ -101,15 +102,25 @@ def test_reload_into_a_raising_router_fails_fast_and_keeps_the_old_workers(
     (broken / "app" / "router.py").write_text("def router(app):\n    raise KeyError('users')\n")
     switch(link, broken)
     with Load(port) as load:
-        began = time.monotonic()
-        result = run_cli("reload", f"--title={title}", env=env)
-        took = time.monotonic() - began
+        proc = subprocess.Popen(
+            [EGGSCRIPTS, "reload", f"--title={title}"], env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        for line in proc.stdout:  # "0/2 replaced": the agent is swapped, the canary forked
+            if "0/2 replaced" in line:
+                canary_forked = time.monotonic()
+                break
+        out, err = proc.communicate(timeout=30)
+        after_canary = time.monotonic() - canary_forked
         time.sleep(0.5)
-    assert result.returncode == 4, result.stdout + result.stderr  # INTERNALS §4: load error
-    lines = result.stderr.splitlines()
+    assert proc.returncode == 4, out + err  # INTERNALS §4: the new code failed to load
+    lines = err.splitlines()
     assert len(lines) == 1 and "router.py:2" in lines[0] and "KeyError" in lines[0], lines
     assert "old workers keep serving" in lines[0]
-    assert took < 10, took  # the agent swap, then the canary's error: seconds, not a timeout
+    # The canary's boot (which raises) and the answer: about 0.1 s here; the SPEC's 2 s
+    # with room for a machine shared with other jobs.
+    assert after_canary < 4, after_canary
     assert load.failed == 0 and load.ok > 20, (load.counts, load.errors[:3])
     assert pids(title)[1] == old_apps
     assert {request(port, "/").body for _ in range(10)} == {b"one"}
