@@ -4,7 +4,9 @@ wrk runs for a fixed window; shortly after it starts, the contender is told to r
 way its users do it (`eggscripts reload`, `kill -HUP` for gunicorn and uvicorn); we wait
 until every worker pid has been replaced. Reported: requests failed during the window
 (non-2xx + socket errors, as wrk counts them), req/s over the window as a ratio to the
-same window without a reload just before, and how long the roll took. The window is
+mean of the same window without a reload just before and just after (on a machine shared
+with other jobs the rate drifts; bracketing moves the reference with it), and how long
+the roll took. The window is
 longer than the roll, so a dip is diluted, never hidden: a ratio under 1 is the cost.
 egg-scripts has no reload (egg refused the feature, egg #3109): not applicable.
 
@@ -54,13 +56,16 @@ def reload_check(contender: Contender) -> dict[str, object]:
     load.join()
     if failure is not None:
         return {"status": f"not measured: {failure}"}
+    after = wrk(contender.port, WINDOW)
+    reference = (before["rps"] + after["rps"]) / 2
     result.update(
         status="measured",
         roll_ms=roll_ms,
         failed=during["failed"],
         rps_before=before["rps"],
         rps_during=during["rps"],
-        rps_ratio=during["rps"] / before["rps"] if before["rps"] else None,
+        rps_after=after["rps"],
+        rps_ratio=during["rps"] / reference if reference else None,
         p99_ms_during=during["p99_ms"],
     )
     if isinstance(contender, Eggscripts):
@@ -94,18 +99,19 @@ def wait_replaced(contender: Contender, old: set[int]) -> str | None:
 def table(results: dict[str, dict[str, object]]) -> list[str]:
     """The Markdown table README quotes (one row per contender)."""
     lines = [
-        "| contender | how | failed requests | req/s before | req/s during | ratio | roll ms |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| contender | how | failed requests | req/s before / during / after | ratio | roll ms |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     how = {"eggscripts": "`eggscripts reload`", "gunicorn + UvicornWorker": "`kill -HUP`",
            "uvicorn --workers": "`kill -HUP`"}  # fmt: skip
     for name, got in results.items():
         if got.get("status") != "measured":
-            lines.append(f"| {name} | {how.get(name, '-')} | {got['status']} | | | | |")
+            lines.append(f"| {name} | {how.get(name, '-')} | {got['status']} | | | |")
             continue
+        rates = f"{got['rps_before']:.0f} / {got['rps_during']:.0f} / {got['rps_after']:.0f}"
         lines.append(
-            f"| {name} | {how.get(name, '-')} | {got['failed']:.0f} | {got['rps_before']:.0f} "
-            f"| {got['rps_during']:.0f} | {got['rps_ratio']:.2f}x | {got['roll_ms']:.0f} |"
+            f"| {name} | {how.get(name, '-')} | {got['failed']:.0f} | {rates} "
+            f"| {got['rps_ratio']:.2f}x | {got['roll_ms']:.0f} |"
         )
     return lines
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from measure import kill_check, tree_cpu_seconds, tree_rss_mib, wrk
 from peers import HERE, ROOT, Contender, EggJs, Eggscripts, Gunicorn, Uvicorn
 from reload_check import WINDOW, reload_check
+from reload_check import table as reload_table
 
 METRICS = (  # key, column title, format, lower is better
     ("start_ms", "start ms", "{:.0f}", True),
@@ -114,14 +115,8 @@ def reload_rounds(makers: list[Callable[[], Contender]]) -> dict[str, dict[str, 
 
 def print_reload(results: dict[str, dict[str, object]]) -> None:
     print(f"\nreload under load (wrk -t2 -c64, {WINDOW} s window, reload 1 s in; req/s as a "
-          "ratio to the same window without a reload):")  # fmt: skip
-    for name, got in results.items():
-        if got.get("status") != "measured":
-            print(f"  {name}: {got['status']}")
-            continue
-        print(f"  {name}: {got['failed']:.0f} failed requests, req/s {got['rps_during']:.0f} "
-              f"vs {got['rps_before']:.0f} ({got['rps_ratio']:.2f}x), every worker replaced "
-              f"in {got['roll_ms']:.0f} ms")  # fmt: skip
+          "ratio to the mean of the same window just before and just after):")  # fmt: skip
+    print("\n".join(reload_table(results)))
 
 
 def summarize(rows: dict) -> dict:
