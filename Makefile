@@ -29,6 +29,7 @@ test: $(STAMP) system-tools
 # cases already run in `make test`. Needs root for the tmpfs cases (skipped otherwise).
 reliability: $(STAMP)
 	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m reliability tests/reliability
+	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m long tests/test_reload_cli.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

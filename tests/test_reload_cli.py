@@ -81,6 +81,9 @@ def test_reload_under_load_replaces_every_pid_and_fails_nothing(
 
 
 @pytest.mark.long
+@pytest.mark.skipif(
+    not os.environ.get("EGGSCRIPTS_RELIABILITY_LONG"), reason="long variant: `make reliability`"
+)
 @pytest.mark.timeout(300)
 def test_repeated_reloads_under_load(
     tmp_path: Path, started: Any, env: dict[str, str], title: str
@@ -107,8 +110,8 @@ def test_reload_into_a_raising_router_fails_fast_and_keeps_the_old_workers(
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         assert proc.stdout is not None
-        for line in proc.stdout:  # "0/2 replaced": the agent is swapped, the canary forked
-            if "0/2 replaced" in line:
+        for line in proc.stdout:  # the agent is swapped, the canary forked
+            if "agent replaced" in line:
                 canary_forked = time.monotonic()
                 break
         out, err = proc.communicate(timeout=30)

@@ -89,6 +89,8 @@ class ReloadView:
 
     def progress(self, data: dict[str, Any]) -> None:
         text = data.get("message")
+        if not text and data.get("phase") == "agent" and data.get("agent"):
+            text = f"agent replaced (pid {data['agent']})"
         if not text and "replaced" in data and "total" in data:
             text = f"{data['replaced']}/{data['total']} replaced"
         if not text:
