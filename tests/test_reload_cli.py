@@ -35,7 +35,12 @@ def reload_under_wrk(title: str, port: int, env: dict[str, str], window: int) ->
     load.start()
     time.sleep(1)
     began = time.monotonic()
-    result = run_cli("reload", f"--title={title}", env=env, timeout=60)
+    # Its own session, as an operator's shell: not in the load generator's CPU autogroup
+    # (bench/reload_check.py does the same).
+    result = subprocess.run(
+        [EGGSCRIPTS, "reload", f"--title={title}"], env=env, capture_output=True, text=True,
+        timeout=60, start_new_session=True,
+    )  # fmt: skip
     took = time.monotonic() - began
     load.join()
     after = wrk(port, 2)
