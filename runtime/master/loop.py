@@ -29,6 +29,7 @@ from runtime.ipc.leader_endpoint import LeaderEndpoint
 from runtime.ipc.message import Action, Message, Role
 from runtime.master.children import Children
 from runtime.master.handle import ChildHandle
+from runtime.master.production import Production
 from runtime.master.ready_channel import ParentChannel
 from runtime.master.reload import Report, RollingReload
 from runtime.master.replacement import Replacement
@@ -57,6 +58,7 @@ class Master:
         signal.SIGHUP: "handle_hup",
         signal.SIGTTIN: "handle_ttin",
         signal.SIGTTOU: "handle_ttou",
+        signal.SIGUSR1: "handle_usr1",
     }
     SIGNALS = tuple(HANDLERS)
 
@@ -94,6 +96,7 @@ class Master:
         self.log = log or logging.getLogger("eggscripts.master")
         self.startup = Startup(self)
         self.replacement = Replacement(self)
+        self.production = Production(self)  # systemd, health port, shutdown delay, orphans
         self.actions: dict[str, Callable[[ChildHandle, Any], None]] = {
             Action.AGENT_START: self.on_agent_start,
             Action.APP_START: self.on_app_start,
@@ -153,6 +156,7 @@ class Master:
         self.dispatch_signals()
         for handle, status in self.children.reap(self.on_message):
             self.replacement.on_exit(handle, status)
+            self.production.child_exited(handle)
         self.timers.run_due()
         self.children.flush()
         self.last_pass = self.clock()
@@ -163,7 +167,8 @@ class Master:
 
     # -- signals -------------------------------------------------------------------------
     def handle_term(self) -> None:
-        self.begin_close(ExitCode.OK, "received a stop signal")
+        if not self.production.delay_stop():  # --shutdown-delay: serve a while first
+            self.begin_close(ExitCode.OK, "received a stop signal")
 
     def handle_int(self) -> None:
         self.interrupts += 1
@@ -171,6 +176,9 @@ class Master:
             self.force_close()
         else:
             self.begin_close(ExitCode.OK, "interrupted")
+
+    def handle_usr1(self) -> None:
+        self.production.reopen_logs()
 
     def handle_chld(self) -> None:
         """Reaping happens on every pass; the signal only wakes the loop up."""
@@ -262,7 +270,7 @@ class Master:
             fds.append(self.parent.fd)
         if self.control is not None:
             fds.extend(self.control.fds())
-        return fds
+        return fds + self.production.fds()
 
     def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
         if handle.state is not S.BOOTING:
@@ -313,6 +321,7 @@ class Master:
         self.replacement.cancel()
         if self.reload is not None:
             self.reload.abort(reason)
+        self.production.closing()
         self.log.info("%s: stopping app workers", reason)
         if self.listener is not None:
             self.listener.close()  # the workers' copies keep serving until they drain
@@ -341,6 +350,7 @@ class Master:
             self.endpoint.close()
         if self.control is not None:
             self.control.close()
+        self.production.close()
         self.signals.close()
         self.selector.close()
         if self.exit_code:
