@@ -73,8 +73,12 @@ class Production:
             self.sup.agent_started()
 
     def worker_started(self) -> None:
+        m = self.m
         if self.sup is not None:
-            self.sup.worker_started(len(self.m.children.serving()), self.m.target_workers)
+            serving = m.children.serving()
+            if m.reload is not None:  # k/N: on the new code
+                serving = [h for h in serving if h.generation >= m.reload.generation]
+            self.sup.worker_started(len(serving), m.target_workers)
 
     def ready(self) -> None:
         if self.sup is not None:
