@@ -154,28 +154,67 @@ def test_shutdown_delay_serves_reports_not_ready_then_drains_queued(port, title)
     hp = free_port()
     cluster = Cluster(APP, title, port, workers=2, health_port=hp, shutdown_delay=2000)
     with cluster:
-        with Load(port, threads=3, limit=30) as load:
-            time.sleep(0.5)
-            sent = time.monotonic()
-            cluster.signal(signal.SIGTERM)
-            wait_until(lambda: health(hp, "/readyz") == 503, timeout=1)
-            time.sleep(1.2)  # the load balancer takes a moment to notice; then stops
-        ok_during_delay = load.ok
-        assert cluster.proc is not None and cluster.proc.poll() is None
-        assert request(port, "/").status == 200  # still serving 1.5 s after SIGTERM
-        # Just before the drain: both workers busy in slow synchronous requests, and 16
-        # connections queued behind them in the listen backlog, not yet accepted.
-        wait = max(0.0, sent + 1.6 - time.monotonic())
-        time.sleep(wait)
-        outcome = get_all(port, ["/block?ms=1200"] * 2 + ["/"] * 16)
-        code, out, err = cluster.wait(20)
-        took = time.monotonic() - sent
+        took = delayed_drain_under_load(cluster, hp, cluster.pid)
+    assert 2.0 <= took < 10, took
+
+
+def delayed_drain_under_load(cluster: Cluster, hp: int, master: int) -> float:
+    """SIGTERM under load with a 2 s shutdown delay: keeps serving with /readyz failing,
+    then drains with 0 failed requests, including connections queued in the backlog
+    behind busy workers when the drain begins. Returns the seconds to exit."""
+    port = cluster.port
+    with Load(port, threads=3, limit=30) as load:
+        time.sleep(0.5)
+        sent = time.monotonic()
+        os.kill(master, signal.SIGTERM)
+        wait_until(lambda: health(hp, "/readyz") == 503, timeout=1)
+        time.sleep(1.2)  # the load balancer takes a moment to notice; then stops
+    ok_during_delay = load.ok
+    assert cluster.proc is not None and cluster.proc.poll() is None
+    assert request(port, "/").status == 200  # still serving 1.5 s after SIGTERM
+    # Just before the drain: both workers busy in slow synchronous requests, and 16
+    # connections queued behind them in the listen backlog, not yet accepted.
+    time.sleep(max(0.0, sent + 1.6 - time.monotonic()))
+    outcome = get_all(port, ["/block?ms=1200"] * 2 + ["/"] * 16)
+    code, out, err = cluster.wait(20)
+    took = time.monotonic() - sent
     assert load.failed == 0, load.errors[:5]
     assert ok_during_delay > 0
     assert outcome == Counter({"200": 18}), outcome
     assert code == 0, err
-    assert 2.0 <= took < 10, took
     assert "shutdown delay over" in out
+    return took
+
+
+# -- a container's PID 1 ---------------------------------------------------------------------
+def pid_namespace_works() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], check=False)
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(
+    not pid_namespace_works(), reason="needs `unshare --pid` (util-linux, root or userns)"
+)
+def test_master_as_pid_1_reaps_orphans_and_stops_in_its_grace_period(port, title) -> None:
+    from tests.helpers import free_port
+
+    hp = free_port()
+    cluster = Cluster(APP, title, port, workers=2, health_port=hp, shutdown_delay=2000)
+    cluster.prefix = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+    with cluster:
+        (master,) = cluster.processes()["master"]
+        status = Path(f"/proc/{master.pid}/status").read_text().splitlines()
+        nspid = [line.split()[-1] for line in status if line.startswith("NSpid")]
+        assert nspid == ["1"]
+        for _ in range(4):  # each abandons two grandchildren that exit after 0.2 s
+            assert request(port, "/spawn?s=0.2").status == 200
+        time.sleep(1.2)
+        zombies = [p for p in master.children(recursive=True) if gone(p)]
+        assert zombies == []
+        took = delayed_drain_under_load(cluster, hp, master.pid)
+    assert took < 30  # the default --grace-period
 
 
 def test_second_sigterm_drains_at_once(port, title) -> None:
