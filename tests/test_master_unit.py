@@ -456,3 +456,10 @@ def test_sigusr1_is_forwarded_to_every_child_past_boot(make) -> None:
     c.signal(signal.SIGUSR1)
     assert c.spawner.agent.signals == [signal.SIGUSR1] and first.signals == [signal.SIGUSR1]
     assert second.signals == []  # still booting: its handler may not exist yet
+
+
+def test_no_reload_or_scale_while_the_shutdown_delay_runs(make) -> None:
+    c = make(shutdown_delay=2000).ready()
+    c.signal(signal.SIGTERM)
+    assert c.master.state_name == "draining"
+    assert c.master.begin_reload() == "cannot reload while the cluster is draining"

@@ -107,9 +107,11 @@ class Master:
 
     @property
     def state_name(self) -> str:
-        """starting / ready / reloading / stopping, for status and health."""
+        """starting / ready / reloading / draining / stopping, for status and health."""
         if self.phase.value.startswith("starting"):
             return "starting"
+        if self.production.delay is not None:  # --shutdown-delay: serving, not ready
+            return "draining"
         if self.reload is not None and self.phase is Phase.READY:
             return "reloading"
         return self.phase.value
@@ -194,7 +196,7 @@ class Master:
     ) -> str | None:
         """Start a rolling reload (runtime/master/reload.py); the reason it cannot start,
         else None. `report` receives its progress and outcome."""
-        if self.phase is not Phase.READY:
+        if self.phase is not Phase.READY or self.production.delay is not None:
             return f"cannot reload while the cluster is {self.state_name}"
         if self.reload is not None:
             return "a reload is already in progress"

@@ -154,13 +154,14 @@ class Production:
             if h.state is not ChildState.SERVING:
                 continue
             stats = h.stats if isinstance(h.stats, dict) else {}
+            http = not h.is_agent  # the agent serves no HTTP: no request numbers
             out.append(
                 WorkerSample(
                     id=h.id,
                     role=str(h.role),
                     pid=h.pid,
-                    requests=int(stats.get("requests") or 0),
-                    in_flight=int(stats.get("in_flight") or 0),
+                    requests=int(stats.get("requests") or 0) if http else None,
+                    in_flight=int(stats.get("in_flight") or 0) if http else None,
                     restarts=dict(children.restart_causes.get((str(h.role), h.id), {})),
                     rss_bytes=rss_bytes(h.pid),
                     heartbeat_age=max(0.0, now - h.last_seen),
