@@ -343,3 +343,18 @@ def _first_request(port: int) -> object:
         return request(port, "/", timeout=30)
     except ConnectionRefusedError:  # systemd-socket-activate not listening yet
         return None
+
+
+def test_a_health_port_in_use_fails_the_start_in_one_line(port, title) -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    hp = busy.getsockname()[1]
+    try:
+        cluster = Cluster(APP, title, port, workers=1, health_port=hp).start(wait=False)
+        code, _, err = cluster.wait(20)
+    finally:
+        busy.close()
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--health-port" in lines[0], err
