@@ -180,7 +180,7 @@ class AsgiApp:
         (see `runtime.loader.create_app`), into `__call__` as well."""
         self.asgi = make_asgi(self)
         if type(self).__dict__.get("private_class"):
-            type(self).__call__ = staticmethod(self.asgi)  # type: ignore[assignment]
+            type(self).__call__ = staticmethod(self.asgi)  # type: ignore[method-assign]
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         await self.asgi(scope, receive, send)

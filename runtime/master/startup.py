@@ -42,7 +42,7 @@ class Startup:
         m = self.m
         self.set_title()
         self.timer = m.timers.call_later(m.options.startup_timeout / 1000, self.on_timeout)
-        if m.options.control_path and not m.open_control():
+        if m.options.control_path and not self.open_control():
             return
         if m.port is not None and not self.bind(m.host, m.port):
             return
@@ -55,6 +55,17 @@ class Startup:
         # While the agent's interpreter boots on another core, load what the app workers
         # will use, so every fork shares it instead of importing it again.
         m.spawner.prepare()
+
+    def open_control(self) -> bool:
+        """The private control channel (`status`, `scale`, `reload`), when the CLI asked."""
+        from runtime.master.commands import open_control
+
+        try:
+            self.m.control = open_control(self.m)
+        except StartupError as exc:
+            self.fail(str(exc), ExitCode.ERROR)
+            return False
+        return True
 
     def make_endpoint(self) -> LeaderEndpoint | None:
         """The leader/follower endpoint every agent incarnation serves (SPEC §8)."""
