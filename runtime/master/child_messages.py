@@ -42,25 +42,27 @@ class ChildMessages:
         self.m.children.route(handle, msg)
 
     def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
-        m = self.m
-        if handle.state is not S.BOOTING:
-            return
-        handle.change_state(S.SERVING)
-        handle.started_at = m.clock()
-        m.startup.agent_started(handle, data)
-        if m.reload is not None:
-            m.reload.started(handle)
+        if self.started(handle):
+            self.m.startup.agent_started(handle, data)
+            self.tell_reload(handle)
 
     def on_app_start(self, handle: ChildHandle, data: Any) -> None:
-        m = self.m
+        if self.started(handle):
+            self.m.replacement.app_started()
+            self.m.startup.app_started(handle)
+            self.tell_reload(handle)
+
+    def started(self, handle: ChildHandle) -> bool:
+        """BOOTING -> SERVING; False for a repeated or late announcement."""
         if handle.state is not S.BOOTING:
-            return
+            return False
         handle.change_state(S.SERVING)
-        handle.started_at = m.clock()
-        m.replacement.app_started()
-        m.startup.app_started(handle)
-        if m.reload is not None:
-            m.reload.started(handle)
+        handle.started_at = self.m.clock()
+        return True
+
+    def tell_reload(self, handle: ChildHandle) -> None:
+        if self.m.reload is not None:
+            self.m.reload.started(handle)
 
     def on_heartbeat(self, handle: ChildHandle, data: Any) -> None:
         """The registry noted the time; keep what the child reports for status."""
