@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs
 
 from runtime.http.errors import HttpError, reason
+from runtime.http.types import Receive, Scope
 
 if TYPE_CHECKING:
     from runtime.application import Application
@@ -77,7 +78,7 @@ class Context:
     _body: Any
     _explicit: bool
     _headers: dict[str, Any] | None
-    _receive: Any
+    _receive: Receive
     _status: int
     _type: str | None
     # Computed on first use, kept in `__dict__`.
@@ -97,7 +98,7 @@ class Context:
     helper_class: Any = None
     service_root: Any = None
 
-    def __init__(self, app: Application, scope: dict, receive: Any) -> None:
+    def __init__(self, app: Application, scope: Scope, receive: Receive) -> None:
         self.app = app
         self.scope = scope
         self._receive = receive
