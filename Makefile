@@ -27,8 +27,7 @@ system-tools:
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd util-linux \
 	   >/dev/null) || echo "systemd/util-linux unavailable: their tests will be skipped"
 
-test: $(STAMP) system-tools
-	$(BIN)/ruff check .
+test: lint system-tools
 	$(BIN)/python -m pytest -q
 
 # The reliability suite (tests/reliability/, issue 9) with its long load variants; its fast
@@ -36,8 +35,12 @@ test: $(STAMP) system-tools
 reliability: $(STAMP)
 	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m reliability tests/reliability
 
+# Static checks, also the first step of `make test`: lint, formatting, types (mypy reads
+# its file list and settings from pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Side by side with the peers (bench/run.py): wrk drives the load; egg-scripts comes from npm
 # (installed by the bench into a temp dir; skipped when npm is missing), gunicorn from pip.

@@ -199,13 +199,46 @@ def test_agent_crash_loop_backs_off(make) -> None:
     assert delays[0] < delays[1] < delays[2]
 
 
-def test_health_check_exits_1_after_three_empty_checks(make) -> None:
-    c = make(workers=1, refork_limit=1, health_interval=1000).ready()
+def test_health_check_exits_1_after_three_checks_without_an_agent(make) -> None:
+    c = make(workers=1, refork_limit=1, agent_restart_delay=100, health_interval=1000).ready()
+    c.spawner.exit(c.spawner.agent, 1)  # restarted once...
+    c.step()
+    c.advance(0.2)
+    c.spawner.exit(c.spawner.agent, 1)  # ...then the limit: no agent any more
+    c.step()
+    c.advance(0.2)
+    assert c.spawner.role("agent") == [] and c.master.phase.value == "ready"
+    for _ in range(20):  # two empty checks, a second apart: still up
+        c.advance(0.1)
+    assert c.master.phase.value == "ready"
+    for _ in range(10):  # the third: exit 1 so a supervisor restarts the cluster
+        c.advance(0.1)
+    assert c.master.phase.value == "stopping" and c.master.close_code == ExitCode.ERROR
+
+
+def test_no_worker_left_after_the_refork_limit_closes_with_1(make) -> None:
+    c = make(workers=1, refork_limit=1).ready()
     c.spawner.exit(c.spawner.apps[0], 1)  # replaced once
     c.step()
     c.spawner.exit(c.spawner.apps[0], 1)  # limit: not replaced; nothing left
     c.step()
     assert c.master.close_code == ExitCode.ERROR
+
+
+def test_an_unexpected_master_error_exits_1_not_0(make, tmp_path: Path) -> None:
+    from runtime.master.loop import Master
+    from tests.master_fakes import Clock, FakeSignals, FakeSpawner
+
+    class Broken(FakeSpawner):
+        def spawn_agent(self, options: object, leader: object) -> tuple[int, object]:
+            raise RuntimeError("a bug")
+
+    c = make()
+    master = Master(c.options, Broken(), Clock(), c.log)
+    master.open = lambda signals=None: Master.open(master, FakeSignals())  # type: ignore[method-assign]
+    master.startup.make_endpoint = lambda: None  # type: ignore[method-assign]
+    master.startup.setup_logs = lambda: None  # type: ignore[method-assign]
+    assert master.run() == ExitCode.ERROR
 
 
 def test_heartbeat_kill_and_a_paused_master_kills_nobody(make) -> None:

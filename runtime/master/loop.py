@@ -26,7 +26,7 @@ from typing import Any
 
 from runtime.exitcodes import ExitCode
 from runtime.ipc.leader_endpoint import LeaderEndpoint
-from runtime.ipc.message import Action, Message, Role
+from runtime.master.child_messages import ChildMessages
 from runtime.master.children import Children
 from runtime.master.handle import ChildHandle
 from runtime.master.production import Production
@@ -97,24 +97,13 @@ class Master:
         self.startup = Startup(self)
         self.replacement = Replacement(self)
         self.production = Production(self)  # systemd, health port, shutdown delay, orphans
-        self.actions: dict[str, Callable[[ChildHandle, Any], None]] = {
-            Action.AGENT_START: self.on_agent_start,
-            Action.APP_START: self.on_app_start,
-            Action.STARTUP_ERROR: self.on_startup_error,
-            Action.DISCONNECT: self.replacement.on_disconnect,
-            Action.HEARTBEAT: self.on_heartbeat,
-        }
+        self.messages = ChildMessages(self)
+        self.on_message = self.messages.on_message
 
     @property
     def state_name(self) -> str:
         """starting / ready / reloading / draining / stopping, for status and health."""
-        if self.phase.value.startswith("starting"):
-            return "starting"
-        if self.production.delay is not None:  # --shutdown-delay: serving, not ready
-            return "draining"
-        if self.reload is not None and self.phase is Phase.READY:
-            return "reloading"
-        return self.phase.value
+        return self.production.state_name()
 
     @property
     def url(self) -> str:
@@ -158,7 +147,6 @@ class Master:
         self.dispatch_signals()
         for handle, status in self.children.reap(self.on_message):
             self.replacement.on_exit(handle, status)
-            self.production.child_exited(handle)
         self.timers.run_due()
         self.children.flush()
         self.last_pass = self.clock()
@@ -169,8 +157,7 @@ class Master:
 
     # -- signals -------------------------------------------------------------------------
     def handle_term(self) -> None:
-        if not self.production.delay_stop():  # --shutdown-delay: serve a while first
-            self.begin_close(ExitCode.OK, "received a stop signal")
+        self.production.stop_requested()  # after --shutdown-delay: begin_close
 
     def handle_int(self) -> None:
         self.interrupts += 1
@@ -227,18 +214,6 @@ class Master:
         for _ in range(count - len(pool)):
             self.fork_app()
 
-    def open_control(self) -> bool:
-        """The private control channel (`status`, `scale`, `reload`), when the CLI asked."""
-        from runtime.errors import StartupError
-        from runtime.master.commands import open_control
-
-        try:
-            self.control = open_control(self)
-        except StartupError as exc:
-            self.startup.fail(str(exc), ExitCode.ERROR)
-            return False
-        return True
-
     # -- children ------------------------------------------------------------------------
     def spawn_agent(self) -> bool:
         leader = self.endpoint.sock if self.endpoint else None
@@ -273,45 +248,6 @@ class Master:
         if self.control is not None:
             fds.extend(self.control.fds())
         return fds + self.production.fds()
-
-    def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
-        if handle.state is not S.BOOTING:
-            return
-        handle.change_state(S.SERVING)
-        handle.started_at = self.clock()
-        self.startup.agent_started(handle, data)
-        if self.reload is not None:
-            self.reload.started(handle)
-
-    def on_app_start(self, handle: ChildHandle, data: Any) -> None:
-        if handle.state is not S.BOOTING:
-            return
-        handle.change_state(S.SERVING)
-        handle.started_at = self.clock()
-        self.replacement.app_started()
-        self.startup.app_started(handle)
-        if self.reload is not None:
-            self.reload.started(handle)
-
-    def on_heartbeat(self, handle: ChildHandle, data: Any) -> None:
-        """The registry noted the time; keep what the child reports for status."""
-        if isinstance(data, dict):
-            handle.stats = data
-
-    def on_startup_error(self, handle: ChildHandle, data: Any) -> None:
-        text = data.get("message") if isinstance(data, dict) else None
-        handle.startup_error = str(text or "unknown error")
-        what = "agent" if handle.is_agent else f"app worker #{handle.id}"
-        line = f"{what} (pid {handle.pid}) failed to start: {handle.startup_error}"
-        if self.phase is Phase.READY:
-            self.log.error("%s", line)
-            if self.reload is not None:
-                self.reload.boot_failed(handle, handle.startup_error, ExitCode.APP_LOAD_ERROR)
-        else:
-            # The app layer raised while loading (import, config, plugin, router, a Boot
-            # hook), whichever process found it first: 4. A child that dies without
-            # saying why is 3 (app worker) or 5 (agent), see runtime/master/replacement.py.
-            self.startup.fail(line, ExitCode.APP_LOAD_ERROR)
 
     # -- closing -------------------------------------------------------------------------
     def begin_close(self, code: int, reason: str) -> None:
@@ -359,14 +295,3 @@ class Master:
             self.log.error("exit with code %d", self.exit_code)
         else:
             self.log.info("exit with code 0")
-
-    # -- messages ------------------------------------------------------------------------
-    def on_message(self, handle: ChildHandle, msg: Message) -> None:
-        if msg.to == Role.MASTER:
-            action = self.actions.get(msg.action)
-            if action is None:
-                self.log.warning("unknown action %r from %s", msg.action, handle.label)
-            else:
-                action(handle, msg.data)
-            return
-        self.children.route(handle, msg)

@@ -98,7 +98,23 @@ class Production:
         if handle.sigkilled or handle.exited_from not in (ChildState.STOPPING, ChildState.LEAVING):
             self.orphans.terminate(self.m.children.by_pid, self.m.options.kill_app_timeout)
 
+    def state_name(self) -> str:
+        """starting / ready / reloading / draining / stopping, for status and health."""
+        m = self.m
+        if m.phase.value.startswith("starting"):
+            return "starting"
+        if self.delay is not None:  # --shutdown-delay: still serving, no longer ready
+            return "draining"
+        if m.reload is not None and m.phase is Phase.READY:
+            return "reloading"
+        return m.phase.value
+
     # -- stopping --------------------------------------------------------------------------
+    def stop_requested(self) -> None:
+        """SIGTERM/SIGQUIT: drain now, or after `--shutdown-delay`."""
+        if not self.delay_stop():
+            self.m.begin_close(0, "received a stop signal")
+
     def delay_stop(self) -> bool:
         """SIGTERM: True when the drain waits for `--shutdown-delay` (the cluster reports
         not-ready and keeps serving meanwhile); False: drain now."""

@@ -48,7 +48,7 @@ class Startup:
         m = self.m
         self.set_title()
         self.timer = m.timers.call_later(m.options.startup_timeout / 1000, self.on_timeout)
-        if m.options.control_path and not m.open_control():
+        if m.options.control_path and not self.open_control():
             return
         # Before the agent is spawned: it must not inherit NOTIFY_SOCKET, WATCHDOG_* or
         # LISTEN_* (runtime/master/production.py, listener.activated_listener).
@@ -69,6 +69,17 @@ class Startup:
         # While the agent's interpreter boots on another core, load what the app workers
         # will use, so every fork shares it instead of importing it again.
         m.spawner.prepare()
+
+    def open_control(self) -> bool:
+        """The private control channel (`status`, `scale`, `reload`), when the CLI asked."""
+        from runtime.master.commands import open_control
+
+        try:
+            self.m.control = open_control(self.m)
+        except StartupError as exc:
+            self.fail(str(exc), ExitCode.ERROR)
+            return False
+        return True
 
     def adopt_activated(self) -> bool:
         """systemd socket activation: serve on the passed socket instead of binding."""

@@ -99,7 +99,7 @@ def server_config(options: Any, app: Any, https: Any = None) -> Config:
         backlog=options.backlog,
         limit_concurrency=options.limit_concurrency,
         # uvicorn annotates int but uses the value as a float timeout
-        timeout_graceful_shutdown=options.kill_app_timeout / 1000,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=options.kill_app_timeout / 1000,
         ssl_keyfile=https.key if https else None,
         ssl_certfile=https.cert if https else None,
     )
