@@ -17,12 +17,17 @@ showcase: $(STAMP)
 	$(BIN)/eggscripts start --workers=2 --port=7001 examples/showcase
 
 # The man-page tests render with `man -l`: install man-db/groff where they are missing.
+# tests/test_production.py runs the cluster under `systemd-socket-activate` (Debian package
+# systemd) and as PID 1 under `unshare` (util-linux); those tests skip, saying why, when
+# the tools cannot be installed (no root, no apt).
 system-tools:
 	@command -v man >/dev/null && command -v groff >/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq man-db groff-base >/dev/null)
+	@command -v systemd-socket-activate >/dev/null && command -v unshare >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd util-linux \
+	   >/dev/null) || echo "systemd/util-linux unavailable: their tests will be skipped"
 
-test: $(STAMP) system-tools
-	$(BIN)/ruff check .
+test: lint system-tools
 	$(BIN)/python -m pytest -q
 
 # The reliability suite (tests/reliability/, issue 9) with its long load variants; its fast
@@ -31,8 +36,12 @@ reliability: $(STAMP)
 	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m reliability tests/reliability
 	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m long tests/test_reload_cli.py
 
+# Static checks, also the first step of `make test`: lint, formatting, types (mypy reads
+# its file list and settings from pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Side by side with the peers (bench/run.py): wrk drives the load; egg-scripts comes from npm
 # (installed by the bench into a temp dir; skipped when npm is missing), gunicorn from pip.

@@ -9,6 +9,7 @@ in the runtime's options JSON (docs/INTERNALS.md §1), and its default is the ru
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -155,7 +156,7 @@ HTTP_SPECS: tuple[OptionSpec, ...] = (
 )  # fmt: skip
 
 
-def runtime_options(values: dict[str, Any]) -> dict[str, Any]:
+def runtime_options(values: Mapping[str, Any]) -> dict[str, Any]:
     """The runtime JSON keys for these options (same names). Values equal to the default
     (which is the runtime's too) are left out, so the JSON stays as short as the command
     line that produced it."""

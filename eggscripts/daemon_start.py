@@ -19,6 +19,7 @@ from eggscripts.errors import PREFIX, EggScriptsError, StartFailed
 from eggscripts.launch import Plan
 from eggscripts.progress import Progress
 from eggscripts.readychannel import FrameReader
+from eggscripts.start_options import DEFAULT_PORT
 
 if TYPE_CHECKING:
     import psutil
@@ -115,7 +116,7 @@ def _open_logs(stdout_path: str, stderr_path: str) -> tuple[BinaryIO, BinaryIO]:
 
 def _url(plan: Plan) -> str:
     host = plan.options["hostname"] or "0.0.0.0"
-    return f"http://{host}:{plan.options['port'] or 7001}"
+    return f"http://{host}:{plan.options['port'] or DEFAULT_PORT}"
 
 
 def _fail(plan: Plan, outcome: startwait.Outcome, stderr_path: str) -> None:

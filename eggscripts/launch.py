@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from eggscripts import app_options
@@ -45,7 +46,7 @@ class Plan:
 
 
 def make_plan(
-    values: dict[str, Any], base_dir: str, require: list[str], control: str | None = None
+    values: Mapping[str, Any], base_dir: str, require: list[str], control: str | None = None
 ) -> Plan:
     """Map resolved option values (options.START names) to the runtime's JSON keys;
     `control` is the control socket's path (eggscripts/control_path.py)."""

@@ -279,7 +279,7 @@ def wait_gone(
     deadline = time.monotonic() + timeout
     interval = 0.002
     while True:
-        still = []
+        still: list[psutil.Process] = []
         for proc in alive:
             (gone if is_gone(proc) else still).append(proc)
         alive = still

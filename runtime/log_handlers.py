@@ -110,7 +110,7 @@ class LogFile(logging.handlers.WatchedFileHandler):
     `emit` is rewritten rather than extended because the parent's reopen check and lazy
     open run outside its own error handling."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self):
         fd = open_private(self.baseFilename)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
@@ -158,7 +158,7 @@ class LogFile(logging.handlers.WatchedFileHandler):
             _silence(stream)
 
 
-class Console(logging.StreamHandler):  # type: ignore[type-arg]
+class Console(logging.StreamHandler):
     """The terminal or the daemon's stdout/stderr file: the same one warning on failure."""
 
     def handleError(self, record: logging.LogRecord) -> None:
@@ -181,7 +181,7 @@ def drop_inherited_handlers() -> None:
         root.removeHandler(handler)
         stream = getattr(handler, "stream", None)
         if isinstance(handler, logging.FileHandler) and stream is not None:
-            handler.stream = None  # type: ignore[assignment]
+            handler.stream = None
             _silence(stream)
         with contextlib.suppress(Exception):
             handler.close()  # with no stream left: only unregisters it

@@ -196,6 +196,7 @@ class Cluster:
             **extra,
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self.prefix: list[str] = []  # a wrapper command, e.g. `unshare --pid --fork`
 
     def start(self, wait: bool = True, timeout: float = 10.0) -> Cluster:
         # Output goes to files, not pipes: a test that never reads them must not be able to
@@ -203,7 +204,7 @@ class Cluster:
         self._out = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the cluster)
         self._err = tempfile.TemporaryFile()  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "runtime.start_cluster", json.dumps(self.options)],
+            [*self.prefix, sys.executable, "-m", "runtime.start_cluster", json.dumps(self.options)],
             stdout=self._out,
             stderr=self._err,
             cwd=str(ROOT),

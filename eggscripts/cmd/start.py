@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from eggscripts import (
-    app_settings,
     app_target,
     capacity,
     control_path,
     launch,
     options,
     procs,
+    start_options,
     title_lock,
 )
 from eggscripts.errors import AlreadyRunning
@@ -54,38 +54,26 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     to load (import, config, plugin, router, Boot hook), 5 the agent failed to start.
     """
     base_dir, short_target = app_target.split(base_dir)
-    app = app_settings.load(base_dir)
-    values = options.resolve(ctx, options.START, app)
-    app_target.apply(values, short_target, base_dir)  # an app is named, or BASE_DIR is one
-    values["title"] = values["title"] or app.default_title
-    for stream in ("stdout", "stderr"):  # per title: two apps never rotate each other's file
-        default = os.path.join("~", "logs", values["title"], f"master-{stream}.log")
-        values[stream] = values[stream] or os.path.expanduser(default)
-    values["workers"] = values["workers"] or capacity.cpu_count()
-    _check_workers(values["workers"])
+    values = start_options.resolve_start(ctx, base_dir, short_target)
+    _check_workers(values.workers)
     _check_run_as(values["user"], values["group"])
-    values["env"] = app_settings.server_env(values["env"], base_dir)
-    if ctx.get_parameter_source("framework") != ParameterSource.COMMANDLINE:
-        # From pyproject.toml (or nowhere): the runtime reads it there itself, so its
-        # errors name that file rather than an option the user never typed.
-        values["framework"] = None
-    values["framework"] = _framework(values["framework"], base_dir)
+    values = dataclasses.replace(values, framework=_framework(values.framework, base_dir))
     _check_files(values)
     require = [_require(item, base_dir) for item in values["require"]]
-    control = control_path.socket_path(values["title"], control_path.ensure_dir())
+    control = control_path.socket_path(values.title, control_path.ensure_dir())
     plan = launch.make_plan(values, base_dir, require, control)
     # The lock first: of two starts at the same instant, one fails here, having launched
     # nothing; then processes of that title left by a cluster that holds no lock.
     plan = dataclasses.replace(plan, lock_fd=title_lock.take(plan.title))
     _refuse_if_running(plan.title)
-    if not values["daemon"]:
+    if not values.daemon:
         launch.exec_foreground(plan)
     from eggscripts import daemon_start  # daemon machinery only when daemonizing
 
     daemon_start.run(
         plan,
-        stdout_path=values["stdout"],
-        stderr_path=values["stderr"],
+        stdout_path=values.stdout,
+        stderr_path=values.stderr,
         timeout_ms=values["timeout"],
         ignore_stderr=bool(values["ignore_stderr"]),
     )
@@ -122,7 +110,7 @@ def _check_run_as(user: str | None, group: str | None) -> None:
                 raise click.BadParameter(msg, param_hint=f"'{flag}'") from None
 
 
-def _check_files(values: dict[str, Any]) -> None:
+def _check_files(values: Mapping[str, Any]) -> None:
     if bool(values["https_key"]) != bool(values["https_cert"]):
         raise click.UsageError("--https-key and --https-cert must be given together")
     if values["daemon"] and values["stdout"] == values["stderr"] and not values["ignore_stderr"]:

@@ -14,12 +14,13 @@ socket unit) that runs this cluster the way systemd supervises best (SPEC §11).
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import click
 from click.core import ParameterSource
 
-from eggscripts import app_settings, options
+from eggscripts import options, start_options
 
 # Start options a unit can carry; the daemon-only ones make no sense under systemd.
 DAEMON_ONLY = {"daemon", "stdout", "stderr", "ignore_stderr"}
@@ -41,17 +42,14 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     the master refuses no connection). Nothing is installed: review the output, set
     User=/Group=, and save each unit under /etc/systemd/system/.
     """
-    app = app_settings.load(base_dir)
-    values = options.resolve(ctx, SPECS, app)
-    title = values["title"] or app.default_title
-    given = _given_flags(ctx, values)
-    values["env"] = app_settings.server_env(values["env"], base_dir)
-    port = values["port"] or 7001
-    click.echo(service_unit(title, base_dir, values, given))
-    click.echo(socket_unit(title, values["hostname"], port))
+    values = start_options.resolve_start(ctx, base_dir, specs=SPECS)
+    given = _given_flags(ctx, values.given)
+    port = values.port or start_options.DEFAULT_PORT
+    click.echo(service_unit(values.title, base_dir, values, given))
+    click.echo(socket_unit(values.title, values["hostname"], port))
 
 
-def _given_flags(ctx: click.Context, values: dict[str, Any]) -> list[str]:
+def _given_flags(ctx: click.Context, values: Mapping[str, Any]) -> list[str]:
     """Options the user gave (command line or environment) as `start` flags; pyproject
     values are read by `start` itself from BASE_DIR."""
     flags = []
@@ -79,7 +77,7 @@ def _given_flags(ctx: click.Context, values: dict[str, Any]) -> list[str]:
     return flags
 
 
-def service_unit(title: str, base_dir: str, values: dict[str, Any], given: list[str]) -> str:
+def service_unit(title: str, base_dir: str, values: Mapping[str, Any], given: list[str]) -> str:
     cli = [sys.executable, "-m", "eggscripts"]
     start = [*cli, "start", f"--title={title}", *given]
     if not any(flag.startswith("--grace-period=") for flag in given):

@@ -16,6 +16,7 @@ from runtime.http.bodyparser import BODY_METHODS, read_body
 from runtime.http.context import NULL_BODY
 from runtime.http.errors import HttpError, reason
 from runtime.http.stream import Stream, is_stream
+from runtime.http.types import Receive, Scope, Send
 
 _EMPTY_STATUS = frozenset((204, 205, 304))
 _TEXT = "text/plain; charset=utf-8"
@@ -111,7 +112,7 @@ def make_asgi(app: Any) -> Any:
     find_mount = mounts.find if mounts else None
     last: tuple[Any, bytes, Any] = (None, b"", ())  # (body str, its bytes, its headers)
 
-    async def asgi(scope: dict, receive: Any, send: Any) -> None:
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
         nonlocal last
         if scope["type"] != "http":
             return await other_scope(scope, receive, send)
@@ -180,9 +181,9 @@ class AsgiApp:
         (see `runtime.loader.create_app`), into `__call__` as well."""
         self.asgi = make_asgi(self)
         if type(self).__dict__.get("private_class"):
-            type(self).__call__ = staticmethod(self.asgi)  # type: ignore[assignment]
+            type(self).__call__ = staticmethod(self.asgi)  # type: ignore[method-assign]
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
 
     def on_error(self, ctx: Any, exc: Exception) -> None:
@@ -215,7 +216,7 @@ class AsgiApp:
             data = reason(500).encode()
             return 500, [(_CTYPE, _BTEXT), (_CLEN, _length(len(data)))], data
 
-    async def _other_scope(self, scope: dict, receive: Any, send: Any) -> None:
+    async def _other_scope(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Lifespan is acknowledged (the runtime boots the app itself); a WebSocket goes to
         a mounted app or a `router.websocket` route, else it is refused (HTTP 403)."""
         if scope["type"] == "lifespan":

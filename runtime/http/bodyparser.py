@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from runtime.http.errors import HttpError
+from runtime.http.types import Scope
 
 BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 DEFAULT_LIMIT = 1024 * 1024
@@ -34,7 +35,7 @@ def parse_limit(value: Any) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-def _declared_length(scope: dict) -> int | None:
+def _declared_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:

@@ -114,8 +114,11 @@ def path_matcher(rule: Any) -> Matcher:
     """
     rules = list(rule) if isinstance(rule, (list, tuple)) else [rule]
     tests = [_path_test(r) for r in rules]
-    if all(t is not None for t in tests):
-        path_test = tests[0] if len(tests) == 1 else (lambda path: any(t(path) for t in tests))
+    path_tests = [t for t in tests if t is not None]
+    if len(path_tests) == len(tests):
+        path_test = (
+            path_tests[0] if len(path_tests) == 1 else (lambda p: any(t(p) for t in path_tests))
+        )
         matcher: Any = lambda ctx: path_test(ctx.scope["path"])  # noqa: E731
         matcher.path_test = path_test
         return matcher

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs
 
 from runtime.http.errors import HttpError, reason
+from runtime.http.types import Receive, Scope
 
 if TYPE_CHECKING:
     from runtime.application import Application
@@ -74,13 +75,30 @@ class Context:
         "scope",
     )
 
+    _body: Any
+    _explicit: bool
+    _headers: dict[str, Any] | None
+    _receive: Receive
+    _status: int
+    _type: str | None
+    # Computed on first use, kept in `__dict__`.
+    _query: dict[str, str]
+    _req_headers: dict[str, str]
+    _params: dict[str, Any]
+    _request: Any
+    _response: Any
+    _state: dict[str, Any]
+    _service: Any
+    _helper: Any
+    _logger: logging.LoggerAdapter
+
     # Set per app by the loader (per-app subclasses keep extends of two apps apart).
     request_class: Any = None
     response_class: Any = None
     helper_class: Any = None
     service_root: Any = None
 
-    def __init__(self, app: Application, scope: dict, receive: Any) -> None:
+    def __init__(self, app: Application, scope: Scope, receive: Receive) -> None:
         self.app = app
         self.scope = scope
         self._receive = receive
@@ -318,7 +336,7 @@ class Context:
 
 class _ContextLogger(logging.LoggerAdapter):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        ctx = self.extra
+        ctx: Any = self.extra
         return f"[{ctx.ip} {ctx.method} {ctx.url}] {msg}", kwargs
 
     def __init__(self, logger: logging.Logger, ctx: Context) -> None:

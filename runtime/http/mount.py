@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.apptarget.lifespan import Lifespan
+from runtime.http.types import Receive, Scope, Send
 
 
 class Mount:
@@ -29,7 +30,7 @@ class Mount:
         prefix = self.prefix
         return path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/")
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         root = scope.get("root_path", "")
         child = dict(scope)
         child["path"] = root + scope["path"]

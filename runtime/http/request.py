@@ -11,7 +11,10 @@ from typing import Any
 from runtime.http.bodyparser import parse_body, read_body
 
 
-class Request:
+class _ContextView:
+    """What Request and Response share: a view onto the request's Context (extends add
+    their properties to the per-app subclasses)."""
+
     __slots__ = ("ctx",)
 
     def __init__(self, ctx: Any) -> None:
@@ -20,6 +23,10 @@ class Request:
     @property
     def app(self) -> Any:
         return self.ctx.app
+
+
+class Request(_ContextView):
+    __slots__ = ()
 
     method = property(lambda self: self.ctx.method)
     path = property(lambda self: self.ctx.path)
@@ -75,15 +82,8 @@ def _delegate(name: str) -> property:
     return property(fget, fset)
 
 
-class Response:
-    __slots__ = ("ctx",)
-
-    def __init__(self, ctx: Any) -> None:
-        self.ctx = ctx
-
-    @property
-    def app(self) -> Any:
-        return self.ctx.app
+class Response(_ContextView):
+    __slots__ = ()
 
     status = _delegate("status")
     body = _delegate("body")

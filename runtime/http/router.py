@@ -139,6 +139,7 @@ class Router:
 
     def _add(self, method: str, route: Route) -> None:
         if route.pattern is None:
+            assert isinstance(route.path, str)  # a static route: no pattern, a plain path
             key = (method, route.path)
             if key not in self._static or (method == "HEAD" and route.path in self._implicit_head):
                 self._static[key] = route.handler

@@ -14,6 +14,8 @@ import mimetypes
 import os
 from typing import Any
 
+from runtime.http.types import Send
+
 CHUNK = 64 * 1024
 _OCTETS = "application/octet-stream"
 
@@ -50,7 +52,7 @@ class Stream:
             return mimetypes.guess_type(self.path)[0] or _OCTETS
         return _OCTETS
 
-    async def send(self, send: Any) -> None:
+    async def send(self, send: Send) -> None:
         body = self.body
         if self.path is not None:
             with open(self.path, "rb") as fh:
@@ -73,7 +75,7 @@ class Stream:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _send_file(fh: Any, send: Any) -> None:
+async def _send_file(fh: Any, send: Send) -> None:
     loop = asyncio.get_running_loop()
     while True:
         chunk = await loop.run_in_executor(None, fh.read, CHUNK)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from runtime.http.router import compile_path
+from runtime.http.types import Receive, Scope, Send
 
 
 class WebSocketDisconnect(Exception):
@@ -29,7 +30,7 @@ class WebSocketDisconnect(Exception):
 
 
 class WebSocket:
-    def __init__(self, app: Any, scope: dict, receive: Any, send: Any, params: dict) -> None:
+    def __init__(self, app: Any, scope: Scope, receive: Receive, send: Send, params: dict) -> None:
         self.app = app
         self.scope = scope
         self.params = params
@@ -114,13 +115,15 @@ class SocketRoutes:
         return None
 
 
-async def refuse(receive: Any, send: Any) -> None:
+async def refuse(receive: Receive, send: Send) -> None:
     """Refuse a WebSocket handshake: uvicorn answers it with HTTP 403."""
     await receive()  # websocket.connect
     await send({"type": "websocket.close", "code": 1008})
 
 
-async def serve(app: Any, scope: dict, receive: Any, send: Any, found: tuple[Any, dict]) -> None:
+async def serve(
+    app: Any, scope: Scope, receive: Receive, send: Send, found: tuple[Any, dict]
+) -> None:
     handler, params = found
     ws = WebSocket(app, scope, receive, send, params)
     try:

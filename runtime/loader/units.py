@@ -130,10 +130,15 @@ def _import_framework(name: str, wanted_by: str, base_dir: str) -> Any:
 def resolve_frameworks(info: Any, role: str) -> tuple[list[LoadUnit], type]:
     """The framework units (base first) and the Application/Agent class to instantiate."""
     # Only the class this role needs: the agent must not pay for the HTTP layer.
+    base_cls: type
     if role == "app":
-        from runtime.application import Application as base_cls
+        from runtime.application import Application
+
+        base_cls = Application
     else:
-        from runtime.agent import Agent as base_cls
+        from runtime.agent import Agent
+
+        base_cls = Agent
     attr = base_cls.__name__
     base_dir = os.path.abspath(info.base_dir)
     name = info.framework

@@ -48,6 +48,8 @@ class Children:
         self.generation = 0  # bumped by each reload: children adopted later run new code
         # (role, worker id) -> [restarts, cause of the last one], for status and metrics
         self.restarts: dict[tuple[str, int], list[Any]] = collections.defaultdict(lambda: [0, ""])
+        # (role, worker id) -> {cause: restarts}, for /metrics
+        self.restart_causes: dict[tuple[str, int], collections.Counter[str]] = {}
         self._dirty: set[ChildHandle] = set()
         self._masks: dict[ChildHandle, int] = {}
 
@@ -114,6 +116,9 @@ class Children:
         entry = self.restarts[(str(handle.role), handle.id)]
         entry[0] += 1
         entry[1] = cause
+        self.restart_causes.setdefault((str(handle.role), handle.id), collections.Counter())[
+            cause
+        ] += 1
 
     # -- events --------------------------------------------------------------------------
     def on_event(self, handle: ChildHandle, mask: int, on_message: OnMessage) -> None:

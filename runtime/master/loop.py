@@ -26,9 +26,10 @@ from typing import Any
 
 from runtime.exitcodes import ExitCode
 from runtime.ipc.leader_endpoint import LeaderEndpoint
-from runtime.ipc.message import Action, Message, Role
+from runtime.master.child_messages import ChildMessages
 from runtime.master.children import Children
 from runtime.master.handle import ChildHandle
+from runtime.master.production import Production
 from runtime.master.ready_channel import ParentChannel
 from runtime.master.reload import Report, RollingReload
 from runtime.master.replacement import Replacement
@@ -57,6 +58,7 @@ class Master:
         signal.SIGHUP: "handle_hup",
         signal.SIGTTIN: "handle_ttin",
         signal.SIGTTOU: "handle_ttou",
+        signal.SIGUSR1: "handle_usr1",
     }
     SIGNALS = tuple(HANDLERS)
 
@@ -94,22 +96,14 @@ class Master:
         self.log = log or logging.getLogger("eggscripts.master")
         self.startup = Startup(self)
         self.replacement = Replacement(self)
-        self.actions: dict[str, Callable[[ChildHandle, Any], None]] = {
-            Action.AGENT_START: self.on_agent_start,
-            Action.APP_START: self.on_app_start,
-            Action.STARTUP_ERROR: self.on_startup_error,
-            Action.DISCONNECT: self.replacement.on_disconnect,
-            Action.HEARTBEAT: self.on_heartbeat,
-        }
+        self.production = Production(self)  # systemd, health port, shutdown delay, orphans
+        self.messages = ChildMessages(self)
+        self.on_message = self.messages.on_message
 
     @property
     def state_name(self) -> str:
-        """starting / ready / reloading / stopping, for status and health."""
-        if self.phase.value.startswith("starting"):
-            return "starting"
-        if self.reload is not None and self.phase is Phase.READY:
-            return "reloading"
-        return self.phase.value
+        """starting / ready / reloading / draining / stopping, for status and health."""
+        return self.production.state_name()
 
     @property
     def url(self) -> str:
@@ -163,7 +157,7 @@ class Master:
 
     # -- signals -------------------------------------------------------------------------
     def handle_term(self) -> None:
-        self.begin_close(ExitCode.OK, "received a stop signal")
+        self.production.stop_requested()  # after --shutdown-delay: begin_close
 
     def handle_int(self) -> None:
         self.interrupts += 1
@@ -171,6 +165,9 @@ class Master:
             self.force_close()
         else:
             self.begin_close(ExitCode.OK, "interrupted")
+
+    def handle_usr1(self) -> None:
+        self.production.reopen_logs()
 
     def handle_chld(self) -> None:
         """Reaping happens on every pass; the signal only wakes the loop up."""
@@ -186,7 +183,7 @@ class Master:
     ) -> str | None:
         """Start a rolling reload (runtime/master/reload.py); the reason it cannot start,
         else None. `report` receives its progress and outcome."""
-        if self.phase is not Phase.READY:
+        if self.phase is not Phase.READY or self.production.delay is not None:
             return f"cannot reload while the cluster is {self.state_name}"
         if self.reload is not None:
             return "a reload is already in progress"
@@ -216,18 +213,6 @@ class Master:
             stop(handle)
         for _ in range(count - len(pool)):
             self.fork_app()
-
-    def open_control(self) -> bool:
-        """The private control channel (`status`, `scale`, `reload`), when the CLI asked."""
-        from runtime.errors import StartupError
-        from runtime.master.commands import open_control
-
-        try:
-            self.control = open_control(self)
-        except StartupError as exc:
-            self.startup.fail(str(exc), ExitCode.ERROR)
-            return False
-        return True
 
     # -- children ------------------------------------------------------------------------
     def spawn_agent(self) -> bool:
@@ -262,46 +247,7 @@ class Master:
             fds.append(self.parent.fd)
         if self.control is not None:
             fds.extend(self.control.fds())
-        return fds
-
-    def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
-        if handle.state is not S.BOOTING:
-            return
-        handle.change_state(S.SERVING)
-        handle.started_at = self.clock()
-        self.startup.agent_started(handle, data)
-        if self.reload is not None:
-            self.reload.started(handle)
-
-    def on_app_start(self, handle: ChildHandle, data: Any) -> None:
-        if handle.state is not S.BOOTING:
-            return
-        handle.change_state(S.SERVING)
-        handle.started_at = self.clock()
-        self.replacement.app_started()
-        self.startup.app_started(handle)
-        if self.reload is not None:
-            self.reload.started(handle)
-
-    def on_heartbeat(self, handle: ChildHandle, data: Any) -> None:
-        """The registry noted the time; keep what the child reports for status."""
-        if isinstance(data, dict):
-            handle.stats = data
-
-    def on_startup_error(self, handle: ChildHandle, data: Any) -> None:
-        text = data.get("message") if isinstance(data, dict) else None
-        handle.startup_error = str(text or "unknown error")
-        what = "agent" if handle.is_agent else f"app worker #{handle.id}"
-        line = f"{what} (pid {handle.pid}) failed to start: {handle.startup_error}"
-        if self.phase is Phase.READY:
-            self.log.error("%s", line)
-            if self.reload is not None:
-                self.reload.boot_failed(handle, handle.startup_error, ExitCode.APP_LOAD_ERROR)
-        else:
-            # The app layer raised while loading (import, config, plugin, router, a Boot
-            # hook), whichever process found it first: 4. A child that dies without
-            # saying why is 3 (app worker) or 5 (agent), see runtime/master/replacement.py.
-            self.startup.fail(line, ExitCode.APP_LOAD_ERROR)
+        return fds + self.production.fds()
 
     # -- closing -------------------------------------------------------------------------
     def begin_close(self, code: int, reason: str) -> None:
@@ -313,6 +259,7 @@ class Master:
         self.replacement.cancel()
         if self.reload is not None:
             self.reload.abort(reason)
+        self.production.closing()
         self.log.info("%s: stopping app workers", reason)
         if self.listener is not None:
             self.listener.close()  # the workers' copies keep serving until they drain
@@ -341,20 +288,10 @@ class Master:
             self.endpoint.close()
         if self.control is not None:
             self.control.close()
+        self.production.close()
         self.signals.close()
         self.selector.close()
         if self.exit_code:
             self.log.error("exit with code %d", self.exit_code)
         else:
             self.log.info("exit with code 0")
-
-    # -- messages ------------------------------------------------------------------------
-    def on_message(self, handle: ChildHandle, msg: Message) -> None:
-        if msg.to == Role.MASTER:
-            action = self.actions.get(msg.action)
-            if action is None:
-                self.log.warning("unknown action %r from %s", msg.action, handle.label)
-            else:
-                action(handle, msg.data)
-            return
-        self.children.route(handle, msg)

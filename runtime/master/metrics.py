@@ -47,8 +47,8 @@ class WorkerSample:
     id: int
     role: str = "app"  # "app" | "agent"
     pid: int | None = None
-    requests: int = 0  # served since this process started (a counter reset on restart)
-    in_flight: int = 0
+    requests: int | None = 0  # served since this process started (reset on restart)
+    in_flight: int | None = 0  # None: not an HTTP server (the agent)
     restarts: Mapping[str, int] = dataclasses.field(default_factory=dict)  # cause -> count
     rss_bytes: int | None = None
     heartbeat_age: float | None = None  # seconds since anything came from it

@@ -63,6 +63,7 @@ class RollingReload:
         self.m.log.info(
             "reload: rolling %d app workers (and the agent) onto %s", self.total, self.release
         )
+        self.m.production.reload_started()  # RELOADING=1 + MONOTONIC_USEC
         agent = self.m.children.agent
         if agent is None or agent.state is S.KILLED:
             self.spawn_agent()
@@ -195,4 +196,5 @@ class RollingReload:
         if self.overall is not None:
             self.overall.cancel()
         self.m.reload_ended(self)
+        self.m.production.reload_finished(bool(data.get("ok")))  # READY=1 again
         self.report("done", data)

@@ -73,6 +73,7 @@ class Replacement:
                 self.app_died(handle)
         if m.reload is not None and not handle.is_agent:
             m.reload.child_exited()
+        m.production.child_exited(handle)  # its app code's orphans, if it died unclean
 
     def on_disconnect(self, handle: ChildHandle, data: Any) -> None:
         """A faulted worker leaves the pool: replace it now, not again at its exit."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 from typing import TYPE_CHECKING, Any
 
 from runtime.errors import StartupError, report
@@ -21,7 +22,12 @@ from runtime.exitcodes import ExitCode
 from runtime.ipc.leader_endpoint import LeaderEndpoint
 from runtime.ipc.message import Action
 from runtime.master.handle import ChildHandle
-from runtime.master.listener import bind_listener, listener_url, listening_port
+from runtime.master.listener import (
+    activated_listener,
+    bind_listener,
+    listener_url,
+    listening_port,
+)
 from runtime.master.states import Phase
 from runtime.master.timers import Timer
 from runtime.master.watchdogs import Watchdogs
@@ -42,9 +48,17 @@ class Startup:
         m = self.m
         self.set_title()
         self.timer = m.timers.call_later(m.options.startup_timeout / 1000, self.on_timeout)
-        if m.options.control_path and not m.open_control():
+        if m.options.control_path and not self.open_control():
             return
-        if m.port is not None and not self.bind(m.host, m.port):
+        # Before the agent is spawned: it must not inherit NOTIFY_SOCKET, WATCHDOG_* or
+        # LISTEN_* (runtime/master/production.py, listener.activated_listener).
+        error = m.production.begin()
+        if error is not None:
+            self.fail(error, ExitCode.ERROR)
+            return
+        if not self.adopt_activated():
+            return
+        if m.listener is None and m.port is not None and not self.bind(m.host, m.port):
             return
         m.endpoint = self.make_endpoint()
         # First: the agent's boot is the longest step of the start.
@@ -55,6 +69,33 @@ class Startup:
         # While the agent's interpreter boots on another core, load what the app workers
         # will use, so every fork shares it instead of importing it again.
         m.spawner.prepare()
+
+    def open_control(self) -> bool:
+        """The private control channel (`status`, `scale`, `reload`), when the CLI asked."""
+        from runtime.master.commands import open_control
+
+        try:
+            self.m.control = open_control(self.m)
+        except StartupError as exc:
+            self.fail(str(exc), ExitCode.ERROR)
+            return False
+        return True
+
+    def adopt_activated(self) -> bool:
+        """systemd socket activation: serve on the passed socket instead of binding."""
+        m = self.m
+        try:
+            sock = activated_listener()
+        except StartupError as exc:
+            self.fail(str(exc), ExitCode.ERROR)
+            return False
+        if sock is not None:
+            m.listener = sock
+            if sock.family != socket.AF_UNIX:
+                m.host = str(sock.getsockname()[0])
+            m.port = listening_port(sock)
+            self.set_title()
+        return True
 
     def make_endpoint(self) -> LeaderEndpoint | None:
         """The leader/follower endpoint every agent incarnation serves (SPEC §8)."""
@@ -109,6 +150,7 @@ class Startup:
             if m.phase is not Phase.READY:
                 return
         m.log.info("%s started (%dms)", handle.label, self.elapsed_ms(handle.spawned_at))
+        m.production.agent_started()
         m.parent.notify(Action.AGENT_START, {"pid": handle.pid})
         if m.phase is Phase.STARTING_AGENT:
             m.phase = Phase.STARTING_APPS
@@ -135,6 +177,7 @@ class Startup:
         serving = len(m.children.serving())
         total = m.target_workers
         m.parent.notify(Action.APP_START, {"pid": handle.pid, "ready": serving, "total": total})
+        m.production.worker_started()
         if m.phase is Phase.STARTING_APPS:
             # egg-cluster: the agent learns the workers at every app-start, before ready.
             agent = [m.children.agent] if m.children.agent else []
@@ -156,6 +199,7 @@ class Startup:
         self.send_pids()
         m.parent.notify(Action.EGG_READY, self.ready_data())
         m.parent.close()
+        m.production.ready()  # READY=1: every app worker accepts
         m.watchdogs = Watchdogs(
             m.options,
             m.children,

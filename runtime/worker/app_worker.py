@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 try:
     import uvloop
 except ImportError:  # pragma: no cover
-    uvloop = None
+    uvloop = None  # type: ignore[assignment]
 
 # uvicorn imports these lazily in Config.load(); importing them here, in the master before
 # it forks, makes every worker share them instead of loading its own copy.

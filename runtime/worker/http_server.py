@@ -23,6 +23,7 @@ from uvicorn.config import Config
 from uvicorn.server import Server
 
 from runtime.worker import access_log
+from runtime.worker.backlog import serve_queued, take_queued
 from runtime.worker.http_protocol import protocol_class
 
 # uvicorn imports these lazily in Config.load(); importing them in the master before it
@@ -43,6 +44,7 @@ class WorkerServer(Server):
         super().__init__(config)
         self._on_started = on_started
         self._state = state if state is not None else {}
+        self._backlog: socket.socket | None = None  # runtime/worker/backlog.py
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -51,8 +53,27 @@ class WorkerServer(Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         self.lifespan.state = self._state  # uvicorn passes `lifespan.state` to protocols
         await super().startup(sockets=sockets)
+        if sockets:
+            self._backlog = sockets[0].dup()
         if self.started:
             self._on_started()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop accepting, then serve what the listen backlog still holds (backlog.py)
+        along with the connections already open, then uvicorn's graceful shutdown."""
+        for server in self.servers:
+            server.close()
+        if self._backlog is not None:
+            queued = take_queued(self._backlog)
+            self._backlog = None
+            await serve_queued(queued, self._protocol, self.config.ssl)
+        await super().shutdown(sockets=sockets)
+
+    def _protocol(self) -> asyncio.Protocol:
+        """What uvicorn's own accept creates for a connection (its `create_protocol`)."""
+        return self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
 
 
 def server_config(options: Any, app: Any, https: Any = None) -> Config:
@@ -78,7 +99,7 @@ def server_config(options: Any, app: Any, https: Any = None) -> Config:
         backlog=options.backlog,
         limit_concurrency=options.limit_concurrency,
         # uvicorn annotates int but uses the value as a float timeout
-        timeout_graceful_shutdown=options.kill_app_timeout / 1000,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=options.kill_app_timeout / 1000,
         ssl_keyfile=https.key if https else None,
         ssl_certfile=https.cert if https else None,
     )

@@ -1,0 +1,53 @@
+"""The structure stays the way docs/INTERNALS.md's ownership map says: the CLI and the
+runtime meet only at their doors, the app layer knows nothing of the processes that run
+it, and no module grows into a god module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_LAYER = ("loader", "http", "apptarget", "cluster_client", "messenger.py", "cluster.py",
+             "application.py", "agent.py", "base.py")  # fmt: skip
+
+
+def modules(*parts: str) -> list[Path]:
+    base = ROOT.joinpath(*parts)
+    return sorted(base.rglob("*.py")) if base.is_dir() else [base]
+
+
+def imported(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def test_the_cli_never_imports_the_runtime() -> None:
+    for path in modules("eggscripts"):
+        bad = {n for n in imported(path) if n == "runtime" or n.startswith("runtime.")}
+        assert not bad, f"{path}: {bad}"
+
+
+def test_the_runtime_never_imports_click() -> None:
+    for path in modules("runtime"):
+        assert not {n for n in imported(path) if n.split(".")[0] == "click"}, path
+
+
+@pytest.mark.parametrize("part", APP_LAYER)
+def test_the_app_layer_knows_no_process_internals(part: str) -> None:
+    for path in modules("runtime", part):
+        bad = {n for n in imported(path) if n.startswith(("runtime.master", "runtime.worker"))}
+        assert not bad, f"{path}: {bad}"
+
+
+def test_no_module_over_400_lines_and_the_master_loop_under_300() -> None:
+    sizes = {p: len(p.read_text().splitlines()) for p in modules("runtime") + modules("eggscripts")}
+    assert not {str(p): n for p, n in sizes.items() if n > 400}
+    assert sizes[ROOT / "runtime" / "master" / "loop.py"] < 300
