@@ -348,6 +348,7 @@ def test_reload_replaces_agent_then_workers_one_at_a_time(make) -> None:
         c.step()
     done = [d for e, d in events if e == "done"]
     assert done and done[0]["ok"] and done[0]["replaced"] == 2
+    assert sorted(h.id for h in c.master.children.pool()) == [1, 2]  # ids stay 1..N
     assert sorted(done[0]["pids"]) == sorted(a.pid for a in c.spawner.apps)
     assert len(c.spawner.apps) == 2 and c.master.state_name == "ready"
 

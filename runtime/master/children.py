@@ -86,8 +86,11 @@ class Children:
         listener: socket.socket,
         app_name: str,
         private_fds: Callable[[], list[int]],
+        worker_id: int | None = None,
     ) -> ChildHandle:
-        """Raises OSError when fork fails (EAGAIN under a pids limit)."""
+        """Raises OSError when fork fails (EAGAIN under a pids limit). `worker_id`: the
+        slot to take (a reload's new worker takes over the one it retires), else the
+        lowest free one."""
 
         def child_setup() -> None:
             """First thing in the forked worker: drop every master resource it inherited.
@@ -103,7 +106,7 @@ class Children:
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
-        worker_id = self.free_worker_id()
+        worker_id = worker_id if worker_id is not None else self.free_worker_id()
         pid, sock = self.spawner.fork_app(options, worker_id, listener, app_name, child_setup)
         return self.adopt(Role.APP, worker_id, pid, sock, options.base_dir)
 

@@ -226,11 +226,14 @@ class Master:
             self.watchdogs.agent_restarted(handle)
         return True
 
-    def fork_app(self) -> bool:
+    def fork_app(self, worker_id: int | None = None) -> bool:
+        """One app worker (with `worker_id`: the slot it takes over, in a reload)."""
         if self.phase is Phase.CLOSING or self.listener is None:
             return True
         try:
-            self.children.fork_app(self.options, self.listener, self.name, self.private_fds)
+            self.children.fork_app(
+                self.options, self.listener, self.name, self.private_fds, worker_id
+            )
         except OSError as exc:
             self.log.error("could not fork an app worker: %s", exc)
             return False

@@ -52,6 +52,7 @@ class RollingReload:
         self.replaced = 0
         self.step = "agent"
         self.current: ChildHandle | None = None  # the new child being waited for
+        self.retiring: ChildHandle | None = None  # the old worker it will take over from
         self.deadline: Timer | None = None
         self.done = False
         self.release = os.path.realpath(master.options.base_dir)
@@ -105,7 +106,9 @@ class RollingReload:
             self.step = "draining"
             self.child_exited()  # done once the last old worker has drained and exited
             return
-        if self.m.fork_app() is False or self.m.children.newest is None:
+        self.retiring = self.next_to_retire()
+        # The new worker takes the old one's id: worker ids stay 1..N across reloads.
+        if self.m.fork_app(self.retiring.id) is False or self.m.children.newest is None:
             self.fail("could not fork a new app worker")
             return
         self.current = self.m.children.newest
@@ -122,10 +125,17 @@ class RollingReload:
     def old_workers(self) -> list[ChildHandle]:
         return [h for h in self.m.children.pool() if h.generation < self.generation]
 
+    def next_to_retire(self) -> ChildHandle:
+        """A booting old one first, else the oldest (only called while old ones remain)."""
+        old = self.old_workers()
+        return min(old, key=lambda h: (h.state is S.SERVING, h.spawned_at))
+
     def retire_one(self) -> None:
-        old = sorted(self.old_workers(), key=lambda h: (h.state is S.SERVING, h.spawned_at))
-        if old:
-            handle = old[0]  # a booting old one first, else the oldest
+        handle = self.retiring
+        if handle is None or handle not in self.old_workers():  # it died meanwhile
+            handle = self.next_to_retire() if self.old_workers() else None
+        self.retiring = None
+        if handle is not None:
             handle.change_state(S.LEAVING)
             handle.signal(15)  # SIGTERM: stop accepting, drain, before_close, exit
 
