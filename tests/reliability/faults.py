@@ -5,10 +5,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import pwd
+import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 
@@ -52,3 +57,99 @@ def fill(directory: Path) -> Path:
 def free_bytes(directory: Path) -> int:
     st = os.statvfs(directory)
     return st.f_bavail * st.f_frsize
+
+
+@contextlib.contextmanager
+def system_user(prefix: str = "eggrel") -> Iterator[tuple[int, int, Path]]:
+    """A throw-away system user (uid, gid, a home it owns) for the block; skips when not
+    root. Every process it still has is SIGKILLed before the user is deleted."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("needs root and useradd to create a user")
+    name = f"{prefix}{os.getpid() % 100000}"
+    created = subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        capture_output=True,
+        text=True,
+    )
+    if created.returncode != 0:
+        pytest.skip(f"useradd failed: {created.stderr.strip()}")
+    entry = pwd.getpwnam(name)
+    home = Path(tempfile.mkdtemp(prefix=f"{name}-home-"))
+    os.chmod(home, 0o755)
+    os.chown(home, entry.pw_uid, entry.pw_gid)
+    try:
+        yield entry.pw_uid, entry.pw_gid, home
+    finally:
+        for proc in psutil.process_iter(["uids"]):
+            with contextlib.suppress(psutil.Error, TypeError):
+                if proc.info["uids"].real == entry.pw_uid:
+                    proc.kill()
+        time.sleep(0.2)
+        subprocess.run(["userdel", name], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def give_to(source: Path, uid: int, gid: int, parent: Path) -> Path:
+    """A copy of the app `source` under `parent` (world-traversable), owned by uid:gid."""
+    os.chmod(parent, 0o755)
+    target = parent / source.name
+    shutil.copytree(source, target)
+    for path in [target, *target.rglob("*")]:
+        os.chown(path, uid, gid)
+    return target
+
+
+class ForkLimit:
+    """Makes one running process's forks fail with EAGAIN, then lets them succeed again.
+
+    `rlimit_nproc`: its soft RLIMIT_NPROC drops to 1 (`ulimit -u`), which the kernel
+    enforces only for a process that is not root (the cluster runs as a user the test
+    created). `pids_cgroup`: the process moves into a pids cgroup (v1) whose `pids.max`
+    is its own task count, as under a container's pids limit; this one works for root.
+    """
+
+    CGROUP_ROOT = Path("/sys/fs/cgroup/pids")
+
+    def __init__(self, kind: str, pid: int) -> None:
+        self.kind, self.process = kind, psutil.Process(pid)
+        self.cgroup = self.CGROUP_ROOT / f"eggscripts-test-{os.getpid()}-{pid}"
+        if kind == "pids_cgroup":
+            try:
+                self.cgroup.mkdir()
+                (self.cgroup / "cgroup.procs").write_text(str(pid))
+            except OSError as exc:
+                pytest.skip(f"no writable pids cgroup here: {exc}")
+        else:
+            self.hard = self.process.rlimit(psutil.RLIMIT_NPROC)[1]
+
+    def block(self) -> None:
+        if self.kind == "pids_cgroup":
+            (self.cgroup / "pids.max").write_text((self.cgroup / "pids.current").read_text())
+        else:
+            self.process.rlimit(psutil.RLIMIT_NPROC, (1, self.hard))
+
+    def allow(self) -> None:
+        if self.kind == "pids_cgroup":
+            (self.cgroup / "pids.max").write_text("max")
+        else:
+            self.process.rlimit(psutil.RLIMIT_NPROC, (self.hard, self.hard))
+
+    def close(self) -> None:
+        """After the process exited: the emptied cgroup goes."""
+        if self.kind == "pids_cgroup":
+            for _ in range(50):
+                with contextlib.suppress(OSError):
+                    self.cgroup.rmdir()
+                    return
+                time.sleep(0.1)
+
+
+def runs_as(uid: int, gid: int, executable: str) -> bool:
+    """Whether `uid` can start `executable` (a Python under /root it cannot)."""
+    try:
+        probe = subprocess.run(
+            [executable, "-c", "pass"], user=uid, group=gid, extra_groups=[], capture_output=True
+        )
+    except OSError:
+        return False
+    return probe.returncode == 0
