@@ -10,6 +10,8 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
 from tests.helpers import FIXTURES, Cluster, wait_until
 from tests.reliability.load import Load
 
@@ -53,3 +55,24 @@ def test_a_stopped_worker_is_not_said_to_have_dumped_its_stacks(title, port) -> 
     assert "the process is stopped" in line, line
     assert "stacks" not in line, line
     assert "Timeout (0:00:01)!" not in err
+
+
+@pytest.mark.long
+def test_repeated_pauses_under_load(title, port) -> None:
+    """Five 3 s pauses (SIGSTOP/SIGCONT), 2 s apart, under load: nothing killed, no
+    request failed."""
+    with Cluster(CHAOS, title, port, workers=2, worker_timeout=1000) as cluster:
+        before = {p.pid for ps in cluster.processes().values() for p in ps}
+        with Load(port, "/", clients=4) as load:
+            for _ in range(5):
+                cluster.signal(signal.SIGSTOP)
+                time.sleep(3.0)
+                cluster.signal(signal.SIGCONT)
+                time.sleep(2.0)
+        after = {p.pid for ps in cluster.processes().values() for p in ps}
+        out, _ = cluster.output()
+    result = load.result
+    print(f"figures: 5 pauses of 3 s at worker_timeout 1 s: {result.ok} ok, {result.failed} "
+          f"failed, {len(before - after)} children killed")  # fmt: skip
+    assert after == before and "sent no heartbeat" not in out
+    assert result.failed == 0, result.errors

@@ -11,6 +11,8 @@ import concurrent.futures
 import signal
 import time
 
+import pytest
+
 from tests.helpers import FIXTURES, Cluster, request, wait_until
 from tests.reliability.load import Load
 
@@ -87,3 +89,24 @@ def test_master_sigkill_leaves_no_orphan_after_2s(title, port) -> None:
     print(f"figures: master SIGKILL under load: {len(children)} children gone in "
           f"{gone_in:.2f}s, 0 orphans; load {load.result.ok} ok before")  # fmt: skip
     assert not any(cluster.processes().values())
+
+
+@pytest.mark.long
+def test_repeated_worker_kills_under_load(title, port) -> None:
+    """20 s of load, a worker SIGKILLed every 2 s: each is replaced, and only requests in
+    flight on a victim may fail; a new connection is never refused."""
+    kills = 0
+    with Cluster(CHAOS, title, port, workers=2) as cluster, Load(port, "/pid", 4) as load:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            workers = cluster.processes()["app"]
+            assert len(workers) == 2, f"after {kills} kills: {workers}"
+            workers[0].send_signal(signal.SIGKILL)
+            kills += 1
+        wait_until(lambda: len(cluster.processes()["app"]) == 2, timeout=8)
+    result = load.result
+    print(f"figures: {kills} worker kills in 20 s under load: {result.ok} ok, {result.failed} "
+          f"failed {result.errors}")  # fmt: skip
+    assert result.failed <= kills * 4, result.errors
+    assert "ConnectionRefusedError" not in result.errors
