@@ -16,7 +16,7 @@ import psutil
 from tests.helpers import FIXTURES, Cluster, request, wait_until
 
 CHAOS = FIXTURES / "runtime" / "chaos"
-FLOOD_MB = 160
+FLOOD_MB = 100
 
 
 def test_flooding_a_blocked_agent_keeps_the_master_bounded(title, port) -> None:
@@ -33,7 +33,7 @@ def test_flooding_a_blocked_agent_keeps_the_master_bounded(title, port) -> None:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        assert request(port, "/block-agent?s=6").text == "sent"
+        assert request(port, "/block-agent?s=2.5").text == "sent"
         started = time.monotonic()
         assert request(port, f"/flood?n={FLOOD_MB}&kb=1024", timeout=60).text == str(FLOOD_MB)
         flooded_in = time.monotonic() - started

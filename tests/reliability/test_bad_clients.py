@@ -71,7 +71,7 @@ def test_malformed_requests_get_4xx_or_close_and_kill_no_worker(title, port) -> 
 
 @pytest.mark.parametrize("count", [400] if LONG else [60])
 def test_slowloris_connections_are_closed_and_others_served(title, port, count) -> None:
-    header_timeout = 2.0
+    header_timeout = 1.0
     with Cluster(CHAOS, title, port, workers=2, header_timeout=header_timeout) as cluster:
         workers = {p.pid for p in cluster.processes()["app"]}
         slow = []
@@ -81,7 +81,7 @@ def test_slowloris_connections_are_closed_and_others_served(title, port, count) 
             slow.append(sock)
         opened = time.monotonic()
         served = 0
-        while time.monotonic() - opened < header_timeout + 2:
+        while time.monotonic() - opened < header_timeout + 1.5:
             for sock in slow:  # one more header byte each, never the end of the headers
                 with contextlib.suppress(OSError):
                     sock.send(b"X")
@@ -101,4 +101,4 @@ def test_slowloris_connections_are_closed_and_others_served(title, port, count) 
           f"{closed} closed by the server, {served} other requests served meanwhile, "
           f"0 worker deaths")  # fmt: skip
     assert closed == count
-    assert served >= 10
+    assert served >= 6

@@ -16,12 +16,12 @@ from tests.cli_helpers import copy_app
 from tests.helpers import FIXTURES, Cluster
 
 CHAOS = FIXTURES / "runtime" / "chaos"
-LIMIT = 3
-OPTIONS = {"refork_limit": LIMIT, "refork_duration": 60_000, "health_interval": 500,
+LIMIT = 2
+OPTIONS = {"refork_limit": LIMIT, "refork_duration": 60_000, "health_interval": 300,
            "agent_restart_delay": 100}  # fmt: skip
 
 
-CASES = [("app", "app_crashes", "0.3"), ("agent", "agent_crashes", "1.0")]
+CASES = [("app", "app_crashes", "0.3"), ("agent", "agent_crashes", "0.8")]
 
 
 @pytest.mark.parametrize(("role", "switch", "lives"), CASES)
@@ -48,4 +48,4 @@ def test_crash_loop_is_bounded_then_exits_1(tmp_path, title, port, role, switch,
     assert code == 1
     assert elapsed < 30
     if role == "agent":
-        assert delays == sorted(delays) and delays[-1] > delays[0], delays  # backoff
+        assert delays == [0.1, 0.2], delays  # backoff from agent_restart_delay

@@ -23,6 +23,7 @@ def _pids(cluster: Cluster, role: str) -> set[int]:
     return {p.pid for p in cluster.processes()[role]}
 
 
+@pytest.mark.long  # fast, unloaded: tests/test_runtime_cluster.py (sigterm drains)
 def test_graceful_stop_completes_every_in_flight_slow_request(title, port) -> None:
     with Cluster(CHAOS, title, port, workers=2) as cluster, Load(port, "/", 2) as load:
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -45,11 +46,11 @@ def test_graceful_stop_completes_every_in_flight_slow_request(title, port) -> No
 def test_worker_sigkill_fails_only_its_in_flight_requests(title, port) -> None:
     with Cluster(CHAOS, title, port, workers=2) as cluster:
         with Load(port, "/pid", clients=4) as load:
-            time.sleep(1.0)
+            time.sleep(0.5)
             victim = cluster.processes()["app"][0]
             victim.send_signal(signal.SIGKILL)
             wait_until(lambda: len(_pids(cluster, "app") - {victim.pid}) == 2, timeout=8)
-            time.sleep(1.0)
+            time.sleep(0.5)
         result = load.result
     print(f"figures: worker SIGKILL under load (4 clients): {result.ok} ok, {result.failed} "
           f"failed {result.errors}")  # fmt: skip
@@ -58,15 +59,16 @@ def test_worker_sigkill_fails_only_its_in_flight_requests(title, port) -> None:
     assert result.ok > 100
 
 
+@pytest.mark.long  # fast, unloaded: tests/test_runtime_cluster.py (agent sigkill)
 def test_agent_sigkill_fails_no_request(title, port) -> None:
     with Cluster(CHAOS, title, port, workers=2) as cluster:
         agent = cluster.processes()["agent"][0]
         workers = _pids(cluster, "app")
         with Load(port, "/", clients=4) as load:
-            time.sleep(0.5)
+            time.sleep(0.3)
             agent.send_signal(signal.SIGKILL)
             wait_until(lambda: _pids(cluster, "agent") - {agent.pid}, timeout=8)
-            time.sleep(0.5)
+            time.sleep(0.3)
         assert _pids(cluster, "app") == workers
         result = load.result
     print(f"figures: agent SIGKILL under load (4 clients): {result.ok} ok, {result.failed} "
