@@ -199,6 +199,7 @@ class Cluster:
         # Run as another user (tests/reliability: `user=`, `group=`, `extra_groups=[]`).
         self.popen_kwargs: dict[str, Any] = {}
         self.env: dict[str, str] = {}
+        self.python = sys.executable
 
     def start(self, wait: bool = True, timeout: float = 10.0) -> Cluster:
         # Output goes to files, not pipes: a test that never reads them must not be able to
@@ -206,7 +207,7 @@ class Cluster:
         self._out = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the cluster)
         self._err = tempfile.TemporaryFile()  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "runtime.start_cluster", json.dumps(self.options)],
+            [self.python, "-m", "runtime.start_cluster", json.dumps(self.options)],
             stdout=self._out,
             stderr=self._err,
             cwd=str(ROOT),
