@@ -141,9 +141,10 @@ PYTHON = OptionSpec(
 )
 WORKER_TIMEOUT = OptionSpec(
     "worker_timeout",
-    "Kill and replace an app worker whose event loop sent no heartbeat for this many "
-    "milliseconds (blocked by synchronous code); its Python stacks are dumped to stderr "
-    "first. 0 turns this off.",
+    "Kill and replace an app worker (or the agent) whose event loop sent no heartbeat for "
+    "this many milliseconds (blocked by synchronous code); its Python stacks are dumped to "
+    "stderr first (a stopped process dumps nothing, and the log says so). Time the master "
+    "itself was paused does not count. 0 turns this off.",
     type=click.IntRange(min=0),
     default_text="30000; 0 (off) with --env local or unittest",
     metavar="MS",

@@ -123,9 +123,9 @@ def _title_of(proc: psutil.Process) -> str | None:
     return cmd[0] if cmd else None
 
 
-def iter_eggscripts_processes() -> Iterator[tuple[psutil.Process, str]]:
-    """(process, title) for every eggscripts master/agent/app of the current user."""
-    uid = os.getuid()
+def iter_eggscripts_processes(uid: int | None = None) -> Iterator[tuple[psutil.Process, str]]:
+    """(process, title) for every eggscripts master/agent/app of the current user (or `uid`)."""
+    uid = os.getuid() if uid is None else uid
     for proc in psutil.process_iter(["uids"]):
         try:
             if proc.info["uids"] is None or proc.info["uids"].real != uid:
@@ -142,10 +142,10 @@ def iter_eggscripts_processes() -> Iterator[tuple[psutil.Process, str]]:
             yield proc, title
 
 
-def cluster_processes(title: str) -> dict[str, list[psutil.Process]]:
+def cluster_processes(title: str, uid: int | None = None) -> dict[str, list[psutil.Process]]:
     """The live processes of one cluster, by role, matched on the exact title token."""
     found: dict[str, list[psutil.Process]] = {r: [] for r in ROLES}
-    for proc, ptitle in iter_eggscripts_processes():
+    for proc, ptitle in iter_eggscripts_processes(uid):
         parts = ptitle.split(" ")
         if f"--title={title}" in parts:
             found[parts[0].removeprefix("eggscripts-")].append(proc)
@@ -197,6 +197,10 @@ class Cluster:
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.prefix: list[str] = []  # a wrapper command, e.g. `unshare --pid --fork`
+        # Run as another user (tests/reliability: `user=`, `group=`, `extra_groups=[]`).
+        self.popen_kwargs: dict[str, Any] = {}
+        self.env: dict[str, str] = {}
+        self.python = sys.executable
 
     def start(self, wait: bool = True, timeout: float = 10.0) -> Cluster:
         # Output goes to files, not pipes: a test that never reads them must not be able to
@@ -204,11 +208,12 @@ class Cluster:
         self._out = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the cluster)
         self._err = tempfile.TemporaryFile()  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [*self.prefix, sys.executable, "-m", "runtime.start_cluster", json.dumps(self.options)],
+            [*self.prefix, self.python, "-m", "runtime.start_cluster", json.dumps(self.options)],
             stdout=self._out,
             stderr=self._err,
             cwd=str(ROOT),
-            env={**os.environ, "HOME": _test_home()},
+            env={**os.environ, "HOME": _test_home(), **self.env},
+            **self.popen_kwargs,
         )
         if wait:
             self.wait_ready(timeout)
@@ -240,7 +245,8 @@ class Cluster:
         return self.proc.pid
 
     def processes(self) -> dict[str, list[psutil.Process]]:
-        return cluster_processes(self.title)
+        user = self.popen_kwargs.get("user")
+        return cluster_processes(self.title, None if user is None else int(user))
 
     def signal(self, sig: int = signal.SIGTERM) -> None:
         assert self.proc is not None

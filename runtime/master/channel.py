@@ -3,8 +3,8 @@
 Writes never block the master loop: what the kernel does not take is kept and flushed when
 the selector reports the socket writable (`wants_write`). What is kept is bounded: a child
 that stops reading (a blocked agent, flooded by `send_to_agent`) must not grow the master
-without limit, so past `MAX_BUFFERED` bytes new frames to it are dropped and counted, and
-the count is logged once the child reads again (issue: bounded buffers).
+without limit, so past `MAX_BUFFERED` bytes new frames to it are dropped and counted: the
+first drop is logged at once (the child may never read again), the count once it reads.
 """
 
 from __future__ import annotations
@@ -68,6 +68,11 @@ class Channel:
         if self.closed:
             return
         if len(self._out) + len(frame) > self.MAX_BUFFERED:
+            if not self.dropped:  # said at once: the child may never read again
+                log.warning(
+                    "%s is not reading its messages (%d bytes waiting): dropping new ones "
+                    "until it does", self.label, len(self._out)
+                )  # fmt: skip
             self.dropped += 1
             return
         self._out += frame
@@ -86,7 +91,7 @@ class Channel:
             del self._out[:sent]
         if self.dropped:
             log.warning(
-                "%s did not read its messages: %d dropped (buffer full at %d bytes)",
+                "%s is reading again: %d messages were dropped (buffer full at %d bytes)",
                 self.label,
                 self.dropped,
                 self.MAX_BUFFERED,

@@ -65,14 +65,28 @@ class StaleWatch:
     def check(self, children: Iterable[ChildHandle], now: float) -> None:
         for handle in self.stale(children, now):
             self.log.error(
-                "%s sent no heartbeat for %.1fs: its event loop is blocked or the process is "
-                "stopped (a blocked loop's Python stacks are on stderr); killing it and "
-                "starting a replacement",
+                "%s sent no heartbeat for %.1fs: %s; killing it and starting a replacement",
                 handle.label,
                 now - handle.last_seen,
+                why_silent(handle.pid),
             )
             handle.change_state(ChildState.KILLED)
             handle.signal(signal.SIGKILL)
+
+
+def why_silent(pid: int) -> str:
+    """What the log may honestly say: faulthandler's dump (runtime/worker/heartbeat.py) runs
+    in the worker, so a stopped process (SIGSTOP, a debugger) has dumped nothing."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        state = b"?"
+    if state in (b"T", b"t"):
+        return "the process is stopped (SIGSTOP or a debugger), so it dumped nothing"
+    if state == b"?":
+        return "its event loop is blocked or the process is stopped"
+    return "its event loop is blocked (its Python stacks, dumped by faulthandler, are on stderr)"
 
 
 class HealthCheck:

@@ -17,6 +17,7 @@ stderr, the moment the timeout passes and just before the master's kill.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import sys
 from collections.abc import Callable
@@ -46,7 +47,11 @@ def beat(
 
     def tick() -> None:
         if timeout > 0:
-            faulthandler.dump_traceback_later(timeout, file=sys.stderr)
+            # A new watchdog thread each time: under an exhausted `ulimit -u` there is
+            # none to be had, and this beat goes without the dump rather than killing
+            # the worker with an uncaught error.
+            with contextlib.suppress(RuntimeError):
+                faulthandler.dump_traceback_later(timeout, file=sys.stderr)
         send(Action.HEARTBEAT, stats() if stats is not None else None)
         loop.call_later(interval, tick)
 

@@ -142,6 +142,9 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
             else:
                 self._unsupported_upgrade_warning()
             return
+        if not self._in_head and (self.cycle is None or self.cycle.response_complete):
+            self._still_idle()
+            return
         if self._in_head:  # headers still incomplete: httptools is buffering them
             self._head_recv += len(data)
             if self._head_recv > self.limits.max_header_size:
@@ -156,6 +159,15 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
             self._body_seen = self.loop.time()
             if self._body_timer is None:
                 self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
+
+    def _still_idle(self) -> None:
+        """Bytes that began no request (the empty lines httptools skips before one): the
+        connection is as idle as before, so the keep-alive timeout the read cancelled runs
+        again; else a client sending one CRLF would hold its connection for ever."""
+        if self.timeout_keep_alive_task is None and not self.transport.is_closing():
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
     # ---- parser callbacks ---------------------------------------------------------------
     def on_message_begin(self) -> None:

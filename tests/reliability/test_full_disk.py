@@ -66,6 +66,7 @@ def test_killed_worker_is_replaced_while_the_log_disk_is_full(tmp_path, title, p
     print(f"figures: replaced in {replaced_in:.2f}s with the disk full, {warnings} warning(s)")
 
 
+@pytest.mark.long  # the case `make test` runs: ..._with_the_log_disk_already_full_says_why
 def test_daemon_start_on_a_full_disk_reports_the_real_error(tmp_path, title, port) -> None:
     """The master's own error line goes to a stderr log on the full disk: printing it must
     not raise, and the reason still reaches `start` over the ready channel."""
