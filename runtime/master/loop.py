@@ -33,7 +33,7 @@ from runtime.master.production import Production
 from runtime.master.ready_channel import ParentChannel
 from runtime.master.reload import Report, RollingReload
 from runtime.master.replacement import Replacement
-from runtime.master.shutdown import GracefulStop, stop
+from runtime.master.shutdown import GracefulStop
 from runtime.master.signals import SignalQueue
 from runtime.master.spawner import ProcessSpawner, Spawner
 from runtime.master.startup import Startup
@@ -205,14 +205,7 @@ class Master:
 
     def scale_to(self, count: int) -> None:
         """Fork or drain app workers until `count` are in the pool (at least one)."""
-        count = max(1, count)
-        self.log.info("scaling to %d app workers (from %d)", count, self.target_workers)
-        self.target_workers = count
-        pool = sorted(self.children.pool(), key=lambda h: (h.state is S.SERVING, -h.id))
-        for handle in pool[: max(0, len(pool) - count)]:  # booting and newest go first
-            stop(handle)
-        for _ in range(count - len(pool)):
-            self.fork_app()
+        self.replacement.scale_to(count)
 
     # -- children ------------------------------------------------------------------------
     def spawn_agent(self) -> bool:

@@ -20,6 +20,7 @@ from runtime.exitcodes import ExitCode, describe_status
 from runtime.ipc.message import Action
 from runtime.master.handle import ChildHandle
 from runtime.master.refork import ReforkPolicy
+from runtime.master.shutdown import stop
 from runtime.master.states import ChildState, Phase
 from runtime.master.timers import Timer
 
@@ -83,6 +84,20 @@ class Replacement:
             m.log.error("%s disconnected after an uncaught error", handle.label)
             m.children.note_restart(handle, "uncaught error")
             self.app_died(handle)
+
+    # -- the pool's size -----------------------------------------------------------------
+    def scale_to(self, count: int) -> None:
+        """`scale`, SIGTTIN/SIGTTOU: fork the missing workers now; drain the surplus, booting
+        and newest first (STOPPING: their exits are not replaced)."""
+        m = self.m
+        count = max(1, count)
+        m.log.info("scaling to %d app workers (from %d)", count, m.target_workers)
+        m.target_workers = count
+        pool = sorted(m.children.pool(), key=lambda h: (h.state is S.SERVING, -h.id))
+        for handle in pool[: max(0, len(pool) - count)]:
+            stop(handle)
+        for _ in range(count - len(pool)):
+            m.fork_app()
 
     # -- plans ---------------------------------------------------------------------------
     def app_started(self) -> None:
