@@ -21,7 +21,7 @@ from typing import Any
 
 from runtime.errors import StartupError
 from runtime.loader.context import LoadContext
-from runtime.loader.files import find_variant, load_yaml
+from runtime.loader.files import env_json_object, find_variant, load_yaml
 from runtime.loader.shape import check_shape
 from runtime.loader.units import LoadUnit
 from runtime.private_files import make_private_dirs, write_private
@@ -150,16 +150,7 @@ def _private_copy(value: dict[str, Any]) -> dict[str, Any]:
 
 def env_app_config() -> dict[str, Any]:
     """`EGG_APP_CONFIG`: a JSON object merged over the whole config, last."""
-    raw = os.environ.get("EGG_APP_CONFIG", "").strip()
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise StartupError(f"EGG_APP_CONFIG is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise StartupError("EGG_APP_CONFIG must be a JSON object")
-    return value
+    return env_json_object("EGG_APP_CONFIG")
 
 
 def load(ctx: LoadContext) -> None:

@@ -117,3 +117,20 @@ def iter_python_files(directory: str) -> Iterator[tuple[tuple[str, ...], str]]:
 def defined_here(module: ModuleType, value: Any) -> bool:
     """True for objects the module defines itself (not ones it imported)."""
     return getattr(value, "__module__", None) == module.__name__
+
+
+def env_json_object(name: str, what: str = "a JSON object") -> dict[str, Any]:
+    """The JSON object in environment variable `name` (`EGG_APP_CONFIG`, `EGG_PLUGINS`),
+    {} when unset; anything else fails the start in one line naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    import json
+
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise StartupError(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise StartupError(f"{name} must be {what}")
+    return value

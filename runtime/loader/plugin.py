@@ -20,14 +20,13 @@ from egg").
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.errors import StartupError
 from runtime.loader.context import LoadContext
-from runtime.loader.files import fail, find_variant, load_yaml
+from runtime.loader.files import env_json_object, fail, find_variant, load_yaml
 from runtime.loader.units import LoadUnit
 
 _FIELDS = {"enable", "package", "path", "env"}
@@ -79,16 +78,7 @@ def plugin_files(ctx: LoadContext, unit: LoadUnit) -> list[str]:
 
 def _env_plugins() -> dict[str, Any]:
     """`EGG_PLUGINS`: a JSON object of plugin settings merged over every config file."""
-    raw = os.environ.get("EGG_PLUGINS", "").strip()
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise StartupError(f"EGG_PLUGINS is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise StartupError("EGG_PLUGINS must be a JSON object of plugin name -> settings")
-    return value
+    return env_json_object("EGG_PLUGINS", "a JSON object of plugin name -> settings")
 
 
 def _declarations(ctx: LoadContext) -> dict[str, Plugin]:
