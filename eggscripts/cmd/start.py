@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -20,6 +20,8 @@ from eggscripts import (
     title_lock,
 )
 from eggscripts.errors import AlreadyRunning
+from eggscripts.option_spec import OptionSpec
+from eggscripts.start_options import StartOptions
 from eggscripts.types import is_path
 
 
@@ -53,19 +55,7 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     stderr output, timeout), 2 bad usage, 3 an app worker failed to boot, 4 the app failed
     to load (import, config, plugin, router, Boot hook), 5 the agent failed to start.
     """
-    base_dir, short_target = app_target.split(base_dir)
-    values = start_options.resolve_start(ctx, base_dir, short_target)
-    _check_workers(values.workers)
-    _check_run_as(values["user"], values["group"])
-    values = dataclasses.replace(values, framework=_framework(values.framework, base_dir))
-    _check_files(values)
-    require = [_require(item, base_dir) for item in values["require"]]
-    control = control_path.socket_path(values.title, control_path.ensure_dir())
-    plan = launch.make_plan(values, base_dir, require, control)
-    # The lock first: of two starts at the same instant, one fails here, having launched
-    # nothing; then processes of that title left by a cluster that holds no lock.
-    plan = dataclasses.replace(plan, lock_fd=title_lock.take(plan.title))
-    _refuse_if_running(plan.title)
+    values, plan = prepare(ctx, base_dir)
     if not values.daemon:
         launch.exec_foreground(plan)
     from eggscripts import daemon_start  # daemon machinery only when daemonizing
@@ -77,6 +67,33 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
         timeout_ms=values["timeout"],
         ignore_stderr=bool(values["ignore_stderr"]),
     )
+
+
+def prepare(
+    ctx: click.Context,
+    argument: str,
+    specs: Sequence[OptionSpec] = options.START,
+    adjust: Callable[[StartOptions], StartOptions] | None = None,
+) -> tuple[StartOptions, launch.Plan]:
+    """Resolve and check the options, build the launch plan and take the title lock:
+    everything before the cluster is launched, shared with `dev` (eggscripts/cmd/dev.py),
+    which declares fewer options (`specs`) and other defaults (`adjust`)."""
+    base_dir, short_target = app_target.split(argument)
+    values = start_options.resolve_start(ctx, base_dir, short_target, specs)
+    if adjust is not None:
+        values = adjust(values)
+    _check_workers(values.workers)
+    _check_run_as(values["user"], values["group"])
+    values = dataclasses.replace(values, framework=_framework(values.framework, base_dir))
+    _check_files(values)
+    require = [_require(item, base_dir) for item in values["require"]]
+    control = control_path.socket_path(values.title, control_path.ensure_dir())
+    plan = launch.make_plan(values, base_dir, require, control)
+    # The lock first: of two starts at the same instant, one fails here, having launched
+    # nothing; then processes of that title left by a cluster that holds no lock.
+    plan = dataclasses.replace(plan, lock_fd=title_lock.take(plan.title))
+    _refuse_if_running(plan.title)
+    return values, plan
 
 
 def _check_workers(workers: int) -> None:
