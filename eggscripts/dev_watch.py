@@ -82,10 +82,14 @@ class Watcher:
         self.paths = paths
         self.files = {p for p in paths if not os.path.isdir(p)}
         self.base_dir = base_dir
-        self._changes = self._watch()
+        self._changes: Iterator[set[tuple[watchfiles.Change, str]]] | None = None
+        self._pending: set[tuple[watchfiles.Change, str]] = set()
 
-    def _watch(self) -> Iterator[set[tuple[watchfiles.Change, str]]]:
-        return watchfiles.watch(
+    def start(self) -> None:
+        """Watch from now on. watchfiles' generator sets its watches up only when it first
+        runs, so it is run once here (up to POLL_MS), and what it saw is kept for `wait`."""
+        self.close()
+        self._changes = watchfiles.watch(
             *[p for p in self.paths if os.path.exists(p)],
             watch_filter=DevFilter(self.base_dir),
             debounce=DEBOUNCE_MS,
@@ -93,18 +97,26 @@ class Watcher:
             rust_timeout=POLL_MS,
             yield_on_timeout=True,
         )
+        self._pending |= next(self._changes)
 
     def wait(self) -> list[str]:
         """The paths changed since the last call (sorted), or [] after POLL_MS of quiet."""
-        batch = next(self._changes)
+        if self._changes is None:
+            self.start()
+        assert self._changes is not None
+        batch, self._pending = self._pending or next(self._changes), set()
         if any(change == watchfiles.Change.deleted and p in self.files for change, p in batch):
-            self._changes = self._watch()
+            self.start()
         return sorted({path for _change, path in batch})
+
+    def idle(self) -> bool:
+        return self._changes is None
 
     def close(self) -> None:
         close = getattr(self._changes, "close", None)
         if close is not None:
             close()
+        self._changes = None
 
 
 def describe(paths: list[str], base_dir: str, limit: int = 3) -> str:

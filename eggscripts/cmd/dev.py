@@ -137,6 +137,8 @@ class Session:
     def serve(self) -> int:
         """Start the master; reload it on every change until it exits; its status."""
         master = self.launch()
+        if self.watcher.idle():
+            self.watcher.start()  # while the master boots; changes from now on count
         if self.wait_ready(master):
             while master.poll() is None:
                 changed = self.watcher.wait()
