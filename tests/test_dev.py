@@ -32,6 +32,7 @@ def write_app(root: Path, body: str = "v0") -> Path:
     )
     (root / "app" / "controller" / "home.py").write_text(HANDLER.format(body=body))
     (root / "config" / "config.default.py").write_text('config = {"keys": "dev"}\n')
+    (root / "agent.py").write_text("# the agent's code\n")
     return root
 
 
@@ -108,6 +109,14 @@ def test_a_broken_edit_keeps_the_last_good_code_serving(dev: Dev) -> None:
     assert dev.answer() == "v0"  # never down, never a 500
     dev.edit(HANDLER.format(body="fixed"))
     dev.wait_answer("fixed")
+
+
+def test_an_agent_change_restarts_the_agent(dev: Dev, title: str) -> None:
+    (old,) = [p.pid for p in cluster_processes(title)["agent"]]
+    (dev.app / "agent.py").write_text("# the agent's code, edited\n")
+    wait_until(lambda: "agent.py changed; reloaded" in dev.output(), timeout=15)
+    (new,) = [p.pid for p in cluster_processes(title)["agent"]]
+    assert new != old
 
 
 def test_ctrl_c_stops_everything(dev: Dev, title: str) -> None:

@@ -18,6 +18,7 @@ MAN = ROOT / "man"
 PAGES = {
     None: "eggscripts.1",
     "start": "eggscripts-start.1",
+    "dev": "eggscripts-dev.1",
     "stop": "eggscripts-stop.1",
     "status": "eggscripts-status.1",
     "reload": "eggscripts-reload.1",

@@ -83,9 +83,9 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     serving. The next edit that boots serves again. If the app cannot start at all, the
     next change starts it again.
 
-    Ctrl-C (or SIGTERM) stops the cluster gracefully; a second Ctrl-C forces it. The exit
-    status is the master's: 0 after Ctrl-C, 2 bad usage, 1 or the start's own statuses
-    (3, 4, 5, see `start`) when it stopped by itself.
+    Ctrl-C (or SIGTERM) stops the cluster gracefully; a second Ctrl-C forces it. Exit
+    status: the master's after Ctrl-C (0 when it stopped gracefully, or when it was not
+    running), 2 bad usage, 1 other errors (e.g. a cluster of that title already runs).
     """
     values, plan = start.prepare(ctx, base_dir, DEV, lambda v: _dev_defaults(ctx, v))
     watcher = dev_watch.Watcher(
@@ -199,10 +199,9 @@ class Session:
         """One SIGINT (the master's Ctrl-C: a graceful stop); another Ctrl-C, or
         STOP_LIMIT, sends the second one, which the master takes as "force"."""
         master = self.master
-        if master is None:
-            return 0
-        if master.poll() is None:
-            master.send_signal(signal.SIGINT)
+        if master is None or master.poll() is not None:
+            return 0  # it had stopped by itself, and said why then
+        master.send_signal(signal.SIGINT)
         try:
             return master.wait(STOP_LIMIT)
         except (KeyboardInterrupt, subprocess.TimeoutExpired):
