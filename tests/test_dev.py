@@ -4,6 +4,7 @@ takes the server down, and Ctrl-C leaves nothing running (real processes, real f
 from __future__ import annotations
 
 import signal
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -39,15 +40,19 @@ def write_app(root: Path, body: str = "v0") -> Path:
 class Dev:
     """A running `eggscripts dev` and its terminal output."""
 
-    def __init__(self, app: Path, title: str, port: int, env: dict[str, str]) -> None:
+    def __init__(
+        self, app: Path, title: str, port: int, env: dict[str, str], target: str | None = None
+    ) -> None:
+        """`target` (a module:attr) is run in `app` as the current directory."""
         self.app, self.port = app, port
         self.out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [EGGSCRIPTS, "dev", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
-             str(app)],
+             target or str(app)],
             stdout=self.out,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=app,
         )  # fmt: skip
 
     def output(self) -> str:
@@ -137,6 +142,54 @@ def test_an_app_that_cannot_start_starts_after_the_fix(
         running.wait_answer("up")
     finally:
         assert running.stop() == 0
+    assert not any(cluster_processes(title).values())
+
+
+STARLETTE_APP = """
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from shop.version import VERSION
+
+
+async def home(request):
+    return PlainTextResponse(VERSION)
+
+
+app = Starlette(routes=[Route("/", home)])
+"""
+
+
+def test_a_module_attr_app_reloads_when_its_package_changes(
+    tmp_path: Path, title: str, port: int, env: dict[str, str]
+) -> None:
+    package = tmp_path / "site" / "shop"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "main.py").write_text(STARLETTE_APP)
+    (package / "version.py").write_text('VERSION = "v0"\n')
+    running = Dev(tmp_path / "site", title, port, env, target="shop.main:app")
+    try:
+        running.wait_answer("v0")
+        (package / "version.py").write_text('VERSION = "v1"\n')
+        running.wait_answer("v1")
+        (package / "version.py").write_text("VERSION = \n")
+        wait_until(lambda: "shop/version.py:1: SyntaxError" in running.output(), timeout=15)
+        assert running.answer() == "v1"
+    finally:
+        assert running.stop() == 0
+
+
+def test_a_taken_port_ends_dev_with_status_1(
+    tmp_path: Path, title: str, port: int, env: dict[str, str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        running = Dev(write_app(tmp_path / "shop"), title, port, env)
+        assert running.proc.wait(20) == 1, running.output()
+        running.out.close()
     assert not any(cluster_processes(title).values())
 
 

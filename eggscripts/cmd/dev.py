@@ -54,6 +54,9 @@ FIXED = {
     "timeout": options.TIMEOUT.default,
 }
 ASKED = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+# The master's exit statuses that an edit may cure: 3 an app worker failed to boot, 4 the
+# app failed to load, 5 the agent failed to start (docs/CLI.md, exit statuses).
+CODE_FAILURES = (3, 4, 5)
 # A reload of a small app takes well under a second; a wedged one is given up on.
 RELOAD_LIMIT = 120.0
 # After Ctrl-C the master stops gracefully; past this, a second SIGINT forces it.
@@ -80,12 +83,13 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     workers are replaced one at a time, as `eggscripts reload` does: the new code answers
     once it has booted, and an edit that does not boot (a syntax error, a failing import
     or Boot hook) prints one line with the file and line while the last good code keeps
-    serving. The next edit that boots serves again. If the app cannot start at all, the
-    next change starts it again.
+    serving. The next edit that boots serves again. If the app's code cannot start at all
+    (exit status 3, 4 or 5 of `start`), the next change starts it again.
 
     Ctrl-C (or SIGTERM) stops the cluster gracefully; a second Ctrl-C forces it. Exit
     status: the master's after Ctrl-C (0 when it stopped gracefully, or when it was not
-    running), 2 bad usage, 1 other errors (e.g. a cluster of that title already runs).
+    running), 2 bad usage, 1 other errors (the port is taken, a cluster of that title
+    already runs).
     """
     values, plan = start.prepare(ctx, base_dir, DEV, lambda v: _dev_defaults(ctx, v))
     watcher = dev_watch.Watcher(
@@ -126,6 +130,8 @@ class Session:
         try:
             while True:
                 code = self.serve()
+                if code not in CODE_FAILURES:
+                    return code  # not the app's code (the port is taken, ...): no edit helps
                 echo(
                     f"{self.plan.title} stopped (exit status {code}); "
                     "waiting for a change to start it again (Ctrl-C quits)"
