@@ -224,3 +224,19 @@ def test_filter_ignores_logs_run_virtualenvs_and_caches(tmp_path: Path) -> None:
     for ignored in ("logs/x.log", "run/agent.json", "env3/lib/x.py", "app/__pycache__/a.pyc"):
         assert not keep(added, str(tmp_path / ignored)), ignored
     assert keep(added, str(tmp_path / "app" / "router.py"))
+
+
+def test_a_file_replaced_by_rename_is_still_watched(tmp_path: Path) -> None:
+    """Editors that save by renaming a temporary file over the original (vim, many IDEs)
+    leave a single-file watch on the old inode: the watch must follow the new file."""
+    agent = tmp_path / "agent.py"
+    agent.write_text("a")
+    watcher = dev_watch.Watcher([str(agent)], str(tmp_path))
+    watcher.start()
+    try:
+        for text in ("b", "c"):
+            (tmp_path / "agent.py.tmp").write_text(text)
+            (tmp_path / "agent.py.tmp").replace(agent)
+            assert wait_until(watcher.wait, timeout=5) == [str(agent)]
+    finally:
+        watcher.close()
