@@ -9,12 +9,7 @@ ASGI 3 middleware) is ASGI; a plain `__call__(environ, start_response)` with two
 WSGI apps run through a2wsgi's `WSGIMiddleware`: maintained, dependency-free, recommended
 by Starlette (whose own WSGI middleware is deprecated, as is uvicorn's), streams the WSGI
 iterable instead of buffering it, and runs the app in a thread pool of a size we choose
-(`--threads`, 10 by default, per worker).
-
-a2wsgi's `wsgi.input` reads ASGI body messages until the last one, so it ends exactly where
-the request body ends, chunked or not; `terminated_input` says so to the app with the
-`wsgi.input_terminated` flag (as gunicorn does). Without it Werkzeug (Flask) and other
-frameworks trust only `CONTENT_LENGTH` and read a chunked body as empty.
+(`--threads`, 10 by default, per worker); runtime/apptarget/wsgi.py extends it.
 """
 
 from __future__ import annotations
@@ -53,17 +48,6 @@ def as_asgi(app: Any, interface: str, threads: int) -> Any:
     """An ASGI 3 callable serving `app`."""
     if interface == "asgi":
         return app
-    from a2wsgi import WSGIMiddleware
+    from runtime.apptarget.wsgi import WSGIApp
 
-    return WSGIMiddleware(terminated_input(app), workers=threads)
-
-
-def terminated_input(app: Any) -> Any:
-    """`app` told that reading `wsgi.input` to its end is safe (see the module docstring);
-    a large body is still read piece by piece, as the app asks for it."""
-
-    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
-        environ["wsgi.input_terminated"] = True
-        return app(environ, start_response)
-
-    return wsgi
+    return WSGIApp(app, threads)
