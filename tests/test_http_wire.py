@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.asgi_helpers import ASGI_FIXTURE, Daemon, raw, shared_daemon
-from tests.helpers import request
+from tests.helpers import request, wait_until
 
 MAX_BODY = 30_000_000
 
@@ -88,6 +88,15 @@ def test_content_length_with_trailing_space_gets_the_early_413(flask: Daemon) ->
     # Only the head is sent: the 413 comes before any body byte, from the declared size.
     out, _ = raw(flask.port, head("/body", f"Content-Length: {MAX_BODY + 1} "), timeout=5)
     assert out.startswith(b"HTTP/1.1 413 "), out[:200]
+    # A refused request is not an invalid one: uvicorn's warning for those is not logged
+    # (an invalid one, sent next, is: the log is the right one).
+    assert raw(flask.port, b"NOT HTTP\r\n\r\n")[0].startswith(b"HTTP/1.1 400 ")
+    logs = wait_until(lambda: "Invalid HTTP request" in app_logs(flask) and app_logs(flask))
+    assert logs.count("Invalid HTTP request received.") == 1, logs
+
+
+def app_logs(daemon: Daemon) -> str:
+    return "".join(p.read_text() for p in daemon.log("").glob("*.log"))
 
 
 def test_host_with_trailing_space_reaches_the_app_trimmed(flask: Daemon) -> None:
