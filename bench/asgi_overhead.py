@@ -1,10 +1,11 @@
 """Hand-run benchmark: the showcase app's `GET /` vs a bare hello-world ASGI app.
 
-Both are served by uvicorn with httptools, uvloop, lifespan off and no access log: the
-app as app workers serve it (no proxy-headers wrapper), the bare app as plain uvicorn
-does (BENCH_PROXY=same wraps both alike). Each runs in its own process pinned to one CPU,
-loaded by `wrk` pinned to the other. Rounds alternate between the two servers so drift on
-a shared machine hits both alike; the median ratio is reported. Target: ratio >= 0.95.
+Both are served by uvicorn with httptools, uvloop, lifespan off, no access log and its
+proxy-headers wrapper (on by default in app workers as in plain uvicorn): the app as app
+workers serve it, the bare app as plain uvicorn does. Each runs in its own process pinned
+to one CPU, loaded by `wrk` pinned to the other. Rounds alternate between the two servers
+so drift on a shared machine hits both alike; the median ratio is reported. Target: ratio
+>= 0.95.
 
     python bench/asgi_overhead.py [--rounds 5] [--duration 5] [--connections 50]
                                   [--concurrent | --cpu | --inprocess]
@@ -76,9 +77,7 @@ def serve(kind: str, port: int, cpu: int) -> None:
             lifespan="off",
             access_log=False,
             log_level="warning",
-            # app workers serve without uvicorn's proxy-headers wrapper (runtime/app_worker.py);
-            # plain `uvicorn app:app` keeps it. BENCH_PROXY=same wraps both alike.
-            proxy_headers=kind == "bare" or os.environ.get("BENCH_PROXY") == "same",
+            proxy_headers=True,  # the default of app workers and of plain uvicorn alike
         )
         await uvicorn.Server(config).serve()
 

@@ -72,9 +72,10 @@ ROOT_PATH = OptionSpec(
 )
 PROXY_HEADERS = OptionSpec(
     "proxy_headers",
-    "Trust X-Forwarded-For/-Proto from --forwarded-allow-ips for the client address and scheme.",
+    "Trust X-Forwarded-For/-Proto from --forwarded-allow-ips for the client address and scheme "
+    "(on by default, as in uvicorn).",
     is_flag=True,
-    default=False,
+    default=True,
 )
 FORWARDED_ALLOW_IPS = OptionSpec(
     "forwarded_allow_ips",

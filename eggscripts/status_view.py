@@ -48,7 +48,7 @@ def process_cells(row: dict[str, Any]) -> list[str]:
         _text(row.get("role")),
         _text(row.get("id")),
         _text(row.get("pid")),
-        _text(row.get("state")),
+        _text(row.get("state")) + (" (saturated)" if row.get("saturated") else ""),
         duration(row.get("age")),
         size(row.get("rss")),
         "-" if cpu is None else f"{cpu:.1f}",
@@ -81,6 +81,7 @@ def render(cluster: dict[str, Any]) -> list[str]:
             for part in (
                 cluster.get("title", "?"),
                 cluster.get("state") or "unknown",
+                "SATURATED" if cluster.get("saturated") else "",
                 cluster.get("url") or "",
                 f"master pid {cluster.get('master_pid')}",
                 f"up {duration(cluster.get('uptime'))}" if cluster.get("uptime") else "",

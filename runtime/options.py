@@ -99,7 +99,7 @@ class ClusterOptions:
     threads: int = 10  # WSGI: size of each worker's thread pool (a2wsgi's default)
     # HTTP server settings for every kind of app (runtime/worker/http_server.py).
     root_path: str = ""
-    proxy_headers: bool = False
+    proxy_headers: bool = True  # uvicorn's default: trust --forwarded-allow-ips
     forwarded_allow_ips: str = "127.0.0.1"
     access_log: bool = False
     keep_alive: float = 5.0  # s: idle connection (before and between requests)

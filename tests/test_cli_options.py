@@ -355,3 +355,12 @@ def test_no_daemon_overrides_pyproject_and_unknown_keys_warn(
         err = fg.output()[1]
     assert "warning: unknown key 'worker' in [tool.eggscripts]" in err
     assert "ignore_stderr" not in err  # underscore spelling is accepted
+
+
+def test_proxy_headers_are_on_by_default_and_can_be_turned_off(
+    tmp_path: Path, python: RecordingPython, port: int
+) -> None:
+    """uvicorn's default (issue 17): X-Forwarded-* from --forwarded-allow-ips are trusted."""
+    app = make_app(tmp_path / "app", name="shop", tool=f"port = {port}")
+    assert handed_over(app, python, port).get("proxy_headers", True) is True
+    assert handed_over(app, python, port, "--no-proxy-headers")["proxy_headers"] is False

@@ -108,8 +108,9 @@ def from_ps(title: str, found: list[procs.ClusterProcess]) -> dict[str, Any]:
             age, rss = None, None
         rows.append(
             {"role": cp.info.role, "id": None, "pid": cp.pid, "state": None, "age": age,
-             "rss": rss, "cpu": None, "requests": None, "inflight": None, "restarts": None,
-             "last_restart_cause": None, "heartbeat_age": None, "release_dir": None}
+             "rss": rss, "cpu": None, "requests": None, "inflight": None, "saturated": None,
+             "restarts": None, "last_restart_cause": None, "heartbeat_age": None,
+             "release_dir": None}
         )  # fmt: skip
     return {
         "title": title,

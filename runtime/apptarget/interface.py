@@ -9,7 +9,7 @@ ASGI 3 middleware) is ASGI; a plain `__call__(environ, start_response)` with two
 WSGI apps run through a2wsgi's `WSGIMiddleware`: maintained, dependency-free, recommended
 by Starlette (whose own WSGI middleware is deprecated, as is uvicorn's), streams the WSGI
 iterable instead of buffering it, and runs the app in a thread pool of a size we choose
-(`--threads`, 10 by default, per worker).
+(`--threads`, 10 by default, per worker); runtime/apptarget/wsgi.py extends it.
 """
 
 from __future__ import annotations
@@ -48,6 +48,6 @@ def as_asgi(app: Any, interface: str, threads: int) -> Any:
     """An ASGI 3 callable serving `app`."""
     if interface == "asgi":
         return app
-    from a2wsgi import WSGIMiddleware
+    from runtime.apptarget.wsgi import WSGIApp
 
-    return WSGIMiddleware(app, workers=threads)
+    return WSGIApp(app, threads)

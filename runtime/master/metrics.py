@@ -17,6 +17,7 @@ Metric names (all `eggscripts_`-prefixed; `worker` is the stable worker id, `rol
 | `eggscripts_worker_resident_memory_bytes` | gauge | worker, role |
 | `eggscripts_worker_heartbeat_age_seconds` | gauge | worker, role |
 | `eggscripts_worker_pid` | gauge | worker, role |
+| `eggscripts_worker_saturated` | gauge | worker, role (WSGI workers: 1 when all threads are busy) |
 | `eggscripts_cluster_reloads_total` | counter | |
 | `eggscripts_cluster_uptime_seconds` | gauge | |
 | `eggscripts_cluster_workers` | gauge | (app workers serving) |
@@ -52,6 +53,8 @@ class WorkerSample:
     restarts: Mapping[str, int] = dataclasses.field(default_factory=dict)  # cause -> count
     rss_bytes: int | None = None
     heartbeat_age: float | None = None  # seconds since anything came from it
+    # WSGI: every `--threads` thread busy (runtime/apptarget/wsgi.py); None: no thread pool.
+    saturated: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +74,8 @@ class ClusterSnapshot:
         return sum(1 for w in self.workers if w.role == "app" and w.pid is not None)
 
     def readiness(self) -> tuple[bool, str]:
-        """(ready, reason): agent up, at least one app worker serving, not draining."""
+        """(ready, reason): agent up, at least one app worker serving and able to take a
+        request (not every one saturated), not draining."""
         if self.draining or self.state in ("draining", "closing"):
             return False, "draining"
         if self.state == "starting":
@@ -80,7 +84,16 @@ class ClusterSnapshot:
             return False, "agent down"
         if self.serving == 0:
             return False, "no app worker serving"
+        if self.saturated:
+            return False, "saturated: every thread of every app worker is busy"
         return True, "ready"
+
+    @property
+    def saturated(self) -> bool:
+        """No serving app worker can start a request now: each one's WSGI threads are all
+        busy. A cluster of ASGI or egg-style workers never is (they have no thread pool)."""
+        apps = [w for w in self.workers if w.role == "app" and w.pid is not None]
+        return bool(apps) and all(w.saturated for w in apps)
 
 
 Snapshot = Callable[[], ClusterSnapshot]
@@ -123,6 +136,11 @@ class SnapshotCollector(Collector):
             ),
             "pid": GaugeMetricFamily(
                 "eggscripts_worker_pid", "Process id of the worker.", labels=labels
+            ),
+            "saturated": GaugeMetricFamily(
+                "eggscripts_worker_saturated",
+                "1 when every WSGI thread of the worker is busy.",
+                labels=labels,
             ),
         }
         restarts = CounterMetricFamily(

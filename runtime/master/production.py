@@ -181,6 +181,7 @@ class Production:
                     restarts=dict(children.restart_causes.get((str(h.role), h.id), {})),
                     rss_bytes=rss_bytes(h.pid),
                     heartbeat_age=max(0.0, now - h.last_seen),
+                    saturated=stats.get("saturated") if http else None,
                 )
             )
         return out

@@ -63,6 +63,7 @@ class StatusReporter:
             "started_at": round(self.started_wall - (now - master.started_at), 3),
             "uptime": round(now - master.started_at, 3),
             "workers": master.target_workers,
+            "saturated": saturated(rows),
             "processes": rows,
         }
 
@@ -77,6 +78,7 @@ class StatusReporter:
         stats = getattr(handle, "stats", None) or {}
         row["requests"] = stats.get("requests")
         row["inflight"] = stats.get("in_flight")
+        row["saturated"] = stats.get("saturated")  # WSGI: every thread busy
         count, cause = restarts_of(master.children, handle.role, handle.id)
         row["restarts"] = count
         row["last_restart_cause"] = cause
@@ -123,11 +125,19 @@ def _row(role: str, worker_id: int | None, pid: int, state: str, age: float) -> 
         "cpu": None,
         "requests": None,
         "inflight": None,
+        "saturated": None,
         "restarts": 0,
         "last_restart_cause": None,
         "heartbeat_age": None,
         "release_dir": None,
     }
+
+
+def saturated(rows: list[dict[str, Any]]) -> bool:
+    """Every serving app worker has all its WSGI threads busy: the cluster cannot start a
+    request now (what /readyz says too, runtime/master/metrics.py)."""
+    apps = [r for r in rows if r["role"] == "app" and r["state"] == "serving"]
+    return bool(apps) and all(r["saturated"] for r in apps)
 
 
 def _children(master: Any) -> list[Any]:

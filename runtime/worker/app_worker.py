@@ -101,7 +101,16 @@ class AppWorker(ChildProcess):
         gc.freeze()
         # From here on the loop must keep beating. Not during boot: a long synchronous boot
         # is the startup timeout's business, and a replacement must not be killed for it.
-        beat(loop, self.link.send, self.options.heartbeat_timeout, lambda: sample(self.server))
+        pool: Any = getattr(self.target, "asgi", None)  # a WSGI app's thread pool, if any
+        occupancy = getattr(pool, "occupancy", None)
+        report_soon = beat(
+            loop,
+            self.link.send,
+            self.options.heartbeat_timeout,
+            lambda: sample(self.server, occupancy),
+        )
+        if occupancy is not None:
+            pool.on_saturation = report_soon  # the master's /readyz learns it at once
         loop.set_exception_handler(resource_exhaustion_filter(self.on_uncaught))
         for sig in (signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)

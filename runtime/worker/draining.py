@@ -24,11 +24,12 @@ class DrainingHttpToolsProtocol(HttpToolsProtocol):
     _drain_timer: asyncio.TimerHandle | None = None
 
     def shutdown(self) -> None:
+        """uvicorn's shutdown, except that an idle connection gets `DRAIN_GRACE` seconds."""
         self.draining = True
         if self.cycle is None or self.cycle.response_complete:
             self._drain_timer = self.loop.call_later(DRAIN_GRACE, self._close_if_idle)
         else:
-            self.cycle.keep_alive = False
+            super().shutdown()  # a request in progress: answered with `Connection: close`
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

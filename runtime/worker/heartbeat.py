@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 # Longest time between beats (s): the `status` counters they carry are at most this old.
 STATS_INTERVAL = 5.0
+# How long a change reported with `report_soon` may wait, gathering others with it (s).
+REPORT_DELAY = 0.05
 
 
 def beat(
@@ -37,13 +39,22 @@ def beat(
     send: Callable[..., Any],
     timeout_ms: int,
     stats: Callable[[], dict[str, Any]] | None = None,
-) -> None:
+) -> Callable[[], None]:
     """Worker side: heartbeat now and every `timeout / 2` (at most `STATS_INTERVAL`) while
     the loop runs, carrying `stats()` (what `eggscripts status` shows: requests served, in
     flight), so the counters are never older than that. With the timeout off, beats still
-    carry the stats, without the dump."""
+    carry the stats, without the dump.
+
+    Returns `report_soon()`, for a change the master must learn before the next beat (a
+    WSGI worker whose threads are all taken, or free again: /readyz depends on it): it
+    sends the stats `REPORT_DELAY` later, one message for a burst of changes, read when
+    it leaves so the master always ends with the latest state."""
     timeout = timeout_ms / 1000
     interval = min(timeout / 2, STATS_INTERVAL) if timeout > 0 else STATS_INTERVAL
+    pending: list[asyncio.TimerHandle] = []
+
+    def current() -> Any:
+        return stats() if stats is not None else None
 
     def tick() -> None:
         if timeout > 0:
@@ -52,7 +63,16 @@ def beat(
             # the worker with an uncaught error.
             with contextlib.suppress(RuntimeError):
                 faulthandler.dump_traceback_later(timeout, file=sys.stderr)
-        send(Action.HEARTBEAT, stats() if stats is not None else None)
+        send(Action.HEARTBEAT, current())
         loop.call_later(interval, tick)
 
+    def report() -> None:
+        pending.clear()
+        send(Action.HEARTBEAT, current())
+
+    def report_soon() -> None:
+        if not pending:
+            pending.append(loop.call_later(REPORT_DELAY, report))
+
     tick()
+    return report_soon

@@ -4,7 +4,9 @@ and read timeouts a public server needs.
 uvicorn caps nothing on the way in: a 16 MB header is parsed and answered, and a connection
 that never sends, headers that never end or a body that never ends stay open for ever (a
 few thousand of them exhaust a worker's file descriptors). This subclass adds, per
-connection, without touching the parsing itself (still httptools):
+connection, without touching the parsing itself (still httptools). Every method it overrides
+extends uvicorn's (calls it), so a fix in uvicorn reaches us; uvicorn's own protocol tests
+run against this class (tests/uvicorn_protocol/, differences in docs/ASGI.md). The limits:
 
 - `max_header_size`: request line + headers larger than this -> 431 (414 for the URL alone);
 - `max_headers`: more header fields than this -> 431;
@@ -26,9 +28,8 @@ import asyncio
 import logging
 import os
 import resource
-from typing import Any
+from typing import Any, NoReturn
 
-import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from runtime.worker.draining import DrainingHttpToolsProtocol
@@ -42,6 +43,11 @@ _MESSAGES = {
 
 
 log = logging.getLogger("eggscripts.app")
+
+
+# Stands in for uvicorn's logger while a refused request passes through uvicorn's error path.
+_QUIET = logging.getLogger("eggscripts.app.refused")
+_QUIET.disabled = True
 
 
 class Rejected(Exception):
@@ -88,6 +94,9 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_seen = 0.0
         self._body_bytes = 0
+        self._refused: int | None = None
+        self._logger = self.logger
+        self._upgraded = False
         # A connection that never sends anything is idle from the start: the keep-alive
         # timeout applies to it exactly as it does between two requests.
         self.timeout_keep_alive_task = self.loop.call_later(
@@ -121,27 +130,10 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
             self._body_timer = None
 
     def data_received(self, data: bytes) -> None:
-        self._unset_keepalive_if_required()
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserCallbackError as exc:
-            if isinstance(exc.__context__, Rejected):
-                self.reject(exc.__context__.status)
-                return
-            self.logger.warning("Invalid HTTP request received.")
-            self.send_400_response("Invalid HTTP request received.")
-            return
-        except httptools.HttpParserError:
-            self.logger.warning("Invalid HTTP request received.")
-            self.send_400_response("Invalid HTTP request received.")
-            return
-        except httptools.HttpParserUpgrade:
-            if self._should_upgrade():
-                self._cancel_timers()
-                self.handle_websocket_upgrade()
-            else:
-                self._unsupported_upgrade_warning()
-            return
+        self._upgraded = False
+        super().data_received(data)
+        if self._upgraded or self.transport.is_closing():
+            return  # a WebSocket now, or answered (400, a limit) and closed
         if not self._in_head and (self.cycle is None or self.cycle.response_complete):
             self._still_idle()
             return
@@ -160,6 +152,21 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
             if self._body_timer is None:
                 self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
 
+    def handle_websocket_upgrade(self) -> None:
+        self._cancel_timers()
+        self._upgraded = True
+        super().handle_websocket_upgrade()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn answers every error a parser callback raises with 400; a request one of
+        our limits refused gets its own status instead (see `_refuse`)."""
+        status, self._refused = self._refused, None
+        if status is None:
+            super().send_400_response(msg)
+            return
+        self.logger = self._logger
+        self.reject(status)
+
     def _still_idle(self) -> None:
         """Bytes that began no request (the empty lines httptools skips before one): the
         connection is as idle as before, so the keep-alive timeout the read cancelled runs
@@ -177,22 +184,18 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
         self._body_bytes = 0
 
     def on_url(self, url: bytes) -> None:
-        self.url += url
+        super().on_url(url)
         if len(self.url) > self.limits.max_header_size:
-            raise Rejected(414)
+            self._refuse(414)
         self._head_bytes += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        # uvicorn's on_header plus the two caps (one call per header, not two).
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > self.limits.max_header_size:
-            raise Rejected(431)
+            self._refuse(431)
         if len(self.headers) >= self.limits.max_headers:
-            raise Rejected(431)
-        name = name.lower()
-        if name == b"expect" and value.lower() == b"100-continue":
-            self.expect_100_continue = True
-        self.headers.append((name, value))
+            self._refuse(431)
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -206,17 +209,26 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
                     and value.isdigit()
                     and int(value) > self.limits.max_body
                 ):
-                    raise Rejected(413)
+                    self._refuse(413)
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
         if self.limits.max_body is not None:
             self._body_bytes += len(body)
             if self._body_bytes > self.limits.max_body:
-                raise Rejected(413)
+                self._refuse(413)
         super().on_body(body)
 
     # ---- timeouts and rejections --------------------------------------------------------
+    def _refuse(self, status: int) -> NoReturn:
+        """Stop parsing this request from inside a parser callback: httptools turns the
+        exception into an `HttpParserCallbackError`, which uvicorn's `data_received` logs as
+        an invalid request and answers through `send_400_response`, where the status noted
+        here takes over. The request is not invalid, so that one warning is not logged."""
+        self._refused = status
+        self._logger, self.logger = self.logger, _QUIET
+        raise Rejected(status)
+
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self._in_head and not self.transport.is_closing():

@@ -9,17 +9,24 @@ directory is needed (gunicorn #1417).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
-def sample(server: Any) -> dict[str, int]:
+def sample(server: Any, pool: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
     """`{"requests", "in_flight", "connections"}` of a uvicorn Server (zeros before it
-    started): read from uvicorn's own state, so serving a request costs nothing extra."""
+    started): read from uvicorn's own state, so serving a request costs nothing extra.
+    A WSGI app adds its thread pool's `occupancy()` (`threads`, `threads_busy`, `queued`,
+    `saturated`: runtime/apptarget/wsgi.py)."""
     state = getattr(server, "server_state", None)
     if state is None:
-        return {"requests": 0, "in_flight": 0, "connections": 0}
-    return {
-        "requests": int(state.total_requests),
-        "in_flight": len(state.tasks),
-        "connections": len(state.connections),
-    }
+        out: dict[str, Any] = {"requests": 0, "in_flight": 0, "connections": 0}
+    else:
+        out = {
+            "requests": int(state.total_requests),
+            "in_flight": len(state.tasks),
+            "connections": len(state.connections),
+        }
+    if pool is not None:
+        out.update(pool())
+    return out
