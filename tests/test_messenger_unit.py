@@ -20,7 +20,7 @@ from runtime.master.routing import route_targets
 from runtime.master.states import ChildState
 from runtime.messenger import Messenger
 from runtime.worker.base import new_event_loop
-from runtime.worker.link import open_link
+from runtime.worker.link import Link, open_link
 
 
 class Master:
@@ -51,10 +51,10 @@ def run(test: Callable[[Messenger, Master], Any]) -> None:
 
     async def main() -> None:
         child_end, master_end = socket.socketpair()
-        holder: list[Messenger] = []
-        link = await open_link(child_end, Role.APP, lambda m: holder[0].deliver(m), lambda: None)
-        holder.append(Messenger(link, Role.APP))
-        await test(holder[0], Master(master_end))
+        link = Link(Role.APP, lambda m: messenger.deliver(m), lambda: None)
+        messenger = Messenger(link, Role.APP)
+        await open_link(child_end, link)
+        await test(messenger, Master(master_end))
         link.transport.close()
         master_end.close()
 

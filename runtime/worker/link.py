@@ -73,12 +73,8 @@ class Link(FramedProtocol):
             await asyncio.sleep(0.005)
 
 
-async def open_link(
-    sock: socket.socket,
-    role: Role,
-    on_message: Callable[[Message], None],
-    on_lost: Callable[[], None],
-) -> Link:
+async def open_link(sock: socket.socket, link: Link) -> Link:
+    """Connect `link` to the child's end of its socketpair; it reads from now on."""
     loop = asyncio.get_running_loop()
-    _, link = await loop.create_unix_connection(lambda: Link(role, on_message, on_lost), sock=sock)
+    await loop.create_unix_connection(lambda: link, sock=sock)
     return link
