@@ -58,6 +58,11 @@ class Link(FramedProtocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(frame)
 
+    @property
+    def unsent(self) -> int:
+        """Bytes written and not yet taken by the kernel (the master is not reading)."""
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
     def write(self, data: bytes) -> None:
         """Already-encoded frames (the messenger batches one loop iteration's sends)."""
         if self.transport is not None and not self.transport.is_closing():
