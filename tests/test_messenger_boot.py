@@ -74,7 +74,8 @@ def test_ticks_reach_every_worker_across_reloads_and_scaling(
 ) -> None:
     folder = tmp_path / "records"
     folder.mkdir()
-    cluster = Cluster(FIXTURE, title, port, workers=2)
+    logs = tmp_path / "logs"
+    cluster = Cluster(FIXTURE, title, port, workers=2, log_dir=str(logs))
     cluster.env = {"MESSENGER_RECORD_DIR": str(folder), "MESSENGER_TICK_HZ": str(HZ)}
     with cluster:
 
@@ -102,5 +103,7 @@ def test_ticks_reach_every_worker_across_reloads_and_scaling(
     processes, ticks = check_ticks(records(folder))
     assert processes >= 2 + 20 + 5 + 10  # workers forked by 10 reloads and 5 scale-ups
     assert ticks > HZ  # a real stream, not a handful
-    for text in (out, err):
+    log_files = [p.read_text() for p in logs.rglob("*.log")]
+    assert log_files, "no log files written"
+    for text in (out, err, *log_files):
         assert "ERROR" not in text and "Traceback" not in text, text[-3000:]

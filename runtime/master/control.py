@@ -311,7 +311,9 @@ class ControlServer:
             idle = conn.idle_for(now)
             if idle is not None and idle >= IDLE_TIMEOUT:
                 conn.close()
-        self.sweeper = None
+        if self.sweeper is not None:  # one pending sweep at a time, whoever called this
+            self.sweeper.cancel()
+            self.sweeper = None
         self.schedule_sweep()
 
     def schedule_sweep(self) -> None:
