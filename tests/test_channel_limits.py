@@ -24,6 +24,7 @@ from runtime.master.control import IDLE_TIMEOUT, MAX_CONNECTIONS
 from runtime.messenger import MAX_UNSENT
 from tests.cli_helpers import master_of, run_cli
 from tests.helpers import FIXTURES, cluster_processes, free_port, request, wait_until
+from tests.test_control_channel import gone
 
 MESSENGER = FIXTURES / "messenger"
 MiB = 1024 * 1024
@@ -48,16 +49,6 @@ def idle_connections(title: str, count: int) -> Iterator[list[socket.socket]]:
             sock.close()
 
 
-def closed_by_master(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        return sock.recv(4096) == b""
-    except BlockingIOError:
-        return False
-    except OSError:  # reset
-        return True
-
-
 def test_idle_control_connections_neither_block_commands_nor_stay(
     started: Any, env: dict[str, str], title: str
 ) -> None:
@@ -71,9 +62,9 @@ def test_idle_control_connections_neither_block_commands_nor_stay(
         assert reload.returncode == 0, reload.stdout + reload.stderr
         assert time.monotonic() - t0 < 30
         # The newcomers took the slots of the longest-idle connections...
-        assert sum(closed_by_master(c) for c in conns) >= 8 + 1
+        assert sum(gone(c) for c in conns) >= 8 + 1
         # ... and the idle timeout closes every one left.
-        wait_until(lambda: all(closed_by_master(c) for c in conns), IDLE_TIMEOUT + 5, 0.2)
+        wait_until(lambda: all(gone(c) for c in conns), IDLE_TIMEOUT + 5, 0.2)
 
 
 def test_unread_status_replies_do_not_grow_the_master(

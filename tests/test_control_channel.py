@@ -379,11 +379,14 @@ def stepped(tmp_path: Path) -> Iterator[Stepped]:
 
 
 def gone(sock: socket.socket) -> bool:
+    """Whether the master closed this client's connection (nothing to read is not that)."""
     sock.setblocking(False)
     try:
         return sock.recv(65536) == b""
     except BlockingIOError:
         return False
+    except ConnectionResetError:
+        return True
 
 
 def test_a_newcomer_evicts_the_longest_idle_and_idle_ones_time_out(stepped: Stepped) -> None:
