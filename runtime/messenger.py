@@ -8,6 +8,12 @@ Nothing user-defined flows before the cluster is ready, and nothing is lost beca
   agent) are held until its own `egg-ready`, when every boot hook has had the chance to
   register its handlers, then handled in arrival order.
 
+What a process has not sent yet is bounded (`MAX_UNSENT`, as the master bounds what it
+keeps for a child): a process sending faster than the master reads (the master busy, the
+receiver stopped and its own buffer full) drops new messages, counted and logged, instead
+of growing without limit; one message larger than the bound can never be delivered and
+raises `ValueError` at the call.
+
 Data is checked for JSON at the call, so a bad payload is an error in the sender, never in
 the master. The runtime's own actions (`egg-ready`, `agent-start`, ...) are reserved: app
 code can listen to them but cannot send them, so no worker can fake a cluster event.
@@ -24,6 +30,7 @@ from runtime.tasks import WriteCoalescer, call_guarded
 
 log = logging.getLogger("eggscripts.messenger")
 Handler = Callable[[Any], Any]
+MAX_UNSENT = 16 * 1024 * 1024  # the master keeps at most as much for one child
 
 
 class Messenger:
@@ -32,6 +39,8 @@ class Messenger:
         self._role = role
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
         self._outbox: list[bytes] = []  # frames sent before ready
+        self._outbox_size = 0
+        self.dropped = 0  # messages dropped since the channel to the master is full
         self._inbox: list[Message] = []  # user messages received before ready
         self._out = WriteCoalescer(link.write)  # frames of this loop iteration, unsent
         self.ready = False
@@ -70,10 +79,36 @@ class Messenger:
                 raise ValueError(f"messenger: {action!r}: {exc}") from None
             what = f"messenger: data of {action!r} is not JSON-serializable"
             raise TypeError(f"{what}: {exc}") from None
+        if len(frame) > MAX_UNSENT:
+            raise ValueError(
+                f"messenger: {action!r} is {len(frame)} bytes; a message may have at most "
+                f"{MAX_UNSENT} (bulk data belongs on a cluster client)"
+            )
+        if not self._room_for(len(frame)):
+            return
         if self.ready:
             self._write(frame)
         else:
             self._outbox.append(frame)
+            self._outbox_size += len(frame)
+
+    def _room_for(self, size: int) -> bool:
+        """Whether `size` more bytes fit in what this process keeps unsent; counts and logs
+        a message that does not fit (the first at once: the master may never read again;
+        the count when messages flow again)."""
+        unsent = self._outbox_size + self._out.size + self._link.unsent
+        if unsent + size > MAX_UNSENT:
+            if not self.dropped:
+                log.warning(
+                    "messenger: %d bytes wait for the master: dropping new messages until "
+                    "they have gone", unsent,
+                )  # fmt: skip
+            self.dropped += 1
+            return False
+        if self.dropped:
+            log.warning("messenger: %d messages were dropped (channel full)", self.dropped)
+            self.dropped = 0
+        return True
 
     def _write(self, frame: bytes) -> None:
         self._out.write(frame)
@@ -118,6 +153,7 @@ class Messenger:
             if action == Action.EGG_READY and not self.ready:
                 self.ready = True
                 outbox, self._outbox = self._outbox, []
+                self._outbox_size = 0
                 for frame in outbox:
                     self._write(frame)
                 self.emit(action, msg.data)

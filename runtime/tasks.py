@@ -47,11 +47,12 @@ class WriteCoalescer:
     (publishing in a loop, a broadcast per request) then costs one write and one wake-up
     of the peer, not one per frame."""
 
-    __slots__ = ("_pending", "_write")
+    __slots__ = ("_pending", "_write", "size")
 
     def __init__(self, write: Callable[[bytes], None]) -> None:
         self._write = write
         self._pending: list[bytes] | None = None
+        self.size = 0  # bytes queued, not yet handed to `write`
 
     def write(self, frame: bytes) -> None:
         if self._pending is None:
@@ -59,8 +60,10 @@ class WriteCoalescer:
             asyncio.get_running_loop().call_soon(self.flush)
         else:
             self._pending.append(frame)
+        self.size += len(frame)
 
     def flush(self) -> None:
         pending, self._pending = self._pending, None
+        self.size = 0
         if pending:
             self._write(b"".join(pending))

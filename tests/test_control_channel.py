@@ -22,8 +22,9 @@ import pytest
 from eggscripts import __version__, control_path
 from runtime.errors import StartupError
 from runtime.ipc.framing import FrameDecoder, encode
-from runtime.master import control_socket
+from runtime.master import control, control_socket
 from runtime.master.control import ControlServer, Request
+from runtime.master.timers import Timers
 from tests.cli_helpers import cli_env, run_cli
 
 
@@ -331,3 +332,130 @@ def test_cli_refuses_a_control_dir_that_is_not_private(title: str, runtime_dir: 
         ]
     with contextlib.suppress(OSError):
         (runtime_dir / "eggscripts").rmdir()
+
+
+class Stepped:
+    """A ControlServer driven step by step on the test's own selector, with a fake clock
+    and the master's Timers: the limits' decisions, deterministic and fast."""
+
+    def __init__(self, path: str, reply_size: int = 1000) -> None:
+        import logging
+
+        self.now = 0.0
+        self.timers = Timers(lambda: self.now)
+        self.selector = selectors.DefaultSelector()
+        handlers = {"status": lambda r: r.finish({"pad": "x" * reply_size})}
+        log = logging.getLogger("test")
+        self.server = ControlServer(path, self.selector, handlers, log, self.timers)
+        self.server.open()
+
+    def pump(self) -> None:
+        for _ in range(3):
+            for key, mask in self.selector.select(0.01):
+                key.data.on_event(mask)
+            self.timers.run_due()
+
+    def connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.connect(self.server.path)
+        self.pump()
+        return sock
+
+    def live_timers(self) -> int:
+        return sum(not timer.cancelled for _, _, timer in self.timers._heap)
+
+    def close(self) -> None:
+        self.server.close()
+        self.selector.close()
+
+
+@pytest.fixture
+def stepped(tmp_path: Path) -> Iterator[Stepped]:
+    directory = tmp_path / "ctl"
+    directory.mkdir(mode=0o700)
+    server = Stepped(str(directory / "t.sock"))
+    yield server
+    server.close()
+
+
+def gone(sock: socket.socket) -> bool:
+    """Whether the master closed this client's connection (nothing to read is not that)."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(65536) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_a_newcomer_evicts_the_longest_idle_and_idle_ones_time_out(stepped: Stepped) -> None:
+    clients = []
+    for _ in range(control.MAX_CONNECTIONS):
+        clients.append(stepped.connect())
+        stepped.now += 0.1
+    assert len(stepped.server.connections) == control.MAX_CONNECTIONS
+    newcomer = stepped.connect()
+    newcomer.sendall(encode({"action": "status", "data": {}}))
+    stepped.pump()
+    assert FrameDecoder().feed(newcomer.recv(65536))[0]["action"] == "done"
+    assert gone(clients[0]) and not any(gone(c) for c in clients[1:])
+    assert len(stepped.server.connections) == control.MAX_CONNECTIONS
+    assert stepped.live_timers() == 1  # one sweep pending, however many admissions
+    stepped.now += control.IDLE_TIMEOUT
+    stepped.pump()
+    assert all(gone(c) for c in [*clients[1:], newcomer])
+    assert not stepped.server.connections and stepped.live_timers() == 0
+
+
+def test_a_connection_busy_with_a_request_is_neither_evicted_nor_timed_out(
+    stepped: Stepped,
+) -> None:
+    stepped.server.handlers["reload"] = lambda request: None  # answers later, streams
+    busy = stepped.connect()
+    busy.sendall(encode({"action": "reload", "data": {}}))
+    stepped.pump()
+    idle = []
+    for _ in range(control.MAX_CONNECTIONS - 1):
+        stepped.now += 0.1
+        idle.append(stepped.connect())
+    newcomer = stepped.connect()
+    assert gone(idle[0]) and not gone(busy)  # the oldest is the busy one: kept
+    stepped.now += 10 * control.IDLE_TIMEOUT
+    stepped.pump()
+    assert not gone(busy) and len(stepped.server.connections) == 1
+    newcomer.close()
+
+
+def test_replies_nobody_reads_stop_the_reading_not_grow_the_master(stepped: Stepped) -> None:
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(stepped.server.path)
+    client.setblocking(False)
+    count, sent = 3000, 0
+    request = encode({"action": "status", "data": {}})
+    with contextlib.suppress(BlockingIOError):
+        while sent < count:
+            client.send(request)
+            sent += 1
+            if sent % 100 == 0:
+                stepped.pump()
+    for _ in range(20):
+        stepped.pump()
+    (conn,) = stepped.server.connections
+    assert len(conn.out) < control.MAX_UNREAD + 2000  # one reply past the mark at most
+    assert conn.waiting and not conn.mask & selectors.EVENT_READ
+    # The client reads again: every request it managed to send is answered, in order.
+    decoder, answered = FrameDecoder(), 0
+    while answered < sent:
+        with contextlib.suppress(BlockingIOError):
+            while sent < count:
+                client.send(request)
+                sent += 1
+        stepped.pump()
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                data = client.recv(1 << 20)
+                assert data
+                answered += len(decoder.feed(data))
+    assert answered == sent == count
+    client.close()

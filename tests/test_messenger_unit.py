@@ -18,9 +18,9 @@ from runtime.master.channel import Channel
 from runtime.master.handle import ChildHandle
 from runtime.master.routing import route_targets
 from runtime.master.states import ChildState
-from runtime.messenger import Messenger
+from runtime.messenger import MAX_UNSENT, Messenger
 from runtime.worker.base import new_event_loop
-from runtime.worker.link import open_link
+from runtime.worker.link import Link, open_link
 
 
 class Master:
@@ -51,10 +51,10 @@ def run(test: Callable[[Messenger, Master], Any]) -> None:
 
     async def main() -> None:
         child_end, master_end = socket.socketpair()
-        holder: list[Messenger] = []
-        link = await open_link(child_end, Role.APP, lambda m: holder[0].deliver(m), lambda: None)
-        holder.append(Messenger(link, Role.APP))
-        await test(holder[0], Master(master_end))
+        link = Link(Role.APP, lambda m: messenger.deliver(m), lambda: None)
+        messenger = Messenger(link, Role.APP)
+        await open_link(child_end, link)
+        await test(messenger, Master(master_end))
         link.transport.close()
         master_end.close()
 
@@ -124,6 +124,48 @@ def test_a_forged_egg_ready_is_ignored() -> None:
         assert messenger.ready and seen == [{"pid": 1}]
 
     run(test)
+
+
+def test_unsent_messages_are_bounded_and_drops_counted(caplog: pytest.LogCaptureFixture) -> None:
+    """The master does not read: a burst (one loop iteration) and a stream (one message per
+    iteration) both stop at MAX_UNSENT; the rest is dropped, counted, logged once; once
+    the master has read, messages flow again and the count is logged."""
+    chunk = "x" * (1024 * 1024)
+
+    async def test(messenger: Messenger, master: Master) -> None:
+        master.send("egg-ready", {"pid": 1})
+        await settle()
+        assert messenger.ready
+        for _ in range(40):  # 40 MiB in one iteration
+            messenger.send_to_agent("burst", chunk)
+        assert 0 < messenger.dropped < 40
+        await settle()
+        for _ in range(20):
+            messenger.send_to_agent("stream", chunk)
+            await asyncio.sleep(0)
+        assert link_unsent(messenger) <= MAX_UNSENT
+        assert messenger.dropped >= 15  # the kernel may have taken a message's worth
+        with pytest.raises(ValueError, match="a message may have at most"):
+            messenger.send_to_agent("huge", chunk * 17)
+        while link_unsent(messenger):  # the master reads again
+            master.received()
+            await asyncio.sleep(0.005)
+        messenger.send_to_agent("after", 1)
+        assert messenger.dropped == 0
+        await settle()
+        assert [m["action"] for m in master.received()][-1] == "after"
+
+    with caplog.at_level(logging.WARNING, "eggscripts.messenger"):
+        run(test)
+    lines = [r.getMessage() for r in caplog.records]
+    # Each time the channel fills: one line at once, one with the count when it flows again.
+    assert lines and len(lines) % 2 == 0, lines
+    assert all("dropping new messages" in line for line in lines[::2]), lines
+    assert all(line.endswith(" messages were dropped (channel full)") for line in lines[1::2])
+
+
+def link_unsent(messenger: Messenger) -> int:
+    return int(messenger._link.unsent)
 
 
 def test_on_once_off() -> None:

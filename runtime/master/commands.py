@@ -31,7 +31,7 @@ def open_control(master: Any) -> ControlServer | None:
         "scale": lambda request: handle_scale(master, request),
         "reload": lambda request: handle_reload(master, reporter, request),
     }
-    server = ControlServer(path, master.selector, handlers, log)
+    server = ControlServer(path, master.selector, handlers, log, master.timers)
     server.open()
     return server
 

@@ -9,6 +9,14 @@ socket is writable, so a CLI that stops reading can never stall the master.
 Who may talk: only processes of the master's own uid (SO_PEERCRED, on top of the 0700
 directory, see control_socket.py); anyone else gets one error frame and is hung up on.
 
+Nobody can starve the channel (docs/INTERNALS.md §4, "Limits"): a connection with no
+request in progress that moves no byte for `IDLE_TIMEOUT` is closed; at `MAX_CONNECTIONS`
+a new client evicts the longest-idle connection instead of being refused (only clients
+whose requests are all in progress are never evicted); and what a client does not read is
+bounded: past `MAX_UNREAD` bytes of unsent replies its connection is not read (its next
+requests wait in the kernel, the client blocks, the master does not grow), past
+`MAX_UNSENT` (a long reload stream nobody reads) it is closed.
+
 Protocol (docs/INTERNALS.md §4), the IPC framing: the client sends
 `{"action": <name>, "data": {...}}`; the handler answers with any number of progress frames
 (`Request.reply`) and exactly one final frame, `{"action": "done", "data": ..., "exit": 0}`
@@ -25,15 +33,21 @@ import os
 import selectors
 import socket
 import struct
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from runtime.ipc.framing import FrameDecoder, ProtocolError, encode
 from runtime.master import control_socket
+from runtime.master.timers import Timer, Timers
 
 Handler = Callable[["Request"], None]
 MAX_CONNECTIONS = 32
 MAX_REQUEST = 64 * 1024  # a request is a few dozen bytes; more is not a client of ours
+IDLE_TIMEOUT = 5.0  # seconds without a byte either way and no request in progress
+MAX_UNREAD = 256 * 1024  # unsent reply bytes above which a connection is no longer read
+MAX_UNSENT = 4 * 1024 * 1024  # ... and above which it is closed (progress never read)
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
@@ -86,11 +100,19 @@ class ControlConnection:
         self.closed = False
         self.closing = False  # close once everything queued has been sent
         self.current: Request | None = None
+        self.waiting: deque[dict[str, Any]] = deque()  # requests read, held while unread
+        self.dispatching = False
+        self.active_at = server.clock()  # last byte in or out, or a request
         self.mask = selectors.EVENT_READ
         server.selector.register(sock, self.mask, self)
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    def idle_for(self, now: float) -> float | None:
+        """Seconds since this connection last moved; None while a request is in progress
+        (a reload streams for as long as it takes)."""
+        return None if self.current is not None else now - self.active_at
 
     def on_event(self, mask: int) -> None:
         if mask & selectors.EVENT_WRITE:
@@ -108,6 +130,7 @@ class ControlConnection:
         if not data:
             self.close()
             return
+        self.active_at = self.server.clock()
         self.received += len(data)
         try:
             if self.received > MAX_REQUEST:
@@ -117,9 +140,24 @@ class ControlConnection:
             self.send({"action": "error", "data": {"message": f"bad request: {exc}"}, "exit": 2})
             self.close_when_flushed()
             return
-        for msg in messages:
+        if messages:
             self.received = 0
-            self.dispatch(msg)
+            self.waiting.extend(messages)
+            self.dispatch_waiting()
+
+    def dispatch_waiting(self) -> None:
+        """Answer what was read while the client reads its replies; the rest waits for
+        `flush` to make room (a client pipelining requests without reading gets no more
+        answers, and no more of its bytes are read, until it does)."""
+        if self.dispatching:
+            return  # a reply sent from the loop below: the loop goes on by itself
+        self.dispatching = True
+        try:
+            while self.waiting and len(self.out) < MAX_UNREAD and not self.closed:
+                self.dispatch(self.waiting.popleft())
+        finally:
+            self.dispatching = False
+        self.flush()  # what the client may now be sent, and whether to read it again
 
     def dispatch(self, msg: dict[str, Any]) -> None:
         data = msg.get("data")
@@ -127,6 +165,7 @@ class ControlConnection:
         if self.current is not None:
             request.fail(f"busy with a {self.current.action} request on this connection")
             return
+        self.active_at = self.server.clock()
         self.current = request
         self.server.dispatch(request)
 
@@ -134,6 +173,13 @@ class ControlConnection:
         if self.closed:
             return
         self.out += encode(msg)
+        if len(self.out) > MAX_UNSENT:
+            self.server.log.warning(
+                "control socket: closing the connection of pid %s: %d bytes of replies unread",
+                self.peer_pid, len(self.out),
+            )  # fmt: skip
+            self.close()
+            return
         self.flush()
 
     def flush(self) -> None:
@@ -146,12 +192,20 @@ class ControlConnection:
                 self.close()
                 return
             del self.out[:sent]
+            self.active_at = self.server.clock()
         if self.closed:
             return
         if self.closing and not self.out:
             self.close()
             return
-        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
+        if self.waiting and len(self.out) < MAX_UNREAD and not self.dispatching:
+            self.dispatch_waiting()  # room again: answer what waits (it flushes again)
+            return
+        reading = not self.waiting and len(self.out) < MAX_UNREAD
+        wanted = (selectors.EVENT_READ if reading else 0) | (
+            selectors.EVENT_WRITE if self.out else 0
+        )
+        wanted = wanted or selectors.EVENT_READ
         if wanted != self.mask:
             self.server.selector.modify(self.sock, wanted, self)
             self.mask = wanted
@@ -179,11 +233,17 @@ class ControlServer:
         selector: selectors.BaseSelector,
         handlers: dict[str, Handler],
         log: logging.Logger,
+        timers: Timers | None = None,
     ) -> None:
         self.path = path
         self.selector = selector
         self.handlers = handlers
         self.log = log
+        # The master's timers close idle connections on time; without them (tests driving
+        # the server alone) they are closed when a new client arrives.
+        self.timers = timers
+        self.clock: Callable[[], float] = timers.clock if timers else time.monotonic
+        self.sweeper: Timer | None = None
         self.sock: socket.socket | None = None
         self.inode = 0
         self.connections: set[ControlConnection] = set()
@@ -213,7 +273,7 @@ class ControlServer:
         if uid is not None and uid != os.geteuid():
             refusal = "permission denied: not the owner of this cluster"
             self.log.warning("control socket: refused pid %s of uid %s", pid, uid)
-        elif len(self.connections) >= MAX_CONNECTIONS:
+        elif not self.make_room():
             refusal = "too many control connections; try again"
         if refusal is not None:
             sock.setblocking(False)
@@ -226,6 +286,44 @@ class ControlServer:
             sock.close()
             return
         self.connections.add(ControlConnection(self, sock, pid))
+        self.schedule_sweep()
+
+    def make_room(self) -> bool:
+        """Whether a new connection may be admitted: idle ones past their timeout are
+        closed, then, at the cap, the longest-idle one (the newcomer has a request to make;
+        an idle holder of a slot has none in progress)."""
+        self.sweep()
+        if len(self.connections) < MAX_CONNECTIONS:
+            return True
+        now = self.clock()
+        idle = {c: t for c in self.connections if (t := c.idle_for(now)) is not None}
+        if not idle:
+            return False
+        oldest = max(idle, key=idle.__getitem__)
+        self.log.info("control socket: closing an idle connection (pid %s)", oldest.peer_pid)
+        oldest.close()
+        return True
+
+    def sweep(self) -> None:
+        """Close every connection idle for IDLE_TIMEOUT; reschedule for the next one."""
+        now = self.clock()
+        for conn in list(self.connections):
+            idle = conn.idle_for(now)
+            if idle is not None and idle >= IDLE_TIMEOUT:
+                conn.close()
+        if self.sweeper is not None:  # one pending sweep at a time, whoever called this
+            self.sweeper.cancel()
+            self.sweeper = None
+        self.schedule_sweep()
+
+    def schedule_sweep(self) -> None:
+        if self.timers is None or self.sweeper is not None or not self.connections:
+            return
+        now = self.clock()
+        due = [now - idle for c in self.connections if (idle := c.idle_for(now)) is not None]
+        # A connection busy with a request is looked at again one timeout from now.
+        next_at = min(due, default=now) + IDLE_TIMEOUT
+        self.sweeper = self.timers.call_later(next_at - now, self.sweep)
 
     def dispatch(self, request: Request) -> None:
         handler = self.handlers.get(request.action)
@@ -250,6 +348,9 @@ class ControlServer:
         return fds
 
     def close(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            self.sweeper = None
         for conn in list(self.connections):
             conn.close()
         if self.sock is not None:

@@ -46,10 +46,12 @@ class ChildProcess:
 
     async def main(self) -> int:
         self.orphan_watch = OrphanWatch(self.on_master_lost)
-        self.link: Link = await open_link(
-            self.sock, self.role, self.on_message, self.on_master_lost
-        )
+        # The messenger exists before the link reads its first frame: a message routed to
+        # this process as soon as it was forked (a broadcast during a reload or a scale-up)
+        # is then held until egg-ready like any other, never handed to nobody.
+        self.link = Link(self.role, self.on_message, self.on_master_lost)
         self.messenger = Messenger(self.link, self.role)
+        await open_link(self.sock, self.link)
         try:
             import_requires(self.options.require, self.options.base_dir)
             target = self.create_target(boot_info(self.options))

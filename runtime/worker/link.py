@@ -58,6 +58,11 @@ class Link(FramedProtocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(frame)
 
+    @property
+    def unsent(self) -> int:
+        """Bytes written and not yet taken by the kernel (the master is not reading)."""
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
     def write(self, data: bytes) -> None:
         """Already-encoded frames (the messenger batches one loop iteration's sends)."""
         if self.transport is not None and not self.transport.is_closing():
@@ -73,12 +78,8 @@ class Link(FramedProtocol):
             await asyncio.sleep(0.005)
 
 
-async def open_link(
-    sock: socket.socket,
-    role: Role,
-    on_message: Callable[[Message], None],
-    on_lost: Callable[[], None],
-) -> Link:
+async def open_link(sock: socket.socket, link: Link) -> Link:
+    """Connect `link` to the child's end of its socketpair; it reads from now on."""
     loop = asyncio.get_running_loop()
-    _, link = await loop.create_unix_connection(lambda: Link(role, on_message, on_lost), sock=sock)
+    await loop.create_unix_connection(lambda: link, sock=sock)
     return link
