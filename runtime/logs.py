@@ -34,6 +34,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from eggscripts.safe_open import UnsafePath, open_file
 from runtime.errors import StartupError, report
 from runtime.log_handlers import (
     Console,
@@ -42,7 +43,7 @@ from runtime.log_handlers import (
     drop_inherited_handlers,
     make_formatter,
 )
-from runtime.private_files import make_private_dirs
+from runtime.private_files import make_private_dirs, run_as_owner
 
 # Records carrying this attribute (`extra=NO_STDERR`) skip the until-ready stderr copy:
 # a child's one-line startup error reaches the user through the master, exactly once.
@@ -259,7 +260,10 @@ def reopen(stdout_path: str | None = None, stderr_path: str | None = None) -> No
             continue
         try:
             sys.stdout.flush() if fd == 1 else sys.stderr.flush()
-            new = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            new, _ = open_file(path, run_as_owner(), by_app=False)  # named on root's command line
+        except UnsafePath as exc:
+            report(f"cannot reopen {path}: {exc.strerror}")
+            continue
         except (OSError, ValueError):
             continue
         os.dup2(new, fd)

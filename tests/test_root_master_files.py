@@ -1,0 +1,164 @@
+"""A root master with `--user` writes no file the app user can redirect (issue 17, item 1).
+
+The app user owns the log directory (its workers write there), so it can replace
+`master.log` or the daemon's stdout/stderr log by a symbolic link. The root master used to
+follow it: a link to a root-only file made the master append its lines to that file at
+start or at the next SIGUSR1 (logrotate sends it). Each test here runs a cluster as root
+with `--user` set to a user it creates, plays the app user's move, and checks that the
+root-only file is unchanged and the master says why in one line (docs/DEPLOY.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import EGGSCRIPTS, cli_env, make_app
+from tests.helpers import Cluster, logs_under_base_dir, wait_until
+from tests.reliability.faults import python_for, system_user
+
+SECRET = b"root only data\n"  # 15 bytes
+
+
+class AppUser:
+    """The created user, its home (0755, its own) and the app it owns there."""
+
+    def __init__(self, uid: int, gid: int, home: Path) -> None:
+        self.uid, self.gid, self.home = uid, gid, home
+        self.name = pwd.getpwuid(uid).pw_name
+        self.app = make_app(home / "app", name="shop")
+        logs_under_base_dir(self.app, "shop")
+        self.logs = self.app / "logs" / "shop"
+        self.logs.mkdir(parents=True)
+        for path in [self.app, *self.app.rglob("*")]:
+            os.chown(path, uid, gid)
+        python = python_for(uid, gid)
+        if python is None:
+            pytest.skip(f"a created user cannot run {sys.executable} (its directory is private)")
+        self.python, self.env = python
+
+    def link(self, target: Path, link: Path) -> None:
+        """As the app user would: replace `link` by a symbolic link to `target`."""
+        subprocess.run(["ln", "-sfn", str(target), str(link)], user=self.uid, group=self.gid,
+                       extra_groups=[], check=True)  # fmt: skip
+
+    def cluster(self, title: str, port: int, **extra: object) -> Cluster:
+        cluster = Cluster(self.app, title, port, workers=1, user=self.name, **extra)
+        cluster.python = self.python
+        cluster.env = dict(self.env)
+        return cluster
+
+
+@pytest.fixture
+def app_user() -> Iterator[AppUser]:
+    with system_user(f"eggsec{os.urandom(3).hex()}-") as (uid, gid, home):
+        user = AppUser(uid, gid, home)
+        yield user
+    name = user.name
+    for _ in range(50):  # its last processes may not be reaped yet at the first `userdel`
+        if subprocess.run(["userdel", name], capture_output=True).returncode in (0, 6):
+            break
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    """A root-only 0600 file the app user must never get the master to write to."""
+    path = tmp_path / "root-only"
+    path.write_bytes(SECRET)
+    os.chmod(path, 0o600)
+    return path
+
+
+def _reopened(cluster: Cluster, log: Path, count: int) -> None:
+    """Wait until the master has handled its `count`th SIGUSR1 (it says so on stdout)."""
+    wait_until(lambda: cluster.output()[0].count("reopened the log files") >= count, 10)
+
+
+def test_symlinked_master_log_at_start_is_refused(app_user, secret, title, port) -> None:
+    app_user.link(secret, app_user.logs / "master.log")
+    cluster = app_user.cluster(title, port)
+    try:
+        cluster.start(wait=False)
+        wait_until(lambda: cluster.proc.poll() is not None or "started on" in cluster.output()[0],
+                   30)  # fmt: skip
+    finally:
+        cluster.__exit__()
+    code, out, err = cluster.wait()
+    assert secret.read_bytes() == SECRET, f"{len(SECRET)} -> {secret.stat().st_size} bytes"
+    assert code == 1, (out, err)
+    lines = [line for line in err.splitlines() if "master.log" in line]
+    assert len(lines) == 1, err
+    assert "symbolic link" in lines[0], lines
+
+
+@pytest.mark.parametrize("name", ["master.log", "common-error.log"])
+def test_master_log_swapped_for_a_symlink_before_sigusr1(
+    app_user, secret, title, port, name
+) -> None:
+    # master.log gets a line at every reopen; common-error.log only ERROR records, so
+    # its link points where a file does not exist yet: opening it would create it.
+    target = secret if name == "master.log" else secret.with_name("created-by-root")
+    with app_user.cluster(title, port) as cluster:
+        log = app_user.logs / name
+        wait_until(log.exists, 10)
+        app_user.link(target, log)
+        cluster.signal(signal.SIGUSR1)
+        _reopened(cluster, log, 1)
+        cluster.signal(signal.SIGUSR1)  # and again: each reopen refuses anew
+        _reopened(cluster, log, 2)
+        time.sleep(0.3)
+        assert cluster.proc is not None and cluster.proc.poll() is None
+    assert secret.read_bytes() == SECRET, f"{len(SECRET)} -> {secret.stat().st_size} bytes"
+    assert not target.with_name("created-by-root").exists()
+    err = cluster.output()[1]
+    assert "symbolic link" in err, err
+
+
+def test_daemon_stdout_swapped_for_a_symlink_before_sigusr1(
+    app_user, secret, title, port
+) -> None:
+    out_log, err_log = app_user.logs / "out.log", app_user.logs / "err.log"
+    extra = {"stdout_log": str(out_log), "stderr_log": str(err_log)}
+    with app_user.cluster(title, port, **extra) as cluster:
+        app_user.link(secret, out_log)
+        app_user.link(secret, err_log)
+        cluster.signal(signal.SIGUSR1)
+        master_log = app_user.logs / "master.log"
+        wait_until(lambda: "reopened the log files" in master_log.read_text(), 10)
+        print("after the reopen", flush=True)
+        time.sleep(0.3)
+    assert secret.read_bytes() == SECRET, f"{len(SECRET)} -> {secret.stat().st_size} bytes"
+
+
+def test_daemon_start_refuses_a_symlinked_stdout(app_user, tmp_path, title, port) -> None:
+    """`start --daemon` opens the logs as root, before the daemon exists. An empty
+    root-only target is not rotated aside, so a link to it used to be followed."""
+    target = tmp_path / "root-only-empty"
+    target.write_bytes(b"")
+    os.chmod(target, 0o600)
+    out_log = app_user.logs / "out.log"
+    app_user.link(target, out_log)
+    env = cli_env(tmp_path, **app_user.env)
+    args = [f"--title={title}", f"--port={port}", "--workers=1", f"--user={app_user.name}",
+            f"--python={app_user.python}", f"--stdout={out_log}",
+            f"--stderr={app_user.logs / 'err.log'}"]  # fmt: skip
+    try:
+        result = subprocess.run([EGGSCRIPTS, "start", "--daemon", *args, str(app_user.app)],
+                                env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    finally:
+        with contextlib.suppress(subprocess.SubprocessError):
+            subprocess.run([EGGSCRIPTS, "stop", f"--title={title}"], env=env,
+                           capture_output=True, timeout=60)  # fmt: skip
+    assert target.read_bytes() == b"", f"0 -> {target.stat().st_size} bytes"
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "out.log" in result.stderr and "symbolic link" in result.stderr, result.stderr
