@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,17 +103,21 @@ def test_symlinked_master_log_at_start_is_refused(app_user, secret, title, port)
     assert "symbolic link" in lines[0], lines
 
 
-@pytest.mark.parametrize("name", ["master.log", "common-error.log"])
+@pytest.mark.parametrize("name", ["master.log", "common-error.log", "hard link"])
 def test_master_log_swapped_for_a_symlink_before_sigusr1(
     app_user, secret, title, port, name
 ) -> None:
     # master.log gets a line at every reopen; common-error.log only ERROR records, so
     # its link points where a file does not exist yet: opening it would create it.
-    target = secret if name == "master.log" else secret.with_name("created-by-root")
+    target = secret if name != "common-error.log" else secret.with_name("created-by-root")
     with app_user.cluster(title, port) as cluster:
-        log = app_user.logs / name
+        log = app_user.logs / ("common-error.log" if name == "common-error.log" else "master.log")
         wait_until(log.exists, 10)
-        app_user.link(target, log)
+        if name == "hard link":  # made by root here: this kernel stops the app user doing it
+            log.unlink()
+            os.link(secret, log)
+        else:
+            app_user.link(target, log)
         cluster.signal(signal.SIGUSR1)
         _reopened(cluster, log, 1)
         cluster.signal(signal.SIGUSR1)  # and again: each reopen refuses anew
@@ -121,12 +127,38 @@ def test_master_log_swapped_for_a_symlink_before_sigusr1(
     assert secret.read_bytes() == SECRET, f"{len(SECRET)} -> {secret.stat().st_size} bytes"
     assert not target.with_name("created-by-root").exists()
     err = cluster.output()[1]
-    assert "symbolic link" in err, err
+    assert ("hard links" if name == "hard link" else "symbolic link") in err, err
 
 
-def test_daemon_stdout_swapped_for_a_symlink_before_sigusr1(
-    app_user, secret, title, port
+@pytest.mark.parametrize("where", ["root's directory", "a new directory in root's"])
+def test_log_dir_named_by_the_app_must_be_the_app_users(
+    app_user, tmp_path, title, port, where
 ) -> None:
+    """The agent runs the app's code as the app user and tells the master where to log
+    (`logger.dir`): naming a directory of root's (`/etc/cron.d`) must not get the root
+    master to create files, or directories handed to the app user, there."""
+    rooted = Path(tempfile.mkdtemp(prefix="eggsec-root-"))  # traversable: the agent may look
+    os.chmod(rooted, 0o755)
+    log_dir = rooted if where == "root's directory" else rooted / "made-by-root"
+    config = app_user.app / "config" / "config.default.py"
+    config.write_text(f"config = {{'logger': {{'dir': {str(log_dir)!r}}}}}\n")
+    cluster = app_user.cluster(title, port)
+    try:
+        cluster.start(wait=False)
+        wait_until(lambda: cluster.proc.poll() is not None or "started on" in cluster.output()[0],
+                   30)  # fmt: skip
+    finally:
+        cluster.__exit__()
+        made = sorted(str(p.relative_to(rooted)) for p in rooted.rglob("*"))
+        shutil.rmtree(rooted)
+    code, _, err = cluster.wait()
+    assert made == [], made
+    assert code == 1, err
+    lines = [line for line in err.splitlines() if str(rooted) in line]
+    assert len(lines) == 1 and "belongs to root, not to" in lines[0], err
+
+
+def test_daemon_stdout_swapped_for_a_symlink_before_sigusr1(app_user, secret, title, port) -> None:
     out_log, err_log = app_user.logs / "out.log", app_user.logs / "err.log"
     extra = {"stdout_log": str(out_log), "stderr_log": str(err_log)}
     with app_user.cluster(title, port, **extra) as cluster:
