@@ -155,6 +155,7 @@ class _Walk:
             )
 
 
+_NOT_REGULAR = "is not a regular file; a root master does not open it"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -215,7 +216,11 @@ def _open_at(dir_fd: int, name: str, path: str, flags: int, strict: bool) -> tup
     flags |= os.O_CLOEXEC | (os.O_NONBLOCK if strict else 0)
     try:
         fd, created = os.open(name, flags, dir_fd=dir_fd), False
-    except FileNotFoundError:
+    except OSError as exc:
+        if exc.errno == errno.ENXIO and strict:  # a FIFO nobody reads (or a socket)
+            raise UnsafePath(path, _NOT_REGULAR) from None
+        if not isinstance(exc, FileNotFoundError):
+            raise
         try:  # O_EXCL: never through a link, and never someone else's file
             fd, created = (
                 os.open(name, flags | os.O_CREAT | os.O_EXCL, FILE_MODE, dir_fd=dir_fd),
@@ -228,7 +233,7 @@ def _open_at(dir_fd: int, name: str, path: str, flags: int, strict: bool) -> tup
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise UnsafePath(path, "is not a regular file; a root master does not open it")
+            raise UnsafePath(path, _NOT_REGULAR)
         if st.st_nlink > 1:
             raise UnsafePath(
                 path, f"has {st.st_nlink} hard links; a root master does not write to it"
