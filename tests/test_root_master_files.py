@@ -86,16 +86,21 @@ def _reopened(cluster: Cluster, log: Path, count: int) -> None:
     wait_until(lambda: cluster.output()[0].count("reopened the log files") >= count, 10)
 
 
-def test_symlinked_master_log_at_start_is_refused(app_user, secret, title, port) -> None:
-    app_user.link(secret, app_user.logs / "master.log")
-    cluster = app_user.cluster(title, port)
+def _start(cluster: Cluster) -> tuple[int, str, str]:
+    """Start; once it failed or is ready (then stopped): exit status, stdout, stderr."""
     try:
         cluster.start(wait=False)
-        wait_until(lambda: cluster.proc.poll() is not None or "started on" in cluster.output()[0],
-                   30)  # fmt: skip
+        assert cluster.proc is not None
+        proc = cluster.proc
+        wait_until(lambda: proc.poll() is not None or "started on" in cluster.output()[0], 30)
     finally:
         cluster.__exit__()
-    code, out, err = cluster.wait()
+    return cluster.wait()
+
+
+def test_symlinked_master_log_at_start_is_refused(app_user, secret, title, port) -> None:
+    app_user.link(secret, app_user.logs / "master.log")
+    code, out, err = _start(app_user.cluster(title, port))
     assert secret.read_bytes() == SECRET, f"{len(SECRET)} -> {secret.stat().st_size} bytes"
     assert code == 1, (out, err)
     lines = [line for line in err.splitlines() if "master.log" in line]
@@ -142,16 +147,11 @@ def test_log_dir_named_by_the_app_must_be_the_app_users(
     log_dir = rooted if where == "root's directory" else rooted / "made-by-root"
     config = app_user.app / "config" / "config.default.py"
     config.write_text(f"config = {{'logger': {{'dir': {str(log_dir)!r}}}}}\n")
-    cluster = app_user.cluster(title, port)
     try:
-        cluster.start(wait=False)
-        wait_until(lambda: cluster.proc.poll() is not None or "started on" in cluster.output()[0],
-                   30)  # fmt: skip
+        code, _, err = _start(app_user.cluster(title, port))
     finally:
-        cluster.__exit__()
         made = sorted(str(p.relative_to(rooted)) for p in rooted.rglob("*"))
         shutil.rmtree(rooted)
-    code, _, err = cluster.wait()
     assert made == [], made
     assert code == 1, err
     lines = [line for line in err.splitlines() if str(rooted) in line]
