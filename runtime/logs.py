@@ -27,9 +27,11 @@ during a start is lost or written to the wrong place.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import os
+import pwd
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -52,8 +54,19 @@ PENDING_LIMIT = 10_000
 
 
 def default_log_dir(base_dir: str, app_name: str, env: str) -> str:
-    root = real(base_dir) if env in ("local", "unittest") else os.path.expanduser("~")
+    root = real(base_dir) if env in ("local", "unittest") else _home()
     return os.path.join(root, "logs", app_name)
+
+
+def _home() -> str:
+    """`~`; in a root master with `--user`, that user's home: the agent (running as that
+    user) reports its default there, and the master's lines of a start that never got that
+    far go to the same place, not to a root directory it must not write for the app."""
+    owner = run_as_owner()
+    if owner is not None and owner[0] != 0:
+        with contextlib.suppress(KeyError):
+            return pwd.getpwuid(owner[0]).pw_dir
+    return os.path.expanduser("~")
 
 
 def real(base_dir: str) -> str:

@@ -194,3 +194,21 @@ def test_daemon_start_refuses_a_symlinked_stdout(app_user, tmp_path, title, port
     assert target.read_bytes() == b"", f"0 -> {target.stat().st_size} bytes"
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "out.log" in result.stderr and "symbolic link" in result.stderr, result.stderr
+
+
+def test_app_name_cannot_point_the_masters_default_log_dir_elsewhere(app_user, title, port):
+    """When the agent never reports a log directory (here its config fails), the master
+    writes what it logged to the default one at exit: `~/logs/<app name>`, the name from
+    the app's pyproject.toml. Under --user that is the app user's home, and a name that is
+    an absolute path (or climbs out with `..`) gets no file written in root's directories."""
+    rooted = Path(tempfile.mkdtemp(prefix="eggsec-root-"))
+    os.chmod(rooted, 0o755)
+    (app_user.app / "pyproject.toml").write_text(f'[project]\nname = "{rooted}"\n')
+    (app_user.app / "config" / "config.default.py").write_text("config = {\n")  # broken
+    try:
+        code, _, err = _start(app_user.cluster(title, port))
+    finally:
+        made = sorted(str(p.relative_to(rooted)) for p in rooted.rglob("*"))
+        shutil.rmtree(rooted)
+    assert code != 0, err  # the agent's boot failed: the start failed
+    assert made == [], made
