@@ -212,3 +212,40 @@ def test_app_name_cannot_point_the_masters_default_log_dir_elsewhere(app_user, t
         shutil.rmtree(rooted)
     assert code != 0, err  # the agent's boot failed: the start failed
     assert made == [], made
+
+
+def test_leader_endpoint_swapped_for_a_symlink_removes_nothing_of_roots(
+    app_user, tmp_path, title, port
+) -> None:
+    """The master hands the leader endpoint's /tmp directory to the app user and removes
+    its files at exit. Renamed and replaced by a link to a directory of root's, the link
+    used to be followed: root's files named `master` and `leader.sock` were deleted."""
+    roots = _app_dir_of_root(tmp_path)
+    base = Path(tempfile.mkdtemp(prefix="eggsec-tmp-"))  # a /tmp as usual: 1777
+    os.chmod(base, 0o1777)
+    cluster = app_user.cluster(title, port)
+    cluster.env["TMPDIR"] = str(base)
+    with cluster:
+        (leader,) = [p for p in base.glob("eggscripts-*") if _signed_by(p, cluster.pid)]
+        subprocess.run(["sh", "-c", 'mv "$1" "$1.moved" && ln -s "$2" "$1"', "-", str(leader),
+                        str(roots)], user=app_user.uid, group=app_user.gid, extra_groups=[],
+                       check=True)  # fmt: skip
+    shutil.rmtree(base)
+    assert sorted(p.name for p in roots.iterdir()) == ["leader.sock", "master"]
+
+
+def _signed_by(directory: Path, pid: int) -> bool:
+    """A leader endpoint directory records its master's pid in its `master` file."""
+    try:
+        return (directory / "master").read_text().split()[0] == str(pid)
+    except (OSError, IndexError):
+        return False
+
+
+def _app_dir_of_root(tmp_path: Path) -> Path:
+    """A directory of root's holding files named like the endpoint's."""
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    for name in ("leader.sock", "master"):
+        (roots / name).write_text("root's\n")
+    return roots
