@@ -102,7 +102,7 @@ class _Walk:
 
     def directory(self, path: str, create: bool = False) -> int:
         """An fd of directory `path`, reached without a link the app user can change."""
-        fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = os.open("/", _ROOT_FLAGS)
         parts = [p for p in os.path.abspath(path).split("/") if p]
         done = "/"
         try:
@@ -120,7 +120,7 @@ class _Walk:
                     if target is None:
                         raise OSError(exc.errno, exc.strerror, here) from None
                     os.close(fd)
-                    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                    fd = os.open("/", _ROOT_FLAGS)
                     parts = [p for p in target.split("/") if p] + parts
                     done = "/"
                     continue
@@ -139,10 +139,14 @@ class _Walk:
             self.check_app_dir(parent_fd, parent, f"cannot create {name} in it: ")
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, DIR_MODE, dir_fd=parent_fd)
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
-        os.fchmod(fd, DIR_MODE)  # the umask may have removed bits, never added any
-        if self.by_app:
-            os.fchown(fd, self.uid, self.gid)
+        fd = os.open(name, _DIR_FLAGS & ~os.O_PATH, dir_fd=parent_fd)  # fchmod needs it
+        try:
+            os.fchmod(fd, DIR_MODE)  # the umask may have removed bits, never added any
+            if self.by_app:
+                os.fchown(fd, self.uid, self.gid)
+        except BaseException:
+            os.close(fd)
+            raise
         return fd
 
     def check_app_dir(self, fd: int, path: str, doing: str = "") -> None:
@@ -156,7 +160,9 @@ class _Walk:
 
 
 _NOT_REGULAR = "is not a regular file; a root master does not open it"
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_PATH: a directory we may search but not list (mode 0711) can still be walked.
+_ROOT_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+_DIR_FLAGS = _ROOT_FLAGS | os.O_NOFOLLOW
 
 
 def make_dirs(path: str, owner: tuple[int, int] | None, *, by_app: bool = True) -> bool:
@@ -185,10 +191,7 @@ def open_file(
     walk = _Walk(account, by_app) if account is not None else None
     for _ in range(MAX_LINKS):
         parent, name = os.path.split(os.path.abspath(path))
-        if walk is not None:
-            dir_fd = walk.directory(parent)
-        else:
-            dir_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        dir_fd = walk.directory(parent) if walk is not None else os.open(parent, _ROOT_FLAGS)
         try:
             mine = os.fstat(dir_fd).st_uid == os.geteuid()
             nofollow = 0 if walk is None and mine else os.O_NOFOLLOW
