@@ -33,7 +33,6 @@ exists), so both open them the same way.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import pwd
@@ -80,11 +79,13 @@ class _Walk:
         self.by_app = by_app  # the app named it: its directories must be the app user's
         self.links = 0
 
-    def refuse_link(self, path: str) -> UnsafePath:
+    def refuse_link(self, path: str, dir_fd: int) -> UnsafePath:
+        owner = os.fstat(dir_fd).st_uid
+        who = _user(owner) if owner != 0 else "a group or others"
         return UnsafePath(
             path,
-            f"is a symbolic link in a directory {_user(self.uid)} (--user) can change; "
-            "a root master does not follow it",
+            f"is a symbolic link in a directory {who} can change; a root master running "
+            f"children as {_user(self.uid)} (--user) does not follow it",
         )
 
     def follow(self, fd: int, name: str, path: str, parent: str) -> str | None:
@@ -94,7 +95,7 @@ class _Walk:
         except OSError:
             return None
         if not _root_only(fd):
-            raise self.refuse_link(path)
+            raise self.refuse_link(path, fd)
         self.links += 1
         if self.links > MAX_LINKS:
             raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
@@ -137,8 +138,10 @@ class _Walk:
         """Create one missing directory (0700; the app user's when the app named it)."""
         if self.by_app:
             self.check_app_dir(parent_fd, parent, f"cannot create {name} in it: ")
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(name, DIR_MODE, dir_fd=parent_fd)
+        except FileExistsError:  # made meanwhile by another process: not ours to change
+            return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
         fd = os.open(name, _DIR_FLAGS & ~os.O_PATH, dir_fd=parent_fd)  # fchmod needs it
         try:
             os.fchmod(fd, DIR_MODE)  # the umask may have removed bits, never added any
