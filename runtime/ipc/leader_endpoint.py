@@ -150,7 +150,9 @@ class LeaderEndpoint:
         self.sock.bind(self.path)
         os.chmod(self.path, 0o600)
         self.sock.listen(128)
-        for path in (self.dir, self.path):  # --user: the children connect as that account
+        # --user: the children connect as that account. The socket first: once the
+        # directory is theirs, they could put a link in its place for chown to follow.
+        for path in (self.path, self.dir):
             hand_over(path)
 
     def export(self) -> None:
