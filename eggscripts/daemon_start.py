@@ -1,4 +1,4 @@
-"""`start --daemon` from the launching side: rotate logs, spawn, wait, report (SPEC §4).
+"""`start --daemon` from the launching side: rotate logs, spawn, wait, report.
 
 The command returns only when it knows the outcome: exit 0 after `egg-ready` with the
 URL and master pid, or exit 1 after printing the stderr log's tail and stopping whatever

@@ -1,4 +1,4 @@
-"""Per-process logging to the files of SPEC §5, where operators want them.
+"""Per-process logging to the files docs/DEPLOY.md lists, where operators want them.
 
 Every process of a cluster appends to the same directory: `logger.dir` from the app config
 (relative to BASE_DIR), else `<BASE_DIR>/logs/<app name>/` in env local/unittest and

@@ -1,4 +1,4 @@
-"""Owner-only files and directories (SPEC §5: logs and `run/*.json` are 0600 / 0700).
+"""Owner-only files and directories (logs and `run/*.json` are 0600 / 0700, docs/DEPLOY.md).
 
 Log lines and the config dump carry request data, hostnames and half-masked settings;
 created with the default umask they were readable by every local user. Everything the

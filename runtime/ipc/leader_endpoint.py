@@ -1,4 +1,4 @@
-"""The private endpoint of leader/follower clients (SPEC §8), prepared by the master.
+"""The private endpoint of leader/follower clients (docs/MESSENGER.md), prepared by the master.
 
 A Unix socket in a fresh 0700 directory: unreachable from other hosts, and other local
 users cannot even reach the path. Connections must also present the per-cluster secret.
