@@ -1,4 +1,4 @@
-"""`start --daemon` from the launching side: rotate logs, spawn, wait, report (SPEC §4).
+"""`start --daemon` from the launching side: rotate logs, spawn, wait, report.
 
 The command returns only when it knows the outcome: exit 0 after `egg-ready` with the
 URL and master pid, or exit 1 after printing the stderr log's tail and stopping whatever
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import pwd
 import signal
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -19,6 +20,7 @@ from eggscripts.errors import PREFIX, EggScriptsError, StartFailed
 from eggscripts.launch import Plan
 from eggscripts.progress import Progress
 from eggscripts.readychannel import FrameReader
+from eggscripts.safe_open import UnsafePath, make_dirs
 from eggscripts.start_options import DEFAULT_PORT
 
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ def run(
     timeout_ms: int,
     ignore_stderr: bool,
 ) -> None:
-    out, err = _open_logs(stdout_path, stderr_path)
+    out, err = _open_logs(stdout_path, stderr_path, _children_account(plan))
     progress = Progress(plan.title, plan.options["workers"])
     click.echo(
         f"{PREFIX} starting {plan.title} in the background (logs: {stdout_path}, {stderr_path})"
@@ -99,13 +101,32 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _open_logs(stdout_path: str, stderr_path: str) -> tuple[BinaryIO, BinaryIO]:
-    """Rotate, then open both logs for appending; errors surface here, in the foreground."""
+def _children_account(plan: Plan) -> tuple[int, int] | None:
+    """(uid, gid) of `--user` when this start runs as root, else None."""
+    user = plan.options.get("user")
+    if not user or os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except (KeyError, ValueError):
+        return None  # the runtime refuses an unknown account with its own message
+    return entry.pw_uid, entry.pw_gid
+
+
+def _open_logs(
+    stdout_path: str, stderr_path: str, owner: tuple[int, int] | None = None
+) -> tuple[BinaryIO, BinaryIO]:
+    """Rotate, then open both logs for appending; errors surface here, in the foreground.
+    As root with `--user`, their directories are checked first: no link the app user can
+    change is followed, neither by the rotation nor by the open (eggscripts/safe_open.py)."""
     try:
         for path in dict.fromkeys((stdout_path, stderr_path)):
+            make_dirs(os.path.dirname(os.path.abspath(path)), owner, by_app=False)
             logrotate.rotate(path)
-        out = logrotate.open_private(stdout_path)  # handed to the daemon, closed by run()
-        err = out if stderr_path == stdout_path else logrotate.open_private(stderr_path)
+        out = logrotate.open_private(stdout_path, owner)  # handed to the daemon
+        err = out if stderr_path == stdout_path else logrotate.open_private(stderr_path, owner)
+    except UnsafePath as exc:
+        raise EggScriptsError(f"cannot open log file: {exc.strerror}") from None
     except OSError as exc:
         raise EggScriptsError(f"cannot open log file {exc.filename}: {exc.strerror}") from None
     if err is out:

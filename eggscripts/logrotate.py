@@ -11,6 +11,8 @@ import os
 import time
 from typing import BinaryIO
 
+from eggscripts.safe_open import open_file
+
 
 def rotated_name(path: str, now: float | None = None) -> str:
     """`<path>.<YYYYMMDD>.<HHMMSS>`, or with `.1`, `.2`... appended if that exists (two
@@ -25,8 +27,8 @@ def rotated_name(path: str, now: float | None = None) -> str:
 
 
 def make_private_parents(path: str) -> None:
-    """Create the missing parent directories of `path`, each 0700 (SPEC §5: log
-    directories are owner-only; `os.makedirs` would give intermediate ones 0755)."""
+    """Create the missing parent directories of `path`, each 0700 (log
+    directories are owner-only, docs/DEPLOY.md; `os.makedirs` would give intermediate ones 0755)."""
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         make_private_parents(parent)
@@ -37,9 +39,14 @@ def make_private_parents(path: str) -> None:
         os.chmod(parent, 0o700)  # the umask may have removed bits, never added any
 
 
-def open_private(path: str) -> BinaryIO:
-    """Open a log for appending, creating it 0600 (owner-only) if it does not exist."""
-    return open(path, "ab", opener=lambda p, flags: os.open(p, flags, 0o600))
+def open_private(path: str, owner: tuple[int, int] | None = None) -> BinaryIO:
+    """Open a log for appending, creating it 0600 (owner-only) if it does not exist.
+
+    `owner`: the account a root start runs the cluster's children as (`--user`); the file
+    is then opened the way the root master reopens it at SIGUSR1, never through a link
+    that account can change (eggscripts/safe_open.py)."""
+    fd, _ = open_file(path, owner, os.O_WRONLY | os.O_APPEND, by_app=False)
+    return os.fdopen(fd, "ab")
 
 
 def rotate(path: str, now: float | None = None) -> str | None:

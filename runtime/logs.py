@@ -1,4 +1,4 @@
-"""Per-process logging to the files of SPEC §5, where operators want them.
+"""Per-process logging to the files docs/DEPLOY.md lists, where operators want them.
 
 Every process of a cluster appends to the same directory: `logger.dir` from the app config
 (relative to BASE_DIR), else `<BASE_DIR>/logs/<app name>/` in env local/unittest and
@@ -27,13 +27,16 @@ during a start is lost or written to the wrong place.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import os
+import pwd
 import sys
 from collections.abc import Mapping
 from typing import Any
 
+from eggscripts.safe_open import UnsafePath, open_file
 from runtime.errors import StartupError, report
 from runtime.log_handlers import (
     Console,
@@ -42,7 +45,7 @@ from runtime.log_handlers import (
     drop_inherited_handlers,
     make_formatter,
 )
-from runtime.private_files import make_private_dirs
+from runtime.private_files import make_private_dirs, run_as_owner
 
 # Records carrying this attribute (`extra=NO_STDERR`) skip the until-ready stderr copy:
 # a child's one-line startup error reaches the user through the master, exactly once.
@@ -51,8 +54,19 @@ PENDING_LIMIT = 10_000
 
 
 def default_log_dir(base_dir: str, app_name: str, env: str) -> str:
-    root = real(base_dir) if env in ("local", "unittest") else os.path.expanduser("~")
+    root = real(base_dir) if env in ("local", "unittest") else _home()
     return os.path.join(root, "logs", app_name)
+
+
+def _home() -> str:
+    """`~`; in a root master with `--user`, that user's home: the agent (running as that
+    user) reports its default there, and the master's lines of a start that never got that
+    far go to the same place, not to a root directory it must not write for the app."""
+    owner = run_as_owner()
+    if owner is not None and owner[0] != 0:
+        with contextlib.suppress(KeyError):
+            return pwd.getpwuid(owner[0]).pw_dir
+    return os.path.expanduser("~")
 
 
 def real(base_dir: str) -> str:
@@ -259,7 +273,10 @@ def reopen(stdout_path: str | None = None, stderr_path: str | None = None) -> No
             continue
         try:
             sys.stdout.flush() if fd == 1 else sys.stderr.flush()
-            new = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            new, _ = open_file(path, run_as_owner(), by_app=False)  # named on root's command line
+        except UnsafePath as exc:
+            report(f"cannot reopen {path}: {exc.strerror}")
+            continue
         except (OSError, ValueError):
             continue
         os.dup2(new, fd)

@@ -1,4 +1,4 @@
-"""Owner-only files and directories (SPEC §5: logs and `run/*.json` are 0600 / 0700).
+"""Owner-only files and directories (logs and `run/*.json` are 0600 / 0700, docs/DEPLOY.md).
 
 Log lines and the config dump carry request data, hostnames and half-masked settings;
 created with the default umask they were readable by every local user. Everything the
@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import os
 
+from eggscripts.safe_open import DIR_MODE, make_dirs, open_file
+
 ENV_RUN_AS = "EGGSCRIPTS_RUN_AS"  # "uid:gid" of the children, set by a root master
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 
 
 def run_as_owner() -> tuple[int, int] | None:
@@ -50,6 +50,10 @@ def hand_over(path: str | int) -> None:
 def make_private_dirs(path: str) -> None:
     """`os.makedirs(path)`, every directory it creates 0700 (makedirs applies its mode to
     the last component only, and through the umask)."""
+    if make_dirs(
+        path, run_as_owner()
+    ):  # a root master of another user's children: checked on the way
+        return
     path = os.path.abspath(path)
     missing = []
     while not os.path.isdir(path):
@@ -70,13 +74,11 @@ def make_private_dirs(path: str) -> None:
 
 
 def open_private(path: str, flags: int = os.O_WRONLY | os.O_APPEND) -> int:
-    """Open (creating it 0600 if missing) and return the fd, close-on-exec."""
-    try:
-        return os.open(path, flags | os.O_CLOEXEC)
-    except FileNotFoundError:
-        pass
-    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-    hand_over(fd)
+    """Open (creating it 0600 if missing) and return the fd, close-on-exec; never through
+    a link another user can change (eggscripts/safe_open.py)."""
+    fd, created = open_file(path, run_as_owner(), flags)
+    if created:
+        hand_over(fd)
     return fd
 
 

@@ -1,4 +1,4 @@
-"""The private endpoint of leader/follower clients (SPEC §8), prepared by the master.
+"""The private endpoint of leader/follower clients (docs/MESSENGER.md), prepared by the master.
 
 A Unix socket in a fresh 0700 directory: unreachable from other hosts, and other local
 users cannot even reach the path. Connections must also present the per-cluster secret.
@@ -61,13 +61,17 @@ def _private_dir() -> str:
         return path
 
 
+def _no_link(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
+
+
 def _is_stale(path: str) -> bool:
     """Only what is provably dead: the master that signed the directory no longer runs
     (its pid is gone or now names a later process) and nothing listens on its socket (a
     master in another pid namespace sharing this /tmp would still answer). Unsigned or
     unreadable: kept."""
     try:
-        with open(os.path.join(path, OWNER_FILE)) as fh:
+        with open(os.path.join(path, OWNER_FILE), opener=_no_link) as fh:
             pid, ticks = fh.read().split()
         if _start_ticks(int(pid)) == ticks:
             return False
@@ -110,25 +114,45 @@ def remove_stale() -> list[str]:
             if owner not in _our_uids() or not entry.is_dir(follow_symlinks=False):
                 continue
             if _is_stale(entry.path):
-                for leftover in ("leader.sock", OWNER_FILE):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(os.path.join(entry.path, leftover))
-                os.rmdir(entry.path)
-                removed.append(entry.path)
+                fd = os.open(entry.path, _DIR_FLAGS)
+                try:
+                    if os.fstat(fd).st_uid in _our_uids():
+                        _remove_in(fd, entry.path)
+                        removed.append(entry.path)
+                finally:
+                    os.close(fd)
     return removed
+
+
+# A root master hands its directory to the `--user` account, which may then rename it and
+# put a link to a directory of root's in its place: every removal goes through an fd of
+# the directory opened without following a link, never through its path.
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _remove_in(dir_fd: int, path: str) -> None:
+    """Remove the endpoint's files in `dir_fd`, then the directory at `path` (a link put
+    in its place meanwhile is not followed by rmdir: ENOTDIR)."""
+    for leftover in ("leader.sock", OWNER_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(leftover, dir_fd=dir_fd)
+    os.rmdir(path)
 
 
 class LeaderEndpoint:
     def __init__(self) -> None:
         remove_stale()
         self.dir = _private_dir()
+        self.dir_fd = os.open(self.dir, _DIR_FLAGS)
         self.path = os.path.join(self.dir, "leader.sock")
         self.secret = os.urandom(32).hex()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(self.path)
         os.chmod(self.path, 0o600)
         self.sock.listen(128)
-        for path in (self.dir, self.path):  # --user: the children connect as that account
+        # --user: the children connect as that account. The socket first: once the
+        # directory is theirs, they could put a link in its place for chown to follow.
+        for path in (self.path, self.dir):
             hand_over(path)
 
     def export(self) -> None:
@@ -139,11 +163,10 @@ class LeaderEndpoint:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
-        for path in (self.path, os.path.join(self.dir, OWNER_FILE)):
-            with contextlib.suppress(OSError):
-                os.unlink(path)
         with contextlib.suppress(OSError):
-            os.rmdir(self.dir)
+            _remove_in(self.dir_fd, self.dir)
+        with contextlib.suppress(OSError):
+            os.close(self.dir_fd)
 
 
 def inherited_leader_socket() -> socket.socket | None:
