@@ -16,7 +16,7 @@ import pytest
 
 from tests.cli_helpers import EGGSCRIPTS, run_cli, status_json
 from tests.helpers import cluster_processes, free_port, request
-from tests.load import Load, wrk
+from tests.load import Load, keepalive
 from tests.test_reload import release
 
 
@@ -26,7 +26,7 @@ def pids(title: str) -> tuple[set[int], set[int]]:
 
 
 def reload_under_load(title: str, port: int, env: dict[str, str], window: int) -> dict[str, Any]:
-    """Keep-alive load before, during (the reload starts 1 s in) and after: the figures of one roll.
+    """Keep-alive load before, during (the reload starts 1 s in) and after: one roll's figures.
     The rate during is compared with the mean of the windows around it, so a machine that
     got busier or quieter meanwhile (other jobs) moves the reference with it."""
     before = keepalive(port, 2)
