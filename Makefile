@@ -30,8 +30,10 @@ system-tools:
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd util-linux \
 	   >/dev/null) || echo "systemd/util-linux unavailable: their tests will be skipped"
 
+# noxfile.py: the whole suite in .venv, then the fast layer and a start/stop smoke test on
+# each other supported Python (3.10-3.13), in virtualenvs kept under .nox/ between runs.
 test: lint system-tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/nox
 
 # The reliability suite (tests/reliability/, issue 9) with its long load variants; its fast
 # cases already run in `make test`. Needs root for the tmpfs cases (skipped otherwise).
