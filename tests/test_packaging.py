@@ -20,6 +20,7 @@ import tarfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,10 +32,10 @@ DATA = f"eggscripts-{__version__}.data/data/"
 BASH_COMPLETION = Path("/usr/share/bash-completion/bash_completion")
 
 
-def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, **kwargs)  # type: ignore[call-overload]
+def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, **kwargs)
     assert result.returncode == 0, f"{argv}: {result.stdout}{result.stderr}"
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 def wheel_from(source: Path, out: Path) -> Path:
@@ -164,6 +165,17 @@ def bash_completion_version() -> tuple[int, int]:
     found = re.search(r"BASH_COMPLETION_VERSINFO=\((\d+) (\d+)", BASH_COMPLETION.read_text())
     assert found, "cannot read bash-completion's version"
     return int(found.group(1)), int(found.group(2))
+
+
+def test_the_installed_command_also_runs_as_python_m_and_prints_its_completion(
+    venv: Path, tmp_path: Path
+) -> None:
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    version = run([str(venv / "bin" / "python"), "-m", "eggscripts", "--version"], env=env)
+    assert version.stdout == f"eggscripts {__version__}\n"
+    script = run([str(venv / "bin" / "eggscripts"), "completion", "bash"], env=env).stdout
+    installed = venv / "share" / "bash-completion" / "completions" / "eggscripts"
+    assert script == installed.read_text()
 
 
 @pytest.mark.parametrize("page", ["eggscripts", "eggscripts-start"])
