@@ -5,7 +5,6 @@
   smoke test (tests/test_smoke.py) on each interpreter, in a virtualenv of its own under
   `.nox/`, kept between runs and reinstalled only when setup.cfg or pyproject.toml change.
   The project is installed editable, so the code under test is always the checkout's.
-
 - `interpreters`: the fast sessions of the interpreters other than the one running `full`
   (the full suite covers its own), side by side: they mostly wait on sockets and timers,
   so three at once take about as long as one. Each one's output is shown when all are done.
@@ -54,7 +53,7 @@ nox.options.sessions = ["full", "interpreters"]
 def _pyenv_versions() -> None:
     """pyenv installs every Python but its shims answer only for the selected versions
     (`python3.10: command not found` otherwise): select the newest 3.X of each supported
-    X beside the current one, for nox's lookup and for nothing else it runs."""
+    X after the current one, which stays first, so `python3` is the same as before."""
     pyenv = shutil.which("pyenv")
     if pyenv is None:
         return
@@ -62,7 +61,7 @@ def _pyenv_versions() -> None:
     def pyenv_says(*args: str) -> list[str]:
         return subprocess.run([pyenv, *args], capture_output=True, text=True).stdout.split()
 
-    selected = pyenv_says("version-name")[0].split(":") if pyenv_says("version-name") else []
+    selected = [v for v in ":".join(pyenv_says("version-name")).split(":") if v]
     installed = pyenv_says("versions", "--bare")
     for version in PYTHONS:
         patches = [v for v in installed if v.rpartition(".")[0] == version]
