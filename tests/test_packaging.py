@@ -97,7 +97,9 @@ def test_the_wheel_carries_man_pages_completions_and_the_license(
         assert (
             zipfile.ZipFile(dists["wheel"]).read(DATA + installed) == (ROOT / source).read_bytes()
         )
-    assert f"eggscripts-{__version__}.dist-info/LICENSE" in names
+    info = f"eggscripts-{__version__}.dist-info/"
+    # Newer setuptools put it under licenses/ (PEP 639), older ones beside METADATA.
+    assert {f"{info}LICENSE", f"{info}licenses/LICENSE"} & names
     metadata = (
         zipfile.ZipFile(dists["wheel"])
         .read(f"eggscripts-{__version__}.dist-info/METADATA")
