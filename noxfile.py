@@ -18,6 +18,7 @@ index only: no interpreter is ever downloaded.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -99,6 +100,10 @@ def fast(session: nox.Session) -> None:
 @nox.session(python=False)
 def full(session: nox.Session) -> None:
     """The whole suite, in the environment running nox (make's .venv)."""
+    if importlib.util.find_spec("eggscripts") is None or importlib.util.find_spec("pytest") is None:
+        session.error(
+            f"{sys.executable} lacks the project or pytest: run .venv/bin/nox (make test)"
+        )
     session.run(sys.executable, "-m", "pytest", "-q", *session.posargs, external=True)
 
 
