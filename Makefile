@@ -16,19 +16,24 @@ $(STAMP): setup.cfg pyproject.toml
 showcase: $(STAMP)
 	$(BIN)/eggscripts start --workers=2 --port=7001 examples/showcase
 
-# The man-page tests render with `man -l`: install man-db/groff where they are missing.
+# The man-page tests render with `man -l`: install man-db/groff where they are missing;
+# tests/test_packaging.py completes in a login bash through bash-completion's loader.
 # tests/test_production.py runs the cluster under `systemd-socket-activate` (Debian package
 # systemd) and as PID 1 under `unshare` (util-linux); those tests skip, saying why, when
 # the tools cannot be installed (no root, no apt).
 system-tools:
 	@command -v man >/dev/null && command -v groff >/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq man-db groff-base >/dev/null)
+	@test -f /usr/share/bash-completion/bash_completion || \
+	  (apt-get update -qq && apt-get install -y -qq bash-completion >/dev/null)
 	@command -v systemd-socket-activate >/dev/null && command -v unshare >/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd util-linux \
 	   >/dev/null) || echo "systemd/util-linux unavailable: their tests will be skipped"
 
+# noxfile.py: the whole suite in .venv, then the fast layer and a start/stop smoke test on
+# each other supported Python (3.10-3.13), in virtualenvs kept under .nox/ between runs.
 test: lint system-tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/nox
 
 # The reliability suite (tests/reliability/, issue 9) with its long load variants; its fast
 # cases already run in `make test`. Needs root for the tmpfs cases (skipped otherwise).

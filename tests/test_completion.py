@@ -60,7 +60,7 @@ def test_tab_completion_in_a_real_bash(tmp_path: Path) -> None:
         pytest.skip("bash is not installed")
     env = cli_env(tmp_path)
     env["PATH"] = f"{Path(EGGSCRIPTS).parent}{os.pathsep}{env['PATH']}"
-    script = BASH_DRIVER.format(script=COMPLETIONS / "eggscripts.bash")
+    script = BASH_DRIVER.format(script=COMPLETIONS / "eggscripts")
     result = subprocess.run(
         [bash, "--norc", "--noprofile", "-c", script],
         env=env, capture_output=True, text=True, timeout=60,

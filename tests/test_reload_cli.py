@@ -1,5 +1,6 @@
 """`eggscripts reload` end to end (SPEC §10, issue 11 "Done when"): daemon clusters, the
-real CLI, bounded wrk on loopback. tests/test_reload.py drives the same roll by SIGHUP.
+real CLI, bounded keep-alive load on loopback (tests/load.py's own client: the suite needs
+no wrk). tests/test_reload.py drives the same roll by SIGHUP.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from tests.cli_helpers import EGGSCRIPTS, run_cli, status_json
 from tests.helpers import cluster_processes, free_port, request
-from tests.load import Load, wrk
+from tests.load import Load, keepalive
 from tests.test_reload import release
 
 
@@ -24,13 +25,13 @@ def pids(title: str) -> tuple[set[int], set[int]]:
     return {p.pid for p in procs["agent"]}, {p.pid for p in procs["app"]}
 
 
-def reload_under_wrk(title: str, port: int, env: dict[str, str], window: int) -> dict[str, Any]:
-    """wrk before, during (the reload starts 1 s in) and after: the figures of one roll.
+def reload_under_load(title: str, port: int, env: dict[str, str], window: int) -> dict[str, Any]:
+    """Keep-alive load before, during (the reload starts 1 s in) and after: one roll's figures.
     The rate during is compared with the mean of the windows around it, so a machine that
     got busier or quieter meanwhile (other jobs) moves the reference with it."""
-    before = wrk(port, 2)
+    before = keepalive(port, 2)
     during: dict[str, float] = {}
-    load = threading.Thread(target=lambda: during.update(wrk(port, window)))
+    load = threading.Thread(target=lambda: during.update(keepalive(port, window)))
     old_agent, old_apps = pids(title)
     load.start()
     time.sleep(1)
@@ -43,7 +44,7 @@ def reload_under_wrk(title: str, port: int, env: dict[str, str], window: int) ->
     )  # fmt: skip
     took = time.monotonic() - began
     load.join()
-    after = wrk(port, 2)
+    after = keepalive(port, 2)
     agent, apps = pids(title)
     return {
         "result": result, "took": took, "before": before, "during": during, "after": after,
@@ -69,7 +70,7 @@ def rolls_keep_the_rate(title: str, port: int, env: dict[str, str], rolls: int) 
     """Failures are asserted for every roll; the req/s ratio (>= 0.8) for the best of them:
     on a machine shared with other jobs one window can lose a fifth of its rate to
     somebody else's burst, which says nothing about the reload."""
-    ratios = [check_roll(reload_under_wrk(title, port, env, window=5)) for _ in range(rolls)]
+    ratios = [check_roll(reload_under_load(title, port, env, window=5)) for _ in range(rolls)]
     assert max(ratios) >= 0.8, ratios
 
 
@@ -79,7 +80,7 @@ def test_reload_under_load_replaces_every_pid_and_fails_nothing(
 ) -> None:
     port = free_port()
     started(release(tmp_path, "r1", "one"), title, port=port)
-    got = reload_under_wrk(title, port, env, window=5)
+    got = reload_under_load(title, port, env, window=5)
     ratio = check_roll(got)
     if ratio < 0.8:  # a second roll's figures before concluding (see rolls_keep_the_rate)
         rolls_keep_the_rate(title, port, env, rolls=2)

@@ -14,7 +14,7 @@ from eggscripts.base_command import complete_var
 
 SHELLS = ("bash", "zsh", "fish")
 # Where each script goes, by each shell's convention (also the names in completions/).
-FILE_NAMES = {"bash": "{prog}.bash", "zsh": "_{prog}", "fish": "{prog}.fish"}
+FILE_NAMES = {"bash": "{prog}", "zsh": "_{prog}", "fish": "{prog}.fish"}
 
 
 def script(cli: click.Command, prog_name: str, shell: str) -> str:

@@ -148,8 +148,10 @@ class LeaderServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         extra: dict[str, Any] = {}
-        if sys.version_info >= (3, 13) and isinstance(loop, asyncio.BaseEventLoop):
-            extra["cleanup_socket"] = False  # the path is the master's, for the next agent
+        if sys.version_info >= (3, 13):
+            # The path is the master's, for the next agent: on 3.13 asyncio and uvloop
+            # (>= 0.21, the first for 3.13) both unlink it at close unless told not to.
+            extra["cleanup_socket"] = False
         self.server = await loop.create_unix_server(
             lambda: FollowerPeer(self), sock=self.sock, **extra
         )
