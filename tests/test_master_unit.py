@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,9 @@ import pytest
 from runtime.exitcodes import ExitCode
 from runtime.ipc.message import Action
 from runtime.master.states import TRANSITIONS, ChildState, InvalidTransition, check_transition
-from tests.master_fakes import FakeCluster
+from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
 SIGKILL, SIGTERM = signal.SIGKILL, signal.SIGTERM
-
-
-@pytest.fixture
-def make(tmp_path: Path) -> Iterator[object]:
-    clusters: list[FakeCluster] = []
-
-    def build(**options: object) -> FakeCluster:
-        cluster = FakeCluster(tmp_path, **options)
-        clusters.append(cluster)
-        return cluster
-
-    yield build
-    for cluster in clusters:
-        cluster.close()
 
 
 def states(c: FakeCluster) -> list[tuple[str, ChildState]]:
@@ -62,7 +47,7 @@ def test_start_sequence_agent_then_workers_then_ready(make) -> None:
     assert c.spawner.agent.data_of(Action.EGG_PIDS) == [[first.pid]]
     second.started()
     c.step()
-    assert c.master.phase.value == "ready"
+    assert c.phase == "ready"
     assert c.spawner.agent.data_of(Action.EGG_PIDS)[:2] == [[first.pid], [first.pid, second.pid]]
     assert "egg-ready" in second.received() and "egg-ready" in c.spawner.agent.received()
 
@@ -71,7 +56,7 @@ def test_agent_startup_error_fails_with_4_and_stops_everything(make) -> None:
     c = make()
     c.spawner.agent.send(Action.STARTUP_ERROR, {"message": "config.py:1: SyntaxError"})
     c.step()
-    assert c.master.close_code == ExitCode.APP_LOAD_ERROR
+    assert c.state.close_code == ExitCode.APP_LOAD_ERROR
     assert c.spawner.agent.signals == [SIGTERM]  # stop order: no apps, then the agent
     c.spawner.exit(c.spawner.agent, 4)
     c.step()
@@ -92,7 +77,7 @@ def test_worker_dying_before_app_start_fails_with_3_apps_stopped_before_agent(ma
     dead, alive = c.spawner.apps
     c.spawner.exit(dead, 7)
     c.step()
-    assert c.master.close_code == ExitCode.WORKER_BOOT_ERROR
+    assert c.state.close_code == ExitCode.WORKER_BOOT_ERROR
     assert alive.signals == [SIGTERM] and c.spawner.agent.signals == []
     c.spawner.exit(alive, 0)
     c.step()
@@ -106,10 +91,10 @@ def test_startup_timeout_is_3_once_the_agent_is_up_else_5(make) -> None:
     c = make(startup_timeout=1000)
     c.spawner.agent.started(listen={})
     c.advance(1.1)
-    assert c.master.close_code == ExitCode.WORKER_BOOT_ERROR
+    assert c.state.close_code == ExitCode.WORKER_BOOT_ERROR
     c2 = make(startup_timeout=1000)
     c2.advance(1.1)
-    assert c2.master.close_code == ExitCode.AGENT_START_ERROR
+    assert c2.state.close_code == ExitCode.AGENT_START_ERROR
 
 
 def test_failed_fork_at_start_fails_the_start(make) -> None:
@@ -117,7 +102,7 @@ def test_failed_fork_at_start_fails_the_start(make) -> None:
     c.spawner.fail_next = [BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")]
     c.spawner.agent.started(listen={})
     c.step()
-    assert c.master.close_code == ExitCode.WORKER_BOOT_ERROR
+    assert c.state.close_code == ExitCode.WORKER_BOOT_ERROR
 
 
 # -- after ready -------------------------------------------------------------------------
@@ -157,7 +142,7 @@ def test_refork_backoff_then_limit(make) -> None:
     c.spawner.exit(c.spawner.apps[0], 1)
     c.step()
     assert c.spawner.apps == []  # limit reached: no replacement, nothing left, close
-    assert c.master.close_code == ExitCode.ERROR
+    assert c.state.close_code == ExitCode.ERROR
 
 
 def test_failed_fork_after_ready_is_retried_and_the_master_survives(make) -> None:
@@ -207,13 +192,13 @@ def test_health_check_exits_1_after_three_checks_without_an_agent(make) -> None:
     c.spawner.exit(c.spawner.agent, 1)  # ...then the limit: no agent any more
     c.step()
     c.advance(0.2)
-    assert c.spawner.role("agent") == [] and c.master.phase.value == "ready"
+    assert c.spawner.role("agent") == [] and c.phase == "ready"
     for _ in range(20):  # two empty checks, a second apart: still up
         c.advance(0.1)
-    assert c.master.phase.value == "ready"
+    assert c.phase == "ready"
     for _ in range(10):  # the third: exit 1 so a supervisor restarts the cluster
         c.advance(0.1)
-    assert c.master.phase.value == "stopping" and c.master.close_code == ExitCode.ERROR
+    assert c.phase == "stopping" and c.state.close_code == ExitCode.ERROR
 
 
 def test_no_worker_left_after_the_refork_limit_closes_with_1(make) -> None:
@@ -222,7 +207,7 @@ def test_no_worker_left_after_the_refork_limit_closes_with_1(make) -> None:
     c.step()
     c.spawner.exit(c.spawner.apps[0], 1)  # limit: not replaced; nothing left
     c.step()
-    assert c.master.close_code == ExitCode.ERROR
+    assert c.state.close_code == ExitCode.ERROR
 
 
 def test_an_unexpected_master_error_exits_1_not_0(make, tmp_path: Path) -> None:
@@ -236,8 +221,8 @@ def test_an_unexpected_master_error_exits_1_not_0(make, tmp_path: Path) -> None:
     c = make()
     master = Master(c.options, Broken(), Clock(), c.log)
     master.open = lambda signals=None: Master.open(master, FakeSignals())  # type: ignore[method-assign]
-    master.startup.make_endpoint = lambda: None  # type: ignore[method-assign]
-    master.startup.setup_logs = lambda: None  # type: ignore[method-assign]
+    master.make_endpoint = lambda: None  # type: ignore[method-assign]
+    master.setup_logs = lambda: None  # type: ignore[method-assign]
     assert master.run() == ExitCode.ERROR
 
 
@@ -296,13 +281,13 @@ def test_second_sigint_kills_everything(make) -> None:
     c.signal(signal.SIGINT)
     assert c.spawner.apps[0].signals == [SIGTERM, SIGKILL]
     assert SIGKILL in c.spawner.agent.signals
-    assert c.master.close_code == ExitCode.ERROR
+    assert c.state.close_code == ExitCode.ERROR
 
 
 def test_ttin_ttou_scale_by_one_and_drain_the_newest(make) -> None:
     c = make(workers=1).ready()
     c.signal(signal.SIGTTIN)
-    assert len(c.spawner.apps) == 2 and c.master.target_workers == 2
+    assert len(c.spawner.apps) == 2 and c.state.target_workers == 2
     c.spawner.apps[1].started()
     c.step()
     c.signal(signal.SIGTTOU)
@@ -313,7 +298,7 @@ def test_ttin_ttou_scale_by_one_and_drain_the_newest(make) -> None:
     c.step()
     assert len(c.spawner.apps) == 1  # a drained worker is not replaced
     c.signal(signal.SIGTTOU)
-    assert c.master.target_workers == 1  # never below one
+    assert c.state.target_workers == 1  # never below one
 
 
 # -- rolling reload ----------------------------------------------------------------------
@@ -328,7 +313,7 @@ def test_reload_replaces_agent_then_workers_one_at_a_time(make) -> None:
     c = make(workers=2).ready()
     old_agent, old_apps = c.spawner.agent, list(c.spawner.apps)
     events = reload(c)
-    assert c.master.state_name == "reloading"
+    assert c.phase == "reloading"
     assert old_agent.signals == [SIGTERM] and len(c.spawner.apps) == 2
     assert c.master.begin_reload() == "a reload is already in progress"
     c.spawner.exit(old_agent, 0)
@@ -350,7 +335,7 @@ def test_reload_replaces_agent_then_workers_one_at_a_time(make) -> None:
     assert done and done[0]["ok"] and done[0]["replaced"] == 2
     assert sorted(h.id for h in c.master.children.pool()) == [1, 2]  # ids stay 1..N
     assert sorted(done[0]["pids"]) == sorted(a.pid for a in c.spawner.apps)
-    assert len(c.spawner.apps) == 2 and c.master.state_name == "ready"
+    assert len(c.spawner.apps) == 2 and c.phase == "ready"
 
 
 def test_reload_canary_failure_touches_no_old_worker(make) -> None:
@@ -423,11 +408,11 @@ def test_sighup_while_a_reload_runs_is_refused_and_stop_during_reload_stops_ever
     c = make(workers=2).ready()
     events = reload(c)
     c.signal(signal.SIGHUP)  # logged and refused: the running roll goes on
-    assert c.master.state_name == "reloading" and not [e for e, _ in events if e == "done"]
+    assert c.phase == "reloading" and not [e for e, _ in events if e == "done"]
     c.signal(signal.SIGTERM)
     (done,) = [d for e, d in events if e == "done"]
     assert not done["ok"] and "interrupted" in done["error"]
-    assert c.master.state_name == "stopping"
+    assert c.phase == "stopping"
     for child in list(c.spawner.apps):
         assert SIGTERM in child.signals
 
@@ -445,11 +430,11 @@ def test_shutdown_delay_keeps_serving_not_ready_then_drains(make) -> None:
     c.signal(signal.SIGTERM)
     assert readiness(c) == (False, "draining")
     assert all(app.signals == [] for app in c.spawner.apps)  # still serving
-    assert c.master.phase.value == "ready"
+    assert c.phase == "draining"
     c.advance(1.9)
     assert all(app.signals == [] for app in c.spawner.apps)
     c.advance(0.2)
-    assert c.master.phase.value == "stopping"
+    assert c.phase == "stopping"
     assert all(app.signals == [SIGTERM] for app in c.spawner.apps)
 
 
@@ -458,17 +443,17 @@ def test_a_second_signal_during_the_delay_drains_at_once(make, second) -> None:
     c = make(shutdown_delay=20000, grace_period=60).ready()
     c.signal(signal.SIGTERM)
     c.signal(second)
-    assert c.master.phase.value == "stopping" and c.master.close_code == ExitCode.OK
+    assert c.phase == "stopping" and c.state.close_code == ExitCode.OK
     assert all(app.signals == [SIGTERM] for app in c.spawner.apps)  # drain, not SIGKILL
 
 
 def test_no_delay_before_ready_or_on_ctrl_c(make) -> None:
     c = make(shutdown_delay=2000)
     c.signal(signal.SIGTERM)  # still starting: nothing to keep serving
-    assert c.master.phase.value == "stopping"
+    assert c.phase == "stopping"
     d = make(shutdown_delay=2000).ready()
     d.signal(signal.SIGINT)  # a person at a terminal, not a load balancer
-    assert d.master.phase.value == "stopping"
+    assert d.phase == "stopping"
 
 
 def test_readiness_needs_the_agent_and_a_serving_worker(make) -> None:
@@ -546,5 +531,5 @@ def test_sigusr1_is_forwarded_to_every_child_past_boot(make) -> None:
 def test_no_reload_or_scale_while_the_shutdown_delay_runs(make) -> None:
     c = make(shutdown_delay=2000).ready()
     c.signal(signal.SIGTERM)
-    assert c.master.state_name == "draining"
+    assert c.phase == "draining"
     assert c.master.begin_reload() == "cannot reload while the cluster is draining"
