@@ -197,6 +197,22 @@ class FakeCluster:
         self.step()
         return self
 
+    def swap_agent(self) -> FakeChild:
+        """In a reload: the old agent exits as asked, the new one says agent-start; the
+        canary is forked then. Returns the new agent."""
+        self.spawner.exit(self.spawner.agent, 0)
+        self.step()
+        self.spawner.agent.started(listen={})
+        self.step()
+        return self.spawner.agent
+
+    def swap_one_worker(self, old: FakeChild) -> None:
+        """In a reload: the newest worker starts, then `old` drains and exits."""
+        self.spawner.apps[-1].started()
+        self.step()
+        self.spawner.exit(old, 0)
+        self.step()
+
     def close(self) -> None:
         self.master.cleanup()
         for child in list(self.spawner.children.values()):

@@ -69,10 +69,7 @@ def test_a_canary_hung_at_boot_is_killed_at_the_reload_timeout(make: Any) -> Non
     c = make(workers=2, startup_timeout=60000).ready()
     old = list(c.spawner.apps)
     events = reload(c, timeout_ms=5000)
-    c.spawner.exit(c.spawner.agent, 0)
-    c.step()
-    c.spawner.agent.started(listen={})
-    c.step()
+    c.swap_agent()
     canary = c.spawner.apps[-1]
     assert pool_size(c) == 3
     c.advance(5.1)  # never says app-start
@@ -91,10 +88,7 @@ def test_a_canary_hung_past_the_startup_timeout_is_killed_and_fails_the_reload(
 ) -> None:
     c = make(workers=2, startup_timeout=3000).ready()
     events = reload(c)
-    c.spawner.exit(c.spawner.agent, 0)
-    c.step()
-    c.spawner.agent.started(listen={})
-    c.step()
+    c.swap_agent()
     canary = c.spawner.apps[-1]
     c.advance(3.1)
     assert canary.signals == [SIGKILL]

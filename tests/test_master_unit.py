@@ -342,10 +342,7 @@ def test_reload_canary_failure_touches_no_old_worker(make) -> None:
     c = make(workers=2).ready()
     old_apps = list(c.spawner.apps)
     events = reload(c)
-    c.spawner.exit(c.spawner.agent, 0)
-    c.step()
-    c.spawner.agent.started(listen={})
-    c.step()
+    c.swap_agent()
     canary = c.spawner.apps[-1]
     canary.send(Action.STARTUP_ERROR, {"message": "router.py:2: KeyError: 'users'"})
     c.step()
@@ -370,10 +367,7 @@ def test_a_worker_crash_during_reload_is_replaced_and_the_roll_completes(make) -
     c = make(workers=2).ready()
     old_apps = list(c.spawner.apps)
     events = reload(c)
-    c.spawner.exit(c.spawner.agent, 0)
-    c.step()
-    c.spawner.agent.started(listen={})
-    c.step()
+    c.swap_agent()
     canary = c.spawner.apps[-1]
     c.spawner.exit(old_apps[1], sig=SIGKILL)  # an old worker crashes mid-roll
     c.step()

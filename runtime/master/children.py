@@ -185,10 +185,10 @@ class Children:
     # -- questions, each answered once ---------------------------------------------------
     def apps(self) -> list[ChildHandle]:
         """Every app worker still alive, whatever its state."""
-        return [h for h in self.by_pid.values() if h.role == Role.APP]
+        return [h for h in self.by_pid.values() if h.kind.pooled]
 
     def apps_in(self, *states: ChildState) -> list[ChildHandle]:
-        return [h for h in self.by_pid.values() if h.role == Role.APP and h.state in states]
+        return [h for h in self.by_pid.values() if h.kind.pooled and h.state in states]
 
     def serving(self) -> list[ChildHandle]:
         return self.apps_in(S.SERVING)
