@@ -14,6 +14,7 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
+from runtime.exitcodes import ExitCode
 from runtime.master.listener import listener_url
 from runtime.master.states import Phase, check_phase_transition
 from runtime.options import ClusterOptions
@@ -36,7 +37,7 @@ class ClusterState:
     # The real BASE_DIR the running code came from; a reload moves it to the new one.
     release_dir: str = ""
     reload: RollingReload | None = None
-    close_code: int = 0
+    close_code: int = ExitCode.OK  # the exit status once every child is gone
 
     @classmethod
     def of(cls, options: ClusterOptions, log: logging.Logger, now: float) -> ClusterState:

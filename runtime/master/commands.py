@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import selectors
-from typing import Any
 
 from runtime.exitcodes import ExitCode
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.control import ControlServer, Request
-from runtime.master.ops import MasterOps
+from runtime.master.ops import MasterOps, ReloadReport
 from runtime.master.states import Phase
 from runtime.master.status import StatusReporter
 
@@ -88,7 +87,7 @@ def handle_reload(
         {"pid": os.getpid(), "version": reporter.version, "workers": state.target_workers},
     )
 
-    def report(event: str, data: dict[str, Any]) -> None:
+    def report(event: str, data: ReloadReport) -> None:
         if event == "progress":
             phase = "workers" if "pid" in data else "agent"
             request.reply("progress", {"phase": phase, **data})

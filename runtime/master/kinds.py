@@ -36,6 +36,7 @@ class ChildKind:
     spawn: Spawn
     refork: Refork
     start_action: Action  # what it says once it serves
+    exit_action: Action  # what the others are told when it dies unasked
     boot_failure_exit: ExitCode  # the start's exit status when it dies before starting
     stop_stage: int  # the graceful stop's order: lower stages stop (and exit) first
     stop_timeout: str  # the option (ms) after which a child told to stop is SIGKILLed
@@ -52,6 +53,7 @@ AGENT = ChildKind(
     spawn=Spawn.INTERPRETER,
     refork=Refork.RESTART,
     start_action=Action.AGENT_START,
+    exit_action=Action.AGENT_EXIT,
     boot_failure_exit=ExitCode.AGENT_START_ERROR,
     stop_stage=2,
     stop_timeout="kill_agent_timeout",
@@ -64,6 +66,7 @@ APP = ChildKind(
     spawn=Spawn.FORK,
     refork=Refork.REPLACE,
     start_action=Action.APP_START,
+    exit_action=Action.APP_EXIT,
     boot_failure_exit=ExitCode.WORKER_BOOT_ERROR,
     stop_stage=1,
     stop_timeout="kill_app_timeout",

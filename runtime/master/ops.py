@@ -9,10 +9,26 @@ to, through one of these methods.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
-# A reload's progress and outcome, for whoever asked for it: ("progress" | "done", data).
-Report = Callable[[str, dict[str, Any]], None]
+
+class ReloadReport(TypedDict, total=False):
+    """A reload's progress (`agent` or `pid`, `replaced`, `total`) or its outcome (`ok`,
+    then `pids`, `agent`, `release`; or `error` and `exit`)."""
+
+    ok: bool
+    agent: int | None  # the new agent's pid
+    pid: int  # the new app worker that just took over
+    pids: list[int]  # every app worker once done
+    replaced: int
+    total: int
+    release: str  # the real BASE_DIR now served
+    error: str  # one line
+    exit: int  # the CLI's exit status for a failed reload
+
+
+# Where a reload reports, for whoever asked for it: ("progress" | "done", report).
+Report = Callable[[str, ReloadReport], None]
 
 
 class MasterOps(Protocol):

@@ -18,7 +18,6 @@ import signal
 from typing import Any
 
 from runtime.exitcodes import ExitCode, describe_status
-from runtime.ipc.message import Action
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -176,12 +175,13 @@ class Pool:
                 self.ops.fail_start(text, handle.kind.boot_failure_exit)
         else:
             self.children.note_restart(handle, how)
+            self.children.send(
+                self.children.members(), handle.kind.exit_action, {"pid": handle.pid}
+            )
             if handle.kind.refork is Refork.RESTART:
-                self.children.send(self.children.pool(), Action.AGENT_EXIT, {"pid": handle.pid})
                 self.agent_died(handle, how)
             else:
                 s.log.error("%s died (%s)", handle.label, how)
-                self.children.send(self.children.members(), Action.APP_EXIT, {"pid": handle.pid})
                 self.ops.send_pids()
                 self.app_died(handle)
         if s.reload is not None and handle.kind.pooled:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import selectors
 import signal
 
+from runtime.exitcodes import ExitCode
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -126,7 +127,7 @@ class Production:
 
     def delay_over(self) -> None:
         self.delay = None
-        self.ops.begin_close(0, "shutdown delay over")
+        self.ops.begin_close(ExitCode.OK, "shutdown delay over")
 
     def closing(self) -> None:
         """The drain begins (after the delay, or at once)."""

@@ -27,13 +27,12 @@ from __future__ import annotations
 import enum
 import os
 import signal
-from typing import Any
 
 from runtime.exitcodes import ExitCode
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
-from runtime.master.ops import MasterOps, Report
+from runtime.master.ops import MasterOps, ReloadReport, Report
 from runtime.master.shutdown import stop
 from runtime.master.states import IN_POOL, ChildState
 from runtime.master.timers import Timer, Timers
@@ -225,7 +224,7 @@ class RollingReload:
         self.end({"ok": True, "pids": pids, "agent": agent, "replaced": self.replaced,
                   "total": self.total, "release": self.release})  # fmt: skip
 
-    def end(self, data: dict[str, Any]) -> None:
+    def end(self, data: ReloadReport) -> None:
         self.done = True
         for timer in (self.overall, self.agent_kill):
             if timer is not None:
