@@ -180,3 +180,18 @@ def test_any_sequence_of_reload_scale_crash_failed_fork_and_timeout_converges(
     assert sorted(h.id for h in c.master.children.apps()) == list(
         range(1, c.state.target_workers + 1)
     )
+
+
+def test_a_reload_brings_back_an_agent_the_refork_limit_gave_up_on(make: Any) -> None:
+    c = make(workers=1, refork_limit=1, agent_restart_delay=100).ready()
+    c.spawner.exit(c.spawner.agent, 1)  # restarted once...
+    c.step()
+    c.advance(0.3)
+    c.spawner.exit(c.spawner.agent, 1)  # ...then the limit: no agent any more
+    c.step()
+    c.advance(0.3)
+    assert c.spawner.role("agent") == []
+    events = reload(c)
+    assert len(c.spawner.role("agent")) == 1  # the new code gets its chance at once
+    settle(c)
+    assert done(events)["ok"] and converged(c)

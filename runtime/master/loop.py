@@ -256,6 +256,7 @@ class Master:
         if s.phase is not Phase.READY:
             return f"cannot reload while the cluster is {s.phase}"
         s.move_to(Phase.RELOADING)
+        self.pool.new_chances()
         s.reload = RollingReload(s, self, self.children, self.timers, report, timeout_ms)
         self.production.reload_started()  # RELOADING=1 + MONOTONIC_USEC
         s.reload.begin()

@@ -157,6 +157,13 @@ class Pool:
         self.state.target_workers = count
         self.apps_given_up = 0
 
+    def new_chances(self) -> None:
+        """A reload brings new code: slots and an agent the policy gave up on, and any
+        backoff, get a fresh try with it."""
+        self.apps_given_up = 0
+        self.agent_given_up = False
+        self.apps_not_before = self.agent_not_before = 0.0
+
     # -- deaths --------------------------------------------------------------------------
     def on_exit(self, handle: ChildHandle, status: int) -> None:
         s = self.state
