@@ -14,8 +14,8 @@
   its exit is NOT replaced.
 - STOPPING: told to stop for good (graceful stop of the cluster, scale down); its exit is
   expected and not replaced.
-- KILLED: SIGKILLed by the master because it was stuck (no heartbeat, a restarted agent
-  that never started); its exit is replaced like a crash. A SIGKILL at a stop deadline does
+- KILLED: SIGKILLed by the master because it was stuck (no heartbeat, booting past the
+  startup timeout); its exit is replaced like a crash. A SIGKILL at a stop deadline does
   not change the state: that exit was expected anyway.
 - EXITED: reaped.
 
@@ -69,10 +69,8 @@ class Phase(enum.Enum):
     """The cluster's own lifecycle (egg-cluster's), beside each child's state.
 
         STARTING_AGENT -> STARTING_APPS -> READY <-> RELOADING
-              |                 |           |          |
-              +-----------------+-----------+--> DRAINING (--shutdown-delay)
-              |                 |           |          |        |
-              +-----------------+-----------+----------+--> STOPPING -> STOPPED
+        READY or RELOADING -> DRAINING (SIGTERM with --shutdown-delay)
+        every earlier phase -> STOPPING -> STOPPED
 
     `str(phase)` is what `status`, `/readyz` and the control commands show: both starting
     phases show as `starting`.
