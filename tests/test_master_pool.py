@@ -195,3 +195,13 @@ def test_a_reload_brings_back_an_agent_the_refork_limit_gave_up_on(make: Any) ->
     assert len(c.spawner.role("agent")) == 1  # the new code gets its chance at once
     settle(c)
     assert done(events)["ok"] and converged(c)
+
+
+def test_the_agent_death_line_says_when_it_restarts(make: Any, caplog: Any) -> None:
+    c = make(agent_restart_delay=1000).ready()
+    agent = c.master.children.agent
+    c.spawner.exit(c.spawner.agent, 1)
+    with caplog.at_level("INFO", logger="eggscripts.test-master"):
+        c.step()
+    lines = [r.getMessage() for r in caplog.records if f":{agent.pid} " in r.getMessage()]
+    assert lines == [f"agent_worker#1:{agent.pid} died (exit code 1 (ERROR)), restart after 1s"]
