@@ -10,10 +10,14 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from runtime.ipc.framing import FrameDecoder
 from runtime.ipc.message import Action, Message, Role
+from runtime.master.cluster_state import ClusterState
 from runtime.master.loop import Master
 from runtime.options import ClusterOptions
 
@@ -155,11 +159,20 @@ class FakeCluster:
         self.signals = FakeSignals()
         self.log = logging.getLogger("eggscripts.test-master")
         self.master = Master(self.options, self.spawner, self.clock, self.log)
+        self.master.setup_logs = lambda: None  # type: ignore[method-assign]
+        self.master.make_endpoint = lambda: None  # type: ignore[method-assign]
         self.master.open(self.signals)
-        self.master.startup.setup_logs = lambda: None  # type: ignore[method-assign]
-        self.master.startup.make_endpoint = lambda: None  # type: ignore[method-assign]
-        self.master.startup.begin()
+        self.master.start()
         self.step()
+
+    @property
+    def state(self) -> ClusterState:
+        return self.master.state
+
+    @property
+    def phase(self) -> str:
+        """What status shows: starting, ready, reloading, draining, stopping."""
+        return str(self.master.state.phase)
 
     def step(self, passes: int = 3) -> None:
         for _ in range(passes):
@@ -184,6 +197,22 @@ class FakeCluster:
         self.step()
         return self
 
+    def swap_agent(self) -> FakeChild:
+        """In a reload: the old agent exits as asked, the new one says agent-start; the
+        canary is forked then. Returns the new agent."""
+        self.spawner.exit(self.spawner.agent, 0)
+        self.step()
+        self.spawner.agent.started(listen={})
+        self.step()
+        return self.spawner.agent
+
+    def swap_one_worker(self, old: FakeChild) -> None:
+        """In a reload: the newest worker starts, then `old` drains and exits."""
+        self.spawner.apps[-1].started()
+        self.step()
+        self.spawner.exit(old, 0)
+        self.step()
+
     def close(self) -> None:
         self.master.cleanup()
         for child in list(self.spawner.children.values()):
@@ -196,3 +225,18 @@ class FakeCluster:
                 return True
             self.advance(tick)
         return predicate()
+
+
+@pytest.fixture(name="make")
+def make_fixture(tmp_path: Path) -> Iterator[Callable[..., FakeCluster]]:
+    """`make(**options)`: a started `FakeCluster`, closed at the end of the test."""
+    clusters: list[FakeCluster] = []
+
+    def build(**options: Any) -> FakeCluster:
+        cluster = FakeCluster(tmp_path, **options)
+        clusters.append(cluster)
+        return cluster
+
+    yield build
+    for cluster in clusters:
+        cluster.close()

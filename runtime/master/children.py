@@ -20,6 +20,7 @@ from typing import Any
 from runtime.ipc.message import Action, Message, Role
 from runtime.master.channel import Channel
 from runtime.master.handle import ChildHandle
+from runtime.master.kinds import kind_of
 from runtime.master.routing import route_targets
 from runtime.master.signals import SignalQueue
 from runtime.master.spawner import Spawner
@@ -57,18 +58,17 @@ class Children:
     def adopt(
         self, role: str, worker_id: int, pid: int, sock: socket.socket, base_dir: str = ""
     ) -> ChildHandle:
-        name = "agent_worker" if role == Role.AGENT else "app_worker"
-        channel = Channel(sock, f"{name}#{worker_id}:{pid}")
+        channel = Channel(sock, f"{kind_of(role).label}#{worker_id}:{pid}")
         handle = ChildHandle(role, worker_id, pid, channel, self.clock(), self.spawner.kill)
         handle.generation = self.generation
         handle.release_dir = os.path.realpath(base_dir) if base_dir else ""
         self.by_pid[pid] = handle
         self.selector.register(handle.channel, selectors.EVENT_READ, handle)
         self._masks[handle] = selectors.EVENT_READ
-        if role == Role.AGENT:
-            self.agent = handle
-        else:
+        if handle.kind.pooled:
             self.newest = handle
+        else:
+            self.agent = handle
         return handle
 
     def next_generation(self) -> int:
@@ -145,7 +145,7 @@ class Children:
     def read_pending(self, on_message: OnMessage) -> None:
         """Read whatever every channel holds now, ready or not by the selector's account:
         after a SIGSTOP/SIGCONT the selector's deadline has passed and it reports nothing,
-        yet heartbeats wait in the sockets (PITFALLS, master loop)."""
+        yet heartbeats wait in the sockets (docs/INTERNALS.md, "The master")."""
         for handle in list(self.by_pid.values()):
             while not handle.channel.closed:
                 messages = handle.channel.read()
@@ -185,16 +185,13 @@ class Children:
     # -- questions, each answered once ---------------------------------------------------
     def apps(self) -> list[ChildHandle]:
         """Every app worker still alive, whatever its state."""
-        return [h for h in self.by_pid.values() if h.role == Role.APP]
+        return [h for h in self.by_pid.values() if h.kind.pooled]
 
     def apps_in(self, *states: ChildState) -> list[ChildHandle]:
-        return [h for h in self.by_pid.values() if h.role == Role.APP and h.state in states]
+        return [h for h in self.by_pid.values() if h.kind.pooled and h.state in states]
 
     def serving(self) -> list[ChildHandle]:
         return self.apps_in(S.SERVING)
-
-    def booting(self) -> list[ChildHandle]:
-        return self.apps_in(S.BOOTING)
 
     def pool(self) -> list[ChildHandle]:
         """App workers that count as capacity and receive messages: booting or serving."""

@@ -1,81 +1,98 @@
-"""The control channel's requests, answered from the master's state (docs/INTERNALS.md §4).
+"""The control channel's requests, answered from the cluster state (docs/INTERNALS.md §4).
 
-`open_control(master)` is the whole glue the master loop needs: it returns the bound
+`open_control(...)` is the whole glue the master loop needs: it returns the bound
 `ControlServer` (or None when the CLI asked for no control channel), whose handlers are
-here: `status`, `scale` and `reload`. Each handler only reads the master or calls one of
-its methods; the work (forking, draining, rolling) stays in the master.
+here: `status`, `scale` and `reload`. Each handler only reads the `ClusterState` or calls
+one of the `MasterOps`; the work (forking, draining, rolling) stays in the master.
+
+A new control command is one handler here plus its entry in `handlers` (and the CLI's
+client side).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import selectors
 
+from runtime.exitcodes import ExitCode
+from runtime.master.children import Children
+from runtime.master.cluster_state import ClusterState
 from runtime.master.control import ControlServer, Request
-from runtime.master.status import StatusReporter, state_name
+from runtime.master.ops import MasterOps, ReloadReport
+from runtime.master.states import Phase
+from runtime.master.status import StatusReporter
+from runtime.master.timers import Timers
 
 MAX_WORKERS = 1024  # a typo guard (`scale 40000`), far above any machine's CPU count
 log = logging.getLogger("eggscripts.master.control")
 
 
-def open_control(master: Any) -> ControlServer | None:
-    """Bind the control socket of `master.options.control_path` and register it in
-    `master.selector`; raises StartupError with one line when that is not possible."""
-    path = master.options.control_path
+def open_control(
+    state: ClusterState,
+    ops: MasterOps,
+    children: Children,
+    selector: selectors.BaseSelector,
+    timers: Timers,
+) -> ControlServer | None:
+    """Bind the control socket of `options.control_path` and register it in `selector`;
+    raises StartupError with one line when that is not possible."""
+    path = state.options.control_path
     if not path:
         return None
-    reporter = StatusReporter()
+    reporter = StatusReporter(children.clock)
     handlers = {
-        "status": lambda request: request.finish(reporter.build(master)),
-        "scale": lambda request: handle_scale(master, request),
-        "reload": lambda request: handle_reload(master, reporter, request),
+        "status": lambda request: request.finish(reporter.build(state, children)),
+        "scale": lambda request: handle_scale(state, ops, request),
+        "reload": lambda request: handle_reload(state, ops, reporter, request),
     }
-    server = ControlServer(path, master.selector, handlers, log, master.timers)
+    server = ControlServer(path, selector, handlers, log, timers)
     server.open()
     return server
 
 
-def handle_scale(master: Any, request: Request) -> None:
+def handle_scale(state: ClusterState, ops: MasterOps, request: Request) -> None:
     """`{"workers": N}` or `{"delta": K}`: answered once the new target is set; the client
     watches `status` until the count is reached (scaling down drains first)."""
     data = request.data
-    previous = int(master.target_workers)
+    previous = state.target_workers
     workers, delta = data.get("workers"), data.get("delta")
     if isinstance(workers, int) and not isinstance(workers, bool) and delta is None:
         wanted = workers
     elif isinstance(delta, int) and not isinstance(delta, bool) and workers is None:
         wanted = previous + delta
     else:
-        request.fail('scale needs {"workers": N} or {"delta": K} (integers)', exit=2)
+        request.fail('scale needs {"workers": N} or {"delta": K} (integers)', ExitCode.USAGE)
         return
     if not 1 <= wanted <= MAX_WORKERS:
-        request.fail(f"cannot scale to {wanted} workers: the count must be 1..{MAX_WORKERS}", 2)
+        text = f"cannot scale to {wanted} workers: the count must be 1..{MAX_WORKERS}"
+        request.fail(text, ExitCode.USAGE)
         return
-    state = state_name(master)
-    if state != "ready":
-        request.fail(f"the cluster is {state}; scale it once it is ready")
+    if state.phase is not Phase.READY:
+        request.fail(f"the cluster is {state.phase}; scale it once it is ready")
         return
-    master.scale_to(wanted)
+    ops.scale_to(wanted)
     log.info("scale requested by pid %s: %d -> %d app workers", request.peer_pid, previous, wanted)
     request.finish({"previous": previous, "workers": wanted})
 
 
-def handle_reload(master: Any, reporter: StatusReporter, request: Request) -> None:
+def handle_reload(
+    state: ClusterState, ops: MasterOps, reporter: StatusReporter, request: Request
+) -> None:
     """`{"timeout": ms or null, "wait": bool}`. The first frame, `accepted`, carries this
     master's version so the CLI can say when a restart is needed for new master code; the
-    roll (`master.begin_reload`, runtime/master/reload.py) then streams `progress` frames
+    roll (`ops.begin_reload`, runtime/master/reload.py) then streams `progress` frames
     and ends with `finish`/`fail`. Without `wait` the answer is sent at once."""
     timeout = request.data.get("timeout")
     if timeout is not None and (not isinstance(timeout, int) or timeout <= 0):
-        request.fail("reload timeout must be a positive integer (ms)", exit=2)
+        request.fail("reload timeout must be a positive integer (ms)", ExitCode.USAGE)
         return
     request.reply(
         "accepted",
-        {"pid": os.getpid(), "version": reporter.version, "workers": master.target_workers},
+        {"pid": os.getpid(), "version": reporter.version, "workers": state.target_workers},
     )
 
-    def report(event: str, data: dict[str, Any]) -> None:
+    def report(event: str, data: ReloadReport) -> None:
         if event == "progress":
             phase = "workers" if "pid" in data else "agent"
             request.reply("progress", {"phase": phase, **data})
@@ -87,9 +104,9 @@ def handle_reload(master: Any, reporter: StatusReporter, request: Request) -> No
             )  # fmt: skip
         else:
             counts = {"replaced": data.get("replaced"), "total": data.get("total")}
-            request.fail(str(data.get("error")), int(data.get("exit", 1)), counts)
+            request.fail(str(data.get("error")), int(data.get("exit", ExitCode.ERROR)), counts)
 
-    error = master.begin_reload(report, timeout)
+    error = ops.begin_reload(report, timeout)
     if error:
         request.fail(error)
     elif not request.data.get("wait", True) and not request.done:

@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from runtime.exitcodes import ExitCode
 from runtime.ipc.framing import FrameDecoder, ProtocolError, encode
 from runtime.master import control_socket
 from runtime.master.timers import Timer, Timers
@@ -76,7 +77,9 @@ class Request:
     def finish(self, data: Any = None, exit: int = 0) -> None:
         self._end({"action": "done", "data": data, "exit": exit})
 
-    def fail(self, message: str, exit: int = 1, data: dict[str, Any] | None = None) -> None:
+    def fail(
+        self, message: str, exit: int = ExitCode.ERROR, data: dict[str, Any] | None = None
+    ) -> None:
         self._end({"action": "error", "data": {**(data or {}), "message": message}, "exit": exit})
 
     def _end(self, msg: dict[str, Any]) -> None:
@@ -328,7 +331,7 @@ class ControlServer:
     def dispatch(self, request: Request) -> None:
         handler = self.handlers.get(request.action)
         if handler is None:
-            request.fail(f"unknown control action {request.action!r}", exit=2)
+            request.fail(f"unknown control action {request.action!r}", exit=ExitCode.USAGE)
             return
         try:
             handler(request)

@@ -9,8 +9,8 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from runtime.ipc.message import Role
 from runtime.master.channel import Channel
+from runtime.master.kinds import ChildKind, kind_of
 from runtime.master.states import ChildState, check_transition
 
 
@@ -21,6 +21,7 @@ class ChildHandle:
         "generation",
         "id",
         "kill",
+        "kind",
         "last_seen",
         "pid",
         "release_dir",
@@ -44,6 +45,7 @@ class ChildHandle:
     ) -> None:
         self.kill = kill  # the spawner's: tests never signal a real pid
         self.role = role
+        self.kind: ChildKind = kind_of(role)
         self.id = worker_id
         self.pid = pid
         self.channel = channel
@@ -61,21 +63,18 @@ class ChildHandle:
     @property
     def label(self) -> str:
         """egg's greppable `app_worker#1:1234` form."""
-        name = "agent_worker" if self.role == Role.AGENT else "app_worker"
-        return f"{name}#{self.id}:{self.pid}"
+        return f"{self.kind.label}#{self.id}:{self.pid}"
 
     @property
-    def is_agent(self) -> bool:
-        return self.role == Role.AGENT
+    def what(self) -> str:
+        """How one line names it: `agent (pid 12)`, `app worker #2 (pid 13)`."""
+        return f"{self.kind.describe(self.id)} (pid {self.pid})"
 
     def change_state(self, new: ChildState) -> None:
         check_transition(self.state, new)
         if new is ChildState.EXITED:
             self.exited_from = self.state
         self.state = new
-
-    def is_(self, *states: ChildState) -> bool:
-        return self.state in states
 
     def signal(self, sig: int) -> None:
         """Send a signal without changing the state (SIGTERM to a child already stopping)."""

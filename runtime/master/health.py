@@ -1,4 +1,4 @@
-"""`--health-port`: /livez, /readyz and /metrics served by the master itself (SPEC §11).
+"""`--health-port`: /livez, /readyz and /metrics served by the master itself (docs/DEPLOY.md).
 
 The master keeps its single-threaded loop (no thread, no asyncio), so this server is
 selector-driven and never blocks: its sockets live in a selector of its own, and that

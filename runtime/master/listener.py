@@ -183,7 +183,7 @@ def activated_listener(
 def adopt_listener(fd: int) -> socket.socket:
     """Wrap an inherited listening fd, checked and ready for uvicorn.
 
-    PITFALLS: asyncio only sets TCP_NODELAY when `sock.proto == IPPROTO_TCP`; an inherited
+    asyncio only sets TCP_NODELAY when `sock.proto == IPPROTO_TCP`; an inherited
     TCP socket re-created with protocol 0 would cost ~43 ms per request. The proto is read
     from the kernel (SO_PROTOCOL) and forced to IPPROTO_TCP for TCP sockets if it is not."""
     try:

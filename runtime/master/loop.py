@@ -2,51 +2,63 @@
 
 Like gunicorn's arbiter, the loop blocks in a selector over the signal self-pipe and every
 child's channel, with the next deadline as timeout; each pass then dispatches queued
-signals, reaps exited children and runs due timers. Only the master forks or kills, always
-through the injected `Spawner` (tests/master_fakes.py drives this class without a fork).
-No app code ever runs here: the agent is a new interpreter, app workers load the app after
-fork.
+signals, reaps exited children, runs due timers and brings the pool to what is wanted
+(`Pool.maintain`, runtime/master/pool.py). Only the master forks or kills, always through
+the injected `Spawner` (tests/master_fakes.py drives this class without a fork). No app code
+ever runs here: the agent is a new interpreter, app workers load the app after fork.
 
-Cluster phases (egg-cluster's): STARTING_AGENT -> STARTING_APPS -> READY -> CLOSING; each
-child has its own `ChildState` (runtime/master/states.py). A child failing before READY
-fails the start with exit 3, 4 or 5 (runtime/exitcodes.py); after READY workers are
-replaced and the agent restarted (runtime/master/replacement.py).
+The master owns the `ClusterState` (runtime/master/cluster_state.py) and lends it, with the
+narrow `MasterOps` it implements (runtime/master/ops.py), to its collaborators: none of
+them receives the master. The cluster's phases are `states.Phase`; each child has its own
+`ChildState`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import selectors
 import signal
-import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
+from runtime.errors import StartupError
 from runtime.exitcodes import ExitCode
 from runtime.ipc.leader_endpoint import LeaderEndpoint
 from runtime.master.child_messages import ChildMessages
 from runtime.master.children import Children
+from runtime.master.cluster_state import ClusterState
+from runtime.master.commands import open_control
+from runtime.master.control import ControlServer
 from runtime.master.handle import ChildHandle
+from runtime.master.ops import Report
+from runtime.master.pool import Pool
 from runtime.master.production import Production
 from runtime.master.ready_channel import ParentChannel
-from runtime.master.reload import Report, RollingReload
-from runtime.master.replacement import Replacement
+from runtime.master.reload import RollingReload
 from runtime.master.shutdown import GracefulStop
 from runtime.master.signals import SignalQueue
 from runtime.master.spawner import ProcessSpawner, Spawner
 from runtime.master.startup import Startup
-from runtime.master.states import ChildState, Phase
+from runtime.master.states import Phase
 from runtime.master.timers import Timers
 from runtime.master.watchdogs import Watchdogs
 from runtime.options import ClusterOptions
 
-S = ChildState
 # A loop pass never waits longer than LOOP_CAP; a gap above PAUSE_GAP means the master was
 # stopped (SIGSTOP, a frozen cgroup) and heard nothing meanwhile.
 LOOP_CAP = 1.0
 PAUSE_GAP = 2.0 * LOOP_CAP
+
+
+class SignalSource(Protocol):
+    """What the loop needs of its signal queue (tests inject a fake one)."""
+
+    def fileno(self) -> int: ...
+    def drain(self) -> list[signal.Signals]: ...
+    def close(self) -> None: ...
 
 
 class Master:
@@ -69,75 +81,121 @@ class Master:
         clock: Callable[[], float] = time.monotonic,
         log: logging.Logger | None = None,
     ) -> None:
-        self.options = options
-        self.name = options.name or ""
-        self.phase = Phase.STARTING_AGENT
+        self.state = ClusterState.of(
+            options, log or logging.getLogger("eggscripts.master"), clock()
+        )
         self.spawner: Spawner = spawner or ProcessSpawner()
         self.clock = clock
         self.timers = Timers(clock)
-        self.listener: socket.socket | None = None
-        self.port: int | None = options.port
-        self.https = bool(options.https)  # or the app config's cluster.https (agent-start)
-        self.host = options.bind_host
-        self.target_workers = options.workers
         self.parent = ParentChannel(options.ready_fd)
         self.exit_code: int | None = None
-        self.close_code: int = ExitCode.OK
         self.interrupts = 0
-        self.started_at = clock()
-        self.last_pass = self.started_at
+        self.last_pass = self.state.started_at
         self.endpoint: LeaderEndpoint | None = None
-        self.watchdogs: Watchdogs | None = None
-        self.reload: RollingReload | None = None
-        # The real BASE_DIR the running code came from; a reload moves it to the new one.
-        self.release_dir = os.path.realpath(options.base_dir)
-        self.control: Any = None  # runtime/master/control.py ControlServer, when asked for
+        self.control: ControlServer | None = None
+        self.logs_tried = False
         self.handlers = {sig: getattr(self, name) for sig, name in self.HANDLERS.items()}
-        self.log = log or logging.getLogger("eggscripts.master")
-        self.startup = Startup(self)
-        self.replacement = Replacement(self)
-        self.production = Production(self)  # systemd, health port, shutdown delay, orphans
-        self.messages = ChildMessages(self)
-        self.on_message = self.messages.on_message
-
-    @property
-    def state_name(self) -> str:
-        """starting / ready / reloading / draining / stopping, for status and health."""
-        return self.production.state_name()
-
-    @property
-    def url(self) -> str:
-        return self.startup.url
 
     # -- main loop -----------------------------------------------------------------------
-    def open(self, signals: Any = None) -> None:
-        """Everything the loop selects on; `signals` is injected by tests."""
+    def open(self, signals: SignalSource | None = None) -> None:
+        """Everything the loop selects on, and the collaborators; `signals` from tests."""
+        s = self.state
         self.selector = selectors.DefaultSelector()
         self.children = Children(self.selector, self.spawner, self.clock, self.SIGNALS)
-        timeouts = self.options.kill_app_timeout / 1000, self.options.kill_agent_timeout / 1000
-        self.stopper = GracefulStop(self.children, self.timers, *timeouts, self.log)
+        self.stopper = GracefulStop(self.children, self.timers, s.options, s.log)
         self.signals = signals if signals is not None else SignalQueue(self.SIGNALS)
         self.selector.register(self.signals, selectors.EVENT_READ)
+        real = isinstance(self.spawner, ProcessSpawner)  # never scan a test runner's kids
+        self.production = Production(s, self.children, self.timers, self, real)
+        self.startup = Startup(s, self, self.children, self.timers, self.production, self.parent)
+        self.pool = Pool(s, self, self.children, self.timers)
+        self.messages = ChildMessages(s, self.children, self.startup, self.pool)
+        self.on_message = self.messages.on_message
+        self.watchdogs = Watchdogs(
+            s.options,
+            self.children,
+            self.timers,
+            s.log,
+            ready=lambda: s.phase.running,
+            give_up=lambda reason: self.begin_close(ExitCode.ERROR, reason),
+            on_message=self.on_message,
+        )
+        self.startup.on_ready = self.watchdogs.start
+        self.startup.setup_logs = self.setup_logs
 
     def run(self) -> int:
-        os.environ["EGG_SERVER_ENV"] = self.options.env
+        os.environ["EGG_SERVER_ENV"] = self.state.options.env
         self.open()
         try:
-            self.startup.begin()
+            self.start()
             while self.exit_code is None:
                 self.run_once()
         except BaseException as exc:  # a bug: children must not outlive the master
-            self.log.critical("master crashed: %r", exc, exc_info=exc)
+            self.state.log.critical("master crashed: %r", exc, exc_info=exc)
             self.exit_code = ExitCode.ERROR
         finally:
             self.cleanup()
         return self.exit_code
 
+    def start(self) -> None:
+        """Open what the cluster serves on, spawn the agent (runtime/master/startup.py)."""
+        options = self.state.options
+        self.startup.arm()
+        if options.control_path:
+            try:
+                self.control = open_control(
+                    self.state, self, self.children, self.selector, self.timers
+                )
+            except StartupError as exc:
+                self.fail_start(str(exc), ExitCode.ERROR)
+                return
+        # Before the agent is spawned: it must not inherit NOTIFY_SOCKET, WATCHDOG_* or
+        # LISTEN_* (runtime/master/production.py, listener.activated_listener).
+        error = self.production.begin(self.selector)
+        if error is not None:
+            self.fail_start(error, ExitCode.ERROR)
+            return
+        if not self.startup.listen_early():
+            return
+        self.endpoint = self.make_endpoint()
+        # First: the agent's boot is the longest step of the start.
+        if not self.spawn_agent():
+            self.fail_start("could not start the agent (see the log)", ExitCode.AGENT_START_ERROR)
+            return
+        self.setup_logs()
+        # While the agent's interpreter boots on another core, load what the app workers
+        # will use, so every fork shares it instead of importing it again.
+        self.spawner.prepare()
+
+    def make_endpoint(self) -> LeaderEndpoint | None:
+        """The leader/follower endpoint every agent incarnation serves (docs/INTERNALS.md)."""
+        endpoint = LeaderEndpoint()
+        endpoint.export()
+        return endpoint
+
+    def setup_logs(self) -> None:
+        """After the agent is on its way: the app name (pyproject.toml) and the log files
+        are not needed to start it, so they stay off the start-up's critical path."""
+        s = self.state
+        if logging.getLogger().handlers or self.logs_tried:
+            return
+        self.logs_tried = True
+        from runtime.app_name import app_name
+        from runtime.logs import setup_logging
+
+        if s.options.name is None:
+            s.options = dataclasses.replace(s.options, name=app_name(s.options.base_dir))
+        o = s.options  # files wait for the app's `logger.dir`, told by agent-start
+        s.log = setup_logging(
+            "master", o.base_dir, s.name, True, o.log_dir, env=o.env, log_format=o.log_format
+        )
+        self.stopper.log = self.watchdogs.log = self.watchdogs.stale.log = s.log
+
     def run_once(self, timeout: float | None = None) -> None:
         wait = self.timers.timeout(LOOP_CAP) if timeout is None else timeout
         events = self.selector.select(wait)
         now = self.clock()
-        if now - self.last_pass > PAUSE_GAP + wait and self.watchdogs is not None:
+        if now - self.last_pass > PAUSE_GAP + wait:
             self.watchdogs.stale.master_resumed(now)
         for key, mask in events:
             if isinstance(key.data, ChildHandle):
@@ -146,8 +204,10 @@ class Master:
                 key.data.on_event(mask)
         self.dispatch_signals()
         for handle, status in self.children.reap(self.on_message):
-            self.replacement.on_exit(handle, status)
+            self.pool.on_exit(handle, status)
+            self.production.child_exited(handle)  # its app code's orphans, if it died unclean
         self.timers.run_due()
+        self.pool.maintain()
         self.children.flush()
         self.last_pass = self.clock()
 
@@ -157,7 +217,9 @@ class Master:
 
     # -- signals -------------------------------------------------------------------------
     def handle_term(self) -> None:
-        self.production.stop_requested()  # after --shutdown-delay: begin_close
+        """SIGTERM/SIGQUIT: drain now, or after `--shutdown-delay` (production.py)."""
+        if not self.production.delay_stop():
+            self.begin_close(ExitCode.OK, "received a stop signal")
 
     def handle_int(self) -> None:
         self.interrupts += 1
@@ -176,59 +238,65 @@ class Master:
         """SIGHUP: the same rolling reload as `eggscripts reload` (its outcome is logged)."""
         error = self.begin_reload()
         if error:
-            self.log.warning("SIGHUP: %s", error)
+            self.state.log.warning("SIGHUP: %s", error)
 
+    def handle_ttin(self) -> None:
+        if self.state.phase in (Phase.READY, Phase.RELOADING):
+            self.scale_to(self.state.target_workers + 1)
+
+    def handle_ttou(self) -> None:
+        if self.state.phase in (Phase.READY, Phase.RELOADING):
+            self.scale_to(self.state.target_workers - 1)
+
+    # -- MasterOps (runtime/master/ops.py) -----------------------------------------------
     def begin_reload(
         self, report: Report | None = None, timeout_ms: int | None = None
     ) -> str | None:
-        """Start a rolling reload (runtime/master/reload.py); the reason it cannot start,
-        else None. `report` receives its progress and outcome."""
-        if self.phase is not Phase.READY or self.production.delay is not None:
-            return f"cannot reload while the cluster is {self.state_name}"
-        if self.reload is not None:
+        s = self.state
+        if s.phase is Phase.RELOADING:
             return "a reload is already in progress"
-        self.reload = RollingReload(self, report, timeout_ms)
-        self.reload.begin()
+        if s.phase is not Phase.READY:
+            return f"cannot reload while the cluster is {s.phase}"
+        s.move_to(Phase.RELOADING)
+        self.pool.new_chances()
+        s.reload = RollingReload(s, self, self.children, self.timers, report, timeout_ms)
+        self.production.reload_started()  # RELOADING=1 + MONOTONIC_USEC
+        s.reload.begin()
         return None
 
-    def reload_ended(self, roll: RollingReload) -> None:
-        if self.reload is roll:
-            self.reload = None
-
-    def handle_ttin(self) -> None:
-        if self.phase is Phase.READY:
-            self.scale_to(self.target_workers + 1)
-
-    def handle_ttou(self) -> None:
-        if self.phase is Phase.READY:
-            self.scale_to(self.target_workers - 1)
+    def reload_ended(self, ok: bool) -> None:
+        s = self.state
+        s.reload = None
+        if s.phase is Phase.RELOADING:
+            s.move_to(Phase.READY)
+            self.production.reload_finished(ok)  # READY=1 again
 
     def scale_to(self, count: int) -> None:
-        """Fork or drain app workers until `count` are in the pool (at least one)."""
-        self.replacement.scale_to(count)
+        self.pool.scale_to(count)
 
-    # -- children ------------------------------------------------------------------------
+    def send_pids(self) -> None:
+        self.startup.send_pids()
+
+    def fail_start(self, text: str, code: int) -> None:
+        self.startup.fail(text, code)
+
     def spawn_agent(self) -> bool:
         leader = self.endpoint.sock if self.endpoint else None
         try:
-            handle = self.children.spawn_agent(self.options, leader)
+            self.children.spawn_agent(self.state.options, leader)
         except OSError as exc:
-            self.log.error("could not start the agent: %s", exc)
+            self.state.log.error("could not start the agent: %s", exc)
             return False
-        if self.phase is Phase.READY and self.watchdogs is not None:
-            self.watchdogs.agent_restarted(handle)
         return True
 
     def fork_app(self, worker_id: int | None = None) -> bool:
-        """One app worker (with `worker_id`: the slot it takes over, in a reload)."""
-        if self.phase is Phase.CLOSING or self.listener is None:
+        s = self.state
+        if s.phase.closing or s.listener is None:
             return True
         try:
-            self.children.fork_app(
-                self.options, self.listener, self.name, self.private_fds, worker_id
-            )
+            self.children.fork_app(s.options, s.listener, s.name, self.private_fds, worker_id)
         except OSError as exc:
-            self.log.error("could not fork an app worker: %s", exc)
+            s.log.error("could not fork an app worker: %s", exc)
             return False
         return True
 
@@ -247,38 +315,41 @@ class Master:
 
     # -- closing -------------------------------------------------------------------------
     def begin_close(self, code: int, reason: str) -> None:
-        if self.phase is Phase.CLOSING:
+        s = self.state
+        if s.phase.closing:
             return
-        self.phase = Phase.CLOSING
-        self.close_code = code
+        s.move_to(Phase.STOPPING)
+        s.close_code = code
         self.startup.cancel()
-        self.replacement.cancel()
-        if self.reload is not None:
-            self.reload.abort(reason)
+        if s.reload is not None:
+            s.reload.abort(reason)
         self.production.closing()
-        self.log.info("%s: stopping app workers", reason)
-        if self.listener is not None:
-            self.listener.close()  # the workers' copies keep serving until they drain
+        s.log.info("%s: stopping app workers", reason)
+        if s.listener is not None:
+            s.listener.close()  # the workers' copies keep serving until they drain
         self.stopper.begin()
         self.check_closed()
 
     def check_closed(self) -> None:
         self.stopper.advance()
-        if self.stopper.done:
-            self.exit_code = self.close_code
+        if self.stopper.done and self.exit_code is None:
+            self.state.move_to(Phase.STOPPED)
+            self.exit_code = self.state.close_code
 
     def force_close(self) -> None:
-        self.log.warning("second interrupt: killing every child")
-        self.close_code = ExitCode.ERROR
-        self.phase = Phase.CLOSING
+        s = self.state
+        s.log.warning("second interrupt: killing every child")
+        if not s.phase.closing:
+            s.move_to(Phase.STOPPING)
+        s.close_code = ExitCode.ERROR
         self.stopper.kill_all()
         self.check_closed()
 
     def cleanup(self) -> None:
         for handle in self.children.all():  # only on an unexpected error
             handle.signal(signal.SIGKILL)
-        if self.listener is not None:
-            self.listener.close()
+        if self.state.listener is not None:
+            self.state.listener.close()
         self.parent.close()
         if self.endpoint is not None:
             self.endpoint.close()
@@ -288,6 +359,6 @@ class Master:
         self.signals.close()
         self.selector.close()
         if self.exit_code:
-            self.log.error("exit with code %d", self.exit_code)
+            self.state.log.error("exit with code %d", self.exit_code)
         else:
-            self.log.info("exit with code 0")
+            self.state.log.info("exit with code 0")

@@ -13,8 +13,8 @@ parent, the master, reaps it):
   the loop already reaps unknown pids): no zombie piles up;
 - any direct child of the master that is not the agent or an app worker is such an
   orphan, so when a child dies without stopping cleanly, and when the cluster stops,
-  the master terminates them: SIGTERM, then SIGKILL after the kill timeout (SPEC §11:
-  app code's subprocesses are part of the worker's tree).
+  the master terminates them: SIGTERM, then SIGKILL after the kill timeout (app
+  code's subprocesses are part of the worker's tree).
 
 Chosen over tracking trees with psutil at each exit: the tree of a SIGKILLed process is
 gone (reparented) by the time the master reaps it, so psutil would have to snapshot every
@@ -72,7 +72,7 @@ class Orphans:
             return os.getpid() == 1
         try:
             libc = ctypes.CDLL(None, use_errno=True)
-            return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+            return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
         except (OSError, AttributeError):
             return False
 

@@ -57,5 +57,5 @@ class ReforkPolicy:
     def delay(self) -> float:
         if self.boot_failures == 0:
             return self.base_delay
-        backoff = max(self.base_delay, 0.1) * 2 ** (self.boot_failures - 1)
+        backoff = max(self.base_delay, 0.1) * float(2 ** (self.boot_failures - 1))
         return min(max(self.MAX_DELAY, self.base_delay), backoff)

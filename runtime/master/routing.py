@@ -1,4 +1,4 @@
-"""Where the master delivers a message a child addressed to other processes (SPEC §7).
+"""Where the master delivers a message a child addressed to other processes (docs/MESSENGER.md).
 
 `receiver_pid` wins over `to`; `all` means the agent and every app worker in the pool (the
 sender included, exactly once); `app` every pool worker; `agent` the agent; `random` one

@@ -2,7 +2,7 @@
 master decision can be tested without forking (gunicorn tests its arbiter the same way).
 
 `ProcessSpawner` is production:
-- the agent is a new interpreter (SPEC §3: `python -m runtime.agent_worker`), spawned so
+- the agent is a new interpreter (`python -m runtime.agent_worker`), spawned so
   that it boots in parallel with the master's pre-import of the HTTP stack and never
   inherits master state. `posix_spawn`, not subprocess.Popen: only the master loop may
   reap children (`waitpid(-1)`), and a Popen object would race it for the exit status;

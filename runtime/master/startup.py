@@ -11,248 +11,202 @@ be forked or did not boot in time, 1 anything else (port in use).
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 import os
 import socket
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from runtime.errors import StartupError, report
 from runtime.exitcodes import ExitCode
-from runtime.ipc.leader_endpoint import LeaderEndpoint
 from runtime.ipc.message import Action
+from runtime.master.children import Children
+from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
-from runtime.master.listener import (
-    activated_listener,
-    bind_listener,
-    listener_url,
-    listening_port,
-)
+from runtime.master.kinds import AGENT, APP
+from runtime.master.listener import activated_listener, bind_listener, listening_port
+from runtime.master.ops import MasterOps
+from runtime.master.production import Production
+from runtime.master.ready_channel import ParentChannel
 from runtime.master.states import Phase
-from runtime.master.timers import Timer
-from runtime.master.watchdogs import Watchdogs
+from runtime.master.timers import Timer, Timers
 from runtime.options import DEFAULT_PORT
 from runtime.titles import master_title, set_title
 
-if TYPE_CHECKING:
-    from runtime.master.loop import Master
-
 
 class Startup:
-    def __init__(self, master: Master) -> None:
-        self.m = master
+    def __init__(
+        self,
+        state: ClusterState,
+        ops: MasterOps,
+        children: Children,
+        timers: Timers,
+        production: Production,
+        parent: ParentChannel,
+    ) -> None:
+        self.state = state
+        self.ops = ops
+        self.children = children
+        self.timers = timers
+        self.production = production
+        self.parent = parent
         self.timer: Timer | None = None
-        self.logs_tried = False
+        self.on_ready: Callable[[], None] = lambda: None  # the master's watchdogs start
+        self.setup_logs: Callable[[], None] = lambda: None  # the master's log files
 
-    def begin(self) -> None:
-        m = self.m
+    def arm(self) -> None:
+        """The startup timeout, from the very first step."""
         self.set_title()
-        self.timer = m.timers.call_later(m.options.startup_timeout / 1000, self.on_timeout)
-        if m.options.control_path and not self.open_control():
-            return
-        # Before the agent is spawned: it must not inherit NOTIFY_SOCKET, WATCHDOG_* or
-        # LISTEN_* (runtime/master/production.py, listener.activated_listener).
-        error = m.production.begin()
-        if error is not None:
-            self.fail(error, ExitCode.ERROR)
-            return
+        self.timer = self.timers.call_later(
+            self.state.options.startup_timeout / 1000, self.on_timeout
+        )
+
+    def listen_early(self) -> bool:
+        """A socket passed by systemd, else an explicit port, is opened before the agent;
+        without either, the master binds what the agent reports (`agent_started`)."""
+        s = self.state
         if not self.adopt_activated():
-            return
-        if m.listener is None and m.port is not None and not self.bind(m.host, m.port):
-            return
-        m.endpoint = self.make_endpoint()
-        # First: the agent's boot is the longest step of the start.
-        if not m.spawn_agent():
-            self.fail("could not start the agent (see the log)", ExitCode.AGENT_START_ERROR)
-            return
-        self.setup_logs()
-        # While the agent's interpreter boots on another core, load what the app workers
-        # will use, so every fork shares it instead of importing it again.
-        m.spawner.prepare()
-
-    def open_control(self) -> bool:
-        """The private control channel (`status`, `scale`, `reload`), when the CLI asked."""
-        from runtime.master.commands import open_control
-
-        try:
-            self.m.control = open_control(self.m)
-        except StartupError as exc:
-            self.fail(str(exc), ExitCode.ERROR)
             return False
+        if s.listener is None and s.port is not None:
+            return self.bind(s.host, s.port)
         return True
 
     def adopt_activated(self) -> bool:
         """systemd socket activation: serve on the passed socket instead of binding."""
-        m = self.m
+        s = self.state
         try:
             sock = activated_listener()
         except StartupError as exc:
             self.fail(str(exc), ExitCode.ERROR)
             return False
         if sock is not None:
-            m.listener = sock
+            s.listener = sock
             if sock.family != socket.AF_UNIX:
-                m.host = str(sock.getsockname()[0])
-            m.port = listening_port(sock)
+                s.host = str(sock.getsockname()[0])
+            s.port = listening_port(sock)
             self.set_title()
         return True
 
-    def make_endpoint(self) -> LeaderEndpoint | None:
-        """The leader/follower endpoint every agent incarnation serves (SPEC §8)."""
-        endpoint = LeaderEndpoint()
-        endpoint.export()
-        return endpoint
-
-    def setup_logs(self) -> None:
-        """After the agent is on its way: the app name (pyproject.toml) and the log files
-        are not needed to start it, so they stay off the start-up's critical path."""
-        m = self.m
-        if logging.getLogger().handlers or self.logs_tried:
-            return
-        self.logs_tried = True
-        from runtime.app_name import app_name
-        from runtime.logs import setup_logging
-
-        if m.options.name is None:
-            m.options = dataclasses.replace(m.options, name=app_name(m.options.base_dir))
-        m.name = m.options.name or ""
-        o = m.options  # files wait for the app's `logger.dir`, told by agent-start
-        m.log = setup_logging(
-            "master", o.base_dir, m.name, True, o.log_dir, env=o.env, log_format=o.log_format
-        )
-        m.stopper.log = m.log
-
     def bind(self, host: str, port: int, path: str | None = None, mode: int | None = None) -> bool:
         """TCP, or a Unix socket at `path` (the app config's `cluster.listen.path`)."""
-        m = self.m
+        s = self.state
         try:
-            m.listener = bind_listener(host, port, path, mode)
+            s.listener = bind_listener(host, port, path, mode)
         except StartupError as exc:
             self.fail(str(exc), ExitCode.ERROR)
             return False
-        m.host, m.port = host, listening_port(m.listener)
+        s.host, s.port = host, listening_port(s.listener)
         self.set_title()
         return True
 
     def set_title(self) -> None:
-        m = self.m
-        set_title(master_title(m.options.title, m.port or 0, m.options.base_dir))
+        o = self.state.options
+        set_title(master_title(o.title, self.state.port or 0, o.base_dir))
 
     # -- progress ------------------------------------------------------------------------
     def agent_started(self, handle: ChildHandle, data: Any) -> None:
-        m = self.m
+        s = self.state
         from runtime.logs import adopt_agent_dirs
 
         try:
-            m.options = adopt_agent_dirs(m.options, data)  # the app config's logger.dir, rundir
+            s.options = adopt_agent_dirs(s.options, data)  # the app config's logger.dir, rundir
         except StartupError as exc:  # no log files at all: fail, as a daemon start does
             self.fail(str(exc), ExitCode.ERROR)
-            if m.phase is not Phase.READY:
+            if not s.phase.running:
                 return
-        m.log.info("%s started (%dms)", handle.label, self.elapsed_ms(handle.spawned_at))
-        m.production.agent_started()
-        m.parent.notify(Action.AGENT_START, {"pid": handle.pid})
-        if m.phase is Phase.STARTING_AGENT:
-            m.phase = Phase.STARTING_APPS
-            listen = data.get("listen") if isinstance(data, dict) else None
-            listen = listen if isinstance(listen, dict) else {}
-            m.https = m.https or bool(listen.get("https"))
-            if m.listener is None:
-                port = int(listen.get("port") or DEFAULT_PORT)
-                host = m.options.hostname or listen.get("hostname") or m.host
-                if not self.bind(host, port, listen.get("path"), listen.get("mode")):
-                    return
-            for _ in range(m.target_workers):
-                if not m.fork_app():
-                    self.fail("could not fork an app worker", ExitCode.WORKER_BOOT_ERROR)
-                    return
-        elif m.phase is Phase.READY:
-            m.children.send(m.children.pool(), Action.AGENT_START, {"pid": handle.pid})
-            m.children.send([handle], Action.EGG_READY, self.ready_data())
+        s.log.info("%s started (%dms)", handle.label, self.elapsed_ms(handle.spawned_at))
+        self.production.agent_started()
+        self.parent.notify(Action.AGENT_START, {"pid": handle.pid})
+        if s.phase is Phase.STARTING_AGENT:
+            s.move_to(Phase.STARTING_APPS)
+            self.fork_first_workers(data)
+        elif s.phase.running:
+            self.children.send(self.children.pool(), Action.AGENT_START, {"pid": handle.pid})
+            self.children.send([handle], Action.EGG_READY, self.ready_data())
             self.send_pids()
 
+    def fork_first_workers(self, data: Any) -> None:
+        """Bind what the agent read from the app config (unless bound already), then fork."""
+        s = self.state
+        listen = data.get("listen") if isinstance(data, dict) else None
+        listen = listen if isinstance(listen, dict) else {}
+        s.https = s.https or bool(listen.get("https"))
+        if s.listener is None:
+            port = int(listen.get("port") or DEFAULT_PORT)
+            host = s.options.hostname or listen.get("hostname") or s.host
+            if not self.bind(host, port, listen.get("path"), listen.get("mode")):
+                return
+        for _ in range(s.target_workers):
+            if not self.ops.fork_app():
+                self.fail("could not fork an app worker", APP.boot_failure_exit)
+                return
+
     def app_started(self, handle: ChildHandle) -> None:
-        m = self.m
-        m.log.info("%s started (%dms)", handle.label, self.elapsed_ms(handle.spawned_at))
-        serving = len(m.children.serving())
-        total = m.target_workers
-        m.parent.notify(Action.APP_START, {"pid": handle.pid, "ready": serving, "total": total})
-        m.production.worker_started()
-        if m.phase is Phase.STARTING_APPS:
+        s = self.state
+        s.log.info("%s started (%dms)", handle.label, self.elapsed_ms(handle.spawned_at))
+        serving = len(self.children.serving())
+        total = s.target_workers
+        self.parent.notify(Action.APP_START, {"pid": handle.pid, "ready": serving, "total": total})
+        self.production.worker_started()
+        if s.phase is Phase.STARTING_APPS:
             # egg-cluster: the agent learns the workers at every app-start, before ready.
-            agent = [m.children.agent] if m.children.agent else []
-            m.children.send(agent, Action.EGG_PIDS, [h.pid for h in m.children.serving()])
+            agent = [self.children.agent] if self.children.agent else []
+            self.children.send(agent, Action.EGG_PIDS, [h.pid for h in self.children.serving()])
             if serving >= total:
                 self.ready()
-        elif m.phase is Phase.READY:
-            m.children.send([handle], Action.EGG_READY, self.ready_data())
+        elif s.phase.running:
+            self.children.send([handle], Action.EGG_READY, self.ready_data())
             self.send_pids()
 
     def ready(self) -> None:
-        m = self.m
-        m.phase = Phase.READY
+        s = self.state
+        s.move_to(Phase.READY)
         self.cancel()
-        m.log.info(
-            "%s started on %s (%dms)", m.options.title, self.url, self.elapsed_ms(m.started_at)
-        )
-        m.children.send(m.children.members(), Action.EGG_READY, self.ready_data())
+        ms = self.elapsed_ms(s.started_at)
+        s.log.info("%s started on %s (%dms)", s.options.title, s.url, ms)
+        self.children.send(self.children.members(), Action.EGG_READY, self.ready_data())
         self.send_pids()
-        m.parent.notify(Action.EGG_READY, self.ready_data())
-        m.parent.close()
-        m.production.ready()  # READY=1: every app worker accepts
-        m.watchdogs = Watchdogs(
-            m.options,
-            m.children,
-            m.timers,
-            m.log,
-            ready=lambda: m.phase is Phase.READY,
-            give_up=lambda reason: m.begin_close(ExitCode.ERROR, reason),
-            on_message=m.on_message,
-        )
-        m.watchdogs.start()
+        self.parent.notify(Action.EGG_READY, self.ready_data())
+        self.parent.close()
+        self.production.ready()  # READY=1: every app worker accepts
+        self.on_ready()
 
     def elapsed_ms(self, since: float) -> float:
-        return (self.m.clock() - since) * 1000
-
-    @property
-    def url(self) -> str:
-        m = self.m
-        return listener_url(m.listener, m.host, m.port, m.https)
+        return (self.timers.clock() - since) * 1000
 
     def ready_data(self) -> dict[str, Any]:
-        children = self.m.children
+        children = self.children
         return {
             "pid": os.getpid(),
-            "title": self.m.options.title,
-            "url": self.url,
-            "port": self.m.port,
+            "title": self.state.options.title,
+            "url": self.state.url,
+            "port": self.state.port,
             "workers": [h.pid for h in children.pool()],
             "agent": children.agent.pid if children.agent else None,
         }
 
     def send_pids(self) -> None:
-        children = self.m.children
+        children = self.children
         children.send(children.members(), Action.EGG_PIDS, [h.pid for h in children.pool()])
 
     # -- failure -------------------------------------------------------------------------
     def on_timeout(self) -> None:
-        m = self.m
-        ms = m.options.startup_timeout
-        agent_up = m.children.agent is not None and m.children.agent.started_at is not None
-        code = ExitCode.WORKER_BOOT_ERROR if agent_up else ExitCode.AGENT_START_ERROR
+        ms = self.state.options.startup_timeout
+        agent = self.children.agent
+        agent_up = agent is not None and agent.started_at is not None
+        code = APP.boot_failure_exit if agent_up else AGENT.boot_failure_exit
         self.fail(f"cluster did not become ready within {ms} ms (startup timeout)", code)
 
     def fail(self, text: str, code: int) -> None:
         """One line on stderr and to the launching command, then stop what was started."""
-        m = self.m
-        if m.phase in (Phase.READY, Phase.CLOSING):
+        s = self.state
+        if not s.phase.starting:
             return
         report(text)
         self.setup_logs()
-        m.log.error("%s", text)
-        m.parent.notify(Action.STARTUP_ERROR, {"message": text, "code": int(code)})
-        m.parent.close()
-        m.begin_close(code, "start failed")
+        s.log.error("%s", text)
+        self.parent.notify(Action.STARTUP_ERROR, {"message": text, "code": int(code)})
+        self.parent.close()
+        self.ops.begin_close(code, "start failed")
 
     def cancel(self) -> None:
         if self.timer is not None:

@@ -14,8 +14,8 @@
   its exit is NOT replaced.
 - STOPPING: told to stop for good (graceful stop of the cluster, scale down); its exit is
   expected and not replaced.
-- KILLED: SIGKILLed by the master because it was stuck (no heartbeat, a restarted agent
-  that never started); its exit is replaced like a crash. A SIGKILL at a stop deadline does
+- KILLED: SIGKILLed by the master because it was stuck (no heartbeat, booting past the
+  startup timeout); its exit is replaced like a crash. A SIGKILL at a stop deadline does
   not change the state: that exit was expected anyway.
 - EXITED: reaped.
 
@@ -52,17 +52,8 @@ TRANSITIONS: dict[ChildState, frozenset[ChildState]] = {
 
 # In the pool: counted as capacity, sent messages, watched by the health check.
 IN_POOL = frozenset({S.BOOTING, S.SERVING})
-# An exit from one of these was not asked for: the child is replaced (policy permitting).
-REPLACED_ON_EXIT = frozenset({S.BOOTING, S.SERVING, S.KILLED})
-
-
-class Phase(enum.Enum):
-    """The cluster's own lifecycle (egg-cluster's), beside each child's state."""
-
-    STARTING_AGENT = "starting-agent"
-    STARTING_APPS = "starting-apps"
-    READY = "ready"
-    CLOSING = "stopping"
+# Its exit was asked for (a stop, a retirement): expected, never replaced.
+ASKED_TO_LEAVE = frozenset({S.STOPPING, S.LEAVING})
 
 
 class InvalidTransition(AssertionError):
@@ -72,3 +63,59 @@ class InvalidTransition(AssertionError):
 def check_transition(current: ChildState, new: ChildState) -> None:
     if new not in TRANSITIONS[current]:
         raise InvalidTransition(f"child cannot go from {current} to {new}")
+
+
+class Phase(enum.Enum):
+    """The cluster's own lifecycle (egg-cluster's), beside each child's state.
+
+        STARTING_AGENT -> STARTING_APPS -> READY <-> RELOADING
+        READY or RELOADING -> DRAINING (SIGTERM with --shutdown-delay)
+        every earlier phase -> STOPPING -> STOPPED
+
+    `str(phase)` is what `status`, `/readyz` and the control commands show: both starting
+    phases show as `starting`.
+    """
+
+    STARTING_AGENT = "starting-agent"
+    STARTING_APPS = "starting-apps"
+    READY = "ready"
+    RELOADING = "reloading"
+    DRAINING = "draining"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return "starting" if self in STARTING else self.value
+
+    @property
+    def starting(self) -> bool:
+        """Not ready yet: any child failing now fails the whole start."""
+        return self in STARTING
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopping: deaths are replaced, the pool is maintained."""
+        return self in RUNNING
+
+    @property
+    def closing(self) -> bool:
+        return self in (Phase.STOPPING, Phase.STOPPED)
+
+
+P = Phase
+STARTING = frozenset({P.STARTING_AGENT, P.STARTING_APPS})
+RUNNING = frozenset({P.READY, P.RELOADING, P.DRAINING})
+PHASE_TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    P.STARTING_AGENT: frozenset({P.STARTING_APPS, P.STOPPING}),
+    P.STARTING_APPS: frozenset({P.READY, P.STOPPING}),
+    P.READY: frozenset({P.RELOADING, P.DRAINING, P.STOPPING}),
+    P.RELOADING: frozenset({P.READY, P.DRAINING, P.STOPPING}),
+    P.DRAINING: frozenset({P.STOPPING}),
+    P.STOPPING: frozenset({P.STOPPED}),
+    P.STOPPED: frozenset(),
+}
+
+
+def check_phase_transition(current: Phase, new: Phase) -> None:
+    if new not in PHASE_TRANSITIONS[current]:
+        raise InvalidTransition(f"cluster cannot go from {current.name} to {new.name}")

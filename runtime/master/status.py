@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
+
+from runtime.master.children import Children
+from runtime.master.cluster_state import ClusterState
+from runtime.master.handle import ChildHandle
 
 # CPU % is measured between two status requests when they are this close, else over the
 # process's whole life (a first request has nothing to compare with).
@@ -37,54 +42,59 @@ def distribution_version() -> str:
 class StatusReporter:
     """Builds status dicts; remembers CPU samples between requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # the master's: ages are measured on the clock they began on
         self.version = distribution_version()
         self.started_wall = time.time()
         self._cpu: dict[tuple[int, float], tuple[float, float]] = {}
 
-    def build(self, master: Any) -> dict[str, Any]:
-        now = time.monotonic()
-        options = master.options
-        release_dir = master.release_dir
-        rows = [self._master_row(master, now, release_dir)]
-        rows += [self._child_row(master, handle, now, release_dir) for handle in _children(master)]
+    def build(self, state: ClusterState, children: Children) -> dict[str, Any]:
+        now = self.clock()
+        options = state.options
+        release_dir = state.release_dir
+        rows = [self._master_row(state, now, release_dir)]
+        rows += [
+            self._child_row(children, handle, now, release_dir) for handle in _sorted(children)
+        ]
         self._add_usage(rows)
         return {
             "title": options.title,
             "master_pid": os.getpid(),
-            "state": state_name(master),
-            "url": master.url if getattr(master, "port", None) is not None else None,
-            "port": getattr(master, "port", None),
+            "state": str(state.phase),
+            "url": state.url if state.port is not None else None,
+            "port": state.port,
             "base_dir": options.base_dir,
             "release_dir": release_dir,
             "release_dir_now": os.path.realpath(options.base_dir),
             "env": options.env,
             "version": self.version,
-            "started_at": round(self.started_wall - (now - master.started_at), 3),
-            "uptime": round(now - master.started_at, 3),
-            "workers": master.target_workers,
+            "started_at": round(self.started_wall - (now - state.started_at), 3),
+            "uptime": round(now - state.started_at, 3),
+            "workers": state.target_workers,
             "saturated": saturated(rows),
             "processes": rows,
         }
 
-    def _master_row(self, master: Any, now: float, release_dir: str) -> dict[str, Any]:
-        row = _row("master", None, os.getpid(), state_name(master), now - master.started_at)
+    def _master_row(self, state: ClusterState, now: float, release_dir: str) -> dict[str, Any]:
+        row = _row("master", None, os.getpid(), str(state.phase), now - state.started_at)
         row["restarts"] = None  # the master is never restarted by anyone but the user
         row["release_dir"] = release_dir
         return row
 
-    def _child_row(self, master: Any, handle: Any, now: float, release_dir: str) -> dict[str, Any]:
-        row = _row(handle.role, handle.id, handle.pid, child_state(handle), now - handle.spawned_at)
-        stats = getattr(handle, "stats", None) or {}
+    def _child_row(
+        self, children: Children, handle: ChildHandle, now: float, release_dir: str
+    ) -> dict[str, Any]:
+        age = now - handle.spawned_at
+        row = _row(str(handle.role), handle.id, handle.pid, handle.state.value, age)
+        stats = handle.stats or {}
         row["requests"] = stats.get("requests")
         row["inflight"] = stats.get("in_flight")
         row["saturated"] = stats.get("saturated")  # WSGI: every thread busy
-        count, cause = restarts_of(master.children, handle.role, handle.id)
+        count, cause = restarts_of(children, str(handle.role), handle.id)
         row["restarts"] = count
         row["last_restart_cause"] = cause
-        seen = getattr(handle, "last_beat", None) or handle.last_seen
-        row["heartbeat_age"] = round(now - seen, 3)
-        row["release_dir"] = getattr(handle, "release_dir", None) or release_dir
+        row["heartbeat_age"] = round(now - handle.last_seen, 3)
+        row["release_dir"] = handle.release_dir or release_dir
         return row
 
     def _add_usage(self, rows: list[dict[str, Any]]) -> None:
@@ -140,23 +150,12 @@ def saturated(rows: list[dict[str, Any]]) -> bool:
     return bool(apps) and all(r["saturated"] for r in apps)
 
 
-def _children(master: Any) -> list[Any]:
-    order = {"agent": 0, "app": 1}
-    return sorted(master.children.all(), key=lambda h: (order.get(h.role, 2), h.id, h.pid))
+def _sorted(children: Children) -> list[ChildHandle]:
+    """The agent first, then app workers by id (the kinds' stop order)."""
+    return sorted(children.all(), key=lambda h: (-h.kind.stop_stage, h.id, h.pid))
 
 
-# -- the master's own answers ---------------------------------------------------------------
-
-
-def state_name(master: Any) -> str:
-    return str(master.state_name)
-
-
-def child_state(handle: Any) -> str:
-    return str(handle.state.value)
-
-
-def restarts_of(children: Any, role: str, worker_id: int) -> tuple[int, str | None]:
+def restarts_of(children: Children, role: str, worker_id: int) -> tuple[int, str | None]:
     """(restarts of this slot, cause of the last one)."""
     count, cause = children.restarts.get((role, worker_id), (0, None))
     return int(count), (str(cause) if cause else None)

@@ -31,16 +31,37 @@ class Supervision:
         shutdown_delay_ms: int = 0,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.monotonic,
+        phase: Callable[[], str] | None = None,
     ) -> None:
+        """`phase`: the master's cluster phase (`str(Phase)`), which `/readyz`, `/metrics`
+        and the notifications then follow; without it this object keeps its own."""
         self.title = title
         self.shutdown_delay = shutdown_delay_ms / 1000
         self.notifier = notifier if notifier is not None else Notifier.from_environ()
         self.clock = clock
         self.started_at = clock()
-        self.state = "starting"
+        self.phase = phase
+        self._state = "starting"
         self.reloads = 0
         self.agent_up = False
         self.health: Any = None  # runtime.master.health.HealthServer once started
+
+    @property
+    def state(self) -> str:
+        """starting / ready / reloading / draining / closing (the metrics' names)."""
+        if self.phase is None:
+            return self._state
+        shown = self.phase()
+        return "closing" if shown in ("stopping", "stopped") else shown
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self._state = value
+
+    @property
+    def stopping(self) -> bool:
+        """STOPPING=1 was sent (a stop was requested)."""
+        return self._state in ("draining", "closing")
 
     # -- optional health server ------------------------------------------------------------
     def serve_health(

@@ -11,8 +11,8 @@ health check), kept out of the loop so `loop.py` stays the lifecycle.
   that stays up hides that from every supervisor: systemd, pm2 or Kubernetes only restart
   what exits. So, outside `local`/`unittest`, no agent or no app worker at `HEALTH_LIMIT`
   checks in a row, `health_interval` apart, ends the cluster with exit 1.
-- A restarted agent gets the startup timeout to start, like the first one (egg: no bound).
 
+A child booting past the startup timeout is the pool's to kill (runtime/master/pool.py).
 Every check stops by itself once the cluster is no longer ready (closing).
 """
 
@@ -151,14 +151,3 @@ class Watchdogs:
             self.give_up("cluster unhealthy")
             return False
         return True
-
-    def agent_restarted(self, handle: ChildHandle) -> None:
-        self.timers.call_later(self.options.startup_timeout / 1000, lambda: self.overdue(handle))
-
-    def overdue(self, handle: ChildHandle) -> None:
-        alive = self.children.by_pid.get(handle.pid) is handle
-        if alive and handle.state is ChildState.BOOTING and self.ready():
-            ms = self.options.startup_timeout
-            self.log.error("%s did not start within %d ms; killing it", handle.label, ms)
-            handle.change_state(ChildState.KILLED)
-            handle.signal(signal.SIGKILL)  # its exit schedules the next restart
