@@ -45,6 +45,9 @@ class Plan:
         return [self.python, "-m", self.module, json.dumps(options)]
 
 
+RECYCLING = ("max_requests", "max_requests_jitter", "max_worker_memory")
+
+
 def make_plan(
     values: Mapping[str, Any], base_dir: str, require: list[str], control: str | None = None
 ) -> Plan:
@@ -72,6 +75,8 @@ def make_plan(
         "log_format": values["log_format"],
         "control_path": control,
         **app_options.runtime_options(values),
+        # Recycling (docs/DEPLOY.md): sent only when on, like the HTTP options.
+        **{k: values[k] for k in RECYCLING if values[k]},
     }
     if values["health_port"] is not None:
         options["health_host"], options["health_port"] = values["health_port"]

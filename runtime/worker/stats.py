@@ -11,15 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime.rss import rss_bytes
+
 
 def sample(server: Any) -> dict[str, int]:
     """`{"requests", "in_flight", "connections"}` of a uvicorn Server (zeros before it
-    started): read from uvicorn's own state, so serving a request costs nothing extra."""
+    started): read from uvicorn's own state, so serving a request costs nothing extra.
+    Plus `rss` (bytes) where the kernel tells it for one read: `--max-worker-memory`
+    (runtime/master/recycle.py) judges it; without it the master asks psutil."""
     state = getattr(server, "server_state", None)
-    if state is None:
-        return {"requests": 0, "in_flight": 0, "connections": 0}
-    return {
-        "requests": int(state.total_requests),
-        "in_flight": len(state.tasks),
-        "connections": len(state.connections),
-    }
+    counts = {"requests": 0, "in_flight": 0, "connections": 0}
+    if state is not None:
+        counts = {
+            "requests": int(state.total_requests),
+            "in_flight": len(state.tasks),
+            "connections": len(state.connections),
+        }
+    size = rss_bytes()
+    return counts if size is None else {**counts, "rss": size}
