@@ -103,8 +103,8 @@ class Recycler:
     def advance(self) -> None:
         old, new = self.old, self.new
         assert new is not None
-        if self.state.reload is not None or not self.state.phase.running:
-            self.cancel("a reload or a stop replaces the workers anyway")
+        if self.state.phase is not Phase.READY:
+            self.cancel(f"the cluster is {self.state.phase}")
         elif old is None or old.state is not S.SERVING:
             # The old one left meanwhile (crash, scale down): the new one simply takes
             # its slot, whether it serves yet or not.
