@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from eggscripts import app_options
 from eggscripts.errors import EggScriptsError
+from eggscripts.recycle_options import RECYCLE_SPECS
 
 RUNTIME_MODULE = "runtime.start_cluster"
 # In daemon mode `start` owns --timeout (its message, its cleanup); the master's own startup
@@ -45,9 +46,6 @@ class Plan:
         return [self.python, "-m", self.module, json.dumps(options)]
 
 
-RECYCLING = ("max_requests", "max_requests_jitter", "max_worker_memory")
-
-
 def make_plan(
     values: Mapping[str, Any], base_dir: str, require: list[str], control: str | None = None
 ) -> Plan:
@@ -75,8 +73,7 @@ def make_plan(
         "log_format": values["log_format"],
         "control_path": control,
         **app_options.runtime_options(values),
-        # Recycling (docs/DEPLOY.md): sent only when on, like the HTTP options.
-        **{k: values[k] for k in RECYCLING if values[k]},
+        **app_options.runtime_options(values, RECYCLE_SPECS),
     }
     if values["health_port"] is not None:
         options["health_host"], options["health_port"] = values["health_port"]

@@ -24,6 +24,7 @@ from eggscripts.app_options import APP_SPECS, HTTP_SPECS
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
 from eggscripts.errors import PREFIX, ConfigError
 from eggscripts.option_spec import OptionSpec
+from eggscripts.recycle_options import RECYCLE_SPECS
 from eggscripts.types import (
     HostPortType,
     ModuleOrPathType,
@@ -188,32 +189,6 @@ HEALTH_PORT = OptionSpec(
     default_text="off",
     metavar="[HOST:]PORT",
 )
-# ---- recycling (docs/DEPLOY.md "Recycling workers") ---------------------------------------
-MAX_REQUESTS = OptionSpec(
-    "max_requests",
-    "Replace an app worker once it has served this many requests (gunicorn's "
-    "--max-requests): its replacement accepts before it leaves, one worker at a time. "
-    "0 turns this off.",
-    type=click.IntRange(min=0),
-    default=0,
-    metavar="N",
-)
-MAX_REQUESTS_JITTER = OptionSpec(
-    "max_requests_jitter",
-    "Add randint(0, J) to each worker's --max-requests, so workers started together are "
-    "not all replaced together (gunicorn's --max-requests-jitter).",
-    type=click.IntRange(min=0),
-    default=0,
-    metavar="J",
-)
-MAX_WORKER_MEMORY = OptionSpec(
-    "max_worker_memory",
-    "Replace an app worker whose resident memory exceeds this many MiB (pm2's "
-    "max_memory_restart), the same way as --max-requests. 0 turns this off.",
-    type=click.IntRange(min=0),
-    default=0,
-    metavar="MIB",
-)
 LOG_FORMAT = OptionSpec(
     "log_format",
     "Format of the log files: `text` lines, or `json` (one object per line: time, level, "
@@ -226,8 +201,7 @@ LOG_FORMAT = OptionSpec(
 START: tuple[OptionSpec, ...] = (
     TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
     IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
-    SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT,
-    MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_WORKER_MEMORY,
+    SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT, *RECYCLE_SPECS,
     *APP_SPECS, *HTTP_SPECS,
 )  # fmt: skip
 

@@ -146,3 +146,24 @@ def test_max_worker_memory_recycles_a_growing_worker_without_a_failure_or_a_dip(
     assert sampler.samples > 10 and sampler.fewest == 2, (sampler.fewest, sampler.samples)
     assert {r["last_restart_cause"] for r in rows if r["restarts"]} == {"recycled: max memory"}
     assert len(rows) == 2 and sorted(r["id"] for r in rows) == [1, 2]
+
+
+def test_the_options_reach_the_runtime_from_the_command_line_and_pyproject(
+    tmp_path: Path, title: str, port: int
+) -> None:
+    from tests.cli_helpers import RecordingPython, make_app, run_cli
+    from tests.test_cli_options import handed_over
+
+    python = RecordingPython(tmp_path)
+    app = make_app(tmp_path / "app", name=title, tool="max-requests = 1000\n")
+    got = handed_over(app, python, port, f"--port={port}")
+    assert got["max_requests"] == 1000 and "max_worker_memory" not in got  # off: not sent
+    args = (f"--port={port}", "--max-requests=50", "--max-requests-jitter=5",
+            "--max-worker-memory=300")  # fmt: skip
+    got = handed_over(app, python, port, *args)
+    assert (got["max_requests"], got["max_requests_jitter"], got["max_worker_memory"]) == (
+        50, 5, 300,
+    )  # fmt: skip
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = run_cli("start", "--max-worker-memory=-1", str(app), env=env)
+    assert result.returncode == 2 and "--max-worker-memory" in result.stderr, result.stderr
