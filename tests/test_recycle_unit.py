@@ -200,3 +200,54 @@ def test_negative_limits_are_refused(tmp_path, option) -> None:
 
     with pytest.raises(OptionsError, match=f"{option} must be an integer >= 0"):
         ClusterOptions.from_dict({"base_dir": str(tmp_path), "title": "t", option: -1})
+
+
+def test_the_old_worker_crashing_meanwhile_leaves_its_replacement_in_the_slot(make) -> None:
+    c = make(workers=2, max_requests=10).ready()
+    first, second = c.spawner.apps
+    beat(c, first, requests=10)
+    new = c.spawner.apps[-1]
+    c.spawner.exit(first, 1)  # dies before its replacement serves
+    c.advance(1)
+    assert len(c.spawner.apps) == 2  # the replacement fills the slot: no third fork
+    new.started()
+    c.step()
+    assert sorted(serving(c)) == sorted([second.pid, new.pid])
+    assert c.master.pool.recycler.new is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_recycling_mixed_with_reload_scale_crash_and_failed_fork_converges(make, seed: int) -> None:
+    import random
+
+    from tests.test_master_pool import converged, settle
+
+    rng = random.Random(seed)
+    c = make(workers=2, startup_timeout=2000, refork_limit=1000, max_requests=10).ready()
+    for _ in range(25):
+        what = rng.choice(["due", "due", "reload", "ttin", "ttou", "crash", "fork-fails"])
+        if what == "due" and c.master.children.serving():
+            handle = rng.choice(c.master.children.serving())
+            c.spawner.children[handle.pid].send(Action.HEARTBEAT, {"requests": 10})
+        elif what == "reload":
+            c.master.begin_reload(None, rng.choice([None, 1500]))
+        elif what == "ttin":
+            c.signal(signal.SIGTTIN)
+        elif what == "ttou":
+            c.signal(signal.SIGTTOU)
+        elif what == "crash" and c.spawner.children:
+            c.spawner.exit(rng.choice(list(c.spawner.children.values())), sig=signal.SIGKILL)
+        elif what == "fork-fails":
+            c.spawner.fail_next.append(BlockingIOError(errno.EAGAIN, "fork"))
+        hung = {h.pid for h in c.master.children.all() if rng.random() < 0.2}
+        for _ in range(rng.randint(1, 4)):
+            settle(c, hung=hung, rounds=1)
+    settle(c)
+    c.advance(31)  # past any recycling back-off
+    settle(c)
+    assert c.master.exit_code is None
+    assert converged(c), sorted((h.role, h.id, h.state.value) for h in c.master.children.all())
+    assert sorted(h.id for h in c.master.children.apps()) == list(
+        range(1, c.state.target_workers + 1)
+    )
+    assert c.master.pool.recycler.new is None

@@ -77,9 +77,15 @@ class Recycler:
 
     def surging(self) -> bool:
         """True while the pool holds one extra worker for a replacement (a KILLED one
-        still counts: its exit frees the slot)."""
-        new = self.new
-        return new is not None and new.state in (S.BOOTING, S.SERVING, S.KILLED)
+        still counts: its exit frees the slot). Once the old one left by itself (a crash),
+        the replacement simply fills its slot: no extra worker then."""
+        new, old = self.new, self.old
+        return (
+            new is not None
+            and new.state in (S.BOOTING, S.SERVING, S.KILLED)
+            and old is not None
+            and old.state is S.SERVING
+        )
 
     # -- the reconciling step ------------------------------------------------------------
     def maintain(self, now: float) -> None:
