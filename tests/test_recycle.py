@@ -167,3 +167,38 @@ def test_the_options_reach_the_runtime_from_the_command_line_and_pyproject(
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     result = run_cli("start", "--max-worker-memory=-1", str(app), env=env)
     assert result.returncode == 2 and "--max-worker-memory" in result.stderr, result.stderr
+
+
+@pytest.mark.timeout(90)
+def test_a_due_worker_whose_replacement_cannot_fork_keeps_serving(
+    tmp_path: Path, title: str, port: int
+) -> None:
+    """Forks fail (a pids cgroup at its limit, as in a container; skipped where none can be
+    made): the due workers keep serving, the master says why, and once forks work again
+    they are recycled."""
+    from tests.helpers import FIXTURES, Cluster
+    from tests.reliability.faults import ForkLimit
+
+    limit: ForkLimit | None = None
+    options = {"max_requests": 20, "worker_timeout": 1000}
+    cluster = Cluster(FIXTURES / "runtime" / "chaos", title, port, workers=2, **options)
+    try:
+        with cluster, Load(port, threads=2, limit=60) as load:
+            before = {p.pid for p in cluster.processes()["app"]}
+            limit = ForkLimit("pids_cgroup", cluster.pid, port)
+            limit.block()
+            wait_until(lambda: "cannot recycle" in cluster.output()[0], timeout=15)
+            time.sleep(1.5)  # more attempts, backing off
+            assert {p.pid for p in cluster.processes()["app"]} == before
+            served_meanwhile = load.ok
+            limit.allow()
+            wait_until(lambda: not before & {p.pid for p in cluster.processes()["app"]}, 30)
+            out = cluster.output()[0]
+    finally:
+        if limit is not None:
+            limit.close()
+    attempts = out.count("cannot recycle")
+    print(f"fork failing: {attempts} failed recycling attempts logged, {dict(load.counts)}")
+    assert load.failed == 0 and served_meanwhile > 20, load.counts
+    assert "could not fork its replacement; it keeps serving, next try in" in out
+    assert 2 <= attempts <= 6, out  # retried with back-off, not on every loop pass
