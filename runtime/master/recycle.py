@@ -123,14 +123,14 @@ class Recycler:
             old.change_state(S.LEAVING)  # stop accepting, drain, exit; not replaced
             old.signal(signal.SIGTERM)
 
-    def begin(self, old: ChildHandle, why: str) -> None:
+    def begin(self, old: ChildHandle, cause: str, why: str) -> None:
         self.state.log.info("recycling %s: %s", old.label, why)
         newest = self.children.newest
         if not self.ops.fork_app(old.id) or self.children.newest is newest:
             self.failed(old, "could not fork its replacement")
             return
         self.old, self.new = old, self.children.newest
-        self.cause = BY_MEMORY if why.startswith("memory") else BY_REQUESTS
+        self.cause = cause
 
     def cancel(self, why: str) -> None:
         new, self.new, self.old = self.new, None, None
@@ -158,31 +158,33 @@ class Recycler:
         )
 
     # -- who is due ----------------------------------------------------------------------
-    def next_due(self) -> tuple[ChildHandle, str] | None:
+    def next_due(self) -> tuple[ChildHandle, str, str] | None:
+        """The oldest serving worker that is due, with its cause and why (one line)."""
         alive = {h.pid for h in self.children.apps()}
         for pid in set(self.limits) - alive:
             del self.limits[pid]
         for pid in set(self.rss_seen) - alive:
             del self.rss_seen[pid]
         for handle in sorted(self.children.serving(), key=lambda h: h.spawned_at):
-            why = self.due(handle)
-            if why is not None:
-                return handle, why
+            due = self.due(handle)
+            if due is not None:
+                return handle, *due
         return None
 
-    def due(self, handle: ChildHandle) -> str | None:
-        """Why `handle` should be recycled now (one line), or None."""
+    def due(self, handle: ChildHandle) -> tuple[str, str] | None:
+        """(cause, why in one line) when `handle` should be recycled now, else None."""
         o = self.state.options
         stats = handle.stats or {}
         if o.max_requests:
             limit = self.limit_of(handle)
             served = stats.get("requests")
             if isinstance(served, int) and served >= limit:
-                return f"requests: served {served} of its limit {limit}"
+                return BY_REQUESTS, f"requests: served {served} of its limit {limit}"
         if o.max_worker_memory:
             rss = self.rss_of(handle)
             if rss is not None and rss > o.max_worker_memory * MIB:
-                return f"memory: {rss / MIB:.0f} MiB > --max-worker-memory {o.max_worker_memory}"
+                why = f"memory: {rss / MIB:.0f} MiB > --max-worker-memory {o.max_worker_memory}"
+                return BY_MEMORY, why
         return None
 
     def limit_of(self, handle: ChildHandle) -> int:
