@@ -96,8 +96,13 @@ def test_max_requests_recycles_under_wrk_without_a_failure_or_a_dip(
     first = {row["pid"] for row in app_rows(title, env)}
     with Sampler(title) as sampler:
         got = wrk(port, 10)
-        wait_until(lambda: all(r["state"] == "serving" for r in app_rows(title, env)), 20)
-    rows = app_rows(title, env)
+
+        def settled() -> list[dict[str, Any]] | None:
+            """A recycling begun by the last requests has finished."""
+            rows = app_rows(title, env)
+            return rows if len(rows) == 2 and all(r["state"] == "serving" for r in rows) else None
+
+        rows = wait_until(settled, 20)
     print(f"requests: wrk {got}, {sampler.figures(rows)}")
     assert got["failed"] == 0, got
     assert got["done"] > 3000, got
