@@ -78,6 +78,13 @@ def app_rows(title: str, env: dict[str, str]) -> list[dict[str, Any]]:
     return [p for p in status_json(title, env)["processes"] if p["role"] == "app"]
 
 
+def settled(title: str, env: dict[str, str]) -> list[dict[str, Any]] | None:
+    """The app rows once no recycling is under way (one may begin with the last
+    requests of a load), else None."""
+    rows = app_rows(title, env)
+    return rows if len(rows) == 2 and all(r["state"] == "serving" for r in rows) else None
+
+
 def recycled(rows: list[dict[str, Any]]) -> int:
     return sum(row["restarts"] or 0 for row in rows)
 
@@ -96,13 +103,7 @@ def test_max_requests_recycles_under_wrk_without_a_failure_or_a_dip(
     first = {row["pid"] for row in app_rows(title, env)}
     with Sampler(title) as sampler:
         got = wrk(port, 10)
-
-        def settled() -> list[dict[str, Any]] | None:
-            """A recycling begun by the last requests has finished."""
-            rows = app_rows(title, env)
-            return rows if len(rows) == 2 and all(r["state"] == "serving" for r in rows) else None
-
-        rows = wait_until(settled, 20)
+        rows = wait_until(lambda: settled(title, env), 20)
     print(f"requests: wrk {got}, {sampler.figures(rows)}")
     assert got["failed"] == 0, got
     assert got["done"] > 3000, got
@@ -145,7 +146,7 @@ def test_max_worker_memory_recycles_a_growing_worker_without_a_failure_or_a_dip(
             time.sleep(1)
         wait_until(both_recycled, 20, interval=0.5)
         time.sleep(2)  # and a little after: the replacements serve the load
-    rows = app_rows(title, env)
+        rows = wait_until(lambda: settled(title, env), 20)
     print(f"memory: {dict(load.counts)}, {sampler.figures(rows)}")
     assert load.failed == 0 and load.ok > 100, (load.counts, load.errors[:3])
     assert sampler.samples > 10 and sampler.fewest == 2, (sampler.fewest, sampler.samples)
