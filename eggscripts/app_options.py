@@ -157,12 +157,14 @@ HTTP_SPECS: tuple[OptionSpec, ...] = (
 )  # fmt: skip
 
 
-def runtime_options(values: Mapping[str, Any]) -> dict[str, Any]:
+def runtime_options(
+    values: Mapping[str, Any], specs: tuple[OptionSpec, ...] = (*APP_SPECS, *HTTP_SPECS)
+) -> dict[str, Any]:
     """The runtime JSON keys for these options (same names). Values equal to the default
     (which is the runtime's too) are left out, so the JSON stays as short as the command
     line that produced it."""
     return {
         spec.name: values[spec.name]
-        for spec in (*APP_SPECS, *HTTP_SPECS)
+        for spec in specs
         if values.get(spec.name) is not None and values[spec.name] != spec.default
     }

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from eggscripts import app_options
 from eggscripts.errors import EggScriptsError
+from eggscripts.recycle_options import RECYCLE_SPECS
 
 RUNTIME_MODULE = "runtime.start_cluster"
 # In daemon mode `start` owns --timeout (its message, its cleanup); the master's own startup
@@ -72,6 +73,7 @@ def make_plan(
         "log_format": values["log_format"],
         "control_path": control,
         **app_options.runtime_options(values),
+        **app_options.runtime_options(values, RECYCLE_SPECS),
     }
     if values["health_port"] is not None:
         options["health_host"], options["health_port"] = values["health_port"]

@@ -24,6 +24,7 @@ from eggscripts.app_options import APP_SPECS, HTTP_SPECS
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
 from eggscripts.errors import PREFIX, ConfigError
 from eggscripts.option_spec import OptionSpec
+from eggscripts.recycle_options import RECYCLE_SPECS
 from eggscripts.types import (
     HostPortType,
     ModuleOrPathType,
@@ -200,7 +201,7 @@ LOG_FORMAT = OptionSpec(
 START: tuple[OptionSpec, ...] = (
     TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
     IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
-    SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT,
+    SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT, *RECYCLE_SPECS,
     *APP_SPECS, *HTTP_SPECS,
 )  # fmt: skip
 

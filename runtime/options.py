@@ -71,6 +71,12 @@ class ClusterOptions:
     # An app worker whose event loop sends no heartbeat for this long (ms) is killed and
     # replaced (gunicorn's worker timeout); 0 turns the watch off; None: `heartbeat_timeout`.
     worker_timeout: int | None = None
+    # Recycling (runtime/master/recycle.py): replace an app worker once it served
+    # max_requests + randint(0, max_requests_jitter) requests, or once its RSS exceeds
+    # max_worker_memory MiB; 0 turns each off.
+    max_requests: int = 0
+    max_requests_jitter: int = 0
+    max_worker_memory: int = 0
     # Account the agent and app workers switch to after fork/spawn (runtime/privileges.py).
     user: str | None = None
     group: str | None = None
@@ -211,7 +217,10 @@ class ClusterOptions:
         self.validate_production()
 
     def validate_production(self) -> None:
-        for name in ("shutdown_delay", "grace_period"):
+        for name in (
+            "shutdown_delay", "grace_period", "max_requests", "max_requests_jitter",
+            "max_worker_memory",
+        ):  # fmt: skip
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise OptionsError(f"{name} must be an integer >= 0, got {value!r}")

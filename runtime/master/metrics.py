@@ -28,7 +28,6 @@ Metric names (all `eggscripts_`-prefixed; `worker` is the stable worker id, `rol
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -97,17 +96,6 @@ class ClusterSnapshot:
 
 
 Snapshot = Callable[[], ClusterSnapshot]
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_bytes(pid: int) -> int | None:
-    """Resident memory of a child from /proc/<pid>/statm: one read, no psutil import in
-    the master, None when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 class SnapshotCollector(Collector):

@@ -23,6 +23,7 @@ from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
 from runtime.master.kinds import Refork
 from runtime.master.ops import MasterOps
+from runtime.master.recycle import Recycler
 from runtime.master.refork import ReforkPolicy
 from runtime.master.shutdown import stop
 from runtime.master.states import ASKED_TO_LEAVE, IN_POOL, ChildState
@@ -51,12 +52,15 @@ class Pool:
         self.agent_not_before = 0.0
         self.apps_given_up = 0  # slots the refork policy refused to fill again
         self.agent_given_up = False
+        self.recycler = Recycler(state, ops, children, timers)
 
     # -- what is wanted ------------------------------------------------------------------
     def wanted_apps(self) -> int:
-        """`target_workers`, less the slots given up, plus the reload's extra worker."""
+        """`target_workers`, less the slots given up, plus the extra worker of a reload or
+        of a recycling (runtime/master/recycle.py)."""
         reload = self.state.reload
         surge = 1 if reload is not None and reload.surging() else 0
+        surge += 1 if self.recycler.surging() else 0
         return max(0, self.state.target_workers - self.apps_given_up) + surge
 
     def maintain(self) -> None:
@@ -67,6 +71,7 @@ class Pool:
         self.kill_overdue(now)
         self.keep_agent(now)
         self.keep_apps(now)
+        self.recycler.maintain(now)
 
     def kill_overdue(self, now: float) -> None:
         """A child booting past the startup timeout is killed (a reload's canary fails its
@@ -176,6 +181,8 @@ class Pool:
                 self.ops.send_pids()
         elif s.reload is not None and s.reload.boot_failed(handle, how):
             s.log.error("%s died before it started (%s)", handle.label, how)
+        elif self.recycler.boot_failed(handle, how):
+            pass  # logged; the worker it was to replace keeps serving
         elif s.phase.starting:
             if handle.startup_error is None:  # else its own message failed the start
                 text = f"{handle.what} exited before it started ({how})"

@@ -23,12 +23,13 @@ from runtime.exitcodes import ExitCode
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
-from runtime.master.metrics import WorkerSample, rss_bytes
+from runtime.master.metrics import WorkerSample
 from runtime.master.ops import MasterOps
 from runtime.master.orphans import Orphans
 from runtime.master.states import ASKED_TO_LEAVE, ChildState, Phase
 from runtime.master.supervision import Supervision
 from runtime.master.timers import Timer, Timers
+from runtime.rss import rss_bytes
 
 
 class Production:

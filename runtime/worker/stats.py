@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from runtime.rss import rss_bytes
+
 
 def sample(server: Any, pool: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
     """`{"requests", "in_flight", "connections"}` of a uvicorn Server (zeros before it
     started): read from uvicorn's own state, so serving a request costs nothing extra.
     A WSGI app adds its thread pool's `occupancy()` (`threads`, `threads_busy`, `queued`,
-    `saturated`: runtime/apptarget/wsgi.py)."""
+    `saturated`: runtime/apptarget/wsgi.py). Plus `rss` (bytes) where the kernel tells it
+    for one read: `--max-worker-memory` (runtime/master/recycle.py) judges it; without it
+    the master asks psutil."""
     state = getattr(server, "server_state", None)
     if state is None:
         out: dict[str, Any] = {"requests": 0, "in_flight": 0, "connections": 0}
@@ -29,4 +33,7 @@ def sample(server: Any, pool: Callable[[], dict[str, Any]] | None = None) -> dic
         }
     if pool is not None:
         out.update(pool())
+    size = rss_bytes()
+    if size is not None:
+        out["rss"] = size
     return out
