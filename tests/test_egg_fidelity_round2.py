@@ -1,0 +1,148 @@
+"""egg fidelity, round two (issue 20): loader, router and helper cases translated by hand
+from egg-core's own tests (test/egg.test.ts, test/loader/*). Each test names the issue
+item it pins down and the egg case it translates."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from runtime.loader import BootInfo, create_app
+from tests.cli_helpers import make_app
+from tests.fixtures.apptree import boot, boot_error, write_tree
+from tests.helpers import Cluster
+
+# ---- 1: a failed boot still completes the lifecycle -----------------------------------------
+
+BOOT_LOG = """
+class Boot:
+    def __init__(self, app):
+        self.app = app
+        app.boot_log = []
+
+    def config_did_load(self):
+        self.app.boot_log.append("config_did_load")
+
+    async def did_load(self):
+        {did_load}
+        self.app.boot_log.append("did_load")
+
+    async def will_ready(self):
+        {will_ready}
+        self.app.boot_log.append("will_ready")
+
+    async def did_ready(self, err=None):
+        self.app.boot_log.append(f"did_ready {{type(err).__name__}}: {{err}}")
+
+    async def before_close(self):
+        self.app.boot_log.append("before_close")
+"""
+
+
+def failed_boot(tmp_path: Path, **raises: str) -> tuple[object, str]:
+    hooks = {h: raises.get(h, "pass") for h in ("did_load", "will_ready")}
+    write_tree(tmp_path, {"app.py": BOOT_LOG.format(**hooks)})
+    app = create_app(BootInfo(base_dir=str(tmp_path), env="unittest"))
+    with pytest.raises(Exception) as caught:
+        asyncio.run(app.boot())
+    return app, str(caught.value)
+
+
+def test_1_did_load_failed_calls_did_ready_with_the_error_then_before_close(tmp_path):
+    """egg.test.ts 'boot: didLoad failed: should throw error'."""
+    app, message = failed_boot(tmp_path, did_load="raise RuntimeError('didLoad error')")
+    assert "didLoad error" in message
+    assert app.boot_log == [  # type: ignore[attr-defined]
+        "config_did_load",
+        "did_ready RuntimeError: didLoad error",
+        "before_close",
+    ]
+
+
+def test_1_will_ready_failed_calls_did_ready_with_the_error_then_before_close(tmp_path):
+    """egg.test.ts 'boot: willReady failed: should throw error'."""
+    app, message = failed_boot(tmp_path, will_ready="raise RuntimeError('willReady error')")
+    assert "willReady error" in message
+    assert app.boot_log == [  # type: ignore[attr-defined]
+        "config_did_load",
+        "did_load",
+        "did_ready RuntimeError: willReady error",
+        "before_close",
+    ]
+
+
+def test_1_config_did_load_failed_skips_did_ready(tmp_path):
+    """egg.test.ts 'boot: configDidLoad failed': the boot log stays empty."""
+    write_tree(
+        tmp_path,
+        {
+            "app.py": BOOT_LOG.format(did_load="pass", will_ready="pass").replace(
+                'self.app.boot_log.append("config_did_load")', "raise ValueError('cdl')"
+            )
+        },
+    )
+    app = create_app(BootInfo(base_dir=str(tmp_path), env="unittest"))
+    with pytest.raises(Exception, match="cdl"):
+        asyncio.run(app.boot())
+    assert app.boot_log == ["before_close"]  # type: ignore[attr-defined]
+
+
+def test_1_successful_boot_passes_no_error_and_old_style_did_ready_still_runs(tmp_path):
+    """egg.test.ts 'boot: should load boot' (didReady gets no error); a `did_ready(self)`
+    without the parameter is called either way."""
+    write_tree(
+        tmp_path,
+        {
+            "app.py": BOOT_LOG.format(did_load="pass", will_ready="pass"),
+            "config/plugin.py": 'plugin = {"p": {"path": "p"}}',
+            "p/app.py": """
+                class Boot:
+                    def __init__(self, app):
+                        self.app = app
+
+                    def did_ready(self):
+                        self.app.plain_did_ready = True
+            """,
+        },
+    )
+    app = boot(tmp_path)
+    assert app.boot_log[-1] == "did_ready NoneType: None"
+    assert app.plain_did_ready is True
+
+
+LIFECYCLE_FILE_BOOT = """
+import os
+
+
+class Boot:
+    def __init__(self, app):
+        self.app = app
+
+    def _log(self, line):
+        with open(os.path.join(self.app.base_dir, "lifecycle.txt"), "a") as fh:
+            fh.write(f"{os.getpid()} {line}\\n")
+
+    def {hook}(self):
+        raise RuntimeError("{hook} error")
+
+    def did_ready(self, err=None):
+        self._log(f"did_ready {err}")
+
+    def before_close(self):
+        self._log("before_close")
+"""
+
+
+@pytest.mark.parametrize("hook", ["did_load", "will_ready"])
+def test_1_failed_boot_in_a_real_worker_calls_did_ready_err_then_before_close(
+    tmp_path: Path, title: str, port: int, hook: str
+) -> None:
+    app = make_app(tmp_path / "lifecycle-app")
+    write_tree(app, {"app.py": LIFECYCLE_FILE_BOOT.replace("{hook}", hook)})
+    code, _, err = Cluster(app, title, port, workers=1).start(wait=False).wait(timeout=30)
+    assert code != 0 and f"Boot.{hook}" in err, err
+    lines = [line.split(" ", 1) for line in (app / "lifecycle.txt").read_text().splitlines()]
+    assert [text for _, text in lines] == [f"did_ready {hook} error", "before_close"]
+    assert len({pid for pid, _ in lines}) == 1  # both in the worker that failed
