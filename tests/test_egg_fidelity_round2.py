@@ -12,7 +12,8 @@ import pytest
 from runtime.loader import BootInfo, create_app
 from tests.cli_helpers import make_app
 from tests.fixtures.apptree import boot, boot_error, write_tree
-from tests.helpers import Cluster
+from tests.fixtures.serve_thread import ThreadServer
+from tests.helpers import Cluster, free_port, request
 
 # ---- 1: a failed boot still completes the lifecycle -----------------------------------------
 
@@ -146,3 +147,91 @@ def test_1_failed_boot_in_a_real_worker_calls_did_ready_err_then_before_close(
     lines = [line.split(" ", 1) for line in (app / "lifecycle.txt").read_text().splitlines()]
     assert [text for _, text in lines] == [f"did_ready {hook} error", "before_close"]
     assert len({pid for pid, _ in lines}) == 1  # both in the worker that failed
+
+
+# ---- 2: controllers as plain objects (egg's "controller is object") ------------------------
+
+OBJECT_CONTROLLER = """
+from types import SimpleNamespace
+
+
+def helper(ctx):  # a plain def at module level is a helper, not a handler
+    ctx.body = "done"
+
+
+async def call_async_function(ctx):
+    ctx.body = await ctx.service.home.info()
+
+
+sub_object = {
+    "call_plain_function": helper,
+    "call_function": call_async_function,
+    "sub_sub_object": SimpleNamespace(call_function=lambda ctx: setattr(ctx, "body", "deep")),
+    "nofunction": "done",
+}
+
+resource_object = SimpleNamespace(
+    index=lambda ctx: setattr(ctx, "body", "index"),
+    create=lambda ctx: setattr(ctx, "body", "create"),
+)
+
+NOT_A_CONTROLLER = {"limit": 5}
+"""
+
+OBJECT_ROUTER = """
+def router(app):
+    app.router.get("/object-function", "object.sub_object.call_plain_function")
+    app.router.get("/object-async-function", "object.call_async_function")
+    app.router.get("/subObject-function", "object.sub_object.call_function")
+    deep = app.controller.object.sub_object.sub_sub_object
+    app.router.get("/subSubObject-function", deep.call_function)
+    app.router.resources("/resources-object", app.controller.object.resource_object)
+"""
+
+
+@pytest.fixture(scope="module")
+def object_server(tmp_path_factory):
+    root = write_tree(
+        tmp_path_factory.mktemp("objects"),
+        {
+            "app/controller/object.py": OBJECT_CONTROLLER,
+            "app/service/home.py": "from runtime import Service\n\n\nclass Home(Service):\n"
+            "    async def info(self):\n        return 'done async'\n",
+            "app/router.py": OBJECT_ROUTER,
+        },
+    )
+    srv = ThreadServer(str(root), free_port()).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/object-function", "done"),  # 'should define method which is function'
+        ("/object-async-function", "done async"),  # '... which is async function'
+        ("/subObject-function", "done async"),  # 'should define method on subObject'
+        ("/subSubObject-function", "deep"),  # '... on subObject.subSubObject'
+    ],
+)
+def test_2_controller_is_object_routes(object_server, path, body):
+    """load_controller.test.ts 'when controller is object'."""
+    assert request(object_server.port, path).text == body
+
+
+def test_2_controller_object_skips_what_is_not_a_function(object_server):
+    """'should not load properties that are not function'."""
+    controller = object_server.app.controller.object
+    assert not hasattr(controller.sub_object, "nofunction")
+    assert not hasattr(controller, "NOT_A_CONTROLLER")
+    assert not hasattr(controller, "helper")
+    with pytest.raises(AttributeError, match=r"app.controller.object has no 'missing' \(it has"):
+        controller.missing  # noqa: B018 - the message names what there is
+
+
+def test_2_controller_object_matches_resources(object_server):
+    """'should match app.resources'."""
+    port = object_server.port
+    assert request(port, "/resources-object").text == "index"
+    assert request(port, "/resources-object", method="POST").text == "create"
+    assert request(port, "/resources-object/1", method="POST").status == 404
