@@ -5,10 +5,13 @@ item it pins down and the egg case it translates."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from runtime.http.router import Router
 from runtime.loader import BootInfo, create_app
 from tests.cli_helpers import make_app
 from tests.fixtures.apptree import boot, boot_error, write_tree
@@ -235,3 +238,84 @@ def test_2_controller_object_matches_resources(object_server):
     assert request(port, "/resources-object").text == "index"
     assert request(port, "/resources-object", method="POST").text == "create"
     assert request(port, "/resources-object/1", method="POST").status == 404
+
+
+# ---- 3: router.url() with missing parameters or an unknown name -----------------------------
+
+
+def egg_router_app() -> Router:
+    """egg-core's test/fixtures/router-app routes that `router.url` is asked about."""
+    router = Router(app=None)
+
+    def handler(ctx: object) -> None:
+        return None
+
+    router.resources(
+        "posts", "/posts", SimpleNamespace(index=handler, new=handler, show=handler, edit=handler)
+    )
+    router.resources(
+        "members", "/members", SimpleNamespace(index=handler, new=handler, show=handler)
+    )
+    router.get("/params/:a/:b", handler, name="params")
+    router.get(re.compile(r"^/packages/(?P<name>.*)$"), handler, name="packages")
+    return router
+
+
+def test_3_router_url_should_work():
+    """utils/router.test.ts 'router.url: should work' (the names are the Python spelling)."""
+    router = egg_router_app()
+    assert router.url("posts") == "/posts"
+    assert router.url("members") == "/members"
+    assert router.url("post", id=1) == "/posts/1"
+    assert router.url("member", id=1) == "/members/1"
+    assert router.url("new_post") == "/posts/new"
+    assert router.url("new_member") == "/members/new"
+    assert router.url("edit_post", id=1) == "/posts/1/edit"
+    assert router.url("params", a=1, b=2) == "/params/1/2"
+    # no match params
+    assert router.url("edit_post") == "/posts/:id/edit"
+    assert router.url("params", a=1) == "/params/1/:b"
+    assert router.url("noname") == ""
+
+
+def test_3_router_url_with_unknown_params():
+    """'router.url: should work with unknow params'."""
+    router = egg_router_app()
+    assert router.url("posts", name="foo", page=2) == "/posts?name=foo&page=2"
+    assert router.url("posts", name="foo&?", page=2) == "/posts?name=foo%26%3F&page=2"
+    assert router.url("edit_post", id=10, page=2) == "/posts/10/edit?page=2"
+    assert router.url("edit_post", i=2, id=10) == "/posts/10/edit?i=2"
+
+
+def test_3_router_url_should_not_support_regular_url():
+    """'router.url: should not support regular url' (egg asserts; so do we)."""
+    with pytest.raises(ValueError, match="is a regex"):
+        egg_router_app().url("packages", name="urllib")
+
+
+HELPER_ROUTER = """
+async def links(ctx):
+    ctx.body = "|".join([
+        ctx.helper.path_for("edit_post"),
+        ctx.helper.path_for("edit_post", id=3),
+        ctx.helper.path_for("typo"),
+        ctx.helper.url_for("edit_post", page=2),
+    ])
+
+
+def router(app):
+    app.router.get("/posts/:id/edit", links, name="edit_post")
+    app.router.get("/links", links)
+"""
+
+
+def test_3_helper_path_for_never_answers_500(tmp_path):
+    """'router.pathFor' through the template helper, over real HTTP."""
+    write_tree(tmp_path, {"app/router.py": HELPER_ROUTER})
+    srv = ThreadServer(str(tmp_path), free_port()).start()
+    try:
+        resp = request(srv.port, "/links")
+    finally:
+        srv.stop()
+    assert resp.status == 200
+    assert resp.text == "/posts/:id/edit|/posts/3/edit||/posts/:id/edit?page=2"
