@@ -319,3 +319,170 @@ def test_3_helper_path_for_never_answers_500(tmp_path):
         srv.stop()
     assert resp.status == 200
     assert resp.text == "/posts/:id/edit|/posts/3/edit||/posts/:id/edit?page=2"
+
+
+# ---- 4: plugin warnings --------------------------------------------------------------------
+
+
+def plugin_messages(caplog: pytest.LogCaptureFixture, level: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == level and "plugin" in r.msg]
+
+
+def test_4_app_repointing_a_framework_plugin_warns_once_naming_both(tmp_path, caplog):
+    """load_plugin.test.ts 'should warn when redefine plugin' (load-plugin-config-override):
+    the framework's `zzz` is pointed by the app at its own copy."""
+    fw_file = tmp_path / "egg/config/plugin.py"
+    app_file = tmp_path / "app/config/plugin.py"
+    write_tree(
+        tmp_path,
+        {
+            "egg/config/plugin.py": 'plugin = {"zzz": {"path": "plugins/zzz"}}',
+            "egg/plugins/zzz/plugin.yaml": "name: zzz\n",
+            "app/config/plugin.py": 'plugin = {"zzz": {"enable": True, "path": "plugins/zzz"}}',
+            "app/config/plugin.unittest.py": 'plugin = {"zzz": {"path": "plugins/zzz"}}',
+            "app/plugins/zzz/plugin.yaml": "name: zzz\n",
+        },
+    )
+    with caplog.at_level("INFO", logger="eggscripts.app"):
+        app = boot(tmp_path / "app", framework=str(tmp_path / "egg"))
+    assert app.plugins["zzz"].path == str(tmp_path / "app/plugins/zzz")
+    (warning,) = plugin_messages(caplog, "WARNING")
+    assert warning == (
+        f"plugin 'zzz' is defined in {fw_file} ({tmp_path}/egg/plugins/zzz) and pointed to "
+        f"{tmp_path}/app/plugins/zzz by {app_file}; using {tmp_path}/app/plugins/zzz"
+    )
+
+
+@pytest.mark.parametrize(
+    "spec", ['{"package": "eggplug_pkg"}', '{"enable": True, "package": "eggplug_pkg"}', "True"]
+)
+def test_4_redefining_a_framework_plugin_with_the_same_settings_is_quiet(tmp_path, caplog, spec):
+    """load_plugin.test.ts 'should warn when redefine plugin' (redefine-plugin: the app
+    names the framework's `package` plugin again) and 'should not warn when not redefine
+    plugin'."""
+    write_tree(
+        tmp_path,
+        {
+            "egg/config/plugin.py": 'plugin = {"package": {"package": "eggplug_pkg"}}',
+            "site/eggplug_pkg/__init__.py": "",
+            "site/eggplug_pkg/plugin.yaml": "name: package\n",
+            "app/config/plugin.py": f'plugin = {{"package": {spec}}}',
+        },
+    )
+    import sys
+
+    sys.path.insert(0, str(tmp_path / "site"))
+    try:
+        with caplog.at_level("INFO", logger="eggscripts.app"):
+            app = boot(tmp_path / "app", framework=str(tmp_path / "egg"))
+    finally:
+        sys.path.remove(str(tmp_path / "site"))
+        sys.modules.pop("eggplug_pkg", None)
+    assert list(app.plugins) == ["package"]
+    assert plugin_messages(caplog, "WARNING") == []
+
+
+def test_4_implicitly_enabled_plugins_name_who_requires_them(tmp_path, caplog):
+    """load_plugin.test.ts 'should log when enable plugin implicitly' (plugin-framework):
+    eagleeye, configclient and diamond are required by hsfclient."""
+    files = {
+        "egg/config/plugin.py": """
+            plugin = {
+                "hsfclient": {"path": "plugins/hsfclient", "enable": False},
+                "eagleeye": {"path": "plugins/eagleeye", "enable": False},
+                "configclient": {"path": "plugins/configclient", "enable": False},
+                "diamond": {"path": "plugins/diamond", "enable": False},
+            }
+        """,
+        "egg/plugins/hsfclient/plugin.yaml": "dependencies: [eagleeye, configclient, diamond]\n",
+        "app/config/plugin.py": "plugin = {'hsfclient': True}",
+    }
+    for name in ("eagleeye", "configclient", "diamond"):
+        files[f"egg/plugins/{name}/plugin.yaml"] = f"name: {name}\n"
+    write_tree(tmp_path, files)
+    with caplog.at_level("INFO", logger="eggscripts.app"):
+        app = boot(tmp_path / "app", framework=str(tmp_path / "egg"))
+    assert all(p.enable for p in app.plugins.values())
+    assert plugin_messages(caplog, "INFO") == [
+        f"plugin {name!r} enabled implicitly: required by [hsfclient]"
+        for name in ("eagleeye", "configclient", "diamond")
+    ]
+
+
+# ---- 7: names egg-core's file loader refuses or skips -------------------------------------
+
+SERVICE = "from runtime import Service\n\n\nclass S(Service):\n    pass\n"
+HANDLER = "async def index(ctx):\n    pass\n"
+MIDDLEWARE = (
+    "def middleware(options, app):\n    async def mw(ctx, next):\n        await next()\n\n"
+    "    return mw\n"
+)
+
+
+def test_7_should_load_files(tmp_path):
+    """file_loader.test.ts 'should load files' (load_dirs/services), Python spelling:
+    `foo_bar_hello`, `hyphen-dir` -> `hyphen_dir`, `underscore_dir` (an underscore inside a
+    name is fine), `userProfile`; a directory named like a file and Python's own
+    `__init__.py`/`__pycache__` and hidden names are skipped."""
+    write_tree(
+        tmp_path,
+        {
+            f"app/service/{rel}": SERVICE
+            for rel in (
+                "dir/abc.py",
+                "dir/service.py",
+                "foo.py",
+                "foo_bar_hello.py",
+                "foo_service.py",
+                "hyphen-dir/a.py",
+                "underscore_dir/a.py",
+                "userProfile.py",
+            )
+        }
+        | {
+            "app/service/bar.py/aaa": "not python",
+            "app/service/tmp": "not python",
+            "app/service/__init__.py": "raise SystemExit('never loaded')",
+            "app/service/__pycache__/foo.cpython-311.py": "raise SystemExit('never loaded')",
+            "app/service/.hidden/x.py": "raise SystemExit('never loaded')",
+        },
+    )
+    services = boot(tmp_path).services
+    assert set(services) == {
+        "dir",
+        "foo",
+        "foo_bar_hello",
+        "foo_service",
+        "hyphen_dir",
+        "underscore_dir",
+        "userProfile",
+    }
+    assert set(services["dir"]) == {"abc", "service"}
+    assert set(services["hyphen_dir"]) == set(services["underscore_dir"]) == {"a"}
+
+
+REFUSED = [
+    ("dot.dir/a.py", "dot.dir"),  # 'should throw when directory contains dot'
+    ("_underscore/a.py", "_underscore"),  # 'should throw when directory contains underscore'
+    ("dir/_a.py", "_a"),  # ... underscore-file-in-dir
+    ("_private.py", "_private"),  # 'should throw when file starts with underscore'
+    ("2fa.py", "2fa"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "rel", "bad"),
+    [
+        (kind, rel, bad)
+        for kind in ("service", "controller", "middleware")
+        for rel, bad in REFUSED
+        if kind != "middleware" or "/" not in rel  # app/middleware/<name>.py is flat
+    ],
+)
+def test_7_names_egg_refuses_fail_the_start_naming_the_path(tmp_path, kind, rel, bad):
+    """file_loader.test.ts: `<name> is not match 'a-z0-9_-' in <path>`."""
+    body = {"service": SERVICE, "controller": HANDLER, "middleware": MIDDLEWARE}[kind]
+    write_tree(tmp_path, {f"app/{kind}/{rel}": body})
+    message = boot_error(tmp_path)
+    assert f"{bad!r} cannot be loaded: a file or directory name here must start" in message
+    assert str(tmp_path / "app" / kind) in message
