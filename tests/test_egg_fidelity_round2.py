@@ -54,25 +54,21 @@ def failed_boot(tmp_path: Path, **raises: str) -> tuple[object, str]:
     return app, str(caught.value)
 
 
-def test_1_did_load_failed_calls_did_ready_with_the_error_then_before_close(tmp_path):
-    """egg.test.ts 'boot: didLoad failed: should throw error'."""
-    app, message = failed_boot(tmp_path, did_load="raise RuntimeError('didLoad error')")
-    assert "didLoad error" in message
+@pytest.mark.parametrize(
+    ("hook", "before"),
+    [
+        ("did_load", ["config_did_load"]),  # egg.test.ts 'boot: didLoad failed'
+        ("will_ready", ["config_did_load", "did_load"]),  # 'boot: willReady failed'
+    ],
+)
+def test_1_failed_hook_calls_did_ready_with_the_error_then_before_close(tmp_path, hook, before):
+    """egg.test.ts 'boot: didLoad failed / willReady failed: should throw error'."""
+    error = "didLoad error" if hook == "did_load" else "willReady error"
+    app, message = failed_boot(tmp_path, **{hook: f"raise RuntimeError({error!r})"})
+    assert error in message
     assert app.boot_log == [  # type: ignore[attr-defined]
-        "config_did_load",
-        "did_ready RuntimeError: didLoad error",
-        "before_close",
-    ]
-
-
-def test_1_will_ready_failed_calls_did_ready_with_the_error_then_before_close(tmp_path):
-    """egg.test.ts 'boot: willReady failed: should throw error'."""
-    app, message = failed_boot(tmp_path, will_ready="raise RuntimeError('willReady error')")
-    assert "willReady error" in message
-    assert app.boot_log == [  # type: ignore[attr-defined]
-        "config_did_load",
-        "did_load",
-        "did_ready RuntimeError: willReady error",
+        *before,
+        f"did_ready RuntimeError: {error}",
         "before_close",
     ]
 
