@@ -482,3 +482,93 @@ def test_7_names_egg_refuses_fail_the_start_naming_the_path(tmp_path, kind, rel,
     message = boot_error(tmp_path)
     assert f"{bad!r} cannot be loaded: a file or directory name here must start" in message
     assert str(tmp_path / "app" / kind) in message
+
+
+# ---- 8: framework paths --------------------------------------------------------------------
+
+
+def framework_paths(app: object) -> list[str]:
+    return [unit.path for unit in app.frameworks]  # type: ignore[attr-defined]
+
+
+def test_8_should_get_from_framework_using_symbol(tmp_path):
+    """get_framework_paths.test.ts 'should get from framework using symbol': the framework
+    names its parent relative to itself (`require('framework2')` from its own directory)."""
+    write_tree(
+        tmp_path,
+        {
+            "framework-symbol/pyproject.toml": "[tool.eggscripts]\n"
+            'framework = "./node_modules/framework2"\n',
+            "framework-symbol/config/config.default.py": "config = {'framework1': 'framework1'}",
+            "framework-symbol/node_modules/framework2/config/config.default.py": "config = "
+            "{'framework2': 'framework2'}",
+            "eggpath/pyproject.toml": '[tool.eggscripts]\nframework = "../framework-symbol"\n',
+        },
+    )
+    app = boot(tmp_path / "eggpath")
+    assert framework_paths(app) == [
+        str(tmp_path / "framework-symbol/node_modules/framework2"),
+        str(tmp_path / "framework-symbol"),
+    ]
+    assert app.config["framework1"] == "framework1"
+    assert app.config["framework2"] == "framework2"
+
+
+def test_8_a_framework_inside_the_app_does_not_read_the_app_pyproject(tmp_path):
+    """`framework = "./fw"`: the app's pyproject.toml is the app's, not the framework's
+    (it used to fail with `framework chain loops: ./fw -> ./fw`)."""
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": '[project]\nname = "shop"\n\n[tool.eggscripts]\nframework = "./fw"\n',
+            "fw/config/config.default.py": "config = {'from_fw': True}",
+        },
+    )
+    app = boot(tmp_path)
+    assert framework_paths(app) == [str(tmp_path / "fw")]
+    assert app.config["from_fw"] is True
+
+
+def test_8_a_chain_inside_the_app_is_relative_to_each_framework(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.eggscripts]\nframework = "./fw/derived"\n',
+            "fw/derived/pyproject.toml": '[tool.eggscripts]\nframework = "../base"\n',
+            "fw/base/config/config.default.py": "config = {'layer': 'base'}",
+        },
+    )
+    assert framework_paths(boot(tmp_path)) == [
+        str(tmp_path / "fw/base"),
+        str(tmp_path / "fw/derived"),
+    ]
+
+
+def test_8_a_path_relative_to_the_app_root_fails_saying_which_base_applies(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.eggscripts]\nframework = "./fw/derived"\n',
+            "fw/derived/pyproject.toml": '[tool.eggscripts]\nframework = "./fw/base"\n',
+            "fw/base/config/config.default.py": "config = {}",
+        },
+    )
+    message = boot_error(tmp_path)
+    assert (
+        f"framework directory {tmp_path}/fw/derived/fw/base (from "
+        f"{tmp_path}/fw/derived/pyproject.toml) does not exist; a relative framework path is "
+        "relative to the directory of the file that names it"
+    ) in message
+
+
+def test_8_a_loop_through_different_spellings_is_found(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "app/pyproject.toml": '[tool.eggscripts]\nframework = "../fw/a"\n',
+            "fw/a/pyproject.toml": '[tool.eggscripts]\nframework = "../b"\n',
+            "fw/b/pyproject.toml": '[tool.eggscripts]\nframework = "../../fw/a"\n',
+        },
+    )
+    message = boot_error(tmp_path / "app")
+    assert f"framework chain loops: ../fw/a -> ../b -> ../../fw/a (at {tmp_path}/fw/a)" in message
