@@ -127,8 +127,10 @@ def _framework_from_directory(path: str, wanted_by: str) -> Any:
 
 
 def is_path(name: str) -> bool:
-    """A framework named by a path (`./fw`, `../base`, `/opt/fw`), not an importable name."""
-    return os.path.isabs(name) or name in (".", "..") or name.startswith(("./", "../"))
+    """A framework named by a path (`./fw`, `../base`, `fw/base`, `/opt/fw`), not an
+    importable name (which never holds a `/`); the CLI's `--framework` tells them apart
+    the same way."""
+    return "/" in name or name in (".", "..")
 
 
 def _import_framework(name: str, wanted_by: str, base_dir: str) -> Any:
