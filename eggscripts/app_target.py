@@ -18,8 +18,9 @@ from eggscripts.app_options import APP_TARGET_RE
 from eggscripts.errors import EggScriptsError
 from eggscripts.types import PathType
 
-# What makes a directory an egg-style app (a framework may bring the rest).
-APP_MARKERS = ("app/router.py", "app/controller/", "app.py", "agent.py")
+# What makes a directory an egg-style app (a framework may bring the rest). `config/`
+# counts, as egg starts such a directory: it serves 404s and runs its `require` modules.
+APP_MARKERS = ("app/router.py", "app/controller/", "app.py", "agent.py", "config/")
 APP_LOAD_ERROR = 4  # SPEC §2.4: the app failed to load
 
 

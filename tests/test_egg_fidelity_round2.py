@@ -13,7 +13,7 @@ import pytest
 
 from runtime.http.router import Router
 from runtime.loader import BootInfo, create_app
-from tests.cli_helpers import make_app
+from tests.cli_helpers import cli_env, foreground_cluster, make_app, run_cli
 from tests.fixtures.apptree import boot, boot_error, write_tree
 from tests.fixtures.serve_thread import ThreadServer
 from tests.helpers import Cluster, free_port, request
@@ -572,3 +572,66 @@ def test_8_a_loop_through_different_spellings_is_found(tmp_path):
     )
     message = boot_error(tmp_path / "app")
     assert f"framework chain loops: ../fw/a -> ../b -> ../../fw/a (at {tmp_path}/fw/a)" in message
+
+
+# ---- 6: what counts as an app ---------------------------------------------------------------
+
+INJECT = """
+import os
+
+with open(os.path.join(os.path.dirname(__file__), "injected.txt"), "a") as fh:
+    fh.write("@@@ inject script{n} %d\\n" % os.getpid())
+"""
+
+
+def test_6_config_only_directory_starts_serves_404_and_runs_its_requires(
+    tmp_path: Path, title: str, port: int
+) -> None:
+    """egg-scripts start.test.js 'read pkgInfo: should --require' (fixtures/pkg-config: a
+    package.json with `require` and no router or controller): it starts and every process
+    runs the required scripts."""
+    app = write_tree(
+        tmp_path / "pkg-config",
+        {
+            "pyproject.toml": '[project]\nname = "example"\n\n[tool.eggscripts]\n'
+            'require = ["./inject.py", "./inject2.py"]\n',
+            "config/config.default.py": "config = {}",
+            "inject.py": INJECT.replace("{n}", ""),
+            "inject2.py": INJECT.replace("{n}", "2"),
+        },
+    )
+    with foreground_cluster(app, title, port, cli_env(tmp_path), workers=1):
+        assert request(port, "/").status == 404
+        lines = (app / "injected.txt").read_text().splitlines()
+    by_script: dict[str, set[str]] = {}
+    for line in lines:
+        script, pid = line.rsplit(" ", 1)
+        by_script.setdefault(script, set()).add(pid)
+    assert set(by_script) == {"@@@ inject script", "@@@ inject script2"}
+    assert len(by_script["@@@ inject script"]) == 2  # the agent and the app worker
+
+
+def test_6_a_require_naming_a_missing_module_fails_naming_it(
+    tmp_path: Path, title: str, port: int
+) -> None:
+    app = write_tree(
+        tmp_path / "missing-require",
+        {
+            "pyproject.toml": '[tool.eggscripts]\nrequire = ["no_such_module_q"]\n',
+            "config/config.default.py": "config = {}",
+        },
+    )
+    result = run_cli("start", f"--title={title}", f"--port={port}", str(app), env=cli_env(tmp_path))
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "no module named 'no_such_module_q'" in result.stderr
+    assert "not an app" not in result.stderr
+
+
+def test_6_a_directory_without_config_or_code_is_still_no_app(tmp_path: Path, title: str) -> None:
+    project = write_tree(tmp_path / "project", {"pyproject.toml": '[project]\nname = "x"\n'})
+    result = run_cli("start", f"--title={title}", str(project), env=cli_env(tmp_path))
+    assert result.returncode == 4
+    assert (
+        "is not an app: it has none of app/router.py, app/controller/, app.py, agent.py, "
+        "config/" in result.stderr
+    )
