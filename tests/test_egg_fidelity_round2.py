@@ -635,3 +635,34 @@ def test_6_a_directory_without_config_or_code_is_still_no_app(tmp_path: Path, ti
         "is not an app: it has none of app/router.py, app/controller/, app.py, agent.py, "
         "config/" in result.stderr
     )
+
+
+# ---- 9: one "Differences from egg" section ------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_9_differences_from_egg_are_listed_in_one_section_each_with_a_reason():
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    holders = [p.name for p in docs if "\n## Differences from egg\n" in p.read_text()]
+    guide = (ROOT / "docs" / "APP_GUIDE.md").read_text()
+    section = guide.split("\n## Differences from egg\n", 1)[1].split("\n## ", 1)[0]
+    assert holders.count("APP_GUIDE.md") == 1
+    others = [name for name in holders if name != "APP_GUIDE.md"]
+    for name in others:  # a pointer at most, never a second list
+        text = (ROOT / "docs" / name).read_text().split("\n## Differences from egg\n", 1)[1]
+        assert "|---|" not in text.split("\n## ", 1)[0], name
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = [row for row in rows if not row.startswith("| case ")]
+    for row in rows:  # case | egg | eggscripts | why: the reason is never empty
+        cells = [cell.strip() for cell in row.strip().strip("|").split(" | ")]
+        assert len(cells) == 4 and all(cells), row
+    for topic in (
+        "worker ids",
+        "`cluster.listen.path`",
+        "`EGG_APP_CONFIG` or `EGG_PLUGINS`",
+        "disabled by the app",
+        "`stop LINK`",
+        "the directory name",
+    ):
+        assert topic in section, topic

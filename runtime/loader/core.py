@@ -104,7 +104,7 @@ class EggCore:
         await trigger(self, "server_did_ready")
 
     def cluster(self, client_class: type, **options: Any) -> Any:
-        """Leader/follower client factory (SPEC §8): `.create(*args)` gives the leader in
+        """Leader/follower client factory (docs/MESSENGER.md): `.create(*args)` gives the leader in
         the agent, a follower in app workers. See `runtime.cluster_client`."""
         from runtime.cluster_client import cluster
 

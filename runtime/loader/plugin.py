@@ -13,7 +13,7 @@ fixed point), then the order is computed, so a plugin optionally depending on on
 another plugin pulls in still loads after it (egg orders `tracelog` after `rpcServer`).
 A dependency disabled only by a framework is enabled implicitly, like egg; one the app
 disabled (or whose `env` excludes this env) stays disabled, and that is a startup error
-naming both plugins (SPEC §6; egg enables it with a warning, see APP_GUIDE "Differences
+naming both plugins (egg enables it with a warning, see APP_GUIDE "Differences
 from egg").
 """
 
