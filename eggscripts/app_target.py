@@ -1,4 +1,4 @@
-"""What `start` serves: an egg-style app directory, or an ASGI/WSGI `module:attr` (SPEC §9).
+"""What `start` serves: an egg-style app directory, or an ASGI/WSGI `module:attr` (docs/ASGI.md).
 
 `eggscripts start [BASE_DIR] --app=pkg.main:app`, `[tool.eggscripts] app = "pkg.main:app"`
 or the short form `eggscripts start pkg.main:app` (BASE_DIR is then the current
@@ -18,9 +18,10 @@ from eggscripts.app_options import APP_TARGET_RE
 from eggscripts.errors import EggScriptsError
 from eggscripts.types import PathType
 
-# What makes a directory an egg-style app (a framework may bring the rest).
-APP_MARKERS = ("app/router.py", "app/controller/", "app.py", "agent.py")
-APP_LOAD_ERROR = 4  # SPEC §2.4: the app failed to load
+# What makes a directory an egg-style app (a framework may bring the rest). `config/`
+# counts, as egg starts such a directory: it serves 404s and runs its `require` modules.
+APP_MARKERS = ("app/router.py", "app/controller/", "app.py", "agent.py", "config/")
+APP_LOAD_ERROR = 4  # the app failed to load (docs/CLI.md, exit statuses)
 
 
 class NotAnApp(EggScriptsError):

@@ -8,7 +8,7 @@ services, middleware, controllers, router), and no port bound, no process forked
 agent. Success prints what was loaded and exits 0; a failure prints the one line a failed
 start prints for it and exits 1. `before_close` hooks run either way.
 
-`module:attr` targets (ASGI/WSGI apps, SPEC §9) are dispatched in `load_target`; until the
+`module:attr` targets (ASGI/WSGI apps, docs/ASGI.md) are dispatched in `load_target`; until the
 runtime knows the `app` option they are refused in one line.
 """
 

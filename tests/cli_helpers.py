@@ -58,8 +58,9 @@ def run_cli(
 
 def make_app(directory: Path, name: str | None = None, tool: str = "") -> Path:
     """An app directory with a pyproject.toml (`tool` is the [tool.eggscripts] body) and an
-    empty `app/router.py` (a directory with neither routes nor controllers is no app and
-    `start` refuses it): it boots and serves, every path a 404."""
+    empty `app/router.py` (a directory with none of a router, controllers, app.py,
+    agent.py or config/ is no app and `start` refuses it): it boots and serves, every path
+    a 404."""
     (directory / "app").mkdir(parents=True, exist_ok=True)
     (directory / "app" / "router.py").write_text("def router(app):\n    pass\n")
     lines = []

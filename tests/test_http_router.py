@@ -110,10 +110,10 @@ def test_url_errors():
         pass
 
     router.get("/u/:id", h, name="u")
-    with pytest.raises(KeyError, match="needs parameter 'id'"):
-        router.url("u")
+    assert router.url("u") == "/u/:id"  # egg's answers, see test_egg_fidelity_round2.py
+    assert router.url("zz") == ""
     with pytest.raises(KeyError, match="no route named 'zz'"):
-        router.url("zz")
+        router.redirect("/old", "zz")
     with pytest.raises(TypeError, match="has no handler"):
         router.get("/x")
     with pytest.raises(TypeError, match="must be callable"):

@@ -17,7 +17,8 @@ class Helper:
         return html.escape(str(text))
 
     def path_for(self, name: str, /, **params: Any) -> str:
-        """URL of a named route (`app.router.url`)."""
+        """URL of a named route (`app.router.url`): never raises over a missing parameter
+        or an unknown name, so a template link cannot turn a page into a 500."""
         return self.app.router.url(name, **params)
 
     url_for = path_for

@@ -219,9 +219,9 @@ class Router:
         """Answer every method on `source` with a redirect to `destination` (egg's
         `app.router.redirect`). Either may be a route name instead of a path."""
         if not source.startswith("/"):
-            source = self.url(source)
+            source = self.url(self._known(source))
         if not destination.startswith("/") and "://" not in destination:
-            destination = self.url(destination)
+            destination = self.url(self._known(destination))
 
         async def redirect(ctx: Any) -> None:
             ctx.redirect(destination)
@@ -230,13 +230,24 @@ class Router:
         return self.all(source, redirect)
 
     # ---- lookup -------------------------------------------------------------------------
+    def _known(self, name: str) -> str:
+        """`name` when a route has it: a redirect to a typo fails at registration."""
+        if name not in self._named:
+            raise KeyError(f"router: no route named {name!r}")
+        return name
+
     def url(self, name: str, /, **params: Any) -> str:
         """Path of a named route; params not used by the path become the query string.
         A list value repeats in the query (`tags=a&tags=b`); in a path parameter its first
-        item is used, as in egg."""
+        item is used, as in egg.
+
+        As egg's `router.url`, it never fails a page over a link: an unknown name gives
+        "", and a required parameter that is missing stays in the path as its pattern
+        (`/posts/:id/edit`); a missing optional one is left out. Only a regex route raises
+        (ValueError, egg asserts too): it has no path to give, whatever the parameters."""
         route = self._named.get(name)
         if route is None:
-            raise KeyError(f"router: no route named {name!r}")
+            return ""
         if isinstance(route.path, re.Pattern):
             raise ValueError(f"router: route {name!r} is a regex and has no URL")
         used: set[str] = set()
@@ -245,18 +256,14 @@ class Router:
             slash, key, optional = m.groups()
             if key is None:  # `*` has no name to fill it from
                 return ""
-            if key not in params:
-                if optional:
-                    return ""
-                raise KeyError(f"router: route {name!r} needs parameter {key!r}")
-            used.add(key)
-            value = params[key]
+            value = params.get(key)
             if isinstance(value, (list, tuple)):
-                if not value:
-                    if optional:
-                        return ""
-                    raise KeyError(f"router: route {name!r} needs parameter {key!r}")
-                value = value[0]
+                value = value[0] if value else None
+            if key in params:
+                used.add(key)
+            if value is None:
+                return "" if optional else m.group(0)
+
             return slash + quote(str(value), safe="")
 
         path = _URL_PARAM.sub(fill, route.path)

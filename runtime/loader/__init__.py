@@ -2,7 +2,7 @@
 
 `create_app`/`create_agent` pick the class (a framework may subclass Application/Agent)
 and build the instance; `await app.boot()` then runs one module per loaded kind, in the
-explicit orders below (STYLE 11). Each `runtime/loader/<kind>.py` exports
+explicit orders below. Each `runtime/loader/<kind>.py` exports
 `load(ctx: LoadContext)`.
 """
 

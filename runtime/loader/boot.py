@@ -52,15 +52,30 @@ async def load(ctx: LoadContext) -> None:
     await trigger(target, "config_did_load")
 
 
-async def trigger(target: Any, hook: str) -> None:
-    """Run `hook` on every Boot in order; the first failure becomes a StartupError."""
+def _takes_argument(method: Any) -> bool:
+    """True when `method` can be called with one positional argument (`did_ready(err)`)."""
+    try:
+        inspect.signature(method).bind(None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to inspect (a builtin): call it without
+        return False
+    return True
+
+
+async def trigger(target: Any, hook: str, *error: BaseException | None) -> None:
+    """Run `hook` on every Boot in order; the first failure becomes a StartupError.
+
+    `did_ready` is triggered with the boot error (None when the boot succeeded), handed
+    to the hooks that take an argument (egg's `didReady(err)`); one declared without it
+    is still called, as egg calls it."""
     boots = target.boots if hook != "before_close" else reversed(target.boots)
     for path, root, instance in list(boots):
         method = getattr(instance, hook, None)
         if method is None:
             continue
         try:
-            result = method()
+            result = method(*error) if error and _takes_argument(method) else method()
             if inspect.isawaitable(result):
                 await result
         except Exception as exc:

@@ -26,7 +26,7 @@ from runtime.loader.shape import check_shape
 from runtime.loader.units import LoadUnit
 from runtime.private_files import make_private_dirs, write_private
 
-# Key names whose values the config dump masks (SPEC §6; documented in docs/APP_GUIDE.md).
+# Key names whose values the config dump masks (documented in docs/APP_GUIDE.md).
 SECRET = re.compile(
     r"secret|password|pass|token|key|cookie|session|credential|bearer|private|signing",
     re.IGNORECASE,
@@ -45,7 +45,7 @@ def defaults(ctx: LoadContext) -> dict[str, Any]:
         "base_dir": info.base_dir,
         "rundir": os.path.join(os.path.realpath(info.base_dir), "run"),
         # egg's app_info.root: BASE_DIR in local/unittest, the home directory otherwise,
-        # so a deploy that replaces the app directory keeps its logs (SPEC §5). Resolved:
+        # so a deploy that replaces the app directory keeps its logs. Resolved:
         # a release symlink switched under a running process must not move its files.
         "logger": {"dir": os.path.join(os.path.realpath(info.root), "logs", info.name)},
         "core_middleware": [],

@@ -1,15 +1,19 @@
 """Controllers: `app/controller/**/*.py` of the app only (not plugins or frameworks).
 
-A module either defines public `async def handler(ctx)` functions, or exactly one
-`Controller` subclass whose public methods become handlers that instantiate the class per
-request (`self.ctx`, `self.service`...). `app.controller.admin.users.index` nests like the
-directories.
+A module either defines public `async def handler(ctx)` functions (plain `def`s are its
+helpers), or exactly one `Controller` subclass whose public methods become handlers that
+instantiate the class per request (`self.ctx`, `self.service`...).
+`app.controller.admin.users.index` nests like the directories. A public dict or
+`SimpleNamespace` of the module is egg's "controller is object" form: every function in it
+(async or not) is a handler and nested objects nest (`app.controller.home.sub.index`);
+values that are not functions are not loaded.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+from types import SimpleNamespace
 from typing import Any
 
 from runtime.base import Controller
@@ -26,8 +30,18 @@ class Namespace:
         self._where = where
 
     def __repr__(self) -> str:
-        names = ", ".join(k for k in vars(self) if not k.startswith("_"))
-        return f"<controller {self._where}: {names}>"
+        return f"<controller {self._where}: {', '.join(self._names())}>"
+
+    def __getattr__(self, name: str) -> Any:
+        """Only called for a missing name: say what the namespace does have."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"{self._where} has no {name!r} (it has: {', '.join(self._names()) or 'nothing'})"
+        )
+
+    def _names(self) -> list[str]:
+        return [k for k in vars(self) if not k.startswith("_")]
 
 
 def _method_handler(cls: type, name: str) -> Any:
@@ -56,11 +70,39 @@ def _handlers(module: Any, path: str, parts: tuple[str, ...]) -> dict[str, Any]:
             and name not in base_names
             and inspect.isfunction(getattr(cls, name))
         }
-    return {
-        name: fn
-        for name, fn in vars(module).items()
-        if not name.startswith("_") and inspect.iscoroutinefunction(fn) and defined_here(module, fn)
-    }
+    found: dict[str, Any] = {}
+    for name, value in vars(module).items():
+        if name.startswith("_"):
+            continue
+        if inspect.iscoroutinefunction(value) and defined_here(module, value):
+            found[name] = value
+        elif isinstance(value, (dict, SimpleNamespace)) and (inner := _object_handlers(value)):
+            found[name] = inner
+    return found
+
+
+def _object_handlers(value: dict[str, Any] | SimpleNamespace) -> dict[str, Any]:
+    """egg's "controller is object": the functions of a dict or SimpleNamespace, nested
+    objects as nested dicts; anything else in it is not loaded."""
+    items = value.items() if isinstance(value, dict) else vars(value).items()
+    found: dict[str, Any] = {}
+    for name, item in items:
+        if not isinstance(name, str) or name.startswith("_"):
+            continue
+        if inspect.isfunction(item):
+            found[name] = item
+        elif isinstance(item, (dict, SimpleNamespace)) and (inner := _object_handlers(item)):
+            found[name] = inner
+    return found
+
+
+def _attach(node: Namespace, handlers: dict[str, Any]) -> None:
+    for name, handler in handlers.items():
+        if isinstance(handler, dict):
+            child = Namespace(f"{node._where}.{name}")
+            _attach(child, handler)
+            handler = child
+        setattr(node, name, handler)
 
 
 def load(ctx: LoadContext) -> None:
@@ -80,5 +122,4 @@ def load(ctx: LoadContext) -> None:
         if leaf is None:
             leaf = Namespace(f"{node._where}.{parts[-1]}")
             setattr(node, parts[-1], leaf)
-        for name, handler in _handlers(ctx.module(unit, path), path, parts).items():
-            setattr(leaf, name, handler)
+        _attach(leaf, _handlers(ctx.module(unit, path), path, parts))

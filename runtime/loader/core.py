@@ -68,10 +68,12 @@ class EggCore:
     async def boot(self) -> None:
         """Load every kind in `load_order`, then did_load, will_ready, did_ready.
 
-        When loading or a hook fails, the `before_close` hooks of the Boots already built
-        run before the error propagates (egg runs them when the failed worker closes), so a
-        plugin that opened a connection in `did_load` can still close it. A raising
-        `did_ready` is logged and the app stays up, as in egg."""
+        A failed boot still completes the lifecycle, as egg's does: when `did_load` or
+        `will_ready` raises, every `did_ready(err)` hook is called with the error, then the
+        `before_close` hooks run before the error propagates (egg runs them when the failed
+        worker closes), so a plugin that opened a connection in `did_load` can still close
+        it. A failure while loading files (before `did_load`) skips `did_ready`, as egg's
+        does. A raising `did_ready` is logged and the app stays up, as in egg."""
         try:
             for kind in self.load_order:
                 step = importlib.import_module(f"runtime.loader.{kind}")
@@ -79,16 +81,21 @@ class EggCore:
                     result = step.load(self.loader)
                     if inspect.isawaitable(result):
                         await result
+        except BaseException:
+            if self.boots:
+                await self.close()
+            raise
+        try:
             await trigger(self, "did_load")
             from runtime.loader.config import dump_config
 
             dump_config(self)
             await trigger(self, "will_ready")
-        except BaseException:
-            if self.boots:
-                await self.close()
+        except BaseException as exc:
+            await trigger(self, "did_ready", exc.__cause__ or exc)
+            await self.close()
             raise
-        await trigger(self, "did_ready")
+        await trigger(self, "did_ready", None)
         self.booted = True
 
     async def server_did_ready(self) -> None:
@@ -97,7 +104,7 @@ class EggCore:
         await trigger(self, "server_did_ready")
 
     def cluster(self, client_class: type, **options: Any) -> Any:
-        """Leader/follower client factory (SPEC §8): `.create(*args)` gives the leader in
+        """Leader/follower client factory (docs/MESSENGER.md): `.create(*args)` gives the leader in
         the agent, a follower in app workers. See `runtime.cluster_client`."""
         from runtime.cluster_client import cluster
 

@@ -86,14 +86,38 @@ def find_variant(directory: str, stem: str) -> str | None:
     return found[0] if found else None
 
 
-def attribute_name(name: str, path: str) -> str:
-    """`audit-log` -> `audit_log`; a name no attribute access can reach (`dot.dir`,
-    `2fa`, `class`) fails the start naming the path, as egg's loader throws."""
-    attr = name.replace("-", "_")
-    if not attr.isidentifier() or keyword.iskeyword(attr):
+# egg-core's file loader (defaultCamelize): every name on the way must match this.
+_EGG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+_DUNDER = re.compile(r"__\w+__(\.py)?")
+
+
+def skipped(name: str) -> bool:
+    """Names the loaders never look at: hidden ones (egg's file globs skip dotfiles) and
+    Python's own dunder names (`__init__.py`, `__pycache__`), which tools create."""
+    return name.startswith(".") or _DUNDER.fullmatch(name) is not None
+
+
+def check_name(name: str, path: str) -> str:
+    """`name` when egg-core's loader accepts it (a letter, then letters, digits, `_` or
+    `-`); otherwise the start fails naming the path, as egg's loader throws: `_private`,
+    `2fa`, `dot.dir`."""
+    if _EGG_NAME.fullmatch(name) is None:
         raise StartupError(
-            f"{path}: {name!r} cannot be loaded: file and directory names must be Python "
-            "identifiers ('-' counts as '_'), or start with '_' or '.' to be skipped"
+            f"{path}: {name!r} cannot be loaded: a file or directory name here must start "
+            "with a letter and hold only letters, digits, '_' and '-' (names starting with "
+            "'.' are skipped)"
+        )
+    return name
+
+
+def attribute_name(name: str, path: str) -> str:
+    """`audit-log` -> `audit_log`; a name egg refuses (`_private`, `2fa`, `dot.dir`) or no
+    attribute access can reach (`class`) fails the start naming the path."""
+    attr = check_name(name, path).replace("-", "_")
+    if keyword.iskeyword(attr):
+        raise StartupError(
+            f"{path}: {name!r} cannot be loaded: it is a Python keyword, so no attribute "
+            "access can reach it"
         )
     return attr
 
@@ -103,11 +127,11 @@ def iter_python_files(directory: str) -> Iterator[tuple[tuple[str, ...], str]]:
     if not os.path.isdir(directory):
         return
     for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        dirs[:] = sorted(d for d in dirs if not skipped(d))
         rel = os.path.relpath(root, directory)
         parts = () if rel == "." else tuple(rel.split(os.sep))
         for fname in sorted(files):
-            if fname.endswith(".py") and not fname.startswith(("_", ".")):
+            if fname.endswith(".py") and not skipped(fname):
                 # A directory's name matters only once it holds a file to load.
                 prefix = tuple(attribute_name(p, root) for p in parts)
                 path = os.path.join(root, fname)

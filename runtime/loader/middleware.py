@@ -14,7 +14,7 @@ from runtime.errors import StartupError
 from runtime.http.bodyparser import parse_limit
 from runtime.http.compose import compose, path_matcher
 from runtime.loader.context import LoadContext
-from runtime.loader.files import fail
+from runtime.loader.files import check_name, fail, skipped
 
 
 def _factories(ctx: LoadContext) -> dict[str, tuple[Any, str, str]]:
@@ -24,9 +24,10 @@ def _factories(ctx: LoadContext) -> dict[str, tuple[Any, str, str]]:
         if not os.path.isdir(directory):
             continue
         for fname in sorted(os.listdir(directory)):
-            if not fname.endswith(".py") or fname.startswith(("_", ".")):
+            if not fname.endswith(".py") or skipped(fname):
                 continue
             path = os.path.join(directory, fname)
+            check_name(fname[:-3], path)
             factory = getattr(ctx.module(unit, path), "middleware", None)
             if not callable(factory):
                 raise StartupError(f"{path}: defines no `def middleware(options, app)`")

@@ -13,7 +13,7 @@ fixed point), then the order is computed, so a plugin optionally depending on on
 another plugin pulls in still loads after it (egg orders `tracelog` after `rpcServer`).
 A dependency disabled only by a framework is enabled implicitly, like egg; one the app
 disabled (or whose `env` excludes this env) stays disabled, and that is a startup error
-naming both plugins (SPEC §6; egg enables it with a warning, see APP_GUIDE "Differences
+naming both plugins (egg enables it with a warning, see APP_GUIDE "Differences
 from egg").
 """
 
@@ -42,6 +42,9 @@ class Plugin:
     dependencies: list[str] = field(default_factory=list)
     optional_dependencies: list[str] = field(default_factory=list)
     declared_in: str = ""  # the plugin config file that set it last
+    located_in: str = ""  # the plugin config file that set its path or package
+    located_unit: str = ""  # the unit (framework, app) of that file
+    repointed: bool = False  # already warned that a later unit points it elsewhere
     disabled_by_app: bool = False
     implicit: bool = False
 
@@ -101,12 +104,8 @@ def _declarations(ctx: LoadContext) -> dict[str, Plugin]:
                     f"{sorted(_FIELDS)}, got {spec!r}"
                 )
             plugin = plugins.setdefault(name, Plugin(name))
-            _warn_redefined(ctx, plugin, spec, unit, path)
-            if "path" in spec:
-                plugin.path = os.path.normpath(os.path.join(unit.path, spec["path"]))
-                plugin.package = None
-            if "package" in spec:
-                plugin.package, plugin.path = spec["package"], None
+            if "path" in spec or "package" in spec:
+                _relocate(ctx, plugin, spec, unit, path)
             if "env" in spec:
                 plugin.env = list(spec["env"] or [])
             if "enable" in spec:
@@ -116,27 +115,30 @@ def _declarations(ctx: LoadContext) -> dict[str, Plugin]:
     return plugins
 
 
-def _warn_redefined(
+def _relocate(
     ctx: LoadContext, plugin: Plugin, spec: dict[str, Any], unit: LoadUnit, path: str
 ) -> None:
-    """egg warns (and goes on) when a later unit defines a plugin's package again."""
-    if not plugin.declared_in or plugin.declared_in == path:
-        return
-    same_package = "package" in spec and spec["package"] == plugin.package
-    same_path = (
-        "path" in spec
-        and plugin.path is not None
-        and os.path.normpath(os.path.join(unit.path, spec["path"])) == plugin.path
-    )
-    if same_package or same_path:
-        where = plugin.package or plugin.path
+    """Set where `plugin` lives. When a later unit (the app, or a derived framework) points
+    a plugin another unit defined to another place, warn once, naming both places, as egg
+    does; defining it again with the same `path`/`package` changes nothing and is quiet."""
+    if "package" in spec:
+        package, where = spec["package"], None
+    else:
+        package, where = None, os.path.normpath(os.path.join(unit.path, spec["path"]))
+    moved = (package, where) != (plugin.package, plugin.path)
+    if moved and plugin.located_in and plugin.located_unit != unit.key and not plugin.repointed:
+        plugin.repointed = True
         ctx.logger.warning(
-            "plugin %r (%s) is already defined in %s, and defined again in %s",
+            "plugin %r is defined in %s (%s) and pointed to %s by %s; using %s",
             plugin.name,
-            where,
-            plugin.declared_in,
+            plugin.located_in,
+            plugin.package or plugin.path,
+            package or where,
             path,
+            package or where,
         )
+    plugin.package, plugin.path = package, where
+    plugin.located_in, plugin.located_unit = path, unit.key
 
 
 def _locate(plugin: Plugin, logger: Any = None) -> str:
@@ -258,7 +260,10 @@ def load(ctx: LoadContext) -> None:
     ordered = order_plugins(declared, ctx.env, ctx.logger)
     for plugin in ordered:
         if plugin.implicit:
-            ctx.logger.info("plugin %r enabled implicitly (a dependency)", plugin.name)
+            needed_by = [p.name for p in ordered if plugin.name in p.dependencies]
+            ctx.logger.info(
+                "plugin %r enabled implicitly: required by [%s]", plugin.name, ", ".join(needed_by)
+            )
     ctx.target.plugins = {p.name: p for p in ordered}
     ctx.units = [
         *(LoadUnit("plugin", p.name, p.path or "") for p in ordered),

@@ -3,8 +3,10 @@
 A load unit is a directory laid out like an app: every plugin, every framework and the
 app itself. Frameworks come from `BootInfo.framework`, else the app's
 `[tool.eggscripts] framework`; a framework names its own parent the same way (a
-`framework` attribute in its package or `[tool.eggscripts] framework` in a pyproject.toml
-next to it), so frameworks chain.
+`framework` attribute in its package or `[tool.eggscripts] framework` in its own
+pyproject.toml), so frameworks chain. A relative path is relative to the directory of the
+file that names it (the app's for the app's framework, the framework's own for its
+parent), as a `require('../base')` in an egg framework is relative to that framework.
 """
 
 from __future__ import annotations
@@ -79,19 +81,26 @@ def make_app_info(base_dir: str, env: str, name: str | None) -> AppInfo:
     return AppInfo(name=name, base_dir=base_dir, env=env, home=home, root=root, pkg=pkg)
 
 
-def _framework_parent(module: Any, path: str) -> tuple[str, str, str] | None:
+def _framework_parent(module: Any, path: str, taken: set[str]) -> tuple[str, str, str] | None:
     """(parent framework, where it was named, directory a relative path is relative to):
     a `framework` attribute of the package (relative to the package directory), else
-    `[tool.eggscripts] framework` of a pyproject.toml next to it (relative to that file)."""
+    `[tool.eggscripts] framework` of the framework's own pyproject.toml (relative to that
+    file's directory): the one in its directory, else the one of the project it was
+    installed from, next to the package. A pyproject.toml that belongs to the app or to a
+    framework further down the chain (`taken`) is not this framework's: a framework
+    directory inside the app (`framework = "./fw"`) must not read the app's own setting."""
     parent = getattr(module, "framework", None)
     if isinstance(parent, str):
         return parent, f"framework at {path}", path
     for where in (path, os.path.dirname(path)):
+        if where != path and where in taken:
+            continue
         pyproject = os.path.join(where, "pyproject.toml")
         if os.path.isfile(pyproject):
             value = read_pyproject(where).get("tool", {}).get("eggscripts", {}).get("framework")
             if value:
                 return str(value), pyproject, where
+            return None
     return None
 
 
@@ -101,7 +110,10 @@ def _framework_from_directory(path: str, wanted_by: str) -> Any:
     package under its directory name (so its own absolute imports work); without one it is
     a plain load unit (config/, app/, app.py ...)."""
     if not os.path.isdir(path):
-        raise StartupError(f"framework directory {path} (from {wanted_by}) does not exist")
+        raise StartupError(
+            f"framework directory {path} (from {wanted_by}) does not exist; a relative "
+            "framework path is relative to the directory of the file that names it"
+        )
     name = os.path.basename(os.path.normpath(path))
     init = os.path.join(path, "__init__.py")
     if not os.path.isfile(init):
@@ -114,9 +126,16 @@ def _framework_from_directory(path: str, wanted_by: str) -> Any:
         raise fail(init, exc, f"framework {path!r} failed to import") from exc
 
 
+def is_path(name: str) -> bool:
+    """A framework named by a path (`./fw`, `../base`, `fw/base`, `/opt/fw`), not an
+    importable name (which never holds a `/`); the CLI's `--framework` tells them apart
+    the same way."""
+    return "/" in name or name in (".", "..")
+
+
 def _import_framework(name: str, wanted_by: str, base_dir: str) -> Any:
-    if os.path.isabs(name) or name.startswith(("./", "../")):
-        return _framework_from_directory(os.path.join(base_dir, name), wanted_by)
+    if is_path(name):
+        return _framework_from_directory(os.path.normpath(os.path.join(base_dir, name)), wanted_by)
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
@@ -150,13 +169,16 @@ def resolve_frameworks(info: Any, role: str) -> tuple[list[LoadUnit], type]:
     seen: list[str] = []
     relative_to = base_dir
     while name:
-        if name in seen:
+        if name in seen and not is_path(name):
             raise StartupError(f"framework chain loops: {' -> '.join([*seen, name])}")
         seen.append(name)
         module = _import_framework(name, wanted_by, relative_to)
         path = os.path.dirname(os.path.abspath(module.__file__ or ""))
+        taken = {base_dir, *(unit.path for unit, _ in chain)}
+        if path in taken:  # the same directory again, however it was spelled
+            raise StartupError(f"framework chain loops: {' -> '.join(seen)} (at {path})")
         chain.append((LoadUnit("framework", name, path), module))
-        parent = _framework_parent(module, path)
+        parent = _framework_parent(module, path, taken)
         if parent is None:
             break
         name, wanted_by, relative_to = parent
