@@ -78,6 +78,7 @@ def test_nothing_to_show_is_an_error(tmp_path: Path) -> None:
     result = run_cli("logs", "--title=nothing-here", env=cli_env(tmp_path), cwd=tmp_path)
     assert result.returncode == 1
     assert "no log files found for nothing-here" in result.stderr
+    assert "running" in result.stderr  # what does run (or that nothing does)
 
 
 def test_follower_sees_appends_and_rotation(tmp_path: Path) -> None:
@@ -103,3 +104,20 @@ def _read(path: Path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return ""
+
+
+def test_follower_reads_the_rotated_file_to_its_end_first(tmp_path: Path) -> None:
+    """logrotate moves the file while its writer still holds it: what the writer adds
+    before it reopens is in the old file and must be shown before the new file's lines."""
+    log = tmp_path / "a.log"
+    log.write_text("")
+    follower = logtail.Follower([str(log)])
+    with log.open("a") as writer:
+        writer.write("before\n")
+        writer.flush()
+        log.rename(tmp_path / "a.log.1")
+        writer.write("just before the reopen\nhalf")
+        writer.flush()
+    log.write_text("after\n")
+    assert follower.poll() == [(str(log), ["before", "just before the reopen", "half", "after"])]
+    follower.close()

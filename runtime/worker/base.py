@@ -125,6 +125,7 @@ def run_child(
         log_format=options.log_format,
         worker_id=worker_id,
         errors_to_stderr=True,  # until egg-ready (SPEC §5)
+        title=options.title,
     )
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
