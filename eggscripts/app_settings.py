@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from eggscripts.errors import ConfigError
-from runtime import titles
 
 TOOL_TABLE = "tool.eggscripts"
+_TITLE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,8 +28,10 @@ class AppInfo:
 
     @property
     def default_title(self) -> str:
-        """`egg-server-<name>` (runtime/titles.py), what `start` uses without --title."""
-        return titles.default_title(self.name)
+        """`egg-server-<name>`, made title-safe: a directory called `my app` still gets a
+        usable default instead of an error the user did not cause."""
+        safe = _TITLE_UNSAFE.sub("-", self.name).strip("-") or "app"
+        return f"egg-server-{safe}"
 
     def origin(self, key: str) -> str:
         return f"'{key}' in [{TOOL_TABLE}] of {self.pyproject}"
