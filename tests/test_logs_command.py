@@ -121,3 +121,37 @@ def test_follower_reads_the_rotated_file_to_its_end_first(tmp_path: Path) -> Non
     log.write_text("after\n")
     assert follower.poll() == [(str(log), ["before", "just before the reopen", "half", "after"])]
     follower.close()
+
+
+def test_logs_follow_process_keeps_the_lines_written_just_before_a_rotation(
+    tmp_path: Path, title: str
+) -> None:
+    """`eggscripts logs -f` as a process: logrotate renames the file while its writer still
+    holds it open; the lines the writer adds before it reopens are printed, then the new
+    file's."""
+    home = tmp_path / "home"
+    logdir = home / "logs" / title
+    logdir.mkdir(parents=True)
+    log = logdir / "master-stdout.log"
+    log.write_text("old\n")
+    followed = tmp_path / "followed.txt"
+    with followed.open("w") as out:
+        follower = subprocess.Popen(
+            [EGGSCRIPTS, "logs", f"--title={title}", "-f", "-n", "0"],
+            env=cli_env(home), stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: "==> " in _read(followed), timeout=10)
+        with log.open("a") as writer:
+            writer.write("before\n")
+            writer.flush()
+            log.rename(logdir / "master-stdout.log.1")
+            writer.write("written before the reopen\n")
+            writer.flush()
+            log.write_text("after\n")
+        wait_until(lambda: "after" in _read(followed), timeout=10)
+    finally:
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=10) == 0
+    text = _read(followed)
+    assert text.index("before") < text.index("written before the reopen") < text.index("after")
