@@ -86,14 +86,14 @@ def resolve_dir(config: Mapping[str, Any], key: str, base_dir: str) -> str | Non
 
 
 def config_dirs(
-    config: Mapping[str, Any], base_dir: str, app_name: str, env: str
+    config: Mapping[str, Any], base_dir: str, app_name: str, env: str, title: str | None = None
 ) -> dict[str, str]:
     """`{"log_dir", "run_dir"}` the app config asks for (`logger.dir`, `rundir`), with the
     defaults; the agent reports them in `agent-start` so the master and the app workers
     write where the app's own config says."""
     return {
         "log_dir": resolve_dir(config, "logger.dir", base_dir)
-        or default_log_dir(base_dir, app_name, env),
+        or default_log_dir(base_dir, app_name, env, title),
         "run_dir": resolve_dir(config, "rundir", base_dir) or os.path.join(real(base_dir), "run"),
     }
 
