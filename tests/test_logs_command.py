@@ -99,6 +99,18 @@ def test_follower_sees_appends_and_rotation(tmp_path: Path) -> None:
     assert logtail.last_lines(str(log), 5) == ["fresh"]
 
 
+def rotate_while_writing(log: Path, late: str) -> None:
+    """What logrotate does to a writer: `before` written, the file moved to `<log>.1`,
+    `late` written through the writer's still-open handle, then `after` in a new file."""
+    with log.open("a") as writer:
+        writer.write("before\n")
+        writer.flush()
+        log.rename(log.with_name(log.name + ".1"))
+        writer.write(late)
+        writer.flush()
+    log.write_text("after\n")
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text()
@@ -112,13 +124,7 @@ def test_follower_reads_the_rotated_file_to_its_end_first(tmp_path: Path) -> Non
     log = tmp_path / "a.log"
     log.write_text("")
     follower = logtail.Follower([str(log)])
-    with log.open("a") as writer:
-        writer.write("before\n")
-        writer.flush()
-        log.rename(tmp_path / "a.log.1")
-        writer.write("just before the reopen\nhalf")
-        writer.flush()
-    log.write_text("after\n")
+    rotate_while_writing(log, "just before the reopen\nhalf")
     assert follower.poll() == [(str(log), ["before", "just before the reopen", "half", "after"])]
     follower.close()
 
@@ -142,13 +148,7 @@ def test_logs_follow_process_keeps_the_lines_written_just_before_a_rotation(
         )  # fmt: skip
     try:
         wait_until(lambda: "==> " in _read(followed), timeout=10)
-        with log.open("a") as writer:
-            writer.write("before\n")
-            writer.flush()
-            log.rename(logdir / "master-stdout.log.1")
-            writer.write("written before the reopen\n")
-            writer.flush()
-            log.write_text("after\n")
+        rotate_while_writing(log, "written before the reopen\n")
         wait_until(lambda: "after" in _read(followed), timeout=10)
     finally:
         follower.send_signal(signal.SIGINT)
