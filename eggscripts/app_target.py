@@ -48,8 +48,14 @@ class BaseDirOrTarget(PathType):
         return super().convert(value, param, ctx)
 
 
+METAVAR = "[BASE_DIR | MODULE:ATTR]"
+
+
 def base_dir_argument() -> click.Argument:
-    return click.Argument(["base_dir"], required=False, default=".", type=BaseDirOrTarget())
+    """BASE_DIR or the short form, shown as such in every usage line that accepts both."""
+    return click.Argument(
+        ["base_dir"], required=False, default=".", type=BaseDirOrTarget(), metavar=METAVAR
+    )
 
 
 def split(argument: str) -> tuple[str, str | None]:

@@ -40,6 +40,16 @@ foreground and reloads it whenever the app's files change. Run `eggscripts COMMA
 """
 
 
+# Options users bring from other tools (gunicorn, uvicorn, pm2): the one-line hint names
+# what does that here, instead of click's nearest spelling (`--reload` -> `--threads`).
+OPTION_HINTS = {
+    "--reload": "to restart the workers of a running cluster use `eggscripts reload`; to "
+    "restart on file changes run `eggscripts dev`",
+    "--pid": "clusters are found by their title: --title=TITLE",
+    "--pidfile": "clusters are found by their title: --title=TITLE",
+}
+
+
 def complete_var(prog_name: str) -> str:
     """The environment variable click's completion scripts set (`_EGGSCRIPTS_COMPLETE`)."""
     return "_" + prog_name.replace("-", "_").replace(".", "_").upper() + "_COMPLETE"
@@ -69,6 +79,23 @@ class EggScriptsCLI(click.Group):
         if value and not ctx.resilient_parsing:
             click.echo(f"{self.name} {self.version}")
             ctx.exit()
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """`eggscripts` alone prints the help and succeeds (click 8.2+ exits 2 there)."""
+        if not args and not ctx.resilient_parsing:  # (completion parses no words too)
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            hint = OPTION_HINTS.get(exc.option_name)
+            if hint is None:
+                raise
+            message = f"No such option {exc.option_name!r}: {hint}."
+            raise click.NoSuchOption(exc.option_name, message, ctx=exc.ctx) from None
 
     # ---- discovery ------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """`tail` and `tail -f` over several log files at once (what `eggscripts logs` prints).
 
 Following polls the files (4 times a second): log files are written by other processes,
-so there is nothing to select on. A file that logrotate moved away or truncated is
-reopened from its start, and a file that does not exist yet is picked up when it appears.
+so there is nothing to select on. A file that logrotate moved away is read to its end
+before the new one is read from its start (no line written just before the rotation is
+lost), a truncated file is read again from its start, and a file that does not exist yet
+is picked up when it appears.
 Only complete lines are printed while following, so two processes' lines never mix.
 """
 
@@ -12,9 +14,9 @@ import collections
 import os
 import time
 from collections.abc import Callable
+from typing import BinaryIO
 
 POLL = 0.25
-CHUNK = 65536
 
 
 def last_lines(path: str, count: int) -> list[str]:
@@ -28,18 +30,22 @@ def last_lines(path: str, count: int) -> list[str]:
 
 
 class Follower:
-    """Where each followed file was read up to (by inode, so a rotation is noticed)."""
+    """An open handle on each followed file, read to its end at every poll (`tail -F`).
+
+    A file that logrotate moved away is read to its end through the handle still open on
+    it (what its writer added just before it reopened), then the new file at the same
+    path from its start; a truncated file is read again from its start; a file that does
+    not exist yet is picked up, from its start, when it appears."""
 
     def __init__(self, paths: list[str]) -> None:
         self.paths = paths
-        self.positions: dict[str, tuple[int, int]] = {}
+        self.files: dict[str, BinaryIO] = {}
         self.partial: dict[str, str] = {}
         for path in paths:
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            self.positions[path] = (st.st_ino, st.st_size)
+            fh = _open(path)
+            if fh is not None:
+                fh.seek(0, os.SEEK_END)
+                self.files[path] = fh
 
     def poll(self) -> list[tuple[str, list[str]]]:
         """New complete lines of every file since the last call: [(path, lines)]."""
@@ -50,30 +56,50 @@ class Follower:
                 out.append((path, lines))
         return out
 
+    def close(self) -> None:
+        for fh in self.files.values():
+            fh.close()
+        self.files.clear()
+
     def _read(self, path: str) -> list[str]:
+        fh = self.files.get(path) or _open(path)
+        if fh is None:
+            return []
+        self.files[path] = fh
+        lines = self._lines(path, fh.read())
         try:
             st = os.stat(path)
-        except OSError:
-            return []
-        inode, offset = self.positions.get(path, (st.st_ino, 0))
-        if inode != st.st_ino or st.st_size < offset:
-            offset = 0  # rotated or truncated: the new file from its start
+        except OSError:  # moved away and not recreated yet: keep reading the old one
+            return lines
+        if st.st_ino != os.fstat(fh.fileno()).st_ino:
+            lines += self._lines(path, fh.read())  # what was written until the switch
+            rest = self.partial.pop(path, "")
+            if rest:
+                lines.append(rest)
+            fh.close()
+            del self.files[path]
+            return lines + self._read(path)
+        if st.st_size < fh.tell():  # truncated: the file again from its start
+            fh.seek(0)
             self.partial.pop(path, None)
-        if st.st_size == offset:
-            self.positions[path] = (st.st_ino, offset)
+            lines += self._lines(path, fh.read())
+        return lines
+
+    def _lines(self, path: str, data: bytes) -> list[str]:
+        if not data:
             return []
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read(max(CHUNK, st.st_size - offset))
-        except OSError:
-            return []
-        self.positions[path] = (st.st_ino, offset + len(data))
         text = self.partial.pop(path, "") + data.decode("utf-8", errors="replace")
         *lines, rest = text.split("\n")
         if rest:
             self.partial[path] = rest
         return lines
+
+
+def _open(path: str) -> BinaryIO | None:
+    try:
+        return open(path, "rb")
+    except OSError:
+        return None
 
 
 def follow(paths: list[str], emit: Callable[[str, list[str]], None]) -> None:
@@ -86,3 +112,5 @@ def follow(paths: list[str], emit: Callable[[str, list[str]], None]) -> None:
             time.sleep(POLL)
     except KeyboardInterrupt:
         return
+    finally:
+        follower.close()

@@ -5,8 +5,8 @@ The second door from the CLI into the runtime (docs/INTERNALS.md §1b), behind
 `runtime.start_cluster`, the same `--require` imports and the same `create_app` +
 `boot()` an app worker runs (config, plugins, extends, Boot hooks up to `did_ready`,
 services, middleware, controllers, router), and no port bound, no process forked, no
-agent. Success prints what was loaded and exits 0; a failure prints the one line a failed
-start prints for it and exits 1. `before_close` hooks run either way.
+agent. Success prints what was loaded and exits 0; a failure prints `check failed:` and
+the one line a failed start prints for it and exits 1. `before_close` hooks run either way.
 
 `module:attr` targets (ASGI/WSGI apps, docs/ASGI.md) are dispatched in `load_target`; until the
 runtime knows the `app` option they are refused in one line.
@@ -76,8 +76,7 @@ def summary(app: Any) -> list[str]:
     """What was loaded: counts and every route, one per line (for `module:attr`: the
     interface it is served with and whether its lifespan ran)."""
     if getattr(app, "options", None) is not None and getattr(app.options, "app", None):
-        lifespan = "ran" if app.lifespan is not None and app.lifespan.state is not None else "-"
-        return [f"app: {app.options.app} ({app.interface}), lifespan startup {lifespan}"]
+        return [f"app: {app.options.app} ({app.interface}), {_lifespan(app)}"]
     lines = [f"plugins ({len(app.plugins)}): {', '.join(app.plugins) or '-'}"]
     names = [name for name, _ in app.middleware]
     lines.append(f"middleware ({len(names)}): {', '.join(names) or '-'}")
@@ -92,6 +91,15 @@ def summary(app: Any) -> list[str]:
         name = f"  (name: {route.name})" if route.name else ""
         lines.append(f"  {','.join(route.methods):<8} {path}  -> {handler}{name}")
     return lines
+
+
+def _lifespan(app: Any) -> str:
+    """Only what happened: WSGI has no lifespan, and an ASGI app may not support it."""
+    if app.interface != "asgi":
+        return "no lifespan (WSGI)"
+    if app.lifespan is None or app.lifespan.mode == "off":
+        return "lifespan off"
+    return "lifespan startup ran" if app.lifespan.completed else "no lifespan support"
 
 
 def _leaves(tree: dict[str, Any], prefix: str = "") -> list[str]:
@@ -136,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, KeyboardInterrupt):
             raise
         base = options.base_dir if options is not None else None
-        report(f"app failed to start: {describe_exception(exc, base)}")
+        report(f"check failed: {describe_exception(exc, base)}")
         return ExitCode.ERROR
     ms = (time.monotonic() - started) * 1000
     name, env = getattr(app, "name", options.app), getattr(app, "env", options.env)

@@ -3,8 +3,10 @@
 Every process of a cluster appends to the same directory: `logger.dir` from the app config
 (relative to BASE_DIR), else `<BASE_DIR>/logs/<app name>/` in env local/unittest and
 `~/logs/<app name>/` otherwise (egg's `app_info.root`), so a deploy that replaces the app
-directory keeps its logs. Files: `<app name>-web.log` (app workers), `egg-agent.log`,
-`master.log`, and `common-error.log` (every ERROR). Files are 0600, directories 0700.
+directory keeps its logs; `<title>` replaces `<app name>` for a cluster started with a
+title other than the default (`log_dir_under`). Files: `<app name>-web.log` (app
+workers), `egg-agent.log`, `master.log`, and `common-error.log` (every ERROR). Files
+are 0600, directories 0700.
 
 Where the directory is not known yet (the master before the agent reported the app's
 config, the agent before its config is loaded) records wait in a `PendingHandler` and are
@@ -15,7 +17,8 @@ during a start is lost or written to the wrong place.
   that logrotate moved, and `reopen()` (SIGUSR1, in every process) reopens every file,
   including the daemon's stdout/stderr logs behind fds 1 and 2.
 - `--log-format=json`: one JSON object per line (time, level, pid, role, worker, logger,
-  message, exception).
+  message, exception), in the files and on stdout alike (the access log included).
+- In the foreground every process also logs to stdout (`console_wanted`).
 - Python warnings are captured into the logs (`logging.captureWarnings`): a deprecation
   warning at boot must not fail a daemon start through its stderr check.
 - Until `egg-ready`, ERROR records of the agent and app workers also go to stderr (as in
@@ -37,6 +40,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from eggscripts.safe_open import UnsafePath, open_file
+from runtime import titles
 from runtime.errors import StartupError, report
 from runtime.log_handlers import (
     Console,
@@ -53,9 +57,17 @@ NO_STDERR = {"eggscripts_no_stderr": True}
 PENDING_LIMIT = 10_000
 
 
-def default_log_dir(base_dir: str, app_name: str, env: str) -> str:
+def default_log_dir(base_dir: str, app_name: str, env: str, title: str | None = None) -> str:
     root = real(base_dir) if env in ("local", "unittest") else _home()
-    return os.path.join(root, "logs", app_name)
+    return log_dir_under(root, app_name, title)
+
+
+def log_dir_under(root: str, app_name: str, title: str | None) -> str:
+    """`<root>/logs/<app name>`; a cluster whose title is not the default one
+    (`egg-server-<app name>`) logs to `<root>/logs/<title>` instead, so two clusters of
+    one app directory (`--title=shop-a`, `--title=shop-b`) never share log files."""
+    own = title is not None and title != titles.default_title(app_name)
+    return os.path.join(root, "logs", title if own and title else app_name)
 
 
 def _home() -> str:
@@ -88,14 +100,14 @@ def resolve_dir(config: Mapping[str, Any], key: str, base_dir: str) -> str | Non
 
 
 def config_dirs(
-    config: Mapping[str, Any], base_dir: str, app_name: str, env: str
+    config: Mapping[str, Any], base_dir: str, app_name: str, env: str, title: str | None = None
 ) -> dict[str, str]:
     """`{"log_dir", "run_dir"}` the app config asks for (`logger.dir`, `rundir`), with the
     defaults; the agent reports them in `agent-start` so the master and the app workers
     write where the app's own config says."""
     return {
         "log_dir": resolve_dir(config, "logger.dir", base_dir)
-        or default_log_dir(base_dir, app_name, env),
+        or default_log_dir(base_dir, app_name, env, title),
         "run_dir": resolve_dir(config, "rundir", base_dir) or os.path.join(real(base_dir), "run"),
     }
 
@@ -114,9 +126,19 @@ def adopt_agent_dirs(options: Any, data: Any) -> Any:
 
 
 def console_wanted(env: str, foreground: bool) -> bool:
-    """In the foreground in local/unittest, app log lines and tracebacks also go to the
-    terminal (a developer watches it); elsewhere the files are the place to look."""
-    return foreground and env in ("local", "unittest")
+    """In the foreground, in every env, the app's log lines and tracebacks also go to
+    stdout (text or JSON, as --log-format says): a developer watches the terminal, and a
+    container's log collector (`kubectl logs`, `docker logs`) reads only stdout. A daemon
+    has no one watching: its files are the place to look."""
+    return foreground
+
+
+def access_formatter() -> logging.Formatter:
+    """The access log on stdout: the bare common-log line in text, one JSON object like
+    every other stdout line with --log-format=json (never plain lines among JSON)."""
+    if _state.log_format == "json":
+        return make_formatter(_state.role, "json", _state.worker_id)
+    return logging.Formatter("%(message)s")
 
 
 def role_file(role: str, app_name: str) -> str:
@@ -170,6 +192,7 @@ def setup_logging(
     log_format: str = "text",
     worker_id: int | None = None,
     errors_to_stderr: bool = False,
+    title: str | None = None,
 ) -> logging.Logger:
     """Route the root logger to this role's files (or hold records until `redirect` when
     `directory` is None), optionally to stdout (foreground), and, with
@@ -198,7 +221,7 @@ def setup_logging(
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
     if directory is None:
-        _state.pending = PendingHandler(default_log_dir(base_dir, app_name, env))
+        _state.pending = PendingHandler(default_log_dir(base_dir, app_name, env, title))
         root.addHandler(_state.pending)
     else:
         redirect(directory)

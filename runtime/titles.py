@@ -9,6 +9,15 @@ from __future__ import annotations
 import re
 
 TITLE_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+_TITLE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_title(app_name: str) -> str:
+    """`egg-server-<name>`, made title-safe: a directory called `my app` still gets a
+    usable default instead of an error the user did not cause. The CLI computes the same
+    (eggscripts/app_settings.py: it never imports the runtime)."""
+    safe = _TITLE_UNSAFE.sub("-", app_name).strip("-") or "app"
+    return f"egg-server-{safe}"
 
 
 def master_title(title: str, port: int, base_dir: str) -> str:

@@ -31,8 +31,8 @@ class Daemon:
         self.home = home
 
     def log(self, name: str) -> Path:
-        """A log file of the cluster: `~/logs/<app name>/` outside local (SPEC §5)."""
-        return self.home / "logs" / "asgi" / name
+        """A log file of the cluster: `~/logs/<title>/` outside local (its own title)."""
+        return self.home / "logs" / self.title / name
 
     def start(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         return run_cli(

@@ -41,7 +41,7 @@ def test_each_bad_app_fails_in_one_line(case: str, tmp_path: Path) -> None:
     assert rc == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith("[eggscripts] app failed to start: ")
+    assert lines[0].startswith("[eggscripts] check failed: ")
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     assert out == ""
@@ -63,7 +63,11 @@ def test_module_attr_target_is_loaded_and_a_broken_one_fails_in_one_line(
     (tmp_path / "good.py").write_text("async def app(scope, receive, send):\n    pass\n")
     rc, out, err = check("good:app", home=tmp_path)
     assert rc == 0, err
-    assert "app: good:app (asgi)" in out
+    assert "app: good:app (asgi), no lifespan support" in out
+    (tmp_path / "flat.py").write_text("def app(environ, start_response):\n    return []\n")
+    rc, out, err = check("flat:app", home=tmp_path)
+    assert rc == 0, err
+    assert "app: flat:app (wsgi), no lifespan (WSGI)" in out
     (tmp_path / "bad.py").write_text("raise RuntimeError('no database')\n")
     rc, _, err = check("bad:app", home=tmp_path)
     assert rc == 1

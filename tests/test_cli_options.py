@@ -122,7 +122,7 @@ def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int
         "log_format": "text",
     }
     assert isinstance(python.options()["lock_fd"], int)
-    assert f" egg-server-{title} started on http://127.0.0.1:{port} " in out
+    assert f" egg-server-{title} started on http://0.0.0.0:{port} " in out  # what is bound
 
 
 def test_foreground_execs_in_place(
@@ -132,6 +132,8 @@ def test_foreground_execs_in_place(
     exported, argv without any shell in between, and the master's exit status is the
     command's (here: 1, its port being taken)."""
     app = make_app(tmp_path / "app")
+    (app / "config").mkdir()  # an env with a config file: no warning line
+    (app / "config" / "config.staging.py").write_text("config = {}\n")
     with busy_port(port):
         proc = subprocess.Popen(
             [EGGSCRIPTS, "start", f"--python={python.path}", f"--title={title}",

@@ -44,7 +44,7 @@ def test_two_apps_get_their_own_default_logs_and_warnings_do_not_fail(tmp_path: 
         logs = home / "logs" / title
         assert " started on " in (logs / "master-stdout.log").read_text()
         assert (logs / "master-stderr.log").read_text() == ""
-    web = (home / "logs" / "one" / "one-web.log").read_text()
+    web = (home / "logs" / titles[0] / "one-web.log").read_text()
     assert "this API is deprecated" in web  # captured into the app's log instead
 
 

@@ -63,5 +63,5 @@ def test_json_nested_1000_deep_is_400(egg: Daemon) -> None:
     body = "[" * 1000 + "]" * 1000
     resp = request(egg.port, "/json", "POST", body, {"Content-Type": "application/json"})
     assert resp.status == 400
-    log = egg.base_dir / "logs" / "egg-asgi" / "common-error.log"
+    log = egg.log("common-error.log")
     assert "RecursionError" not in (log.read_text() if log.exists() else "")

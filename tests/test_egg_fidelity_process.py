@@ -137,7 +137,7 @@ def test_8_boot_errors_of_the_app_logger_fail_a_daemon_start(
         assert "a warning never fails the start" not in stderr_log.read_text()
         # After egg-ready errors go to the log files only.
         assert request(port, "/log").text == "logged"
-        logs = tmp_path / "home" / "logs" / "logger-app" / "common-error.log"  # ~/logs
+        logs = tmp_path / "home" / "logs" / title / "common-error.log"  # ~/logs
         wait_until(lambda: "runtime error after ready" in logs.read_text(), timeout=5)
         assert "runtime error after ready" not in stderr_log.read_text()
 

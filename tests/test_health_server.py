@@ -226,3 +226,18 @@ def test_heartbeats_carry_the_worker_stats() -> None:
         faulthandler.cancel_dump_traceback_later()
         loop.close()
     assert sent == [("heartbeat", {"requests": 3, "in_flight": 1})]
+
+
+def test_status_lines_carry_reason_phrases(served: tuple[HealthServer, FakeCluster]) -> None:
+    server, cluster = served
+    for path, line in (
+        ("/livez", b"HTTP/1.1 200 OK\r\n"),
+        ("/nope", b"HTTP/1.1 404 Not Found\r\n"),
+    ):
+        with socket.create_connection(server.address, timeout=5) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            assert sock.recv(65536).startswith(line)
+    cluster.state = "draining"
+    with socket.create_connection(server.address, timeout=5) as sock:
+        sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 503 Service Unavailable\r\n")

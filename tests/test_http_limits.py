@@ -27,7 +27,7 @@ def test_running_out_of_fds_is_logged_once_and_survived(
             for _ in range(150):  # far more than the worker can hold open
                 with contextlib.suppress(OSError):  # uvloop closes the ones it cannot take
                     conns.append(socket.create_connection(("127.0.0.1", port), timeout=5))
-            log = app / "logs" / "fdapp" / "fdapp-web.log"
+            log = app / "logs" / title / "fdapp-web.log"
             wait_until(lambda: "out of file descriptors" in log.read_text(), timeout=5)
         finally:
             for conn in conns:

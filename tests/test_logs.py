@@ -104,8 +104,8 @@ def test_default_dir_is_home_outside_local(
     app = write_tree(tmp_path / "app", files)
     with Cluster(app, title, port, workers=1):
         request(port, "/")
-        wait_until(lambda: "served /" in _read(home / "logs" / "logapp" / "logapp-web.log"))
-    assert {p.name for p in (home / "logs" / "logapp").iterdir()} == FILES
+        wait_until(lambda: "served /" in _read(home / "logs" / title / "logapp-web.log"))
+    assert {p.name for p in (home / "logs" / title).iterdir()} == FILES
 
 
 def test_sigusr1_reopens_moved_files_in_the_workers(
@@ -221,7 +221,7 @@ def test_foreground_local_shows_app_lines_and_tracebacks(
         out = cluster.output()[0]
     assert "[app_worker#1] [127.0.0.1 GET /] served /" in out
     assert "Traceback (most recent call last)" in out
-    assert (app / "logs" / "logapp" / "logapp-web.log").exists()  # local: under BASE_DIR
+    assert (app / "logs" / title / "logapp-web.log").exists()  # local: under BASE_DIR
 
 
 def test_a_full_disk_is_one_warning_not_a_crash(capsys: pytest.CaptureFixture) -> None:
@@ -250,3 +250,32 @@ def test_rundir_and_logger_dir_defaults_in_the_config(tmp_path: Path, home: Path
     assert dumped.exists() and stat.S_IMODE(dumped.stat().st_mode) == 0o600
     assert not (app / "run").exists()
     assert boot(app, env="unittest").config["logger"]["dir"] == str(app / "logs" / "r")
+
+
+def test_foreground_prod_json_stdout_has_the_app_errors_and_json_access_lines(
+    tmp_path: Path, home: Path, title: str, port: int
+) -> None:
+    """A container runs the cluster in the foreground with env prod: `kubectl logs` reads
+    stdout only, so the traceback of a failed request is there, and every line (the
+    access log included) is one JSON object."""
+    files = dict(APP)
+    files["app/controller/home.py"] += (
+        "\n\nasync def boom(ctx):\n    raise KeyError('no such thing')\n"
+    )
+    files["app/router.py"] += "    app.router.get('/boom', app.controller.home.boom)\n"
+    app = write_tree(tmp_path / "app", files)
+    cluster = Cluster(app, title, port, workers=1, log_format="json", access_log=True)
+    cluster.start(wait=False)
+    try:
+        wait_until(lambda: f'"{title} started on ' in cluster.output()[0], timeout=15)
+        assert request(port, "/boom").status == 500
+        wait_until(lambda: "GET /boom HTTP/1.1" in cluster.output()[0])
+        wait_until(lambda: "no such thing" in cluster.output()[0])
+        out = cluster.output()[0]
+    finally:
+        cluster.stop()
+    entries = [json.loads(line) for line in out.splitlines() if line.strip()]
+    failed = [e for e in entries if "KeyError: 'no such thing'" in e.get("exception", "")]
+    assert failed and failed[0]["role"] == "app" and failed[0]["level"] == "ERROR"
+    access = [e for e in entries if e["logger"] == "eggscripts.access"]
+    assert access and '"GET /boom HTTP/1.1" 500' in access[0]["message"]

@@ -78,6 +78,7 @@ def test_nothing_to_show_is_an_error(tmp_path: Path) -> None:
     result = run_cli("logs", "--title=nothing-here", env=cli_env(tmp_path), cwd=tmp_path)
     assert result.returncode == 1
     assert "no log files found for nothing-here" in result.stderr
+    assert "running" in result.stderr  # what does run (or that nothing does)
 
 
 def test_follower_sees_appends_and_rotation(tmp_path: Path) -> None:
@@ -98,8 +99,59 @@ def test_follower_sees_appends_and_rotation(tmp_path: Path) -> None:
     assert logtail.last_lines(str(log), 5) == ["fresh"]
 
 
+def rotate_while_writing(log: Path, late: str) -> None:
+    """What logrotate does to a writer: `before` written, the file moved to `<log>.1`,
+    `late` written through the writer's still-open handle, then `after` in a new file."""
+    with log.open("a") as writer:
+        writer.write("before\n")
+        writer.flush()
+        log.rename(log.with_name(log.name + ".1"))
+        writer.write(late)
+        writer.flush()
+    log.write_text("after\n")
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text()
     except FileNotFoundError:
         return ""
+
+
+def test_follower_reads_the_rotated_file_to_its_end_first(tmp_path: Path) -> None:
+    """logrotate moves the file while its writer still holds it: what the writer adds
+    before it reopens is in the old file and must be shown before the new file's lines."""
+    log = tmp_path / "a.log"
+    log.write_text("")
+    follower = logtail.Follower([str(log)])
+    rotate_while_writing(log, "just before the reopen\nhalf")
+    assert follower.poll() == [(str(log), ["before", "just before the reopen", "half", "after"])]
+    follower.close()
+
+
+def test_logs_follow_process_keeps_the_lines_written_just_before_a_rotation(
+    tmp_path: Path, title: str
+) -> None:
+    """`eggscripts logs -f` as a process: logrotate renames the file while its writer still
+    holds it open; the lines the writer adds before it reopens are printed, then the new
+    file's."""
+    home = tmp_path / "home"
+    logdir = home / "logs" / title
+    logdir.mkdir(parents=True)
+    log = logdir / "master-stdout.log"
+    log.write_text("old\n")
+    followed = tmp_path / "followed.txt"
+    with followed.open("w") as out:
+        follower = subprocess.Popen(
+            [EGGSCRIPTS, "logs", f"--title={title}", "-f", "-n", "0"],
+            env=cli_env(home), stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: "==> " in _read(followed), timeout=10)
+        rotate_while_writing(log, "written before the reopen\n")
+        wait_until(lambda: "after" in _read(followed), timeout=10)
+    finally:
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=10) == 0
+    text = _read(followed)
+    assert text.index("before") < text.index("written before the reopen") < text.index("after")

@@ -74,3 +74,14 @@ def verify(directory: Path, *names: str) -> None:
         cwd=directory, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_short_form_module_attr_as_start_takes_it(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "flat"\n')
+    (tmp_path / "flat.py").write_text("def app(environ, start_response):\n    return []\n")
+    result = run_cli("systemd", "flat:app", env=cli_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"WorkingDirectory={tmp_path}\n" in result.stdout
+    start = next(ln for ln in result.stdout.splitlines() if ln.startswith("ExecStart="))
+    assert " start --title=egg-server-flat --app=flat:app " in start
+    assert start.endswith(f" {tmp_path}")

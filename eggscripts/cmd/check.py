@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from eggscripts import app_settings, launch, options
+from eggscripts.app_target import METAVAR
 from eggscripts.cmd.start import _framework, _require
 
 CHECK = (options.ENV, options.FRAMEWORK, options.REQUIRE, options.PYTHON)
@@ -21,7 +22,7 @@ TARGET_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
     short_help="Load the app as a worker would, without serving it (CI).",
     params=[
         *options.click_params(CHECK),
-        click.Argument(["target"], required=False, default=".", metavar="[BASE_DIR | MODULE:ATTR]"),
+        click.Argument(["target"], required=False, default=".", metavar=METAVAR),
     ],
     epilog="Examples: `eggscripts check --env=prod /srv/shop` in CI before a deploy.",
 )

@@ -4,7 +4,9 @@ Where the logs are is asked of the running cluster itself, not guessed: the file
 processes hold open for writing (/proc/<pid>/fd, via psutil) are exactly its log files,
 wherever `logger.dir`, `--stdout` or `--stderr` put them, whatever version started it,
 and without any state file to go stale. A cluster that is not running shows the files
-at the default places (SPEC §4, §5), if any are there.
+at the default places (docs/CLI.md, "Where the logs are"), if any are there; the
+directories named after the app only for the app's own default title, so a mistyped
+title never shows another cluster's logs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import click
 
-from eggscripts import app_settings, logtail, options, procs
+from eggscripts import app_settings, logtail, options, procs, targets
 from eggscripts.errors import PREFIX, EggScriptsError
 
 ORDER = ("master-stdout.log", "master-stderr.log", "master.log", "egg-agent.log")
@@ -33,18 +35,25 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
 
     The files are found from the running cluster's processes: the daemon's --stdout and
     --stderr logs and the app's logs (master.log, egg-agent.log, <app>-web.log,
-    common-error.log) wherever logger.dir put them. Without --title: the title of the
-    app in BASE_DIR (default: the current directory). When the cluster is not running,
-    the files at the default places are shown; none at all is an error (exit 1).
+    common-error.log) wherever logger.dir put them. Without --title: the one cluster
+    started from BASE_DIR when it is given, else the app in the current directory. When
+    the cluster is not running, the files at the default places are shown; none at all
+    is an error (exit 1) that lists the titles running.
     """
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.LOGS, app)
-    title = values["title"] or app.default_title
+    try:
+        title = targets.one_title(ctx, values["title"], app, "logs")
+    except targets.NothingInDir:
+        title = app.default_title  # the last logs of the app in that directory
     paths = running_files(title)
     if not paths:
         paths = default_files(title, app)
         if not paths:
-            raise EggScriptsError(f"no log files found for {title} (is it running?)")
+            raise EggScriptsError(
+                f"no log files found for {title}: it is not running and has no logs "
+                f"({targets.running_list()})"
+            )
         click.echo(f"{PREFIX} {title} is not running; showing its last logs", err=True)
     for path in paths:
         click.echo(f"==> {path} <==")
@@ -83,11 +92,9 @@ def running_files(title: str) -> list[str]:
 
 def default_files(title: str, app: app_settings.AppInfo) -> list[str]:
     home = os.path.expanduser("~")
-    dirs = [
-        os.path.join(home, "logs", title),
-        os.path.join(home, "logs", app.name),
-        os.path.join(app.base_dir, "logs", app.name),
-    ]
+    dirs = [os.path.join(home, "logs", title), os.path.join(app.base_dir, "logs", title)]
+    if title == app.default_title:  # the app here: its logs are under its name
+        dirs += [os.path.join(home, "logs", app.name), os.path.join(app.base_dir, "logs", app.name)]
     found: set[str] = set()
     for directory in dirs:
         try:

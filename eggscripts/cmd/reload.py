@@ -37,13 +37,14 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     worker is a canary: if it cannot boot, nothing else is replaced, the old workers keep
     serving and the error is printed as one line. A BASE_DIR symlink is resolved again,
     so switching `current` to a new release and reloading serves the new release.
-    SIGHUP to the master does the same. The cluster is --title, else the app in BASE_DIR
-    (default: the current directory). Exit status: 0 every worker replaced, the master's
-    code (1, 3, 4, ...) when the roll failed or stopped, 2 bad usage, 3 not running.
+    SIGHUP to the master does the same. The cluster is --title, else the one cluster
+    started from BASE_DIR when it is given, else the app in the current directory. Exit
+    status: 0 every worker replaced, the master's code (1, 3, 4, ...) when the roll
+    failed or stopped, 2 bad usage, 3 not running.
     """
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.RELOAD, app)
-    title = targets.title_for(values["title"], app, "reload")
+    title = targets.one_title(ctx, values["title"], app, "reload")
     timeout_ms, wait = values["timeout"], not values["no_wait"]
     limit = None if timeout_ms is None or not wait else timeout_ms / 1000 + ANSWER_GRACE
     view = ReloadView(title, sys.stdout)

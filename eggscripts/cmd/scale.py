@@ -35,13 +35,13 @@ def command(ctx: click.Context, count: str, base_dir: str, **_: Any) -> None:
     (they stop accepting, finish in-flight requests, run before_close, exit), newest
     first. The command waits (at most --timeout) until exactly the new count of workers
     is serving and prints their pids. The count also applies to later reloads and
-    reforks. The cluster is --title, else the app in BASE_DIR (default: the current
-    directory). Exit status: 0 done, 1 failed or not reached in time, 2 bad count or no
-    title, 3 the cluster is not running.
+    reforks. The cluster is --title, else the one cluster started from BASE_DIR when it
+    is given, else the app in the current directory. Exit status: 0 done, 1 failed or
+    not reached in time, 2 bad count or no title, 3 the cluster is not running.
     """
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.SCALE, app)
-    title = targets.title_for(values["title"], app, "scale")
+    title = targets.one_title(ctx, values["title"], app, "scale")
     request = parse_count(count)
     started = time.monotonic()
     answer = control_client.call(title, "scale", request)

@@ -13,6 +13,7 @@ from eggscripts import (
     app_target,
     capacity,
     control_path,
+    env_check,
     launch,
     options,
     procs,
@@ -79,6 +80,7 @@ def prepare(
     everything before the cluster is launched, shared with `dev` (eggscripts/cmd/dev.py),
     which declares fewer options (`specs`) and other defaults (`adjust`)."""
     base_dir, short_target = app_target.split(argument)
+    env_check.refuse_empty(ctx)
     values = start_options.resolve_start(ctx, base_dir, short_target, specs)
     if adjust is not None:
         values = adjust(values)
@@ -86,6 +88,8 @@ def prepare(
     _check_run_as(values["user"], values["group"])
     values = dataclasses.replace(values, framework=_framework(values.framework, base_dir))
     _check_files(values)
+    if not values["app"]:  # an ASGI/WSGI app reads no config.<env>.* files
+        env_check.warn_unknown(values.env, base_dir, values.framework)
     require = [_require(item, base_dir) for item in values["require"]]
     control = control_path.socket_path(values.title, control_path.ensure_dir())
     plan = launch.make_plan(values, base_dir, require, control)

@@ -37,9 +37,10 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     process its role, worker id, pid, state, age, memory, CPU, requests served, restarts
     (with the cause of the last one) and the age of its last heartbeat.
 
-    The cluster is --title, else the app in BASE_DIR (default: the current directory);
-    --all shows every cluster of the current user. The master answers over its private
-    control socket; other users' clusters are never visible. --json prints the documented
+    The cluster is --title, else the clusters started from BASE_DIR when it is given,
+    else the app in the current directory; --all shows every cluster of the current
+    user. The master answers over its private control socket; other users' clusters are
+    never visible. --json prints the documented
     schema (docs/CLI.md). Exit status: 0 when the cluster runs (with --all: when any
     does), 3 when it does not (the LSB convention), 2 outside an app without --title.
     """
@@ -49,6 +50,11 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
         if ctx.get_parameter_source("title") == ParameterSource.COMMANDLINE:
             raise click.UsageError("--title and --all exclude each other")
         titles = procs.running_titles()
+    elif (directory := targets.explicit_dir(ctx, values["title"])) is not None:
+        titles = targets.titles_in(directory)
+        if not titles:
+            click.echo(f"{PREFIX} {targets.not_running_in_line(directory)}", err=True)
+            ctx.exit(NOT_RUNNING)
     else:
         titles = [targets.title_for(values["title"], app, "status", all_hint=True)]
     clusters, missing = [], []

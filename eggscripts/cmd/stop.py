@@ -43,7 +43,7 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     if everything:
         title = None
         _say(f"--all: stopping every cluster of user {targets.user_name()}")
-    elif title is None and ctx.get_parameter_source("base_dir") == ParameterSource.COMMANDLINE:
+    elif targets.explicit_dir(ctx, title) is not None:
         only_dir = base_dir
     else:
         title = targets.title_for(title, app, "stop", all_hint=True)
@@ -102,9 +102,7 @@ def _nothing_found(title: str | None, only_dir: str | None) -> str:
     if title is not None:
         return targets.not_running_line(title)
     if only_dir is not None:
-        real = os.path.realpath(only_dir)
-        where = real if real == only_dir else f"{real} (resolved from {only_dir})"
-        return f"no running cluster found for {where}"
+        return targets.not_running_in_line(only_dir)
     return f"no running cluster found of user {targets.user_name()}"
 
 

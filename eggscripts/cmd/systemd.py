@@ -1,5 +1,5 @@
-"""`eggscripts systemd [start options] [BASE_DIR]`: print a systemd service unit (and its
-socket unit) that runs this cluster the way systemd supervises best (SPEC §11).
+"""`eggscripts systemd [start options] [BASE_DIR | MODULE:ATTR]`: print a systemd service
+unit (and its socket unit) that runs this cluster the way systemd supervises best (SPEC §11).
 
 - `Type=notify`: the master says `READY=1` only when every worker accepts, `RELOADING=1`
   around `eggscripts reload` (ExecReload), `STOPPING=1`, progress in `STATUS=`;
@@ -20,7 +20,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import options, start_options
+from eggscripts import app_target, options, start_options
 
 # Start options a unit can carry; the daemon-only ones make no sense under systemd.
 DAEMON_ONLY = {"daemon", "stdout", "stderr", "ignore_stderr"}
@@ -31,7 +31,7 @@ START_MARGIN = 10  # s of TimeoutStartSec beyond --timeout: the master's own tim
 @click.command(
     "systemd",
     short_help="Print systemd units (Type=notify service + socket) for a cluster.",
-    params=[*options.click_params(SPECS), options.base_dir_argument()],
+    params=[*options.click_params(SPECS), app_target.base_dir_argument()],
     epilog="Example: `eggscripts systemd --port=8080 --workers=4 /srv/shop > shop.units`, "
     "then split it into /etc/systemd/system/<title>.service and <title>.socket.",
 )
@@ -42,8 +42,11 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     the master refuses no connection). Nothing is installed: review the output, set
     User=/Group=, and save each unit under /etc/systemd/system/.
     """
-    values = start_options.resolve_start(ctx, base_dir, specs=SPECS)
+    base_dir, short_target = app_target.split(base_dir)
+    values = start_options.resolve_start(ctx, base_dir, short_target, specs=SPECS)
     given = _given_flags(ctx, values.given)
+    if short_target is not None and not any(flag.startswith("--app=") for flag in given):
+        given.append(f"--app={short_target}")  # the unit's start runs in BASE_DIR
     port = values.port or start_options.DEFAULT_PORT
     click.echo(service_unit(values.title, base_dir, values, given))
     click.echo(socket_unit(values.title, values["hostname"], port))

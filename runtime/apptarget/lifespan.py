@@ -28,6 +28,7 @@ class Lifespan:
         self.what = what
         self.state: dict[str, Any] = {}
         self.running = False
+        self.completed = False  # its startup completed (stays True after the shutdown)
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -51,7 +52,7 @@ class Lifespan:
         await self._inbox.put({"type": "lifespan.startup"})
         answer = await self._answers.get()
         if answer["type"] == "lifespan.startup.complete":
-            self.running = True
+            self.running = self.completed = True
             return
         if answer["type"] == "lifespan.startup.failed" or self.mode == "on":
             if self._task is not None:  # Starlette re-raises right after: get the exception

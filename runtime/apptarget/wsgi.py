@@ -10,6 +10,12 @@
   holds, on the event loop, so the worker can say when every thread is taken: its
   heartbeat then reports `saturated` and the master's /readyz stops calling the cluster
   ready when all its app workers are (docs/DEPLOY.md).
+- `--root-path` as gunicorn reads it: uvicorn expects the proxy to strip the prefix and
+  puts it back in front of `path`; gunicorn (`SCRIPT_NAME`) expects the proxy to keep it.
+  A WSGI app gets `SCRIPT_NAME=<root>` and `PATH_INFO=<below it>` both ways: a request
+  whose path still starts with the prefix has it taken off once (`below_root`), so a
+  Flask or Django app moved from gunicorn works behind the same proxy configuration
+  (docs/ASGI.md, "Behind a proxy: --root-path").
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ class WSGIApp(WSGIMiddleware):
             return
         self._count(1)
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(below_root(scope), receive, send)
         finally:
             self._count(-1)
 
@@ -66,3 +72,19 @@ class WSGIApp(WSGIMiddleware):
         self.busy += delta
         if self.saturated != was and self.on_saturation is not None:
             self.on_saturation()
+
+
+def below_root(scope: Any) -> Any:
+    """The scope with the prefix taken off once when the client's own path kept it (uvicorn
+    put `root_path` in front of it again: `/api/api/items`), as gunicorn strips
+    `SCRIPT_NAME` from the request path; any other scope as it is."""
+    root = scope.get("root_path") or ""
+    path = scope.get("path") or ""
+    twice = root + root
+    if not root or not (path == twice or path.startswith(twice + "/")):
+        return scope
+    scope = dict(scope, path=path[len(root) :])
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw.startswith(twice.encode("latin-1", "replace")):
+        scope["raw_path"] = raw[len(root.encode("latin-1", "replace")) :]
+    return scope

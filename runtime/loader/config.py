@@ -24,6 +24,7 @@ from runtime.loader.context import LoadContext
 from runtime.loader.files import env_json_object, find_variant, load_yaml
 from runtime.loader.shape import check_shape
 from runtime.loader.units import LoadUnit
+from runtime.logs import log_dir_under
 from runtime.private_files import make_private_dirs, write_private
 
 # Key names whose values the config dump masks (documented in docs/APP_GUIDE.md).
@@ -47,12 +48,18 @@ def defaults(ctx: LoadContext) -> dict[str, Any]:
         # egg's app_info.root: BASE_DIR in local/unittest, the home directory otherwise,
         # so a deploy that replaces the app directory keeps its logs. Resolved:
         # a release symlink switched under a running process must not move its files.
-        "logger": {"dir": os.path.join(os.path.realpath(info.root), "logs", info.name)},
+        # A cluster with its own title logs under it (runtime/logs.py).
+        "logger": {"dir": log_dir_under(os.path.realpath(info.root), info.name, _title(ctx))},
         "core_middleware": [],
         "middleware": [],
         "bodyparser": {"enable": True, "limit": "1mb"},
         "cluster": {"listen": {}},
     }
+
+
+def _title(ctx: LoadContext) -> str | None:
+    title = getattr(getattr(ctx.target, "boot_info", None), "title", None)
+    return title if isinstance(title, str) else None
 
 
 def _wants_app_config(fn: Any) -> bool:

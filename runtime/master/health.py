@@ -25,6 +25,7 @@ import selectors
 import socket
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 
 import h11
 
@@ -175,7 +176,7 @@ class HealthServer:
         headers.append(("Cache-Control", "no-store"))
         if status == 405:
             headers.append(("Allow", "GET, HEAD"))
-        self._send(conn, h11.Response(status_code=status, headers=headers))
+        self._send(conn, _response(status, headers))
         if method != "HEAD":
             self._send(conn, h11.Data(data=body))
         self._send(conn, h11.EndOfMessage())
@@ -195,7 +196,7 @@ class HealthServer:
             headers = [("Content-Type", TEXT), ("Content-Length", str(len(body)))]
             headers.append(("Connection", "close"))
             try:
-                self._send(conn, h11.Response(status_code=status, headers=headers))
+                self._send(conn, _response(status, headers))
                 self._send(conn, h11.Data(data=body))
                 self._send(conn, h11.EndOfMessage())
             except h11.LocalProtocolError:
@@ -237,6 +238,12 @@ class HealthServer:
         if self.connections.pop(fd, None) is not None:
             self.selector.unregister(conn.sock)
         conn.sock.close()
+
+
+def _response(status: int, headers: list[tuple[str, str]]) -> h11.Response:
+    """With its reason phrase (`200 OK`): h11 sends none unless told, and some probes and
+    proxies print or even expect one."""
+    return h11.Response(status_code=status, headers=headers, reason=HTTPStatus(status).phrase)
 
 
 def _bind(host: str, port: int) -> socket.socket:

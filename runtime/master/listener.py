@@ -128,11 +128,13 @@ def bind_tcp(host: str, port: int) -> socket.socket:
 
 
 def url_host(host: str) -> str:
-    """The host to print in a URL: for a wildcard bind, `$HOST` (egg-cluster's), else
-    127.0.0.1, where a wildcard bind is reachable."""
+    """The host to print in a URL: for a wildcard bind, `$HOST` (egg-cluster's), else the
+    address actually bound (`0.0.0.0`: every interface, not only 127.0.0.1)."""
     if host in ("0.0.0.0", "", "::"):
         env_host = os.environ.get("HOST", "").strip()
-        return env_host if env_host and env_host != "0.0.0.0" else "127.0.0.1"
+        if env_host and env_host != "0.0.0.0":
+            return env_host
+        host = host or "0.0.0.0"
     return f"[{host}]" if ":" in host else host
 
 

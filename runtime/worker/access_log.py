@@ -5,7 +5,8 @@
 Installed as an ASGI wrapper only when asked for, so a worker without it pays nothing.
 uvicorn's own access log has no date, size or duration; gunicorn's default format is this
 one. Lines go to the `eggscripts.access` logger: the app's web log for a daemon, stdout for
-a cluster running in the foreground (where the user is watching).
+a cluster running in the foreground (where the user is watching), as JSON objects with
+`--log-format=json`.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ log = logging.getLogger("eggscripts.access")
 
 
 def setup(foreground: bool) -> None:
-    """Route the access logger (after the worker's own logging setup)."""
+    """Route the access logger (after the worker's own logging setup, whose
+    --log-format it follows on stdout)."""
     if foreground:
+        from runtime.logs import access_formatter
+
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(access_formatter())
         log.addHandler(handler)
         log.propagate = False
     log.setLevel(logging.INFO)

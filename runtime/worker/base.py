@@ -70,7 +70,7 @@ class ChildProcess:
         held back; the agent reports the dirs to the master in `agent-start`."""
         o = self.options
         config = getattr(self.target, "config", None) or {}
-        self.log_dirs = logs.config_dirs(config, o.base_dir, o.name or "app", o.env)
+        self.log_dirs = logs.config_dirs(config, o.base_dir, o.name or "app", o.env, o.title)
         logs.redirect(self.log_dirs["log_dir"], quiet=self.role == Role.AGENT)
 
     def create_target(self, info: BootInfo) -> Any:
@@ -127,6 +127,7 @@ def run_child(
         log_format=options.log_format,
         worker_id=worker_id,
         errors_to_stderr=True,  # until egg-ready (SPEC §5)
+        title=options.title,
     )
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
