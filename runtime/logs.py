@@ -54,6 +54,9 @@ from runtime.private_files import make_private_dirs, run_as_owner
 # Records carrying this attribute (`extra=NO_STDERR`) skip the until-ready stderr copy:
 # a child's one-line startup error reaches the user through the master, exactly once.
 NO_STDERR = {"eggscripts_no_stderr": True}
+# ... and these (`extra=NO_CONSOLE`) stay off the terminal too: a failed start is the one
+# line `report()` printed on stderr, not that line again plus the stop that follows.
+NO_CONSOLE = {"eggscripts_no_stderr": True, "eggscripts_no_console": True}
 PENDING_LIMIT = 10_000
 
 
@@ -208,6 +211,7 @@ def setup_logging(
     formatter = make_formatter(role, log_format, worker_id)
     if stdout:
         console = Console(sys.stdout)
+        console.addFilter(lambda record: not getattr(record, "eggscripts_no_console", False))
         console.setFormatter(formatter)
         root.addHandler(console)
     _state.until_ready = None

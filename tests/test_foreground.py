@@ -53,3 +53,22 @@ def test_foreground_ctrl_c_stops_gracefully(title: str, port: int) -> None:
     log = out.read().decode()
     assert "interrupted: stopping app workers" in log
     assert "exit with code 0" in log
+
+
+def test_a_port_in_use_in_the_foreground_is_one_line(title: str, port: int) -> None:
+    """The one line on stderr, not that line again plus the master's stop lines on stdout
+    (the master's log file keeps them)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = subprocess.run(
+            [EGGSCRIPTS, "start", f"--title={title}", f"--port={port}",
+             "--hostname=127.0.0.1", str(SHOWCASE)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"port {port} is already in use" in lines[0], result.stderr

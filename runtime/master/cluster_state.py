@@ -38,6 +38,9 @@ class ClusterState:
     release_dir: str = ""
     reload: RollingReload | None = None
     close_code: int = ExitCode.OK  # the exit status once every child is gone
+    # The start failed: its one line is already on stderr, so the terminal is spared the
+    # master's log lines about it (its log file keeps them).
+    start_failed: bool = False
 
     @classmethod
     def of(cls, options: ClusterOptions, log: logging.Logger, now: float) -> ClusterState:

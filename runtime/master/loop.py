@@ -187,7 +187,14 @@ class Master:
             s.options = dataclasses.replace(s.options, name=app_name(s.options.base_dir))
         o = s.options  # files wait for the app's `logger.dir`, told by agent-start
         s.log = setup_logging(
-            "master", o.base_dir, s.name, True, o.log_dir, env=o.env, log_format=o.log_format
+            "master",
+            o.base_dir,
+            s.name,
+            True,
+            o.log_dir,
+            env=o.env,
+            log_format=o.log_format,
+            title=o.title,
         )
         self.stopper.log = self.watchdogs.log = self.watchdogs.stale.log = s.log
 
@@ -324,7 +331,8 @@ class Master:
         if s.reload is not None:
             s.reload.abort(reason)
         self.production.closing()
-        s.log.info("%s: stopping app workers", reason)
+        quiet = _no_console() if s.start_failed else None
+        s.log.info("%s: stopping app workers", reason, extra=quiet)
         if s.listener is not None:
             s.listener.close()  # the workers' copies keep serving until they drain
         self.stopper.begin()
@@ -359,6 +367,15 @@ class Master:
         self.signals.close()
         self.selector.close()
         if self.exit_code:
-            self.state.log.error("exit with code %d", self.exit_code)
+            quiet = _no_console() if self.state.start_failed else None
+            self.state.log.error("exit with code %d", self.exit_code, extra=quiet)
         else:
             self.state.log.info("exit with code 0")
+
+
+def _no_console() -> dict[str, bool]:
+    """The log lines of a failed start stay off the terminal (runtime/logs.py NO_CONSOLE);
+    imported here, not at the top: the logging module loads after the agent's spawn."""
+    from runtime.logs import NO_CONSOLE
+
+    return NO_CONSOLE

@@ -201,9 +201,12 @@ class Startup:
         s = self.state
         if not s.phase.starting:
             return
+        from runtime.logs import NO_CONSOLE
+
         report(text)
         self.setup_logs()
-        s.log.error("%s", text)
+        s.start_failed = True
+        s.log.error("%s", text, extra=NO_CONSOLE)
         self.parent.notify(Action.STARTUP_ERROR, {"message": text, "code": int(code)})
         self.parent.close()
         self.ops.begin_close(code, "start failed")
