@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from eggscripts.app_options import APP_TARGET_RE
 from eggscripts.errors import EggScriptsError
 from eggscripts.types import PathType
+from runtime.contract.option_defs import APP_TARGET_RE
 
 # What makes a directory an egg-style app (a framework may bring the rest).
 APP_MARKERS = ("app/router.py", "app/controller/", "app.py", "agent.py")

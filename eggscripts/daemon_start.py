@@ -18,8 +18,8 @@ from eggscripts import detach, logrotate, procs, startwait
 from eggscripts.errors import PREFIX, EggScriptsError, StartFailed
 from eggscripts.launch import Plan
 from eggscripts.progress import Progress
-from eggscripts.readychannel import FrameReader
-from eggscripts.start_options import DEFAULT_PORT
+from runtime.contract.framing import FrameReader
+from runtime.contract.option_defs import DEFAULT_PORT
 
 if TYPE_CHECKING:
     import psutil

@@ -1,26 +1,14 @@
-"""Process titles: the names `eggscripts stop`/`status` and users' `ps` find us by (SPEC §3).
+"""Setting the process title (the format is in `runtime/contract/titles.py`).
 
-The title is the only handle the CLI has on a running cluster, so its format is a contract:
-`eggscripts-<role> --title=<title> [--port=<port>] --base-dir=<abs path>`.
+The names below other than `set_title` are re-exported for modules not yet importing
+the contract directly; remove them once none does.
 """
 
 from __future__ import annotations
 
-import re
+from runtime.contract.titles import TITLE_RE, agent_title, app_title, master_title
 
-TITLE_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def master_title(title: str, port: int, base_dir: str) -> str:
-    return f"eggscripts-master --title={title} --port={port} --base-dir={base_dir}"
-
-
-def agent_title(title: str, base_dir: str) -> str:
-    return f"eggscripts-agent --title={title} --base-dir={base_dir}"
-
-
-def app_title(title: str, base_dir: str) -> str:
-    return f"eggscripts-app --title={title} --base-dir={base_dir}"
+__all__ = ["TITLE_RE", "agent_title", "app_title", "master_title", "set_title"]
 
 
 def set_title(text: str) -> None:

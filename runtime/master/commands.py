@@ -12,10 +12,10 @@ import logging
 import os
 from typing import Any
 
+from runtime.contract.capacity import workers_problem
 from runtime.master.control import ControlServer, Request
 from runtime.master.status import StatusReporter, state_name
 
-MAX_WORKERS = 1024  # a typo guard (`scale 40000`), far above any machine's CPU count
 log = logging.getLogger("eggscripts.master.control")
 
 
@@ -49,8 +49,9 @@ def handle_scale(master: Any, request: Request) -> None:
     else:
         request.fail('scale needs {"workers": N} or {"delta": K} (integers)', exit=2)
         return
-    if not 1 <= wanted <= MAX_WORKERS:
-        request.fail(f"cannot scale to {wanted} workers: the count must be 1..{MAX_WORKERS}", 2)
+    problem = workers_problem(wanted)  # the bound `start --workers` has
+    if problem is not None:
+        request.fail(problem, 2)
         return
     state = state_name(master)
     if state != "ready":
