@@ -12,8 +12,8 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from runtime.ipc.framing import FrameDecoder
-from runtime.ipc.message import Action, Message, Role
+from runtime.contract.framing import FrameDecoder
+from runtime.contract.messages import Action, Message, Role
 from runtime.master.loop import Master
 from runtime.options import ClusterOptions
 
