@@ -1,4 +1,4 @@
-"""What `start` serves: an egg-style app directory, or an ASGI/WSGI `module:attr` (SPEC §9).
+"""What `start` serves: an egg-style app directory, or an ASGI/WSGI `module:attr` (docs/ASGI.md).
 
 `eggscripts start [BASE_DIR] --app=pkg.main:app`, `[tool.eggscripts] app = "pkg.main:app"`
 or the short form `eggscripts start pkg.main:app` (BASE_DIR is then the current
@@ -16,15 +16,15 @@ import click
 
 from eggscripts.errors import EggScriptsError
 from eggscripts.types import PathType
+from runtime.contract.exitcodes import ExitCode
 from runtime.contract.option_defs import APP_TARGET_RE
 
 # What makes a directory an egg-style app (a framework may bring the rest).
 APP_MARKERS = ("app/router.py", "app/controller/", "app.py", "agent.py")
-APP_LOAD_ERROR = 4  # SPEC §2.4: the app failed to load
 
 
 class NotAnApp(EggScriptsError):
-    exit_code = APP_LOAD_ERROR
+    exit_code = ExitCode.APP_LOAD_ERROR
 
 
 class ShortTarget(str):

@@ -25,8 +25,8 @@ def rotated_name(path: str, now: float | None = None) -> str:
 
 
 def make_private_parents(path: str) -> None:
-    """Create the missing parent directories of `path`, each 0700 (SPEC §5: log
-    directories are owner-only; `os.makedirs` would give intermediate ones 0755)."""
+    """Create the missing parent directories of `path`, each 0700 (log directories
+    are owner-only, docs/DEPLOY.md; `os.makedirs` would give intermediate ones 0755)."""
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         make_private_parents(parent)

@@ -1,6 +1,7 @@
-"""Finding and stopping our own processes by their titles (SPEC §3, PITFALLS).
+"""Finding and stopping our own processes by their titles.
 
-Titles are `eggscripts-<role> --title=<title> [--port=<port>] --base-dir=<abs path>`. After
+Titles are `eggscripts-<role> --title=<title> [--port=<port>] --base-dir=<abs path>`
+(runtime/contract/titles.py writes them). After
 setproctitle, `psutil.Process.cmdline()` is `[whole title, '', ...]`, so only `cmdline()[0]`
 is parsed, and the title is matched as an exact space-separated token: `--title=foo` never
 matches `--title=foobar` (egg-scripts' substring grep once killed the wrong app).
@@ -100,7 +101,7 @@ def split_cmdline(data: str) -> list[str]:
 
 def same_dir(recorded: str | None, wanted: str) -> bool:
     """Is the base dir in a title the directory `wanted` (already a resolved path)?
-    Compared with symlinks followed on both sides (SPEC §2.2): a cluster started as
+    Compared with symlinks followed on both sides (docs/CLI.md, `stop`): a cluster started as
     `start LINK` is found by `stop <real dir>`, and one started from the real directory
     by `stop LINK`."""
     return recorded is not None and (recorded == wanted or os.path.realpath(recorded) == wanted)

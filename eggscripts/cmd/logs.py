@@ -4,7 +4,7 @@ Where the logs are is asked of the running cluster itself, not guessed: the file
 processes hold open for writing (/proc/<pid>/fd, via psutil) are exactly its log files,
 wherever `logger.dir`, `--stdout` or `--stderr` put them, whatever version started it,
 and without any state file to go stale. A cluster that is not running shows the files
-at the default places (SPEC §4, §5), if any are there.
+at the default places (docs/CLI.md), if any are there.
 """
 
 from __future__ import annotations

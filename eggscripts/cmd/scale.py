@@ -1,4 +1,4 @@
-"""`eggscripts scale`: change the number of app workers of a running cluster (SPEC §10)."""
+"""`eggscripts scale`: change the number of app workers of a running cluster."""
 
 from __future__ import annotations
 

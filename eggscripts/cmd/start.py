@@ -1,4 +1,4 @@
-"""`eggscripts start`: launch a cluster in the foreground or as a daemon (SPEC §2.1, §4)."""
+"""`eggscripts start`: launch a cluster in the foreground or as a daemon."""
 
 from __future__ import annotations
 

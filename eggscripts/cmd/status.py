@@ -1,4 +1,4 @@
-"""`eggscripts status`: what runs, asked from the master itself (SPEC §2.3, §10)."""
+"""`eggscripts status`: what runs, asked from the master itself."""
 
 from __future__ import annotations
 

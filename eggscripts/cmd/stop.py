@@ -1,4 +1,4 @@
-"""`eggscripts stop`: stop running clusters of the current user (SPEC §2.2)."""
+"""`eggscripts stop`: stop running clusters of the current user."""
 
 from __future__ import annotations
 

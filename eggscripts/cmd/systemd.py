@@ -1,5 +1,5 @@
 """`eggscripts systemd [start options] [BASE_DIR]`: print a systemd service unit (and its
-socket unit) that runs this cluster the way systemd supervises best (SPEC §11).
+socket unit) that runs this cluster the way systemd supervises best (docs/DEPLOY.md).
 
 - `Type=notify`: the master says `READY=1` only when every worker accepts, `RELOADING=1`
   around `eggscripts reload` (ExecReload), `STOPPING=1`, progress in `STATUS=`;

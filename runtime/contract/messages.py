@@ -27,7 +27,7 @@ class WireName(str, enum.Enum):
     """A name that travels on the wire: equal to, hashed like and encoded as its value."""
 
     def __str__(self) -> str:  # "app", not "Role.APP", in log lines and f-strings
-        return self.value
+        return str.__str__(self)
 
 
 class Role(WireName):
