@@ -27,12 +27,14 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from runtime.contract import titles as title_format
+
 if TYPE_CHECKING:
     import psutil
 
-ROLES = ("master", "agent", "app")
+ROLES = title_format.ROLES
 _PROC = "/proc"
-_PREFIX = b"eggscripts-"
+_PREFIX = title_format.PREFIX.encode()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +58,7 @@ class ClusterProcess:
 def parse_title(text: str) -> TitleInfo | None:
     """The parts of an eggscripts process title, or None for any other process."""
     parts = text.split(" ")
-    role = parts[0].removeprefix("eggscripts-")
+    role = parts[0].removeprefix(title_format.PREFIX)
     if parts[0] == role or role not in ROLES:
         return None
     title = next((p.removeprefix("--title=") for p in parts if p.startswith("--title=")), "")
@@ -81,7 +83,7 @@ def title_of(cmdline: list[str]) -> str:
     #1179 workaround), so a bare `eggscripts-<role>` first element is re-joined.
     """
     first = cmdline[0]
-    if first.startswith("eggscripts-") and " " not in first and len(cmdline) > 1:
+    if first.startswith(title_format.PREFIX) and " " not in first and len(cmdline) > 1:
         return " ".join(part for part in cmdline if part)
     return first
 
