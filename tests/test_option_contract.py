@@ -45,18 +45,25 @@ def help_text(tmp_path_factory: pytest.TempPathFactory) -> str:
     return " ".join(out.split())
 
 
+# How each shipped completion script asks the installed command (click's protocols).
+COMPLETION_ENV = {
+    "bash": {"COMP_WORDS": "eggscripts start --", "COMP_CWORD": "2"},
+    "zsh": {"COMP_WORDS": "eggscripts start --", "COMP_CWORD": "2"},
+    "fish": {"COMP_WORDS": "eggscripts start --", "COMP_CWORD": "--"},
+}
+
+
 @pytest.fixture(scope="module")
-def completed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
-    """What TAB offers after `eggscripts start --`, from the installed command, as the
-    shipped completion scripts ask it."""
-    env = cli_env(
-        tmp_path_factory.mktemp("home"),
-        _EGGSCRIPTS_COMPLETE="bash_complete",
-        COMP_WORDS="eggscripts start --",
-        COMP_CWORD="2",
-    )
-    out = subprocess.run([EGGSCRIPTS], env=env, capture_output=True, text=True, timeout=30)
-    return {line.split(",", 1)[1] for line in out.stdout.splitlines() if "," in line}
+def completed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """What TAB offers after `eggscripts start --`, per shell."""
+    home = tmp_path_factory.mktemp("home")
+    offered = {}
+    for shell, words in COMPLETION_ENV.items():
+        env = cli_env(home, _EGGSCRIPTS_COMPLETE=f"{shell}_complete", **words)
+        out = subprocess.run([EGGSCRIPTS], env=env, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        offered[shell] = out.stdout
+    return offered
 
 
 def man_block(defn: OptionDef) -> str:
@@ -87,8 +94,10 @@ def test_man_page_shows_the_definition(defn: OptionDef) -> None:
 
 
 @pytest.mark.parametrize("defn", DEFS, ids=IDS)
-def test_completion_offers_it(defn: OptionDef, completed: set[str]) -> None:
-    assert flag(defn) in completed
+def test_completion_offers_it(defn: OptionDef, completed: dict[str, str]) -> None:
+    for shell, offered in completed.items():
+        words = set(re.split(r"[\s,]", offered))
+        assert flag(defn) in words, shell
 
 
 @pytest.mark.parametrize("defn", DEFS, ids=IDS)

@@ -35,6 +35,44 @@ class Reply(WireName):
 FINAL = frozenset((Reply.DONE, Reply.ERROR))
 
 
+class ProcessRow(TypedDict):
+    """One process of `status` (docs/CLI.md documents every key and its unit)."""
+
+    role: str
+    id: int | None
+    pid: int
+    state: str
+    age: float
+    rss: int | None
+    cpu: float | None
+    requests: int | None
+    inflight: int | None
+    restarts: int | None
+    last_restart_cause: str | None
+    heartbeat_age: float | None
+    release_dir: str | None
+
+
+class StatusReply(TypedDict):
+    """The `done` data of `status`: the cluster object of `status --json` (schema 1; keys
+    are only ever added)."""
+
+    title: str
+    master_pid: int
+    state: str
+    url: str | None
+    port: int | None
+    base_dir: str
+    release_dir: str
+    release_dir_now: str
+    env: str
+    version: str
+    started_at: float
+    uptime: float
+    workers: int
+    processes: list[ProcessRow]
+
+
 class ScaleRequest(TypedDict, total=False):
     """Exactly one of the two: an absolute count or a difference."""
 
