@@ -49,18 +49,11 @@ _TYPES: dict[str, ParamType] = {
     "python": PythonType(),
     "health_port": HostPortType(),
 }
-(
-    TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
-    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
-    SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT,
-) = (OptionSpec.derive(d, _TYPES.get(d.name)) for d in option_defs.CLUSTER)  # fmt: skip
-
-START: tuple[OptionSpec, ...] = (
-    TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
-    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
-    SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT,
-    *APP_SPECS, *HTTP_SPECS,
-)  # fmt: skip
+_BY_NAME = {d.name: OptionSpec.derive(d, _TYPES.get(d.name)) for d in option_defs.CLUSTER}
+START: tuple[OptionSpec, ...] = (*_BY_NAME.values(), *APP_SPECS, *HTTP_SPECS)
+# The ones other commands share or vary.
+TITLE, TIMEOUT = _BY_NAME["title"], _BY_NAME["timeout"]
+ENV, FRAMEWORK, REQUIRE, PYTHON = (_BY_NAME[n] for n in ("env", "framework", "require", "python"))
 
 # ---- commands acting on a running cluster --------------------------------------------------
 

@@ -134,8 +134,13 @@ def _too_small(defn: OptionDef) -> Any:
 @pytest.mark.parametrize("defn", BOUNDED, ids=[d.name for d in BOUNDED])
 def test_one_bound_refused_by_both_sides(defn: OptionDef, tmp_path: Path) -> None:
     bad = _too_small(defn)
-    with pytest.raises(click.BadParameter):
-        start.command.make_context("start", [flag(defn), str(bad), str(tmp_path)])
+    root = cli()  # as the parent: click caches the help option a context gives a command
+    args = [flag(defn), str(bad), str(tmp_path)]
+    with (
+        click.Context(root, info_name=root.name, **root.context_settings) as parent,
+        pytest.raises(click.BadParameter),
+    ):
+        start.command.make_context("start", args, parent)
     if defn.key:
         raw = {"base_dir": str(tmp_path), "title": "t", defn.key: bad}
         with pytest.raises(OptionsError, match=re.escape(str(defn.problem(bad)))):
