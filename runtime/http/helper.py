@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, cast
 
 
 class Helper:
@@ -18,6 +18,6 @@ class Helper:
 
     def path_for(self, name: str, /, **params: Any) -> str:
         """URL of a named route (`app.router.url`)."""
-        return self.app.router.url(name, **params)
+        return cast(str, self.app.router.url(name, **params))
 
     url_for = path_for
