@@ -83,43 +83,55 @@ def kill_cluster(title: str, uid: int | None = None) -> None:
     psutil.wait_procs(left, timeout=10)
 
 
-@pytest.mark.parametrize("where", ["TMPDIR", "/tmp"])
-def test_a_squatted_directory_gets_a_warning_and_a_private_fallback(
+@pytest.mark.parametrize("where", ["TMPDIR", "/tmp", "XDG_RUNTIME_DIR"])
+def test_a_squatted_directory_never_stops_a_start(
     victim: pwd.struct_passwd, title: str, port: int, where: str
 ) -> None:
+    """The squat is `eggscripts-<uid>` in the temp dir in use (`$TMPDIR` or /tmp): one
+    warning line, then the fallback; with a runtime directory, a squat in /tmp (where the
+    lock used to be, whatever the environment) is simply not in the way."""
     if where == "/tmp" and os.stat("/tmp").st_mode & 0o1777 != 0o1777:
         pytest.skip("/tmp is not world-writable and sticky here: no user could squat it")
     base = owned_tree(victim)
     home = base / "home"
     env = {k: v for k, v in cli_env(home).items() if k not in ("XDG_RUNTIME_DIR", "TMPDIR")}
     env["PYTHONPATH"] = os.pathsep.join((str(ROOT), SITE))
-    if where == "TMPDIR":
+    if where != "/tmp":
         tmpdir = base / "tmp"
         tmpdir.mkdir()
         tmpdir.chmod(0o1777)
         env["TMPDIR"] = str(tmpdir)
     squat = Path(env.get("TMPDIR", "/tmp")) / f"eggscripts-{victim.pw_uid}"
-    squat.mkdir(mode=0o755)  # by root: another user, who never goes away
-    fallback = home / FALLBACK
-    warning = (
-        f"[eggscripts] warning: {squat} belongs to uid 0, not to you; using {fallback} instead"
+    place, warnings = (
+        home / FALLBACK,
+        [
+            f"[eggscripts] warning: {squat} belongs to uid 0, not to you; using "
+            f"{home / FALLBACK} instead"
+        ],
     )
+    if where == "XDG_RUNTIME_DIR":
+        squat = Path("/tmp") / f"eggscripts-{victim.pw_uid}"
+        runtime_dir = home / "xdg"
+        runtime_dir.mkdir(mode=0o700)
+        os.chown(runtime_dir, victim.pw_uid, victim.pw_gid)
+        env["XDG_RUNTIME_DIR"] = str(runtime_dir)
+        place, warnings = runtime_dir / "eggscripts", []
+    squat.mkdir(mode=0o755)  # by root: another user, who never goes away
     try:
         started = as_user(victim, env, "start", "--daemon", f"--title={title}",
                           f"--port={port}", "--workers=1", f"--python={SYSTEM_PYTHON}",
                           str(home / "app"))  # fmt: skip
         assert started.returncode == 0, started.stderr
-        assert started.stderr.splitlines() == [warning]
-        place = str(fallback)
-        assert os.path.exists(paths.socket_path(title, place))
-        assert os.path.exists(paths.lock_path(title, place))
-        assert os.stat(fallback).st_mode & 0o777 == 0o700
+        assert started.stderr.splitlines() == warnings
+        assert os.path.exists(paths.socket_path(title, str(place)))
+        assert os.path.exists(paths.lock_path(title, str(place)))
+        assert os.stat(place).st_mode & 0o777 == 0o700
         status = as_user(victim, env, "status", f"--title={title}", "--json")
         assert status.returncode == 0, status.stderr
-        assert status.stderr.splitlines() == [warning]
+        assert status.stderr.splitlines() == warnings
         stopped = as_user(victim, env, "stop", f"--title={title}")
         assert stopped.returncode == 0, stopped.stderr
-        assert sorted(os.listdir(fallback)) == []  # no socket, no lock file left
+        assert sorted(os.listdir(place)) == []  # no socket, no lock file left
         assert sorted(os.listdir(squat)) == []  # nothing was written into the squat
     finally:
         kill_cluster(title, victim.pw_uid)
