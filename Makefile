@@ -42,11 +42,12 @@ reliability: $(STAMP)
 	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m long tests/test_reload_cli.py
 
 # Static checks, also the first step of `make test`: lint, formatting, types (mypy reads
-# its file list and settings from pyproject.toml).
+# its file list and settings from pyproject.toml; the CLI and the contract are strict).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --strict eggscripts runtime/contract
 
 # Side by side with the peers (bench/run.py): wrk drives the load; egg-scripts comes from npm
 # (installed by the bench into a temp dir; skipped when npm is missing), gunicorn from pip.

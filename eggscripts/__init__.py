@@ -1,7 +1,10 @@
 """eggscripts: the command line that starts and stops egg-style Python clusters.
 
-The CLI only parses options and launches `python -m runtime.start_cluster`; it never imports
+The CLI parses options and launches `python -m runtime.start_cluster`; of the runtime it
+imports only the contract package (`runtime/contract/`, standard library only), never
 the runtime or app code, so a broken app can never break `eggscripts stop`.
 """
 
-__version__ = "0.1.0"
+from runtime.contract import __version__
+
+__all__ = ["__version__"]

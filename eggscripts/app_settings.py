@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from eggscripts.errors import ConfigError
+from runtime.contract import titles
 
 TOOL_TABLE = "tool.eggscripts"
-_TITLE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,10 +27,7 @@ class AppInfo:
 
     @property
     def default_title(self) -> str:
-        """`egg-server-<name>`, made title-safe: a directory called `my app` still gets a
-        usable default instead of an error the user did not cause."""
-        safe = _TITLE_UNSAFE.sub("-", self.name).strip("-") or "app"
-        return f"egg-server-{safe}"
+        return titles.default_title(self.name)
 
     def origin(self, key: str) -> str:
         return f"'{key}' in [{TOOL_TABLE}] of {self.pyproject}"

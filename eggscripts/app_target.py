@@ -14,9 +14,10 @@ from typing import Any
 
 import click
 
-from eggscripts.app_options import APP_TARGET_RE
 from eggscripts.errors import EggScriptsError
 from eggscripts.types import PathType
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.option_defs import APP_TARGET_RE
 
 # What makes a directory an egg-style app (a framework may bring the rest). `config/`
 # counts, as egg starts such a directory: it serves 404s and runs its `require` modules.
@@ -25,7 +26,7 @@ APP_LOAD_ERROR = 4  # the app failed to load (docs/CLI.md, exit statuses)
 
 
 class NotAnApp(EggScriptsError):
-    exit_code = APP_LOAD_ERROR
+    exit_code = ExitCode.APP_LOAD_ERROR
 
 
 class ShortTarget(str):

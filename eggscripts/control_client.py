@@ -20,12 +20,33 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from eggscripts import control_path, procs, targets
-from eggscripts.errors import EggScriptsError
-from eggscripts.readychannel import FrameReader, encode
+import click
 
-FINAL = ("done", "error")
+from eggscripts import procs, targets
+from eggscripts.errors import PREFIX, EggScriptsError
+from runtime.contract import control, paths
+from runtime.contract.framing import FrameReader, ProtocolError, encode
+
 CONNECT_TIMEOUT = 5.0
+
+
+class UnsafeControlDir(EggScriptsError):
+    """Neither the control directory nor its fallback is private to this user."""
+
+
+def place(create: bool = False) -> paths.Place:
+    """The control directory (runtime/contract/paths.py), its notice printed once."""
+    try:
+        found = paths.ensure_dir() if create else paths.find_dir()
+    except paths.UnsafeDir as exc:
+        raise UnsafeControlDir(f"no private control directory: {exc}") from None
+    if found.notice and found.notice not in _noticed:
+        _noticed.add(found.notice)
+        click.echo(f"{PREFIX} warning: {found.notice}", err=True)
+    return found
+
+
+_noticed: set[str] = set()
 
 
 class NotRunning(EggScriptsError):
@@ -61,14 +82,14 @@ class Connection:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, action: str, data: dict[str, Any] | None = None) -> None:
-        payload = encode(action, data or {})
+    def request(self, action: control.ControlAction, data: dict[str, Any] | None = None) -> None:
+        payload = encode(control.request(action, data))
         self.sock.setblocking(True)
         try:
             self.sock.sendall(payload)
         except OSError as exc:
             self.sock.setblocking(False)
-            for frame in self.reader.read():  # a refusal the master sent before hanging up
+            for frame in self._read():  # a refusal the master sent before hanging up
                 result(frame)
             raise EggScriptsError(f"lost the connection to {self.title}: {exc.strerror}") from None
         self.sock.setblocking(False)
@@ -77,9 +98,9 @@ class Connection:
         """Every frame until (and including) the final one; raises on EOF or timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            for frame in self.reader.read():
+            for frame in self._read():
                 yield frame
-                if frame.get("action") in FINAL:
+                if frame.get("action") in control.FINAL:
                     return
             if self.reader.eof:
                 raise EggScriptsError(f"the master of {self.title} closed the control connection")
@@ -88,13 +109,22 @@ class Connection:
                 raise EggScriptsError(f"the master of {self.title} did not answer in time")
             select.select([self.sock], [], [], wait)
 
+    def _read(self) -> list[dict[str, Any]]:
+        try:
+            return self.reader.read()
+        except ProtocolError as exc:
+            raise EggScriptsError(f"the master of {self.title} sent a bad frame: {exc}") from None
+
 
 def connect(title: str) -> Connection:
     """Connect to the master of `title`, or raise NotRunning / a one-line error."""
-    directory = control_path.control_dir()
-    if not control_path.check_dir(directory):
-        raise _not_running(title)
-    path = control_path.socket_path(title, directory)
+    directory = place().directory
+    try:
+        if not paths.check_dir(directory):
+            raise _not_running(title)
+    except paths.UnsafeDir as exc:
+        raise UnsafeControlDir(f"no private control directory: {exc}") from None
+    path = paths.socket_path(title, directory)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
     try:
@@ -112,7 +142,12 @@ def connect(title: str) -> Connection:
     return Connection(title, sock)
 
 
-def call(title: str, action: str, data: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
+def call(
+    title: str,
+    action: control.ControlAction,
+    data: dict[str, Any] | None = None,
+    timeout: float = 10.0,
+) -> Any:
     """One request, its final answer's data; an error frame raises ControlFailed."""
     with connect(title) as conn:
         conn.request(action, data)
@@ -125,7 +160,7 @@ def call(title: str, action: str, data: dict[str, Any] | None = None, timeout: f
 def result(final: dict[str, Any]) -> Any:
     """The data of a `done` frame; ControlFailed for an `error` frame."""
     data = final.get("data")
-    if final.get("action") == "error":
+    if final.get("action") == control.Reply.ERROR:
         info = data if isinstance(data, dict) else {}
         message = str(info.get("message") or "the master reported an error")
         raise ControlFailed(message, _exit(final, 1), info)

@@ -19,9 +19,9 @@ from eggscripts import detach, logrotate, procs, startwait
 from eggscripts.errors import PREFIX, EggScriptsError, StartFailed
 from eggscripts.launch import Plan
 from eggscripts.progress import Progress
-from eggscripts.readychannel import FrameReader
-from eggscripts.safe_open import UnsafePath, make_dirs
-from eggscripts.start_options import DEFAULT_PORT
+from runtime.contract.framing import FrameReader
+from runtime.contract.option_defs import DEFAULT_PORT
+from runtime.contract.safe_open import UnsafePath, make_dirs
 
 if TYPE_CHECKING:
     import psutil

@@ -20,8 +20,8 @@ import sys
 from collections.abc import Callable
 from typing import BinaryIO, NoReturn
 
-from eggscripts import readychannel
 from eggscripts.errors import PREFIX
+from runtime.contract import readychannel
 
 _RESET_SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
 

@@ -30,9 +30,9 @@ class AlreadyRunning(EggScriptsError):
 class StartFailed(EggScriptsError):
     """The cluster did not report ready; whatever was started has been stopped again.
 
-    Exits with the master's own status when it said one (SPEC §2.4: 3 an app worker failed
-    to boot, 4 the app failed to load, 5 the agent failed to start), else 1, so a deploy
-    script branches the same way on a daemon start as on a foreground one."""
+    Exits with the master's own status when it said one (docs/CLI.md, exit statuses: 3 an
+    app worker failed to boot, 4 the app failed to load, 5 the agent failed to start), else
+    1, so a deploy script branches the same way on a daemon start as on a foreground one."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)

@@ -1,7 +1,8 @@
 """The one interface to the runtime: `python -m runtime.start_cluster '<options JSON>'`.
 
-INTERNALS.md §1 lists the keys. The CLI never imports `runtime`; it only builds this
-command line, so the cluster may even run under another interpreter (`--python`).
+docs/INTERNALS.md §1 lists the keys. Of the runtime the CLI imports only its contract
+(`runtime/contract/`, standard library only, which names the keys); it builds this command
+line and execs it, so the cluster may even run under another interpreter (`--python`).
 The command is an argv list handed to exec: no option value ever reaches a shell.
 """
 
@@ -16,9 +17,11 @@ from typing import Any, NoReturn
 
 from eggscripts import app_options
 from eggscripts.errors import EggScriptsError
-from eggscripts.recycle_options import RECYCLE_SPECS
+from runtime.contract import option_defs
 
 RUNTIME_MODULE = "runtime.start_cluster"
+# Keys filled below rather than copied: resolved paths, and the log files of a daemon only.
+_BY_HAND = frozenset(("require", "stdout_log", "stderr_log"))
 # In daemon mode `start` owns --timeout (its message, its cleanup); the master's own startup
 # timeout is only a backstop for a launcher that died, so it fires a little later.
 BACKSTOP_MS = 1000
@@ -31,11 +34,11 @@ class Plan:
     python: str
     base_dir: str
     title: str
-    options: dict[str, Any]  # INTERNALS §1 keys except ready_fd and lock_fd
+    options: dict[str, Any]  # docs/INTERNALS.md §1 keys except ready_fd and lock_fd
     env: dict[str, str]
     # The title lock this start holds (eggscripts/title_lock.py), inherited by the master.
     lock_fd: int | None = None
-    module: str = RUNTIME_MODULE  # or `runtime.check`, the second door (INTERNALS §1b)
+    module: str = RUNTIME_MODULE  # or `runtime.check`, the second door (INTERNALS.md §1b)
 
     def argv(self, ready_fd: int | None = None) -> list[str]:
         options = {**self.options, "ready_fd": ready_fd}
@@ -50,35 +53,23 @@ def make_plan(
     values: Mapping[str, Any], base_dir: str, require: list[str], control: str | None = None
 ) -> Plan:
     """Map resolved option values (options.START names) to the runtime's JSON keys;
-    `control` is the control socket's path (eggscripts/control_path.py)."""
+    `control` is the control socket's path (runtime/contract/paths.py)."""
     https = None
     if values["https_key"]:
         https = {"key": values["https_key"], "cert": values["https_cert"]}
-    options = {
+    options = {  # every JSON key is a contract definition's `key` (option_defs.py)
+        **{d.key: values[d.name] for d in option_defs.CLUSTER if d.key and d.key not in _BY_HAND},
         "base_dir": base_dir,
-        "title": values["title"],
-        "port": values["port"],
-        "hostname": values["hostname"],
-        "workers": values["workers"],
-        "env": values["env"],
-        "framework": values["framework"],
         "https": https,
         "require": require,
-        "startup_timeout": values["timeout"],
-        "worker_timeout": values["worker_timeout"],
-        "user": values["user"],
-        "group": values["group"],
-        "shutdown_delay": values["shutdown_delay"],
-        "grace_period": values["grace_period"],
-        "log_format": values["log_format"],
         "control_path": control,
         **app_options.runtime_options(values),
-        **app_options.runtime_options(values, RECYCLE_SPECS),
     }
     if values["health_port"] is not None:
         options["health_host"], options["health_port"] = values["health_port"]
     if values["daemon"]:  # the master reopens them on SIGUSR1 (logrotate)
-        options["stdout_log"], options["stderr_log"] = values["stdout"], values["stderr"]
+        for d in (option_defs.STDOUT, option_defs.STDERR):
+            options[d.key] = values[d.name]
     env = {**os.environ, "EGG_SERVER_ENV": values["env"]}
     return Plan(
         python=values["python"] or sys.executable,

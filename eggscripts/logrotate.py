@@ -11,7 +11,7 @@ import os
 import time
 from typing import BinaryIO
 
-from eggscripts.safe_open import open_file
+from runtime.contract.safe_open import open_file
 
 
 def rotated_name(path: str, now: float | None = None) -> str:
@@ -27,8 +27,8 @@ def rotated_name(path: str, now: float | None = None) -> str:
 
 
 def make_private_parents(path: str) -> None:
-    """Create the missing parent directories of `path`, each 0700 (log
-    directories are owner-only, docs/DEPLOY.md; `os.makedirs` would give intermediate ones 0755)."""
+    """Create the missing parent directories of `path`, each 0700 (log directories
+    are owner-only, docs/DEPLOY.md; `os.makedirs` would give intermediate ones 0755)."""
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         make_private_parents(parent)

@@ -1,7 +1,9 @@
 """`OptionSpec`: one command-line option, declared once (see `eggscripts/options.py`).
 
-Split from the registry so that modules declaring a group of options (`app_options.py`)
-can import it without importing the registry that lists them.
+`start`'s options are not declared here but derived (`OptionSpec.derive`) from their
+definitions in the contract (`runtime/contract/option_defs.py`), which the runtime reads
+too: the click type comes from the definition's kind, bounds and choices, unless the CLI
+gives a richer one (a path that must exist, a title, an interpreter).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any
 
 import click
 from click.core import ParameterSource
+
+from runtime.contract.optiondef import OptionDef
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +32,23 @@ class OptionSpec:
     metavar: str | None = None
     # May `[tool.eggscripts]` in pyproject.toml set it?
     in_pyproject: bool = True
+
+    @classmethod
+    def derive(cls, defn: OptionDef, type: Any = None) -> OptionSpec:
+        """The click option of a contract definition; `type` overrides the derived one."""
+        return cls(
+            defn.name,
+            defn.help,
+            type=type or click_type(defn),
+            default=defn.default,
+            default_text=defn.default_text,
+            aliases=defn.aliases,
+            envvar=defn.envvar,
+            is_flag=defn.is_flag,
+            multiple=defn.multiple,
+            metavar=defn.metavar,
+            in_pyproject=defn.in_pyproject,
+        )
 
     @property
     def flag(self) -> str:
@@ -65,6 +86,19 @@ class OptionSpec:
             metavar=self.metavar,
             help=self.help,
         )
+
+
+def click_type(defn: OptionDef) -> Any:
+    """The click type checking what `defn.problem` checks."""
+    if defn.choices:
+        return click.Choice(list(defn.choices))
+    if defn.kind is int and (defn.minimum is not None or defn.maximum is not None):
+        low = None if defn.minimum is None else int(defn.minimum)
+        high = None if defn.maximum is None else int(defn.maximum)
+        return click.IntRange(low, high, min_open=defn.min_open)
+    if defn.kind is float:
+        return click.FloatRange(defn.minimum, defn.maximum, min_open=defn.min_open)
+    return {int: click.INT, bool: click.BOOL}.get(defn.kind, click.STRING)
 
 
 class SpecOption(click.Option):

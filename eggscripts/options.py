@@ -1,4 +1,5 @@
-"""The option registry: every command-line option is declared once, here.
+"""The option registry: every command-line option is declared once, here or, for `start`,
+in the contract (`runtime/contract/option_defs.py`, which the runtime reads too).
 
 gunicorn-style: a frozen `OptionSpec` carries the name, flags, type, default, environment
 variable and help of one option. The click options, the `[tool.eggscripts]` keys, the man
@@ -24,188 +25,40 @@ from eggscripts.app_options import APP_SPECS, HTTP_SPECS
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
 from eggscripts.errors import PREFIX, ConfigError
 from eggscripts.option_spec import OptionSpec
-from eggscripts.recycle_options import RECYCLE_SPECS
 from eggscripts.types import (
     HostPortType,
     ModuleOrPathType,
+    ParamType,
     PathType,
     PythonType,
     RunningTitleType,
     TitleType,
 )
+from runtime.contract import option_defs
 
-# ---- start (SPEC §2.1) and stop (SPEC §2.2) --------------------------------------------
+# ---- start: derived from the contract's definitions -----------------------------------------
 
-TITLE = OptionSpec(
-    "title",
-    "Process title of the cluster (letters, digits, '.', '_', '-'); "
-    "`stop` and `ps` find the cluster by it.",
-    type=TitleType(),
-    default_text="egg-server-<app name>",
-)
-PORT = OptionSpec(
-    "port",
-    "HTTP port to listen on.",
-    type=click.IntRange(1, 65535),
-    aliases=("-p",),
-    envvar="PORT",
-    default_text="app config cluster.listen.port, else 7001",
-    metavar="PORT",
-)
-HOSTNAME = OptionSpec(
-    "hostname",
-    "Address to bind.",
-    default_text="0.0.0.0 (all interfaces)",
-    metavar="HOST",
-)
-WORKERS = OptionSpec(
-    "workers",
-    "Number of app worker processes (at most 16 per CPU, and one per 40 MiB of memory).",
-    type=click.IntRange(min=1),
-    aliases=("-c", "--cluster"),
-    envvar="EGG_WORKERS",
-    default_text="number of CPUs",
-    metavar="N",
-)
-ENV = OptionSpec(
-    "env",
-    "Server environment, exported to the cluster as EGG_SERVER_ENV (surrounding blanks "
-    "are trimmed).",
-    envvar="EGG_SERVER_ENV",
-    default_text="the app's config/env file, else prod",
-    metavar="NAME",
-)
-FRAMEWORK = OptionSpec(
-    "framework",
-    "Framework package (import name, or a directory relative to BASE_DIR).",
-    type=ModuleOrPathType(),
-    default_text="built-in",
-)
-DAEMON = OptionSpec(
-    "daemon", "Run the cluster in the background (detached).", is_flag=True, default=False
-)
-STDOUT = OptionSpec(
-    "stdout",
-    "Daemon: file receiving the cluster's stdout (rotated first if not empty).",
-    type=PathType(dir_okay=False),
-    default_text="~/logs/<title>/master-stdout.log",
-    metavar="PATH",
-)
-STDERR = OptionSpec(
-    "stderr",
-    "Daemon: file receiving the cluster's stderr; any output there fails the start.",
-    type=PathType(dir_okay=False),
-    default_text="~/logs/<title>/master-stderr.log",
-    metavar="PATH",
-)
-TIMEOUT = OptionSpec(
-    "timeout",
-    "Daemon: give up (and stop what was started) if the cluster is not ready after this "
-    "many milliseconds.",
-    type=click.IntRange(min=1),
-    default=300_000,
-    metavar="MS",
-)
-IGNORE_STDERR = OptionSpec(
-    "ignore_stderr",
-    "Daemon: do not fail the start when the stderr log receives output.",
-    is_flag=True,
-    default=False,
-)
-HTTPS_KEY = OptionSpec(
-    "https_key",
-    "Serve HTTPS with this private key file (needs --https-cert).",
-    type=PathType(exists=True, dir_okay=False),
-    metavar="PATH",
-)
-HTTPS_CERT = OptionSpec(
-    "https_cert",
-    "Serve HTTPS with this certificate file (needs --https-key).",
-    type=PathType(exists=True, dir_okay=False),
-    metavar="PATH",
-)
-REQUIRE = OptionSpec(
-    "require",
-    "Import this module (or ./file.py, relative to BASE_DIR) in every process before the "
-    "app loads. Repeatable.",
-    type=ModuleOrPathType(),
-    multiple=True,
-    default=(),
-)
-PYTHON = OptionSpec(
-    "python",
-    "Interpreter running the cluster, e.g. the app's virtualenv (eggscripts must be "
-    "installed there).",
-    type=PythonType(),
-    default_text="the interpreter running eggscripts",
-    metavar="PATH",
-)
-WORKER_TIMEOUT = OptionSpec(
-    "worker_timeout",
-    "Kill and replace an app worker (or the agent) whose event loop sent no heartbeat for "
-    "this many milliseconds (blocked by synchronous code); its Python stacks are dumped to "
-    "stderr first (a stopped process dumps nothing, and the log says so). Time the master "
-    "itself was paused does not count. 0 turns this off.",
-    type=click.IntRange(min=0),
-    default_text="30000; 0 (off) with --env local or unittest",
-    metavar="MS",
-)
-USER = OptionSpec(
-    "user",
-    "Run the agent and app workers as this user (name or uid), switched right after the "
-    "port is bound; the master stays root. Needs root.",
-    default_text="the user running start",
-    metavar="USER",
-)
-GROUP = OptionSpec(
-    "group",
-    "Run the agent and app workers with this group (name or gid). Needs root.",
-    default_text="the --user's primary group",
-    metavar="GROUP",
-)
-# ---- production integration (SPEC §11, docs/DEPLOY.md) ----------------------------------
-SHUTDOWN_DELAY = OptionSpec(
-    "shutdown_delay",
-    "After SIGTERM, keep serving this many milliseconds while /readyz reports not ready "
-    "(so a load balancer or Kubernetes stops routing here first), then drain.",
-    metavar="MS",
-    default=0,
-    type=click.IntRange(min=0),
-)
-GRACE_PERIOD = OptionSpec(
-    "grace_period",
-    "Seconds the supervisor waits after SIGTERM before SIGKILL (Kubernetes' "
-    "terminationGracePeriodSeconds, systemd's TimeoutStopSec); the start is refused when "
-    "--shutdown-delay plus the drain timeouts cannot fit in it.",
-    metavar="S",
-    default=30,
-    type=click.IntRange(min=1),
-)
-HEALTH_PORT = OptionSpec(
-    "health_port",
-    "Serve /livez, /readyz and /metrics (Prometheus) from the master on this port; "
-    "loopback unless a host is given (`0.0.0.0:9000` for Kubernetes probes).",
-    type=HostPortType(),
-    default_text="off",
-    metavar="[HOST:]PORT",
-)
-LOG_FORMAT = OptionSpec(
-    "log_format",
-    "Format of the log files: `text` lines, or `json` (one object per line: time, level, "
-    "pid, role, worker, logger, message, exception).",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    metavar="FORMAT",
-)
+_TYPES: dict[str, ParamType] = {
+    "title": TitleType(),
+    "framework": ModuleOrPathType(),
+    "stdout": PathType(dir_okay=False),
+    "stderr": PathType(dir_okay=False),
+    "https_key": PathType(exists=True, dir_okay=False),
+    "https_cert": PathType(exists=True, dir_okay=False),
+    "require": ModuleOrPathType(),
+    "python": PythonType(),
+    "health_port": HostPortType(),
+}
+_BY_NAME = {
+    d.name: OptionSpec.derive(d, _TYPES.get(d.name))
+    for d in (*option_defs.CLUSTER, *option_defs.RECYCLING)
+}
+START: tuple[OptionSpec, ...] = (*_BY_NAME.values(), *APP_SPECS, *HTTP_SPECS)
+# The ones other commands share or vary.
+TITLE, TIMEOUT = _BY_NAME["title"], _BY_NAME["timeout"]
+ENV, FRAMEWORK, REQUIRE, PYTHON = (_BY_NAME[n] for n in ("env", "framework", "require", "python"))
 
-START: tuple[OptionSpec, ...] = (
-    TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
-    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
-    SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT, *RECYCLE_SPECS,
-    *APP_SPECS, *HTTP_SPECS,
-)  # fmt: skip
-
-# ---- commands acting on a running cluster (SPEC §2.2, §2.3, §10) ----------------------
+# ---- commands acting on a running cluster --------------------------------------------------
 
 RUNNING_TITLE = dataclasses.replace(
     TITLE,

@@ -1,6 +1,7 @@
-"""Finding and stopping our own processes by their titles (SPEC §3, PITFALLS).
+"""Finding and stopping our own processes by their titles.
 
-Titles are `eggscripts-<role> --title=<title> [--port=<port>] --base-dir=<abs path>`. After
+Titles are `eggscripts-<role> --title=<title> [--port=<port>] --base-dir=<abs path>`
+(runtime/contract/titles.py writes them). After
 setproctitle, `psutil.Process.cmdline()` is `[whole title, '', ...]`, so only `cmdline()[0]`
 is parsed, and the title is matched as an exact space-separated token: `--title=foo` never
 matches `--title=foobar` (egg-scripts' substring grep once killed the wrong app).
@@ -26,12 +27,14 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from runtime.contract import titles as title_format
+
 if TYPE_CHECKING:
     import psutil
 
-ROLES = ("master", "agent", "app")
+ROLES = title_format.ROLES
 _PROC = "/proc"
-_PREFIX = b"eggscripts-"
+_PREFIX = title_format.PREFIX.encode()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +58,7 @@ class ClusterProcess:
 def parse_title(text: str) -> TitleInfo | None:
     """The parts of an eggscripts process title, or None for any other process."""
     parts = text.split(" ")
-    role = parts[0].removeprefix("eggscripts-")
+    role = parts[0].removeprefix(title_format.PREFIX)
     if parts[0] == role or role not in ROLES:
         return None
     title = next((p.removeprefix("--title=") for p in parts if p.startswith("--title=")), "")
@@ -80,7 +83,7 @@ def title_of(cmdline: list[str]) -> str:
     #1179 workaround), so a bare `eggscripts-<role>` first element is re-joined.
     """
     first = cmdline[0]
-    if first.startswith("eggscripts-") and " " not in first and len(cmdline) > 1:
+    if first.startswith(title_format.PREFIX) and " " not in first and len(cmdline) > 1:
         return " ".join(part for part in cmdline if part)
     return first
 
@@ -100,7 +103,7 @@ def split_cmdline(data: str) -> list[str]:
 
 def same_dir(recorded: str | None, wanted: str) -> bool:
     """Is the base dir in a title the directory `wanted` (already a resolved path)?
-    Compared with symlinks followed on both sides (SPEC §2.2): a cluster started as
+    Compared with symlinks followed on both sides (docs/CLI.md, `stop`): a cluster started as
     `start LINK` is found by `stop <real dir>`, and one started from the real directory
     by `stop LINK`."""
     return recorded is not None and (recorded == wanted or os.path.realpath(recorded) == wanted)

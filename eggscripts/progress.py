@@ -1,4 +1,4 @@
-"""What `start --daemon` shows while it waits for the cluster (SPEC §4).
+"""What `start --daemon` shows while it waits for the cluster (docs/CLI.md, `start`).
 
 On a terminal one live line is redrawn in place; anywhere else (CI logs, pipes) a plain
 line once per second like egg-scripts' `Wait Start: N...`, so logs stay readable.

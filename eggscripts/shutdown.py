@@ -2,8 +2,8 @@
 
 The master stops its own children gracefully, so it is signalled first and given the
 whole timeout; only after it is gone are agent/app processes of the same title looked
-for (PITFALLS: "Signal the master and let it stop its children; sweep leftovers only
-after it is gone"). The wait returns the moment the processes are gone: egg-scripts
+for: a sweep while the master still runs would race its own graceful stop and kill
+workers it is draining. The wait returns the moment the processes are gone: egg-scripts
 sleeps a fixed 5 s here although its clusters are gone after ~350 ms.
 """
 

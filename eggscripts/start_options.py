@@ -4,8 +4,10 @@
 default) to the option registry; this module then computes what depends on the app or
 the machine (title, workers, env, framework, the per-title daemon logs) and freezes the
 result. `start`, `systemd` and `check` read the same `StartOptions`, so a default is
-written once: the default port (7001), the default title (`egg-server-<app name>`), the
-worker count (the CPUs this process may use).
+written once: the default title (`egg-server-<app name>`), the worker count (the CPUs
+this process may use). The default port is the contract's (`DEFAULT_PORT`,
+runtime/contract/option_defs.py), used when the app config's `cluster.listen.port` does
+not say either.
 """
 
 from __future__ import annotations
@@ -19,12 +21,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import app_settings, app_target, capacity, options
+from eggscripts import app_settings, app_target, options
 from eggscripts.option_spec import OptionSpec
-
-# The app config's `cluster.listen.port` wins when no port is given anywhere (the agent
-# reports it); this is the port after that, as in egg-cluster.
-DEFAULT_PORT = 7001
+from runtime.contract import capacity
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +43,7 @@ class StartOptions(Mapping[str, Any]):
 
     @property
     def port(self) -> int | None:
-        """The port asked for; None lets the app config decide, else `DEFAULT_PORT`."""
+        """The port asked for; None lets the app config decide, else the default port."""
         port = self.given.get("port")
         return int(port) if port is not None else None
 

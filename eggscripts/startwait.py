@@ -16,9 +16,10 @@ import select
 import time
 from typing import Any
 
-from eggscripts import procs, readychannel
+from eggscripts import procs
 from eggscripts.progress import Progress
-from eggscripts.readychannel import FrameReader
+from runtime.contract import readychannel
+from runtime.contract.framing import FrameReader, ProtocolError
 
 STDERR_POLL = 0.05
 
@@ -83,7 +84,12 @@ def watch(
         wait = max(0.0, min(STDERR_POLL, deadline - now, progress.next_tick() - now))
         readable, _, _ = select.select([reader.fd], [], [], wait)
         if readable:
-            for message in reader.read():
+            try:
+                messages = reader.read()
+            except ProtocolError as exc:
+                outcome.reason = f"the cluster broke the ready channel: {exc}"
+                return outcome
+            for message in messages:
                 if _handle(message, outcome, progress):
                     if outcome.ready is not None and stderr is not None and stderr.grew():
                         outcome.ready = None

@@ -9,11 +9,17 @@ from typing import Any
 
 import click
 
-TITLE_RE = re.compile(r"[A-Za-z0-9._-]+")
+from runtime.contract.titles import TITLE_RE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # click 8.2+ types ParamType by its output and input; 8.1 cannot subscript it
+    ParamType = click.ParamType[Any, Any]
+else:
+    ParamType = click.ParamType
 _MODULE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-class TitleType(click.ParamType):
+class TitleType(ParamType):
     """Titles end up in process titles that `stop` splits on spaces and matches exactly;
     anything outside `[A-Za-z0-9._-]` would make that matching ambiguous."""
 
@@ -21,7 +27,7 @@ class TitleType(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        if not TITLE_RE.fullmatch(text):
+        if not TITLE_RE.match(text):
             self.fail(f"{text!r}: use only letters, digits, '.', '_' and '-'", param, ctx)
         return text
 
@@ -72,7 +78,7 @@ class PythonType(PathType):
         return path
 
 
-class ModuleOrPathType(click.ParamType):
+class ModuleOrPathType(ParamType):
     """`--require` / `--framework` values: a dotted import name, or a path (anything with a
     `/` or ending in `.py`), which the command resolves against BASE_DIR later."""
 
@@ -89,7 +95,7 @@ def is_path(text: str) -> bool:
     return "/" in text or text.endswith(".py") or text.startswith(("~", "."))
 
 
-class HostPortType(click.ParamType):
+class HostPortType(ParamType):
     """`[HOST:]PORT` (`9000`, `0.0.0.0:9000`, `[::1]:9000`) -> (host, port); the host
     defaults to loopback, so a metrics endpoint is never exposed by accident."""
 

@@ -24,8 +24,8 @@ import sys
 import time
 from typing import Any
 
+from runtime.contract.exitcodes import ExitCode
 from runtime.errors import PREFIX, OptionsError, StartupError, describe_exception, report
-from runtime.exitcodes import ExitCode
 from runtime.options import ClusterOptions
 
 

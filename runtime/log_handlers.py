@@ -12,13 +12,19 @@ forked child drops the inherited handlers without flushing them. Files are 0600.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import logging.handlers
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    _StreamHandler = logging.StreamHandler[TextIO]
+else:  # Python 3.10's StreamHandler cannot be subscripted at run time
+    _StreamHandler = logging.StreamHandler
 
 from runtime.errors import report
 from runtime.private_files import open_private
@@ -110,7 +116,7 @@ class LogFile(logging.handlers.WatchedFileHandler):
     `emit` is rewritten rather than extended because the parent's reopen check and lazy
     open run outside its own error handling."""
 
-    def _open(self):
+    def _open(self) -> io.TextIOWrapper:
         fd = open_private(self.baseFilename)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
@@ -158,7 +164,7 @@ class LogFile(logging.handlers.WatchedFileHandler):
             _silence(stream)
 
 
-class Console(logging.StreamHandler):
+class Console(_StreamHandler):
     """The terminal or the daemon's stdout/stderr file: the same one warning on failure."""
 
     def handleError(self, record: logging.LogRecord) -> None:

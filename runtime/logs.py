@@ -39,8 +39,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from eggscripts.safe_open import UnsafePath, open_file
-from runtime import titles
+from runtime.contract import titles
+from runtime.contract.safe_open import UnsafePath, open_file
 from runtime.errors import StartupError, report
 from runtime.log_handlers import (
     Console,

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from runtime.ipc.message import RESERVED_ACTIONS, Action, Message, Role
+from runtime.contract.messages import RESERVED_ACTIONS, Action, Message, Role
 from runtime.tasks import WriteCoalescer, call_guarded
 
 log = logging.getLogger("eggscripts.messenger")

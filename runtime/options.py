@@ -2,7 +2,10 @@
 validated, then passed down read-only (no module-level globals).
 
 The JSON keys are the contract of docs/INTERNALS.md §1; an unknown key is an error so a
-CLI/runtime version mismatch fails loudly instead of silently dropping an option.
+CLI/runtime version mismatch fails loudly instead of silently dropping an option. The
+fields that are `start` options take their default and their checks from the option
+definitions the CLI derives its options from (runtime/contract/option_defs.py): a
+default or a bound is written there only.
 """
 
 from __future__ import annotations
@@ -10,33 +13,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 from typing import Any
 
+from runtime.contract import capacity, option_defs
+from runtime.contract.option_defs import DEFAULT_WORKER_TIMEOUT, default
+from runtime.contract.titles import check_title
 from runtime.errors import OptionsError
-from runtime.titles import TITLE_RE
 
-DEFAULT_PORT = 7001
-DEFAULT_WORKER_TIMEOUT = 30_000
+__all__ = ["ClusterOptions", "HttpsOptions"]
 # Kept from the grace period for the final SIGKILLs and the master's own exit.
 STOP_MARGIN = 1_000
-LOG_FORMATS = ("text", "json")
-INTERFACES = ("auto", "asgi", "wsgi")
-LIFESPANS = ("auto", "on", "off")
-APP_TARGET_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-# (option, minimum) for the numeric HTTP options; OPTIONAL ones may also be null.
-POSITIVE = (
-    ("threads", 1),
-    ("keep_alive", 0.001),
-    ("backlog", 1),
-    ("limit_concurrency", 1),
-    ("max_body", 0),
-    ("max_header_size", 1024),
-    ("max_headers", 1),
-    ("header_timeout", 0.001),
-    ("body_timeout", 0.001),
-)
-OPTIONAL = frozenset(("limit_concurrency", "max_body"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,17 +36,17 @@ class ClusterOptions:
     base_dir: str
     title: str
     name: str | None = None  # app name; the master fills it from pyproject.toml if absent
-    port: int | None = None
-    hostname: str | None = None
-    workers: int = 1
-    env: str = "prod"
-    framework: str | None = None
+    port: int | None = default("port")
+    hostname: str | None = default("hostname")
+    workers: int = 1  # the CLI always says (its default is computed: the CPU count)
+    env: str = "prod"  # the CLI always says (its default is computed: config/env, else prod)
+    framework: str | None = default("framework")
     https: HttpsOptions | None = None
-    require: tuple[str, ...] = ()
+    require: tuple[str, ...] = default("require")
     ready_fd: int | None = None
-    # The title lock `eggscripts start` took for this cluster (runtime/title_lock.py).
+    # The title lock `eggscripts start` took for this cluster (runtime/contract/locks.py).
     lock_fd: int | None = None
-    startup_timeout: int = 300_000
+    startup_timeout: int = default("startup_timeout")
     # Tunables with egg-cluster's defaults (milliseconds / counts).
     kill_app_timeout: int = 5_000
     kill_agent_timeout: int = 5_000
@@ -70,22 +56,22 @@ class ClusterOptions:
     health_interval: int = 10_000  # runtime/watchdogs.py; production envs only
     # An app worker whose event loop sends no heartbeat for this long (ms) is killed and
     # replaced (gunicorn's worker timeout); 0 turns the watch off; None: `heartbeat_timeout`.
-    worker_timeout: int | None = None
+    worker_timeout: int | None = default("worker_timeout")
     # Recycling (runtime/master/recycle.py): replace an app worker once it served
     # max_requests + randint(0, max_requests_jitter) requests, or once its RSS exceeds
     # max_worker_memory MiB; 0 turns each off.
-    max_requests: int = 0
-    max_requests_jitter: int = 0
-    max_worker_memory: int = 0
+    max_requests: int = default("max_requests")
+    max_requests_jitter: int = default("max_requests_jitter")
+    max_worker_memory: int = default("max_worker_memory")
     # Account the agent and app workers switch to after fork/spawn (runtime/privileges.py).
-    user: str | None = None
-    group: str | None = None
-    # Production integration (SPEC §11, docs/DEPLOY.md).
-    shutdown_delay: int = 0  # ms of not-ready-but-serving after SIGTERM, before draining
-    grace_period: int = 30  # s the supervisor allows for a stop (Kubernetes, systemd)
+    user: str | None = default("user")
+    group: str | None = default("group")
+    # Production integration (docs/DEPLOY.md).
+    shutdown_delay: int = default("shutdown_delay")  # ms not ready but serving after SIGTERM
+    grace_period: int = default("grace_period")  # s the supervisor allows for a stop
     health_port: int | None = None  # /livez /readyz /metrics on the master; None = off
     health_host: str = "127.0.0.1"
-    log_format: str = "text"  # "text" | "json" (runtime/logs.py)
+    log_format: str = default("log_format")  # "text" | "json" (runtime/logs.py)
     # Daemon mode: the files fds 1 and 2 point at, reopened on SIGUSR1 after logrotate.
     stdout_log: str | None = None
     stderr_log: str | None = None
@@ -96,42 +82,36 @@ class ClusterOptions:
     # The control socket's path (`status`, `scale`, `reload`), chosen by the CLI; its
     # directory must exist, be ours and mode 700. None: no control channel.
     control_path: str | None = None
-    # The application served by the app workers (SPEC §9): an egg-style app directory when
-    # `app` is None, else an ASGI/WSGI callable named `module:attr` (BASE_DIR on sys.path).
-    app: str | None = None
-    factory: bool = False
-    interface: str = "auto"  # auto | asgi | wsgi
-    lifespan: str = "auto"  # auto | on | off
-    threads: int = 10  # WSGI: size of each worker's thread pool (a2wsgi's default)
+    # The application served by the app workers: an egg-style app directory when `app` is
+    # None, else an ASGI/WSGI callable named `module:attr` (BASE_DIR on sys.path).
+    app: str | None = default("app")
+    factory: bool = default("factory")
+    interface: str = default("interface")  # auto | asgi | wsgi
+    lifespan: str = default("lifespan")  # auto | on | off
+    threads: int = default("threads")  # WSGI: size of each worker's thread pool
     # HTTP server settings for every kind of app (runtime/worker/http_server.py).
-    root_path: str = ""
-    proxy_headers: bool = True  # uvicorn's default: trust --forwarded-allow-ips
-    forwarded_allow_ips: str = "127.0.0.1"
-    access_log: bool = False
-    keep_alive: float = 5.0  # s: idle connection (before and between requests)
-    backlog: int = 2048
-    limit_concurrency: int | None = None
-    max_body: int | None = None  # bytes; None = no server-wide cap
-    max_header_size: int = 65_536  # bytes of request line + headers, else 431
-    max_headers: int = 100  # header fields per request, else 431
-    header_timeout: float = 10.0  # s from a request's first byte to its last header
-    body_timeout: float = 30.0  # s without a byte while a request body is being read
+    root_path: str = default("root_path")
+    proxy_headers: bool = default("proxy_headers")
+    forwarded_allow_ips: str = default("forwarded_allow_ips")
+    access_log: bool = default("access_log")
+    keep_alive: float = default("keep_alive")  # s: idle connection (before and between)
+    backlog: int = default("backlog")
+    limit_concurrency: int | None = default("limit_concurrency")
+    max_body: int | None = default("max_body")  # bytes; None = no server-wide cap
+    max_header_size: int = default("max_header_size")  # request line + headers, else 431
+    max_headers: int = default("max_headers")  # header fields per request, else 431
+    header_timeout: float = default("header_timeout")  # s from first byte to last header
+    body_timeout: float = default("body_timeout")  # s without a byte of a request body
 
-    def _validate_http(self) -> None:
-        if self.interface not in INTERFACES:
-            raise OptionsError(f"interface must be one of {', '.join(INTERFACES)}")
-        if self.lifespan not in LIFESPANS:
-            raise OptionsError(f"lifespan must be one of {', '.join(LIFESPANS)}")
-        if self.app is not None and not APP_TARGET_RE.match(self.app):
-            raise OptionsError(f"app must look like module:attribute, got {self.app!r}")
+    def _validate_defined(self) -> None:
+        """Every field that is a `start` option, checked by its definition."""
+        for defn in option_defs.START:
+            if defn.key in _FIELDS and defn.key != "title":
+                problem = defn.problem(getattr(self, defn.key))
+                if problem is not None:
+                    raise OptionsError(problem)
         if self.root_path and not self.root_path.startswith("/"):
             raise OptionsError(f"root_path must start with '/', got {self.root_path!r}")
-        for name, minimum in POSITIVE:
-            value = getattr(self, name)
-            if value is None and name in OPTIONAL:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-                raise OptionsError(f"{name} must be a number >= {minimum}, got {value!r}")
 
     @property
     def bind_host(self) -> str:
@@ -187,20 +167,17 @@ class ClusterOptions:
     def validate(self) -> None:
         if not os.path.isabs(self.base_dir) or not os.path.isdir(self.base_dir):
             raise OptionsError(f"app directory not found: {self.base_dir}")
-        if not TITLE_RE.match(self.title):
-            raise OptionsError(
-                f"invalid title {self.title!r}: use only letters, digits, '.', '_' and '-'"
-            )
-        if not isinstance(self.workers, int) or self.workers < 1:
-            raise OptionsError(f"workers must be an integer >= 1, got {self.workers!r}")
-        if self.port is not None and not (0 <= int(self.port) <= 65535):
-            raise OptionsError(f"port must be between 0 and 65535, got {self.port}")
-        timeout = self.worker_timeout
-        if timeout is not None and (not isinstance(timeout, int) or timeout < 0):
-            raise OptionsError(f"worker_timeout must be an integer >= 0, got {timeout!r}")
+        problem = check_title(self.title)
+        if problem is not None:
+            raise OptionsError(problem)
+        self._validate_defined()
+        if self.workers is None:
+            raise OptionsError("workers must be an integer >= 1, got None")
+        problem = capacity.workers_problem(self.workers)  # the bound of start and scale
+        if problem is not None:
+            raise OptionsError(problem)
         if not self.env:
             raise OptionsError("env must not be empty")
-        self._validate_http()
         for name in ("user", "group"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
@@ -217,18 +194,9 @@ class ClusterOptions:
         self.validate_production()
 
     def validate_production(self) -> None:
-        for name in (
-            "shutdown_delay", "grace_period", "max_requests", "max_requests_jitter",
-            "max_worker_memory",
-        ):  # fmt: skip
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise OptionsError(f"{name} must be an integer >= 0, got {value!r}")
         port = self.health_port
         if port is not None and (not isinstance(port, int) or not 0 <= port <= 65535):
             raise OptionsError(f"health_port must be between 0 and 65535, got {port!r}")
-        if self.log_format not in LOG_FORMATS:
-            raise OptionsError(f"log_format must be text or json, got {self.log_format!r}")
         self.check_grace_period()
 
     def check_grace_period(self) -> None:
@@ -249,3 +217,6 @@ class ClusterOptions:
                 "lower --shutdown-delay or raise --grace-period (and the supervisor's "
                 "terminationGracePeriodSeconds / TimeoutStopSec)"
             )
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(ClusterOptions))

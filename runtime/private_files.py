@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from eggscripts.safe_open import DIR_MODE, make_dirs, open_file
+from runtime.contract.safe_open import DIR_MODE, make_dirs, open_file
 
 ENV_RUN_AS = "EGGSCRIPTS_RUN_AS"  # "uid:gid" of the children, set by a root master
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from runtime.contract.exitcodes import ExitCode
 from runtime.errors import OptionsError, StartupError, report
-from runtime.exitcodes import ExitCode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,22 +32,25 @@ def main(argv: list[str] | None = None) -> int:
     except OptionsError as exc:
         report(str(exc))
         return ExitCode.USAGE
-    from runtime.title_lock import hold_title
+    from runtime.title_lock import hold_title, release_title
 
-    try:
-        hold_title(options.title, options.lock_fd)  # held until this process exits
+    try:  # held until this process exits
+        held = hold_title(options.title, options.lock_fd, options.control_path)
     except StartupError as exc:
         return refuse(options.ready_fd, str(exc))
     from runtime.limits import raise_open_files_limit
     from runtime.master.loop import Master
 
     raise_open_files_limit()  # before any fork: every child inherits it
-    return Master(options).run()
+    try:
+        return Master(options).run()
+    finally:
+        release_title(held)  # a stopped cluster leaves no lock file behind
 
 
 def refuse(ready_fd: int | None, text: str) -> int:
     """Fail before the master exists: one line on stderr and on the ready channel."""
-    from runtime.ipc.message import Action
+    from runtime.contract.messages import Action
     from runtime.master.ready_channel import ParentChannel
 
     report(text)

@@ -1,92 +1,53 @@
-"""One cluster per title and user, atomically (SPEC §4, issue 9 defect 5).
+"""The master's side of the title lock (`runtime/contract/locks.py` documents the lock).
 
-Looking for running processes by title cannot stop two starts made at the same instant:
-both look, both find nothing, both start. An exclusive `flock` on a per-user, per-title
-file can: the kernel grants it to one process only, and releases it when the last
-descriptor of it closes, so a crashed or SIGKILLed cluster never leaves a stale lock.
-
-`eggscripts start` takes the lock before it launches anything and hands the descriptor
-down (`lock_fd`); the master checks it is still the holder and keeps it for its whole life.
-A master started directly (`python -m runtime.start_cluster`) takes the lock itself. Forked
-app workers share the master's descriptor, so the title is free again only when the last
-process of the cluster has exited; the agent (a new interpreter) does not get it.
-
-Location: `/tmp/eggscripts-<uid>/<title>.lock`, a fixed path so every start of the user
-sees the same lock whatever its `$TMPDIR` or `$HOME`. The directory must be the user's own
-and 0700, or the start is refused (another user could otherwise hold our locks).
+The lock file sits next to the control socket `start` chose (`control_path`); a master
+started without one resolves the same directory itself (`runtime/contract/paths.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import dataclasses
 import os
-import stat
 
-from runtime.errors import StartupError
-
-LOCK_ROOT = "/tmp"
+from runtime.contract import locks, paths
+from runtime.errors import StartupError, report
 
 
-def lock_dir() -> str:
-    return os.path.join(LOCK_ROOT, f"eggscripts-{os.getuid()}")
-
-
-def lock_path(title: str) -> str:
-    return os.path.join(lock_dir(), f"{title}.lock")
-
-
-def _private_dir(path: str) -> str:
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(path, 0o700)
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-        raise StartupError(
-            f"refusing to use {path} for the title locks: it must be a directory owned by "
-            f"uid {os.getuid()} with mode 0700 (found uid {st.st_uid}, mode "
-            f"{stat.S_IMODE(st.st_mode):o})"
-        )
-    return path
-
-
-def _holder(fd: int) -> str:
-    with contextlib.suppress(OSError, ValueError):
-        pid = int(os.pread(fd, 32, 0).decode().strip() or 0)
-        if pid:
-            return f" (pid {pid})"
-    return ""
-
-
-def _is_our_lock_file(fd: int, path: str) -> bool:
-    with contextlib.suppress(OSError):
-        mine, there = os.fstat(fd), os.stat(path)
-        return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
-    return False
-
-
-def hold_title(title: str, inherited_fd: int | None = None) -> int:
-    """Hold the title's lock for the life of this process; returns its descriptor.
-
-    `inherited_fd`: the lock `eggscripts start` already took (flock on the same open file
-    succeeds for whoever shares it). Raises StartupError when another cluster holds it.
-    """
+def lock_file(title: str, control_path: str | None) -> str:
+    if control_path:
+        return paths.lock_path(title, os.path.dirname(control_path))
     try:
-        path = os.path.join(_private_dir(lock_dir()), f"{title}.lock")
-        fd = inherited_fd
-        if fd is None or not _is_our_lock_file(fd, path):
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        os.set_inheritable(fd, False)  # the agent's interpreter must not hold it
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _holder(fd)
-            os.close(fd)
-            raise StartupError(
-                f"a cluster titled {title} is already running or starting{holder}; stop it "
-                f"first: eggscripts stop --title={title}"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        place = paths.ensure_dir()
+    except paths.UnsafeDir as exc:
+        raise StartupError(f"no private directory for the title lock: {exc}") from None
+    if place.notice:
+        report(f"warning: {place.notice}")
+    return paths.lock_path(title, place.directory)
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldLock:
+    fd: int
+    path: str
+    pid: int  # the holder: forked children share the descriptor but must not remove it
+
+
+def hold_title(
+    title: str, inherited_fd: int | None = None, control_path: str | None = None
+) -> HeldLock:
+    """Hold the title's lock for the life of this process. Raises StartupError (one line)
+    when another cluster holds it."""
+    path = lock_file(title, control_path)
+    try:
+        fd = locks.acquire(path, inherited_fd)
+    except locks.LockBusy as exc:
+        raise StartupError(locks.busy_message(title, exc.holder)) from None
     except OSError as exc:
-        raise StartupError(f"cannot take the title lock in {lock_dir()}: {exc}") from None
-    return fd
+        raise StartupError(f"cannot take the title lock {path}: {exc}") from None
+    return HeldLock(fd, path, os.getpid())
+
+
+def release_title(held: HeldLock) -> None:
+    """Remove the lock file of a cluster that has stopped, in its holder only."""
+    if os.getpid() == held.pid:
+        locks.release(held.fd, held.path)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from runtime.ipc.framing import FrameDecoder
-from runtime.ipc.message import Action, Message, Role
+from runtime.contract.framing import FrameDecoder
+from runtime.contract.messages import Action, Message, Role
 from runtime.master.cluster_state import ClusterState
 from runtime.master.loop import Master
 from runtime.options import ClusterOptions

@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 
 from eggscripts import control_path
-from runtime.ipc.framing import encode
+from runtime.contract.framing import encode
 from runtime.master.control import IDLE_TIMEOUT, MAX_CONNECTIONS
 from runtime.messenger import MAX_UNSENT
 from tests.cli_helpers import master_of, run_cli

@@ -31,7 +31,7 @@ from runtime.cluster_client.protocol import (
     resolve_class,
 )
 from runtime.cluster_client.server import LeaderServer
-from runtime.ipc.framing import ProtocolError
+from runtime.contract.framing import ProtocolError
 from runtime.worker.base import new_event_loop
 
 SECRET = "s3cret"

@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from eggscripts import __version__, control_path
+from eggscripts import __version__
+from runtime.contract import paths
+from runtime.contract.framing import FrameDecoder, encode
 from runtime.errors import StartupError
-from runtime.ipc.framing import FrameDecoder, encode
 from runtime.master import control, control_socket
 from runtime.master.control import ControlServer, Request
 from runtime.master.timers import Timers
@@ -79,7 +80,7 @@ def serve(runtime_dir: Path) -> Iterator[Callable[..., LoopThread]]:
     def start(title: str, handlers: dict[str, Callable[[Request], None]]) -> LoopThread:
         directory = str(runtime_dir / "eggscripts")
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        loop = LoopThread(control_path.socket_path(title, directory), handlers)
+        loop = LoopThread(paths.socket_path(title, directory), handlers)
         loops.append(loop)
         return loop
 
@@ -158,11 +159,9 @@ def test_unsafe_directory_is_refused(tmp_path: Path) -> None:
     link.symlink_to(private)
     with pytest.raises(StartupError, match="is not a directory"):
         control_socket.bind(str(link / "x.sock"))
-    # The CLI side refuses the same places, with one line.
-    with pytest.raises(control_path.UnsafeControlDir, match="mode 755, not 700"):
-        control_path.ensure_dir(str(open_dir))
-    assert control_path.ensure_dir(str(tmp_path / "new")) == str(tmp_path / "new")
-    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+    # The contract finds the same places unsafe, with one line (the CLI then falls back).
+    with pytest.raises(paths.UnsafeDir, match="mode 755, not 700"):
+        paths.check_dir(str(open_dir))
 
 
 def test_stale_socket_is_replaced_and_a_live_one_is_not(tmp_path: Path) -> None:
@@ -187,9 +186,10 @@ def test_stale_socket_is_replaced_and_a_live_one_is_not(tmp_path: Path) -> None:
 
 def test_long_titles_get_a_short_socket_name(tmp_path: Path) -> None:
     title = "x" * 200
-    path = control_path.socket_path(title, str(tmp_path))
-    assert len(os.fsencode(path)) <= control_path.MAX_PATH
-    assert path != control_path.socket_path("x" * 199, str(tmp_path))
+    path = paths.socket_path(title, str(tmp_path))
+    assert len(os.fsencode(path)) <= paths.MAX_PATH
+    assert path != paths.socket_path("x" * 199, str(tmp_path))
+    assert paths.lock_path(title, str(tmp_path)) == path.removesuffix(".sock") + ".lock"
 
 
 def test_other_uid_is_refused_by_peer_credentials(serve: Any, title: str, tmp_path: Path) -> None:
@@ -318,18 +318,23 @@ def test_reload_of_a_title_not_running_exits_3(title: str, runtime_dir: Path) ->
     assert f"no running cluster found with title {title}" in result.stderr
 
 
-def test_cli_refuses_a_control_dir_that_is_not_private(title: str, runtime_dir: Path) -> None:
+def test_cli_falls_back_from_a_control_dir_that_is_not_private(
+    title: str, runtime_dir: Path
+) -> None:
+    """Never used, never chmod-ed, never a denial of service: one line, then the private
+    fallback in the home directory (where no cluster of that title runs: exit 3)."""
     (runtime_dir / "eggscripts").mkdir(mode=0o755)
     (runtime_dir / "eggscripts").chmod(0o755)
     env = cli_env(runtime_dir, XDG_RUNTIME_DIR=str(runtime_dir))
+    fallback = Path(env["HOME"]) / ".local/state/eggscripts/run"
     for command in ("status", "scale", "reload"):
         args = [command, f"--title={title}"] + (["2"] if command == "scale" else [])
         result = run_cli(*args, env=env)
-        assert result.returncode == 1, (command, result.stderr)
-        assert result.stderr.splitlines() == [
-            f"[eggscripts] error: control directory {runtime_dir}/eggscripts has mode 755, "
-            "not 700; remove it or chmod 700 it"
-        ]
+        assert result.returncode == 3, (command, result.stderr)
+        assert result.stderr.splitlines()[0] == (
+            f"[eggscripts] warning: {runtime_dir}/eggscripts has mode 755, not 700; using "
+            f"{fallback} instead"
+        )
     with contextlib.suppress(OSError):
         (runtime_dir / "eggscripts").rmdir()
 

@@ -5,11 +5,13 @@ it, and no module grows into a god module."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+CONTRACT = "runtime.contract"
 APP_LAYER = ("loader", "http", "apptarget", "cluster_client", "messenger.py", "cluster.py",
              "application.py", "agent.py", "base.py")  # fmt: skip
 
@@ -20,6 +22,7 @@ def modules(*parts: str) -> list[Path]:
 
 
 def imported(path: Path) -> set[str]:
+    """Every module `path` imports, inside functions too."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -29,10 +32,29 @@ def imported(path: Path) -> set[str]:
     return names
 
 
-def test_the_cli_never_imports_the_runtime() -> None:
+def _outside_contract(name: str) -> bool:
+    return name.split(".")[0] == "runtime" and not name.startswith(CONTRACT)
+
+
+def test_the_cli_imports_only_the_contract_of_the_runtime() -> None:
     for path in modules("eggscripts"):
-        bad = {n for n in imported(path) if n == "runtime" or n.startswith("runtime.")}
+        bad = {n for n in imported(path) if _outside_contract(n) or n == "runtime"}
         assert not bad, f"{path}: {bad}"
+
+
+def test_the_runtime_never_imports_the_cli() -> None:
+    for path in modules("runtime"):
+        bad = {n for n in imported(path) if n.split(".")[0] == "eggscripts"}
+        assert not bad, f"{path}: {bad}"
+
+
+def test_the_contract_is_standard_library_only() -> None:
+    """The contract imports the standard library and itself: nothing of the runtime a
+    broken app could break, nothing the CLI would have to install."""
+    for path in modules("runtime", "contract"):
+        for name in imported(path):
+            top = name.split(".")[0]
+            assert name.startswith(CONTRACT) or top in sys.stdlib_module_names, (path, name)
 
 
 def test_the_runtime_never_imports_click() -> None:

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from runtime.exitcodes import ExitCode
+from runtime.contract.exitcodes import ExitCode
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
 SIGKILL, SIGTERM = signal.SIGKILL, signal.SIGTERM

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 
-from runtime.ipc.message import Action
+from runtime.contract.messages import Action
 from runtime.master.states import ChildState
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 

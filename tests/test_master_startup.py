@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
-from runtime.exitcodes import ExitCode
-from runtime.ipc.message import Action
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.messages import Action
 from runtime.master.states import TRANSITIONS, ChildState, InvalidTransition, check_transition
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 

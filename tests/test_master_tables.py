@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from runtime.exitcodes import ExitCode
-from runtime.ipc.message import Action, Role
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.messages import Action, Role
 from runtime.master.commands import handle_reload, handle_scale
 from runtime.master.kinds import AGENT, APP, KINDS
 from runtime.master.states import (

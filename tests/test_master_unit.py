@@ -9,8 +9,8 @@ import errno
 import signal
 from pathlib import Path
 
-from runtime.exitcodes import ExitCode
-from runtime.ipc.message import Action
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.messages import Action
 from runtime.master.states import ChildState
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from runtime.ipc.framing import FrameDecoder
-from runtime.ipc.message import InvalidMessage, Message, Role
+from runtime.contract.framing import FrameDecoder
+from runtime.contract.messages import InvalidMessage, Message, Role
 from runtime.master.channel import Channel
 from runtime.master.handle import ChildHandle
 from runtime.master.routing import route_targets

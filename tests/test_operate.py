@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 import pytest
 
-from eggscripts import control_path
+from runtime.contract import paths
 from tests.cli_helpers import EGGSCRIPTS, cli_env, everything, make_app, run_cli, status_json
 from tests.helpers import cluster_processes, free_port, request, wait_until
 
@@ -245,7 +245,7 @@ def test_workers_hold_no_control_fd_and_a_killed_masters_socket_is_cleared(
     app: Path, started: Any, env: dict[str, str], title: str
 ) -> None:
     started(app, title)
-    path = control_path.socket_path(title)
+    path = paths.socket_path(title, paths.find_dir().directory)
     procs = cluster_processes(title)
     # The kernel lists a socket under the name it was bound to: the master binds a
     # private temporary name and links the final one to it (control_socket.py).
@@ -294,7 +294,7 @@ def test_another_user_can_neither_connect_nor_stop_nor_scale(
 ) -> None:
     started(app, title)
     before = everything(title)
-    path = control_path.socket_path(title)
+    path = paths.socket_path(title, paths.find_dir().directory)
     theirs = Path(tempfile.mkdtemp(prefix="eggscripts-other-"))
     os.chown(theirs, other_user.pw_uid, other_user.pw_gid)
     ours = Path(tempfile.mkdtemp(prefix="eggscripts-xdg-"))
@@ -315,14 +315,15 @@ def test_another_user_can_neither_connect_nor_stop_nor_scale(
         assert scale.returncode == 3, scale.stderr
         reload = as_user(other_user, theirs, "reload", f"--title={title}")
         assert reload.returncode == 3, reload.stderr
-        # A control directory that is not theirs is refused, not used.
+        # A control directory that is not theirs is not used: one line, then their private
+        # fallback, where no cluster of that title runs.
         scale = as_user(other_user, theirs, "scale", f"--title={title}", "3",
                         XDG_RUNTIME_DIR=str(ours))  # fmt: skip
-        assert scale.returncode == 1
-        assert scale.stderr.splitlines() == [
-            f"[eggscripts] error: control directory {ours}/eggscripts belongs to uid 0, not "
-            "to you; remove it or set XDG_RUNTIME_DIR"
-        ]
+        assert scale.returncode == 3
+        assert scale.stderr.splitlines()[0] == (
+            f"[eggscripts] warning: {ours}/eggscripts belongs to uid 0, not to you; using "
+            f"{theirs}/.local/state/eggscripts/run instead"
+        )
     finally:
         shutil.rmtree(theirs, ignore_errors=True)
         shutil.rmtree(ours, ignore_errors=True)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from eggscripts import control_client
+from runtime.contract.control import ControlAction
 from tests.cli_helpers import status_json
 from tests.helpers import free_port, request, wait_until
 from tests.load import Load, keepalive
@@ -66,7 +67,7 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.wait(0.1):
-            cluster = control_client.call(self.title, "status", {}, timeout=5)
+            cluster = control_client.call(self.title, ControlAction.STATUS, {}, timeout=5)
             apps = [p for p in cluster["processes"] if p["role"] == "app"]
             serving = sum(p["state"] == "serving" for p in apps)
             self.fewest = serving if self.fewest is None else min(self.fewest, serving)

@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from runtime.ipc.message import Action
+from runtime.contract.messages import Action
 from runtime.master.recycle import BY_MEMORY, BY_REQUESTS
 from runtime.master.states import ChildState
 from tests.master_fakes import FakeChild, FakeCluster, make_fixture  # noqa: F401 (`make`)
@@ -198,7 +198,7 @@ def test_negative_limits_are_refused(tmp_path, option) -> None:
     from runtime.errors import OptionsError
     from runtime.options import ClusterOptions
 
-    with pytest.raises(OptionsError, match=f"{option} must be an integer >= 0"):
+    with pytest.raises(OptionsError, match=f"{option} must be >= 0"):
         ClusterOptions.from_dict({"base_dir": str(tmp_path), "title": "t", option: -1})
 
 

@@ -1,4 +1,4 @@
-"""The decisions of eggscripts/safe_open.py, in-process and fast: which links are followed,
+"""The decisions of runtime/contract/safe_open.py, in-process and fast: which links are followed,
 which files and directories a root master refuses (docs/DEPLOY.md, `--user`).
 
 The app user is played by uid/gid 65534 (`nobody`): only ownership matters here, no
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from eggscripts.safe_open import UnsafePath, make_dirs, open_file
+from runtime.contract.safe_open import UnsafePath, make_dirs, open_file
 
 APP = (65534, 65534)
 

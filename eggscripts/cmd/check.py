@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from typing import Any
 
@@ -12,9 +11,9 @@ import click
 from eggscripts import app_settings, launch, options
 from eggscripts.app_target import METAVAR
 from eggscripts.cmd.start import _framework, _require
+from runtime.contract.option_defs import APP_TARGET_RE
 
 CHECK = (options.ENV, options.FRAMEWORK, options.REQUIRE, options.PYTHON)
-TARGET_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
 @click.command(
@@ -27,7 +26,7 @@ TARGET_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
     epilog="Examples: `eggscripts check --env=prod /srv/shop` in CI before a deploy.",
 )
 @click.pass_context
-def command(ctx: click.Context, target: str, **_: Any) -> None:
+def command(ctx: click.Context, /, target: str, **_: Any) -> None:
     """Load the app exactly as an app worker would (config, plugins, extends, Boot hooks up
     to did_ready, services, middleware, controllers, router), without binding a port,
     forking, or starting the agent; then run its before_close hooks and exit.
@@ -38,7 +37,7 @@ def command(ctx: click.Context, target: str, **_: Any) -> None:
     in `python -m runtime.check` under --python, like the cluster would.
     """
     app_target = None
-    if TARGET_RE.fullmatch(target) and not os.path.isdir(target):
+    if APP_TARGET_RE.match(target) and not os.path.isdir(target):
         app_target, target = target, "."  # module:attr, imported from the current directory
     checked = click.Path(exists=True, file_okay=False).convert(target, None, ctx)
     base_dir = os.path.abspath(os.fsdecode(checked))

@@ -34,7 +34,7 @@ def script(cli: click.Command, prog_name: str, shell: str) -> str:
 )
 @click.argument("shell", type=click.Choice(SHELLS), metavar="SHELL")
 @click.pass_context
-def command(ctx: click.Context, shell: str) -> None:
+def command(ctx: click.Context, /, shell: str) -> None:
     """Print the completion script for SHELL (bash, zsh or fish) on stdout.
 
     Install it where your shell looks for completions, or evaluate it from your shell's

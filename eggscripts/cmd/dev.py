@@ -29,21 +29,18 @@ from eggscripts import app_target, control_client, dev_watch, options
 from eggscripts.cmd import start
 from eggscripts.errors import PREFIX, EggScriptsError
 from eggscripts.launch import Plan
-from eggscripts.readychannel import FrameReader
 from eggscripts.start_options import StartOptions
+from runtime.contract.control import ControlAction
+from runtime.contract.framing import FrameReader
 
-DAEMON_ONLY = (
-    options.DAEMON, options.STDOUT, options.STDERR, options.TIMEOUT, options.IGNORE_STDERR,
-    options.USER, options.GROUP,
-)  # fmt: skip
+DAEMON_ONLY = ("daemon", "stdout", "stderr", "timeout", "ignore_stderr", "user", "group")
+DEV_DEFAULTS = {"env": "local", "workers": "1"}  # shown in --help; applied in `adjust`
 DEV: tuple[Any, ...] = tuple(
-    dataclasses.replace(spec, default_text="local")
-    if spec is options.ENV
-    else dataclasses.replace(spec, default_text="1")
-    if spec is options.WORKERS
+    dataclasses.replace(spec, default_text=DEV_DEFAULTS[spec.name])
+    if spec.name in DEV_DEFAULTS
     else spec
     for spec in options.START
-    if spec not in DAEMON_ONLY
+    if spec.name not in DAEMON_ONLY
 )
 # What `start` would use for the options dev does not offer.
 FIXED = {
@@ -71,7 +68,7 @@ STOP_LIMIT = 30.0
     "`eggscripts dev --port=8080 examples/showcase`; `eggscripts dev shop.main:app`.",
 )
 @click.pass_context
-def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
+def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     """Run a cluster in the foreground for development, with --env local and one app
     worker (unless --env/EGG_SERVER_ENV or --workers/EGG_WORKERS say otherwise; the
     pyproject.toml values of these two are for deployments and are not used here), its
@@ -189,7 +186,7 @@ class Session:
         what = dev_watch.describe(changed, self.plan.base_dir)
         began = time.monotonic()
         try:
-            control_client.call(self.plan.title, "reload", {"wait": True}, RELOAD_LIMIT)
+            control_client.call(self.plan.title, ControlAction.RELOAD, {"wait": True}, RELOAD_LIMIT)
         except control_client.ControlFailed as exc:
             echo(f"{what} changed; {_failure(exc)}", err=True)
         except EggScriptsError as exc:

@@ -29,7 +29,7 @@ ORDER = ("master-stdout.log", "master-stderr.log", "master.log", "egg-agent.log"
     epilog="Examples: `eggscripts logs -f --title=egg-server-shop`; `eggscripts logs -n 100`.",
 )
 @click.pass_context
-def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
+def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     """Print the last lines of every log file of a cluster, then with -f keep printing
     what is written to them (logrotate moving a file is followed).
 

@@ -15,6 +15,7 @@ import click
 
 from eggscripts import __version__, app_settings, control_client, options, targets
 from eggscripts.errors import PREFIX
+from runtime.contract.control import FINAL, ControlAction, Reply
 
 # The master bounds the roll by --timeout; this is how much longer we give it to say so.
 ANSWER_GRACE = 10.0
@@ -29,7 +30,7 @@ ANSWER_GRACE = 10.0
     "eggscripts reload --title=shop`.",
 )
 @click.pass_context
-def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
+def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     """Replace the agent, then every app worker one at a time, with capacity kept at N.
 
     For each worker one extra is started; only when it has booted and accepts is an old
@@ -49,7 +50,7 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     limit = None if timeout_ms is None or not wait else timeout_ms / 1000 + ANSWER_GRACE
     view = ReloadView(title, sys.stdout)
     with control_client.connect(title) as conn:
-        conn.request("reload", {"timeout": timeout_ms, "wait": wait})
+        conn.request(ControlAction.RELOAD, {"timeout": timeout_ms, "wait": wait})
         try:
             for frame in conn.replies(limit if wait else control_client.CONNECT_TIMEOUT * 2):
                 view.show(frame)
@@ -72,9 +73,9 @@ class ReloadView:
     def show(self, frame: dict[str, Any]) -> None:
         action, data = frame.get("action"), frame.get("data")
         data = data if isinstance(data, dict) else {}
-        if action == "accepted":
+        if action == Reply.ACCEPTED:
             self.accepted(data)
-        elif action in control_client.FINAL:
+        elif action in FINAL:
             self.final = frame
         else:
             self.progress(data)

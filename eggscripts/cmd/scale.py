@@ -1,4 +1,4 @@
-"""`eggscripts scale`: change the number of app workers of a running cluster (SPEC §10)."""
+"""`eggscripts scale`: change the number of app workers of a running cluster."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import click
 
 from eggscripts import app_settings, control_client, options, targets
 from eggscripts.errors import PREFIX, EggScriptsError
+from runtime.contract import capacity
+from runtime.contract.control import ControlAction
 
 COUNT_RE = re.compile(r"^([+-]?)(\d{1,6})$")
 POLL = 0.05
@@ -28,7 +30,7 @@ POLL = 0.05
     "`eggscripts scale -1`.",
 )
 @click.pass_context
-def command(ctx: click.Context, count: str, base_dir: str, **_: Any) -> None:
+def command(ctx: click.Context, /, count: str, base_dir: str, **_: Any) -> None:
     """Set the number of app workers to N, or add K (+K) or remove K (-K).
 
     New workers are forked at once; surplus workers are drained like a graceful stop
@@ -44,7 +46,7 @@ def command(ctx: click.Context, count: str, base_dir: str, **_: Any) -> None:
     title = targets.one_title(ctx, values["title"], app, "scale")
     request = parse_count(count)
     started = time.monotonic()
-    answer = control_client.call(title, "scale", request)
+    answer = control_client.call(title, ControlAction.SCALE, request)
     previous, wanted = answer["previous"], answer["workers"]
     pids = wait_for_count(title, wanted, values["timeout"] / 1000)
     elapsed = time.monotonic() - started
@@ -61,8 +63,9 @@ def parse_count(text: str) -> dict[str, int]:
     sign, number = match.group(1), int(match.group(2))
     if sign:
         return {"delta": number if sign == "+" else -number}
-    if number < 1:
-        raise click.BadParameter("a cluster needs at least 1 app worker", param_hint="'N'")
+    problem = capacity.workers_problem(number)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'N'")
     return {"workers": number}
 
 
@@ -71,7 +74,7 @@ def wait_for_count(title: str, wanted: int, timeout: float) -> list[int]:
     (booting or draining); EggScriptsError with what there is at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
-        cluster = control_client.call(title, "status")
+        cluster = control_client.call(title, ControlAction.STATUS)
         apps = [p for p in cluster.get("processes", []) if p.get("role") == "app"]
         serving = [p["pid"] for p in apps if p.get("state") == "serving"]
         if len(serving) == wanted and len(apps) == wanted:

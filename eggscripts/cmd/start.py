@@ -1,4 +1,4 @@
-"""`eggscripts start`: launch a cluster in the foreground or as a daemon (SPEC §2.1, §4)."""
+"""`eggscripts start`: launch a cluster in the foreground or as a daemon."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import click
 
 from eggscripts import (
     app_target,
-    capacity,
-    control_path,
+    control_client,
     env_check,
     launch,
     options,
@@ -24,6 +23,7 @@ from eggscripts.errors import AlreadyRunning
 from eggscripts.option_spec import OptionSpec
 from eggscripts.start_options import StartOptions
 from eggscripts.types import is_path
+from runtime.contract import capacity, paths
 
 
 @click.command(
@@ -35,7 +35,7 @@ from eggscripts.types import is_path
     "`eggscripts start --daemon --workers=2 pkg.main:app` (an ASGI/WSGI app).",
 )
 @click.pass_context
-def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
+def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     """Start a cluster: a master, an agent and --workers app workers on one port.
 
     BASE_DIR (default: the current directory) is the app: an egg-style app directory, or
@@ -91,22 +91,20 @@ def prepare(
     if not values["app"]:  # an ASGI/WSGI app reads no config.<env>.* files
         env_check.warn_unknown(values.env, base_dir, values.framework)
     require = [_require(item, base_dir) for item in values["require"]]
-    control = control_path.socket_path(values.title, control_path.ensure_dir())
+    directory = control_client.place(create=True).directory
+    control = paths.socket_path(values.title, directory)
     plan = launch.make_plan(values, base_dir, require, control)
     # The lock first: of two starts at the same instant, one fails here, having launched
     # nothing; then processes of that title left by a cluster that holds no lock.
-    plan = dataclasses.replace(plan, lock_fd=title_lock.take(plan.title))
+    plan = dataclasses.replace(plan, lock_fd=title_lock.take(plan.title, directory))
     _refuse_if_running(plan.title)
     return values, plan
 
 
 def _check_workers(workers: int) -> None:
-    limit, why = capacity.max_workers()
-    if workers > limit:
-        raise click.BadParameter(
-            f"{workers} is more workers than this machine can run well (at most {limit}: {why})",
-            param_hint="'--workers'",
-        )
+    problem = capacity.workers_problem(workers)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'--workers'")
 
 
 def _check_run_as(user: str | None, group: str | None) -> None:

@@ -1,4 +1,4 @@
-"""`eggscripts status`: what runs, asked from the master itself (SPEC §2.3, §10)."""
+"""`eggscripts status`: what runs, asked from the master itself."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from click.core import ParameterSource
 from eggscripts import (
     app_settings,
     control_client,
-    control_path,
     options,
     procs,
     status_view,
     targets,
 )
 from eggscripts.errors import PREFIX, EggScriptsError
+from runtime.contract.control import ControlAction
 
 SCHEMA = 1
 NOT_RUNNING = 3  # LSB: "program is not running"
@@ -32,7 +32,7 @@ NOT_RUNNING = 3  # LSB: "program is not running"
     "`eggscripts status --title=shop --json`; `eggscripts status --all`.",
 )
 @click.pass_context
-def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
+def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     """Show a running cluster: its state, URL, directories, version and uptime, and per
     process its role, worker id, pid, state, age, memory, CPU, requests served, restarts
     (with the cause of the last one) and the age of its last heartbeat.
@@ -83,8 +83,8 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
 def describe(title: str) -> dict[str, Any] | None:
     """The master's own answer; what ps shows when it cannot answer; None if nothing runs."""
     try:
-        cluster = control_client.call(title, "status")
-    except control_path.UnsafeControlDir:
+        cluster = control_client.call(title, ControlAction.STATUS)
+    except control_client.UnsafeControlDir:
         raise
     except EggScriptsError:
         found = procs.find(title)

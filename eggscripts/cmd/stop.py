@@ -1,4 +1,4 @@
-"""`eggscripts stop`: stop running clusters of the current user (SPEC §2.2)."""
+"""`eggscripts stop`: stop running clusters of the current user."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from eggscripts.procs import ClusterProcess
     "`eggscripts stop` (the app in the current directory); `eggscripts stop --all`.",
 )
 @click.pass_context
-def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
+def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     """Stop running clusters.
 
     Finds the masters of the current user whose title is exactly --title, sends them

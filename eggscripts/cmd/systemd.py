@@ -1,5 +1,5 @@
 """`eggscripts systemd [start options] [BASE_DIR | MODULE:ATTR]`: print a systemd service
-unit (and its socket unit) that runs this cluster the way systemd supervises best (SPEC §11).
+unit (and its socket unit) that runs this cluster the way systemd supervises best (docs/DEPLOY.md).
 
 - `Type=notify`: the master says `READY=1` only when every worker accepts, `RELOADING=1`
   around `eggscripts reload` (ExecReload), `STOPPING=1`, progress in `STATUS=`;
@@ -21,6 +21,7 @@ import click
 from click.core import ParameterSource
 
 from eggscripts import app_target, options, start_options
+from runtime.contract import option_defs
 
 # Start options a unit can carry; the daemon-only ones make no sense under systemd.
 DAEMON_ONLY = {"daemon", "stdout", "stderr", "ignore_stderr"}
@@ -36,7 +37,7 @@ START_MARGIN = 10  # s of TimeoutStartSec beyond --timeout: the master's own tim
     "then split it into /etc/systemd/system/<title>.service and <title>.socket.",
 )
 @click.pass_context
-def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
+def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     """Print a Type=notify service unit running `eggscripts start` in the foreground with
     the given start options, and a matching .socket unit (socket activation: a restart of
     the master refuses no connection). Nothing is installed: review the output, set
@@ -47,7 +48,7 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     given = _given_flags(ctx, values.given)
     if short_target is not None and not any(flag.startswith("--app=") for flag in given):
         given.append(f"--app={short_target}")  # the unit's start runs in BASE_DIR
-    port = values.port or start_options.DEFAULT_PORT
+    port = values.port or option_defs.DEFAULT_PORT
     click.echo(service_unit(values.title, base_dir, values, given))
     click.echo(socket_unit(values.title, values["hostname"], port))
 

@@ -1,6 +1,6 @@
 """What leader and followers agree on: frames, keys and how a client class is named.
 
-Frames are the IPC framing (`runtime.ipc.framing`: 4-byte big-endian length + UTF-8 JSON object
+Frames are the IPC framing (`runtime.contract.framing`: 4-byte big-endian length + UTF-8 JSON object
 with an `action`). A follower's first frame must be `hello` with the cluster secret;
 then, in any order:
 
@@ -26,7 +26,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from runtime.ipc.framing import HEADER, MAX_FRAME, FrameDecoder
+from runtime.contract.framing import HEADER, MAX_FRAME, FrameDecoder
 from runtime.module_files import load_module_file
 
 HELLO = "hello"

@@ -34,7 +34,7 @@ from runtime.cluster_client.protocol import (
     Decoder,
     frame,
 )
-from runtime.ipc.framing import HEADER, ProtocolError
+from runtime.contract.framing import HEADER, ProtocolError
 from runtime.tasks import WriteCoalescer, run_in_background
 
 log = logging.getLogger("eggscripts.cluster_client")

@@ -75,7 +75,7 @@ def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], Any]:
     return status, headers, data
 
 
-def _stream_response(ctx: Any, status: int, stream: Stream) -> tuple[int, list, Any]:
+def _stream_response(ctx: Any, status: int, stream: Stream) -> tuple[int, list[Any], Any]:
     ctype = ctx._type or stream.content_type()
     headers = [(_CTYPE, _ctype(ctype))]
     if stream.length is not None:
@@ -115,11 +115,13 @@ def make_asgi(app: Any) -> Any:
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
         nonlocal last
         if scope["type"] != "http":
-            return await other_scope(scope, receive, send)
+            await other_scope(scope, receive, send)
+            return
         if find_mount is not None:
             mount = find_mount(scope["path"])
             if mount is not None:
-                return await mount(scope, receive, send)
+                await mount(scope, receive, send)
+                return
         ctx = ctx_cls(app, scope, receive)
         try:
             method = scope["method"]
@@ -231,7 +233,8 @@ class AsgiApp:
             router = self.router  # type: ignore[attr-defined]
             mount = router.mounts.find(scope["path"])
             if mount is not None:
-                return await mount(scope, receive, send)
+                await mount(scope, receive, send)
+                return
             found = router.sockets.find(scope["path"])
             if found is None:
                 return await websocket.refuse(receive, send)

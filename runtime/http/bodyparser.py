@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from runtime.http.errors import HttpError
@@ -48,7 +48,7 @@ def _declared_length(scope: Scope) -> int | None:
 async def read_body(ctx: Any, limit: int) -> bytes:
     """Receive the whole body into `ctx._raw_body`; 413 as soon as it exceeds `limit`."""
     try:
-        return ctx._raw_body
+        return cast(bytes, ctx._raw_body)
     except AttributeError:
         pass
     declared = _declared_length(ctx.scope)

@@ -9,7 +9,7 @@ and cached in a slot. Extends (`app/extend/context.py`) attach to a per-app subc
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import parse_qs
 
 from runtime.http.errors import HttpError, reason
@@ -90,7 +90,7 @@ class Context:
     _state: dict[str, Any]
     _service: Any
     _helper: Any
-    _logger: logging.LoggerAdapter
+    _logger: logging.LoggerAdapter[logging.Logger]
 
     # Set per app by the loader (per-app subclasses keep extends of two apps apart).
     request_class: Any = None
@@ -111,21 +111,21 @@ class Context:
     # ---- request side -------------------------------------------------------------------
     @property
     def method(self) -> str:
-        return self.scope["method"]
+        return cast(str, self.scope["method"])
 
     @property
     def path(self) -> str:
-        return self.scope["path"]
+        return cast(str, self.scope["path"])
 
     @property
     def querystring(self) -> str:
-        return self.scope["query_string"].decode("latin-1")
+        return cast(bytes, self.scope["query_string"]).decode("latin-1")
 
     @property
     def url(self) -> str:
         """Path plus query string, as the client sent it (Koa's `ctx.url`)."""
         qs = self.scope["query_string"]
-        return self.scope["path"] + ("?" + qs.decode("latin-1") if qs else "")
+        return cast(str, self.scope["path"]) + ("?" + qs.decode("latin-1") if qs else "")
 
     @property
     def host(self) -> str:
@@ -133,7 +133,7 @@ class Context:
 
     @property
     def protocol(self) -> str:
-        return self.scope.get("scheme", "http")
+        return cast(str, self.scope.get("scheme", "http"))
 
     @property
     def origin(self) -> str:
@@ -322,7 +322,7 @@ class Context:
             return self._helper
 
     @property
-    def logger(self) -> logging.LoggerAdapter:
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
         """The app logger with `[ip method path]` prepended, like egg's context logger."""
         try:
             return self._logger
@@ -334,7 +334,13 @@ class Context:
         return f"<Context {self.method} {self.url} {self._status}>"
 
 
-class _ContextLogger(logging.LoggerAdapter):
+if TYPE_CHECKING:  # generic from Python 3.11 on; 3.10 cannot subscript it at run time
+    _LoggerAdapter = logging.LoggerAdapter[logging.Logger]
+else:
+    _LoggerAdapter = logging.LoggerAdapter
+
+
+class _ContextLogger(_LoggerAdapter):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         ctx: Any = self.extra
         return f"[{ctx.ip} {ctx.method} {ctx.url}] {msg}", kwargs

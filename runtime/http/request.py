@@ -6,7 +6,7 @@ The Context holds the data; these views exist so `app/extend/request.py` and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from runtime.http.bodyparser import parse_body, read_body
 
@@ -41,11 +41,11 @@ class Request(_ContextView):
     ip = property(lambda self: self.ctx.ip)
 
     def get(self, name: str) -> str:
-        return self.ctx.get(name)
+        return cast(str, self.ctx.get(name))
 
     @property
     def type(self) -> str:
-        return self.ctx.get("content-type").split(";", 1)[0].strip()
+        return cast(str, self.ctx.get("content-type")).split(";", 1)[0].strip()
 
     @property
     def raw_body(self) -> bytes:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from runtime.http.router import compile_path
@@ -30,7 +30,9 @@ class WebSocketDisconnect(Exception):
 
 
 class WebSocket:
-    def __init__(self, app: Any, scope: Scope, receive: Receive, send: Send, params: dict) -> None:
+    def __init__(
+        self, app: Any, scope: Scope, receive: Receive, send: Send, params: dict[str, Any]
+    ) -> None:
         self.app = app
         self.scope = scope
         self.params = params
@@ -41,7 +43,7 @@ class WebSocket:
 
     @property
     def path(self) -> str:
-        return self.scope["path"]
+        return cast(str, self.scope["path"])
 
     @property
     def query(self) -> dict[str, str]:
@@ -51,7 +53,7 @@ class WebSocket:
         name = header.lower().encode("latin-1")
         for key, value in self.scope["headers"]:
             if key == name:
-                return value.decode("latin-1")
+                return cast(bytes, value).decode("latin-1")
         return ""
 
     async def accept(self, subprotocol: str | None = None) -> None:
@@ -92,7 +94,7 @@ class SocketRoutes:
 
     def __init__(self) -> None:
         self.static: dict[str, Any] = {}
-        self.dynamic: list[tuple[re.Pattern, Any]] = []
+        self.dynamic: list[tuple[re.Pattern[str], Any]] = []
 
     def __bool__(self) -> bool:
         return bool(self.static or self.dynamic)
@@ -122,7 +124,7 @@ async def refuse(receive: Receive, send: Send) -> None:
 
 
 async def serve(
-    app: Any, scope: Scope, receive: Receive, send: Send, found: tuple[Any, dict]
+    app: Any, scope: Scope, receive: Receive, send: Send, found: tuple[Any, dict[str, Any]]
 ) -> None:
     handler, params = found
     ws = WebSocket(app, scope, receive, send, params)

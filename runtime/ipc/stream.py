@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
-from runtime.ipc.framing import FrameDecoder, ProtocolError
+from runtime.contract.framing import FrameDecoder, ProtocolError
 
 log = logging.getLogger("eggscripts.ipc")
 

@@ -9,7 +9,7 @@ explicit orders below. Each `runtime/loader/<kind>.py` exports
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from runtime.agent import Agent
@@ -46,12 +46,12 @@ def _create(info: BootInfo, role: str) -> Any:
 
 def create_app(info: BootInfo) -> Application:
     """The Application (the framework's class if it has one); `await app.boot()` loads it."""
-    return _create(info, "app")
+    return cast("Application", _create(info, "app"))
 
 
 def create_agent(info: BootInfo) -> Agent:
     """The Agent (the framework's class if it has one); `await agent.boot()` loads it."""
-    return _create(info, "agent")
+    return cast("Agent", _create(info, "agent"))
 
 
 __all__ = ["AGENT_LOAD_ORDER", "LOAD_ORDER", "BootInfo", "create_agent", "create_app"]

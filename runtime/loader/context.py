@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from runtime.loader.files import load_module, module_name
 from runtime.loader.units import AppInfo, LoadUnit
@@ -31,7 +31,7 @@ class LoadContext:
 
     @property
     def logger(self) -> logging.Logger:
-        return self.target.logger
+        return cast(logging.Logger, self.target.logger)
 
     def units_for_extend(self) -> list[LoadUnit]:
         """Extend precedence is app > plugin > framework, so frameworks are applied first."""

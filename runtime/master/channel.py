@@ -13,8 +13,8 @@ import errno
 import logging
 import socket
 
-from runtime.ipc.framing import FrameDecoder, ProtocolError
-from runtime.ipc.message import InvalidMessage, Message
+from runtime.contract.framing import FrameDecoder, ProtocolError
+from runtime.contract.messages import InvalidMessage, Message
 
 log = logging.getLogger("eggscripts.master")
 

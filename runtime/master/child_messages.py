@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runtime.exitcodes import ExitCode
-from runtime.ipc.message import Action, Message, Role
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.messages import Action, Message, Role
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from runtime.ipc.message import Action, Message, Role
+from runtime.contract.messages import Action, Message, Role
 from runtime.master.channel import Channel
 from runtime.master.handle import ChildHandle
 from runtime.master.kinds import kind_of

@@ -14,7 +14,7 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from runtime.exitcodes import ExitCode
+from runtime.contract.exitcodes import ExitCode
 from runtime.master.listener import listener_url
 from runtime.master.states import Phase, check_phase_transition
 from runtime.options import ClusterOptions

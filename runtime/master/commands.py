@@ -15,7 +15,8 @@ import logging
 import os
 import selectors
 
-from runtime.exitcodes import ExitCode
+from runtime.contract.capacity import workers_problem
+from runtime.contract.exitcodes import ExitCode
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.control import ControlServer, Request
@@ -24,7 +25,6 @@ from runtime.master.states import Phase
 from runtime.master.status import StatusReporter
 from runtime.master.timers import Timers
 
-MAX_WORKERS = 1024  # a typo guard (`scale 40000`), far above any machine's CPU count
 log = logging.getLogger("eggscripts.master.control")
 
 
@@ -64,9 +64,9 @@ def handle_scale(state: ClusterState, ops: MasterOps, request: Request) -> None:
     else:
         request.fail('scale needs {"workers": N} or {"delta": K} (integers)', ExitCode.USAGE)
         return
-    if not 1 <= wanted <= MAX_WORKERS:
-        text = f"cannot scale to {wanted} workers: the count must be 1..{MAX_WORKERS}"
-        request.fail(text, ExitCode.USAGE)
+    problem = workers_problem(wanted)  # the bound `start --workers` has
+    if problem is not None:
+        request.fail(problem, ExitCode.USAGE)
         return
     if state.phase is not Phase.READY:
         request.fail(f"the cluster is {state.phase}; scale it once it is ready")

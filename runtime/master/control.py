@@ -38,8 +38,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from runtime.exitcodes import ExitCode
-from runtime.ipc.framing import FrameDecoder, ProtocolError, encode
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.framing import FrameDecoder, ProtocolError, encode
 from runtime.master import control_socket
 from runtime.master.timers import Timer, Timers
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from runtime.exitcodes import ExitCode
-from runtime.ipc.message import Action, Role
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.messages import Action, Role
 
 
 class Spawn(enum.Enum):

@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from runtime.contract.exitcodes import ExitCode
 from runtime.errors import StartupError
-from runtime.exitcodes import ExitCode
 from runtime.ipc.leader_endpoint import LeaderEndpoint
 from runtime.master.child_messages import ChildMessages
 from runtime.master.children import Children

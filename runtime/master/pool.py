@@ -17,7 +17,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from runtime.exitcodes import ExitCode, describe_status
+from runtime.contract.exitcodes import ExitCode, describe_status
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle

@@ -19,7 +19,7 @@ from __future__ import annotations
 import selectors
 import signal
 
-from runtime.exitcodes import ExitCode
+from runtime.contract.exitcodes import ExitCode
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle

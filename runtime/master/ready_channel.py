@@ -10,8 +10,8 @@ import contextlib
 import os
 from typing import Any
 
-from runtime.ipc.framing import write_frame_blocking
-from runtime.ipc.message import Action, Message, Role
+from runtime.contract.framing import write_frame_blocking
+from runtime.contract.messages import Action, Message, Role
 
 
 class ParentChannel:

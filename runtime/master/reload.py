@@ -28,7 +28,7 @@ import enum
 import os
 import signal
 
-from runtime.exitcodes import ExitCode
+from runtime.contract.exitcodes import ExitCode
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle

@@ -17,7 +17,7 @@ import logging
 import random
 from collections.abc import Callable
 
-from runtime.ipc.message import RESERVED_ACTIONS, Message, Role
+from runtime.contract.messages import RESERVED_ACTIONS, Message, Role
 from runtime.master.handle import ChildHandle
 from runtime.master.states import ChildState
 

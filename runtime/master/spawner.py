@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import runtime
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.framing import ENV_IPC_FD
 from runtime.errors import report
-from runtime.exitcodes import ExitCode
-from runtime.ipc.framing import ENV_IPC_FD
 from runtime.ipc.leader_endpoint import ENV_LEADER_FD
 from runtime.options import ClusterOptions
 

@@ -16,9 +16,11 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.messages import Action
+from runtime.contract.option_defs import DEFAULT_PORT
+from runtime.contract.titles import master_title
 from runtime.errors import StartupError, report
-from runtime.exitcodes import ExitCode
-from runtime.ipc.message import Action
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -29,8 +31,7 @@ from runtime.master.production import Production
 from runtime.master.ready_channel import ParentChannel
 from runtime.master.states import Phase
 from runtime.master.timers import Timer, Timers
-from runtime.options import DEFAULT_PORT
-from runtime.titles import master_title, set_title
+from runtime.titles import set_title
 
 
 class Startup:

@@ -27,14 +27,13 @@ CPU_WINDOW = 60.0
 
 def distribution_version() -> str:
     """The eggscripts version this master runs, read once at its start so a later upgrade
-    of the installed package shows as a difference. The constant lives in
-    eggscripts/__init__.py (setup.cfg reads it from there too); that module imports nothing,
-    so reading it pulls in no CLI code.
+    of the installed package shows as a difference. The constant lives in the contract
+    package (runtime/contract/__init__.py; setup.cfg reads it from there too).
 
     `EGGSCRIPTS_TEST_MASTER_VERSION` (test-only, docs/INTERNALS.md §4) makes the master
     report another version, so a test can see `reload` say a restart is needed without
     installing a second eggscripts."""
-    from eggscripts import __version__
+    from runtime.contract import __version__
 
     return os.environ.get("EGGSCRIPTS_TEST_MASTER_VERSION") or __version__
 

@@ -18,14 +18,14 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.framing import ENV_IPC_FD
+from runtime.contract.messages import Action, Role
+from runtime.contract.titles import agent_title
 from runtime.errors import EggscriptsError, report
-from runtime.exitcodes import ExitCode
-from runtime.ipc.framing import ENV_IPC_FD
 from runtime.ipc.leader_endpoint import inherited_leader_socket
-from runtime.ipc.message import Action, Role
 from runtime.options import ClusterOptions
 from runtime.privileges import drop_privileges
-from runtime.titles import agent_title
 from runtime.worker.base import ChildProcess, run_child
 from runtime.worker.heartbeat import beat
 

@@ -25,11 +25,11 @@ import uvicorn.lifespan.off
 import uvicorn.protocols.http.httptools_impl
 
 from runtime.apptarget import app_factory
-from runtime.exitcodes import ExitCode
-from runtime.ipc.message import Action, Role
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.messages import Action, Role
+from runtime.contract.titles import app_title
 from runtime.loader.listen_config import cluster_https
 from runtime.options import ClusterOptions
-from runtime.titles import app_title
 from runtime.worker.base import ChildProcess, run_child
 from runtime.worker.heartbeat import beat
 from runtime.worker.http_server import WorkerServer, build_server, resource_exhaustion_filter

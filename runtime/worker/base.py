@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runtime import logs
+from runtime.contract.exitcodes import ExitCode
+from runtime.contract.messages import Action, Message, Role
 from runtime.errors import StartupError, describe_exception
-from runtime.exitcodes import ExitCode
-from runtime.ipc.message import Action, Message, Role
 from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
 from runtime.tasks import run_in_background

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from runtime.ipc.message import Action
+from runtime.contract.messages import Action
 
 if TYPE_CHECKING:
     import asyncio

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from runtime.ipc.message import InvalidMessage, Message, Role
+from runtime.contract.messages import InvalidMessage, Message, Role
 from runtime.ipc.stream import FramedProtocol
 
 log = logging.getLogger("eggscripts.child")

@@ -1,14 +1,21 @@
-"""Framing shared by every channel of the cluster: a 4-byte big-endian length, then a UTF-8
-JSON object. No pickle: a peer can never make another process execute anything by what it
-sends. The master's channels carry `runtime.ipc.message.Message`s; the leader/follower
-wire carries its own objects (`runtime.cluster_client.protocol`) in the same frames.
+"""Framing shared by every channel of a cluster and by the CLI: a 4-byte big-endian length,
+then a UTF-8 JSON object. No pickle: a peer can never make another process execute anything
+by what it sends.
+
+One limit, one implementation for every channel: the master's channels to its children
+(`messages.Message`), the ready channel to a daemonizing `start`, the control channel
+(`control.py`) and the leader/follower wire (`runtime/cluster_client/protocol.py`).
+`FrameDecoder` turns bytes into objects; `FrameReader` is the non-blocking reader the CLI
+uses on one descriptor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
+from collections.abc import Mapping
 from typing import Any
 
 HEADER = struct.Struct(">I")
@@ -29,7 +36,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def encode(msg: dict[str, Any]) -> bytes:
+def encode(msg: Mapping[str, Any]) -> bytes:
     """Frame one message. Raises TypeError/ValueError for data JSON cannot carry, so the
     sender learns at once instead of the receiver choking later."""
     body = _encoder.encode(msg).encode()
@@ -73,7 +80,7 @@ class FrameDecoder:
         return out
 
 
-def write_frame_blocking(fd: int, msg: dict[str, Any]) -> bool:
+def write_frame_blocking(fd: int, msg: Mapping[str, Any]) -> bool:
     """Write one frame to a plain fd (the ready pipe); False if the reader is gone."""
     data = encode(msg)
     try:
@@ -83,3 +90,34 @@ def write_frame_blocking(fd: int, msg: dict[str, Any]) -> bool:
     except OSError:
         return False
     return True
+
+
+class FrameReader:
+    """Whole frames from a non-blocking descriptor (a pipe or a socket): call `read()`
+    when select says so. Used by the CLI on the ready and control channels."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.eof = False
+        self._decoder = FrameDecoder()
+        os.set_blocking(fd, False)
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every complete frame available now; sets `eof` when the writer is gone.
+        Raises ProtocolError when the peer breaks the framing."""
+        chunks = []
+        while not self.eof:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            except ConnectionResetError:  # a socket peer gone: what it sent is kept
+                chunk = b""
+            if not chunk:
+                self.eof = True
+            chunks.append(chunk)
+        return self._decoder.feed(b"".join(chunks))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)

@@ -1,4 +1,4 @@
-"""How many app workers a start may ask for (`--workers` upper bound).
+"""How many app workers a cluster may have: one bound for `start --workers` and `scale`.
 
 egg accepts any number, and `--workers=5000` forks until the machine swaps or hits its
 pids limit. Workers are event-loop servers: past a few per CPU they add memory and context
@@ -53,3 +53,14 @@ def max_workers() -> tuple[int, str]:
     if memory:
         why += f"; {memory / 2**30:.1f} GiB of memory at 40 MiB per worker = {by_memory}"
     return min(by_cpu, by_memory), why
+
+
+def workers_problem(workers: int) -> str | None:
+    """The one-line reason `workers` app workers are refused, or None; `start` and the
+    master's `scale` both ask here, so both paths say the same."""
+    if workers < 1:
+        return "a cluster needs at least 1 app worker"
+    limit, why = max_workers()
+    if workers > limit:
+        return f"{workers} is more workers than this machine can run well (at most {limit}: {why})"
+    return None

@@ -1,4 +1,4 @@
-"""The typed message every cluster process exchanges with the master (SPEC §3 IPC).
+"""The typed message every cluster process exchanges with the master.
 
 Topology (every arrow is one private socketpair; the master routes, children never talk to
 each other directly except leader/follower clients, which use their own endpoint):
@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any
+from typing import Any, TypedDict
 
-from runtime.ipc.framing import encode
+from runtime.contract.framing import encode
 
 
-class Role(str, enum.Enum):
+class WireName(str, enum.Enum):
+    """A name that travels on the wire: equal to, hashed like and encoded as its value."""
+
+    def __str__(self) -> str:  # "app", not "Role.APP", in log lines and f-strings
+        return str.__str__(self)
+
+
+class Role(WireName):
     MASTER = "master"
     AGENT = "agent"
     APP = "app"
@@ -31,11 +38,8 @@ class Role(str, enum.Enum):
     ALL = "all"  # agent + every app worker
     RANDOM = "random"  # one app worker
 
-    def __str__(self) -> str:  # "app", not "Role.APP", in log lines and f-strings
-        return self.value
 
-
-class Action(str, enum.Enum):
+class Action(WireName):
     AGENT_START = "agent-start"
     APP_START = "app-start"
     EGG_READY = "egg-ready"
@@ -49,13 +53,51 @@ class Action(str, enum.Enum):
     # A child's event loop is alive (runtime/worker/heartbeat.py).
     HEARTBEAT = "heartbeat"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 # The runtime's own actions: app code may listen to them but never send them, so no worker
 # can fake a cluster event (the messenger refuses them, the master's routing drops them).
 RESERVED_ACTIONS: frozenset[str] = frozenset(a.value for a in Action)
+
+
+# The data of the runtime's own actions (docs/INTERNALS.md §1 and §2). App messages carry
+# whatever JSON the app sends, so `Message.data` stays `Any`; these say what the runtime's
+# senders put there and its readers may expect.
+class Listen(TypedDict):
+    port: int | None
+    hostname: str | None
+
+
+class AgentStartData(TypedDict, total=False):
+    pid: int
+    listen: Listen  # the app config's cluster.listen, when the CLI gave no port
+    log_dir: str  # the app config's logger.dir, absolute
+    run_dir: str  # the app config's rundir, absolute
+
+
+class AppStartData(TypedDict, total=False):
+    pid: int
+    ready: int  # on the ready channel: app workers ready so far...
+    total: int  # ...of this many
+
+
+class EggReadyData(TypedDict, total=False):
+    pid: int  # the master's
+    title: str
+    url: str
+    port: int
+    workers: list[int]
+    agent: int
+
+
+class StartupErrorData(TypedDict, total=False):
+    message: str  # one line
+    code: int  # an `ExitCode`: why the start failed
+
+
+class HeartbeatData(TypedDict, total=False):
+    requests: int  # completed responses
+    inflight: int  # request tasks running
+    connections: int  # open connections
 
 
 class InvalidMessage(ValueError):

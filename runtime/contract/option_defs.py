@@ -1,0 +1,353 @@
+"""`start`'s options, declared once: name, type, default, bounds, help.
+
+Both sides derive from these definitions: the CLI its click options, `--help`, man pages,
+completions, docs/CLI.md tables and `[tool.eggscripts]` keys (`eggscripts/options.py`);
+the runtime the defaults and the checks of `ClusterOptions` (`runtime/options.py`), the
+JSON the CLI hands to `runtime.start_cluster` (docs/INTERNALS.md §1). A default or a
+bound is written here and nowhere else; tests/test_option_contract.py compares every
+place that shows one.
+
+`key` is the option's name in that JSON (and its `ClusterOptions` field); an empty key
+marks an option only the CLI uses (`--daemon`) or one it maps by hand (`--https-key` and
+`--https-cert` become `https`, `--health-port` becomes `health_host`/`health_port`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from runtime.contract.optiondef import OptionDef, seconds
+
+APP_TARGET_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+DEFAULT_PORT = 7001  # when neither an option nor the app config's cluster.listen.port says
+DEFAULT_WORKER_TIMEOUT = 30_000  # ms; 0 (off) in the local and unittest environments
+
+
+# ---- which cluster, where ------------------------------------------------------------------
+TITLE = OptionDef(
+    "title",
+    "Process title of the cluster (letters, digits, '.', '_', '-'); "
+    "`stop` and `ps` find the cluster by it.",
+    default_text="egg-server-<app name>",
+)
+PORT = OptionDef(
+    "port",
+    "HTTP port to listen on.",
+    int,
+    minimum=1,
+    maximum=65535,
+    aliases=("-p",),
+    envvar="PORT",
+    default_text=f"app config cluster.listen.port, else {DEFAULT_PORT}",
+    metavar="PORT",
+)
+HOSTNAME = OptionDef(
+    "hostname", "Address to bind.", default_text="0.0.0.0 (all interfaces)", metavar="HOST"
+)
+WORKERS = OptionDef(
+    "workers",
+    "Number of app worker processes (at most 16 per CPU, and one per 40 MiB of memory; "
+    "`scale` has the same bound).",
+    int,
+    minimum=1,
+    aliases=("-c", "--cluster"),
+    envvar="EGG_WORKERS",
+    default_text="number of CPUs",
+    metavar="N",
+)
+ENV = OptionDef(
+    "env",
+    "Server environment, exported to the cluster as EGG_SERVER_ENV (surrounding blanks "
+    "are trimmed).",
+    envvar="EGG_SERVER_ENV",
+    default_text="the app's config/env file, else prod",
+    metavar="NAME",
+)
+FRAMEWORK = OptionDef(
+    "framework",
+    "Framework package (import name, or a directory relative to BASE_DIR).",
+    default_text="built-in",
+)
+# ---- daemon ----------------------------------------------------------------------------------
+DAEMON = OptionDef("daemon", "Run the cluster in the background (detached).", bool, False, key="")
+STDOUT = OptionDef(
+    "stdout",
+    "Daemon: file receiving the cluster's stdout (rotated first if not empty).",
+    default_text="~/logs/<title>/master-stdout.log",
+    metavar="PATH",
+    key="stdout_log",
+)
+STDERR = OptionDef(
+    "stderr",
+    "Daemon: file receiving the cluster's stderr; any output there fails the start.",
+    default_text="~/logs/<title>/master-stderr.log",
+    metavar="PATH",
+    key="stderr_log",
+)
+TIMEOUT = OptionDef(
+    "timeout",
+    "Daemon: give up (and stop what was started) if the cluster is not ready after this "
+    "many milliseconds.",
+    int,
+    300_000,
+    minimum=1,
+    metavar="MS",
+    key="startup_timeout",
+)
+IGNORE_STDERR = OptionDef(
+    "ignore_stderr",
+    "Daemon: do not fail the start when the stderr log receives output.",
+    bool,
+    False,
+    key="",
+)
+HTTPS_KEY = OptionDef(
+    "https_key",
+    "Serve HTTPS with this private key file (needs --https-cert).",
+    metavar="PATH",
+    key="",
+)
+HTTPS_CERT = OptionDef(
+    "https_cert",
+    "Serve HTTPS with this certificate file (needs --https-key).",
+    metavar="PATH",
+    key="",
+)
+REQUIRE = OptionDef(
+    "require",
+    "Import this module (or ./file.py, relative to BASE_DIR) in every process before the "
+    "app loads. Repeatable.",
+    multiple=True,
+    default=(),
+)
+PYTHON = OptionDef(
+    "python",
+    "Interpreter running the cluster, e.g. the app's virtualenv (eggscripts must be "
+    "installed there).",
+    default_text="the interpreter running eggscripts",
+    metavar="PATH",
+    key="",
+)
+WORKER_TIMEOUT = OptionDef(
+    "worker_timeout",
+    "Kill and replace an app worker (or the agent) whose event loop sent no heartbeat for "
+    "this many milliseconds (blocked by synchronous code); its Python stacks are dumped to "
+    "stderr first (a stopped process dumps nothing, and the log says so). Time the master "
+    "itself was paused does not count. 0 turns this off.",
+    int,
+    minimum=0,
+    default_text=f"{DEFAULT_WORKER_TIMEOUT}; 0 (off) with --env local or unittest",
+    metavar="MS",
+)
+USER = OptionDef(
+    "user",
+    "Run the agent and app workers as this user (name or uid), switched right after the "
+    "port is bound; the master stays root. Needs root.",
+    default_text="the user running start",
+    metavar="USER",
+)
+GROUP = OptionDef(
+    "group",
+    "Run the agent and app workers with this group (name or gid). Needs root.",
+    default_text="the --user's primary group",
+    metavar="GROUP",
+)
+# ---- production integration (docs/DEPLOY.md) -------------------------------------------------
+SHUTDOWN_DELAY = OptionDef(
+    "shutdown_delay",
+    "After SIGTERM, keep serving this many milliseconds while /readyz reports not ready "
+    "(so a load balancer or Kubernetes stops routing here first), then drain.",
+    int,
+    0,
+    minimum=0,
+    metavar="MS",
+)
+GRACE_PERIOD = OptionDef(
+    "grace_period",
+    "Seconds the supervisor waits after SIGTERM before SIGKILL (Kubernetes' "
+    "terminationGracePeriodSeconds, systemd's TimeoutStopSec); the start is refused when "
+    "--shutdown-delay plus the drain timeouts cannot fit in it.",
+    int,
+    30,
+    minimum=1,
+    metavar="S",
+)
+HEALTH_PORT = OptionDef(
+    "health_port",
+    "Serve /livez, /readyz and /metrics (Prometheus) from the master on this port; "
+    "loopback unless a host is given (`0.0.0.0:9000` for Kubernetes probes).",
+    default_text="off",
+    metavar="[HOST:]PORT",
+    key="",
+)
+LOG_FORMAT = OptionDef(
+    "log_format",
+    "Format of the log files: `text` lines, or `json` (one object per line: time, level, "
+    "pid, role, worker, logger, message, exception).",
+    choices=("text", "json"),
+    default="text",
+    metavar="FORMAT",
+)
+# ---- recycling app workers (docs/DEPLOY.md, "Recycling workers") ---------------------------
+MAX_REQUESTS = OptionDef(
+    "max_requests",
+    "Replace an app worker once it has served this many requests (gunicorn's "
+    "--max-requests): its replacement accepts before it leaves, one worker at a time. "
+    "0 turns this off.",
+    int, 0, minimum=0, metavar="N",
+)  # fmt: skip
+MAX_REQUESTS_JITTER = OptionDef(
+    "max_requests_jitter",
+    "Add randint(0, J) to each worker's --max-requests, so workers started together are "
+    "not all replaced together (gunicorn's --max-requests-jitter).",
+    int, 0, minimum=0, metavar="J",
+)  # fmt: skip
+MAX_WORKER_MEMORY = OptionDef(
+    "max_worker_memory",
+    "Replace an app worker whose resident memory exceeds this many MiB (pm2's "
+    "max_memory_restart), the same way as --max-requests. 0 turns this off.",
+    int, 0, minimum=0, metavar="MIB",
+)  # fmt: skip
+# ---- the application and its HTTP server (docs/ASGI.md) -------------------------------------
+APP = OptionDef(
+    "app",
+    "Serve this ASGI or WSGI application (FastAPI, Starlette, Django, Flask...) instead of "
+    "an egg-style app directory; BASE_DIR goes first on sys.path. Short form: "
+    "`eggscripts start module:attr`.",
+    pattern=APP_TARGET_RE,
+    pattern_text="module:attribute (e.g. pkg.main:app)",
+    metavar="MODULE:ATTR",
+)
+FACTORY = OptionDef("factory", "--app names a function returning the application.", bool, False)
+INTERFACE = OptionDef(
+    "interface",
+    "Interface of the --app callable; auto tells `async def __call__(scope, receive, send)` "
+    "(ASGI) from `__call__(environ, start_response)` (WSGI).",
+    choices=("auto", "asgi", "wsgi"),
+    default="auto",
+)
+LIFESPAN = OptionDef(
+    "lifespan",
+    "ASGI lifespan: run the app's startup in each worker before it accepts (a failure "
+    "fails the start) and its shutdown when the worker stops; auto skips apps that do not "
+    "support it.",
+    choices=("auto", "on", "off"),
+    default="auto",
+)
+THREADS = OptionDef(
+    "threads",
+    "WSGI apps: threads per worker running requests (a2wsgi's pool).",
+    int,
+    10,
+    minimum=1,
+    metavar="N",
+)
+ROOT_PATH = OptionDef(
+    "root_path",
+    "ASGI root_path: the URL prefix a proxy mounts the app under (e.g. /api).",
+    default="",
+    default_text="none",
+    metavar="PATH",
+)
+PROXY_HEADERS = OptionDef(
+    "proxy_headers",
+    "Trust X-Forwarded-For/-Proto from --forwarded-allow-ips for the client address and scheme "
+    "(on by default, as in uvicorn).",
+    bool,
+    True,
+)
+FORWARDED_ALLOW_IPS = OptionDef(
+    "forwarded_allow_ips",
+    "Comma-separated proxy addresses (or networks, or *) trusted by --proxy-headers.",
+    default="127.0.0.1",
+    metavar="IPS",
+)
+ACCESS_LOG = OptionDef(
+    "access_log",
+    "Log every request in the common log format plus its duration (seconds), to the app's "
+    "web log (stdout in the foreground).",
+    bool,
+    False,
+)
+KEEP_ALIVE = seconds(
+    "keep_alive",
+    "Idle timeout: close a connection idle this many seconds, before its first request too.",
+    5.0,
+)
+BACKLOG = OptionDef(
+    "backlog",
+    "Listen backlog: connections the kernel queues before they are accepted.",
+    int,
+    2048,
+    minimum=1,
+    metavar="N",
+)
+LIMIT_CONCURRENCY = OptionDef(
+    "limit_concurrency",
+    "Per worker, answer 503 once this many connections or requests are open.",
+    int,
+    minimum=1,
+    default_text="no limit",
+    metavar="N",
+)
+MAX_BODY = OptionDef(
+    "max_body",
+    "Answer 413 to a request body larger than this, for every app (egg-style apps also "
+    "keep their bodyparser.limit for the bodies they parse).",
+    int,
+    minimum=0,
+    default_text="no limit",
+    metavar="BYTES",
+)
+MAX_HEADER_SIZE = OptionDef(
+    "max_header_size",
+    "Answer 431 when a request line plus headers exceed this (414 for the URL alone).",
+    int,
+    65_536,
+    minimum=1024,
+    metavar="BYTES",
+)
+MAX_HEADERS = OptionDef(
+    "max_headers",
+    "Answer 431 to a request with more header fields than this.",
+    int,
+    100,
+    minimum=1,
+    metavar="N",
+)
+HEADER_TIMEOUT = seconds(
+    "header_timeout",
+    "Answer 408 and close when a request's headers are not complete this many seconds "
+    "after its first byte.",
+    10.0,
+)
+BODY_TIMEOUT = seconds(
+    "body_timeout",
+    "Answer 408 (or close) when a request body sends nothing for this many seconds while "
+    "the app waits for it.",
+    30.0,
+)
+
+CLUSTER: tuple[OptionDef, ...] = (
+    TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
+    IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
+    SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT,
+)  # fmt: skip
+APPLICATION: tuple[OptionDef, ...] = (APP, FACTORY, INTERFACE, LIFESPAN, THREADS)
+HTTP: tuple[OptionDef, ...] = (
+    ROOT_PATH, PROXY_HEADERS, FORWARDED_ALLOW_IPS, ACCESS_LOG, KEEP_ALIVE, BACKLOG,
+    LIMIT_CONCURRENCY, MAX_BODY, MAX_HEADER_SIZE, MAX_HEADERS, HEADER_TIMEOUT, BODY_TIMEOUT,
+)  # fmt: skip
+RECYCLING: tuple[OptionDef, ...] = (MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_WORKER_MEMORY)
+APP_AND_HTTP: tuple[OptionDef, ...] = (*APPLICATION, *HTTP)
+# Sent in the runtime's JSON only when not at their default (which the runtime shares), so
+# the JSON stays as short as the command line that produced it.
+SENT_WHEN_SET: tuple[OptionDef, ...] = (*RECYCLING, *APP_AND_HTTP)
+START: tuple[OptionDef, ...] = (*CLUSTER, *SENT_WHEN_SET)
+BY_KEY: dict[str, OptionDef] = {d.key: d for d in START if d.key}
+
+
+def default(key: str) -> Any:
+    """The default of the option whose JSON key is `key` (for `ClusterOptions` fields)."""
+    return BY_KEY[key].default
