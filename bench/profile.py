@@ -3,6 +3,7 @@
 
     python bench/profile.py [--app examples/showcase] [--workers 2] [--rounds 3]
                             [--duration 3] [--connections 32] [--modules]
+                            [--parts phases,start,memory,cpu] [--json FILE]
 
 1. Start, phase by phase: one foreground `eggscripts start` runs with bench/probe on
    PYTHONPATH (each process logs its interpreter start, every module it loads, its forks
@@ -48,7 +49,7 @@ PROBE = HERE / "probe"
 LOG_RE = re.compile(
     r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \S+ \d+ \[master\] (\S+?)(?:#\d+)?:(\d+) started"
 )
-READY_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*\[master\] \S+ started on ")
+READY_RE = re.compile(r"(?m)^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*\[master\] \S+ started on ")
 WATCHED = ("prometheus_client", "websockets", "a2wsgi", "h11", "yaml", "watchfiles", "click")
 
 
@@ -75,6 +76,16 @@ class Cluster:
 
     def roots(self) -> list[int]:
         return [self.proc.pid]
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until the master logged ready: the first 200 may come from the first worker up,
+        before the others have booted."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.out.seek(0)
+            if READY_RE.search(self.out.read().decode(errors="replace")):
+                return
+            time.sleep(0.01)
 
     def roles(self) -> dict[int, str]:
         """pid -> master / agent / app#n, from the process titles."""
@@ -146,6 +157,7 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
     t0 = time.monotonic()
     cluster.start()
     first_200 = time.monotonic()
+    cluster.wait_ready()
     roles = cluster.roles()
     output = cluster.stop()
     events = read_probe(probe_dir)
@@ -202,7 +214,7 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
             phase(f"{role} fork -> app-start (boot)", born, (started[pid], cpu_at_end), w)
     if ready is not None:
         phase("last app-start -> master logs ready", (max(started.values()), 0), (ready, 0))
-        phase("ready -> bench sees 200", (ready, 0), (first_200, 0))
+        phase("ready -> first 200 (<0: a worker answered first)", (ready, 0), (first_200, 0))
     phase("total: Popen -> first 200", (t0, 0), (first_200, 0))
     result = {
         "phases": phases,
@@ -299,7 +311,7 @@ def running(kind: str, app: Path, workers: int, home: str) -> Iterator[Cluster |
 def steady(app: Path, workers: int, args: argparse.Namespace) -> dict:
     home = tempfile.mkdtemp(prefix="eggscripts-profile-")
     result: dict = {"memory": {}, "cpu": {}}
-    have_wrk = shutil.which("wrk") is not None
+    have_wrk = "cpu" in args.parts and shutil.which("wrk") is not None
     try:
         for kind in ("eggscripts", "uvicorn"):
             with running(kind, app, workers, home) as server:
@@ -319,7 +331,8 @@ def steady(app: Path, workers: int, args: argparse.Namespace) -> dict:
     for kind, rows in result["memory"].items():
         print_memory(kind, rows)
     if not have_wrk:
-        print("\n4. CPU per request: skipped (wrk is not installed: apt-get install -y wrk)")
+        if "cpu" in args.parts:
+            print("\n4. CPU per request: skipped (wrk is not installed: apt-get install -y wrk)")
         return result
     print(f"\n4. server CPU per request, wrk -t1 -c{args.connections} -d{args.duration}s, "
           f"median of {args.rounds}:")  # fmt: skip
@@ -340,17 +353,23 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--modules", action="store_true", help="list every module loaded")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--parts", default="phases,start,memory,cpu", help="what to run (default: all four)"
+    )
     args = parser.parse_args()
+    args.parts = set(args.parts.split(","))
     app = args.app.resolve()
     # As in bench/run.py: an installed package has its bytecode compiled.
     subprocess.run([sys.executable, "-m", "compileall", "-q", "eggscripts", "runtime", "bench"],
                    cwd=str(ROOT), check=True)  # fmt: skip
     print(f"app {app}, {args.workers} workers; raw uvicorn serves bench/hello_asgi.py")
-    report = {
-        "start": probe_start(app, args.workers, args.modules),
-        "start_ms": start_rounds(app, args.workers, args.rounds),
-        "steady": steady(app, args.workers, args),
-    }
+    report = {}
+    if "phases" in args.parts:
+        report["start"] = probe_start(app, args.workers, args.modules)
+    if "start" in args.parts:
+        report["start_ms"] = start_rounds(app, args.workers, args.rounds)
+    if args.parts & {"memory", "cpu"}:
+        report["steady"] = steady(app, args.workers, args)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
