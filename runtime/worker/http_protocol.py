@@ -178,9 +178,10 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        if len(self.url) > self.limits.max_header_size:
-            raise Rejected(414)
+        # The URL comes before any header, so the head so far is the URL so far.
         self._head_bytes += len(url)
+        if self._head_bytes > self.limits.max_header_size:
+            raise Rejected(414)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # uvicorn's on_header plus the two caps (one call per header, not two).
