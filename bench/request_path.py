@@ -2,6 +2,7 @@
 machine load when counted in instructions.
 
     python bench/request_path.py [--requests 20000] [--layer protocol|asgi] [--kinds ...]
+                                 [--path /api/users/1]
     python bench/request_path.py --callgrind [--requests 2000]
 
 Two servers, each fed the same raw `GET /` bytes on one keep-alive connection (a fake
@@ -37,7 +38,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 KINDS = {"egg": "egg/ours", "uvicorn": "hello/uvicorn"}
-REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+PATH = os.environ.get("REQUEST_PATH_BENCH_PATH", "/")  # --path, passed on to the children
+REQUEST = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n" % (
+    PATH.encode()
+)
 
 
 class Transport(asyncio.Transport):
@@ -151,8 +155,8 @@ def call_asgi(app: Any, n: int) -> None:
             "scheme": "http",
             "method": b"GET".decode(),
             "root_path": "",
-            "path": b"/".decode(),
-            "raw_path": b"/",
+            "path": PATH.encode().decode(),
+            "raw_path": PATH.encode(),
             "query_string": b"",
             "headers": [(b"host", b"127.0.0.1:8080"), (b"user-agent", b"bench")],
             "state": {},
@@ -214,7 +218,9 @@ def main() -> None:
         help="comma-separated APP/PROTOCOL pairs (APP: egg, hello; PROTOCOL: ours, uvicorn); "
         "egg = egg/ours, uvicorn = hello/uvicorn",
     )
+    parser.add_argument("--path", default="/", help="the path requested (default /)")
     args = parser.parse_args()
+    os.environ["REQUEST_PATH_BENCH_PATH"] = args.path
     kinds = args.kinds.split(",")
     if args.callgrind:
         n = args.requests or 2000
