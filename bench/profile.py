@@ -21,6 +21,8 @@
    done. Steadier than req/s when the load generator shares the cores.
 
 Not a test; wrk is needed for 4 (`apt-get install -y wrk`), the rest runs without it.
+Run it as a script: with bench/ first on sys.path this file shadows the standard library's
+`profile` module, which `cProfile` imports.
 """
 
 from __future__ import annotations
@@ -151,7 +153,8 @@ def master_log_times(output: str, wall_to_mono: float) -> tuple[dict[int, float]
 
 def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
     probe_dir = Path(tempfile.mkdtemp(prefix="eggscripts-probe-"))
-    env = dict(os.environ, EGGSCRIPTS_PROBE_DIR=str(probe_dir), PYTHONPATH=str(PROBE))
+    paths = [str(PROBE), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = dict(os.environ, EGGSCRIPTS_PROBE_DIR=str(probe_dir), PYTHONPATH=os.pathsep.join(paths))
     cluster = Cluster(app, workers, env)
     wall_to_mono = time.time() - time.monotonic()
     t0 = time.monotonic()
