@@ -1,0 +1,54 @@
+"""What a process imports when a feature is off (the master's modules are what every app
+worker forks with): prometheus_client only with `--health-port`, websockets only on a
+worker's first WebSocket upgrade. Each check runs in a fresh interpreter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# The master up to its first fork (`spawner.prepare()`), plus what uvicorn's Config.load()
+# imports in a worker.
+MASTER_AT_FORK = """
+import runtime.start_cluster, runtime.master.loop
+from runtime.worker.app_worker import preload
+preload()
+from runtime.options import ClusterOptions
+from runtime.worker.http_server import server_config
+server_config(ClusterOptions(base_dir="/", title="t"), lambda *a: None).load()
+"""
+
+
+def loaded(code: str) -> set[str]:
+    """Top-level packages in `sys.modules` after running `code`."""
+    code += "\nimport sys\nprint(' '.join(sys.modules))\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return {name.split(".")[0] for name in out.stdout.split()}
+
+
+@pytest.mark.parametrize("package", ["prometheus_client", "websockets", "h11"])
+def test_master_and_workers_do_not_import_unused_features(package: str) -> None:
+    assert package not in loaded(MASTER_AT_FORK)
+
+
+def test_the_health_server_still_brings_prometheus_client() -> None:
+    assert "prometheus_client" in loaded("import runtime.master.health")
+
+
+def test_a_websocket_upgrade_builds_uvicorns_protocol() -> None:
+    code = """
+import asyncio
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+from runtime.worker.lazy_ws import LazyWebSocketProtocol
+config = Config(lambda *a: None, ws=LazyWebSocketProtocol, lifespan="off")
+config.load()
+loop = asyncio.new_event_loop()
+state = ServerState()
+proto = config.ws_protocol_class(config=config, server_state=state, app_state={}, _loop=loop)
+print(type(proto).__name__)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "WebSocketsSansIOProtocol"
