@@ -22,15 +22,26 @@ server_config(ClusterOptions(base_dir="/", title="t"), lambda *a: None).load()
 
 
 def loaded(code: str) -> set[str]:
-    """Top-level packages in `sys.modules` after running `code`."""
+    """Modules in `sys.modules` after running `code`, and their top-level packages."""
     code += "\nimport sys\nprint(' '.join(sys.modules))\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return {name.split(".")[0] for name in out.stdout.split()}
+    names = out.stdout.split()
+    return set(names) | {name.split(".")[0] for name in names}
 
 
-@pytest.mark.parametrize("package", ["prometheus_client", "websockets", "h11"])
-def test_master_and_workers_do_not_import_unused_features(package: str) -> None:
-    assert package not in loaded(MASTER_AT_FORK)
+@pytest.mark.parametrize(
+    "module",
+    [
+        "prometheus_client",  # --health-port
+        "h11",  # --health-port
+        "websockets",  # a WebSocket upgrade
+        "runtime.master.health",
+        "runtime.apptarget.target",  # --app
+        "runtime.apptarget.lifespan",  # --app, router.mount()
+    ],
+)
+def test_master_and_workers_do_not_import_unused_features(module: str) -> None:
+    assert module not in loaded(MASTER_AT_FORK)
 
 
 def test_the_health_server_still_brings_prometheus_client() -> None:
