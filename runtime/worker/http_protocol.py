@@ -142,9 +142,6 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
             else:
                 self._unsupported_upgrade_warning()
             return
-        if not self._in_head and (self.cycle is None or self.cycle.response_complete):
-            self._still_idle()
-            return
         if self._in_head:  # headers still incomplete: httptools is buffering them
             self._head_recv += len(data)
             if self._head_recv > self.limits.max_header_size:
@@ -155,7 +152,10 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
                 )
             return
         cycle = self.cycle
-        if cycle is not None and cycle.more_body and not cycle.response_complete:
+        if cycle is None or cycle.response_complete:
+            self._still_idle()
+            return
+        if cycle.more_body:
             self._body_seen = self.loop.time()
             if self._body_timer is None:
                 self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
