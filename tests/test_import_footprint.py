@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+HTTP_APP = Path(__file__).parent / "fixtures" / "http_app"
 
 # The master up to its first fork (`spawner.prepare()`), plus what uvicorn's Config.load()
 # imports in a worker.
@@ -42,6 +45,18 @@ def loaded(code: str) -> set[str]:
 )
 def test_master_and_workers_do_not_import_unused_features(module: str) -> None:
     assert module not in loaded(MASTER_AT_FORK)
+
+
+def test_a_booted_app_without_mounts_imports_no_asgi_target_code() -> None:
+    booted = MASTER_AT_FORK + (
+        "import asyncio\n"
+        "from runtime.loader import BootInfo, create_app\n"
+        f"app = create_app(BootInfo(base_dir={str(HTTP_APP)!r}, env='prod'))\n"
+        "asyncio.run(app.boot())\n"
+    )
+    modules = loaded(booted)
+    assert "runtime.apptarget.lifespan" not in modules
+    assert "runtime.apptarget.target" not in modules
 
 
 def test_the_health_server_still_brings_prometheus_client() -> None:

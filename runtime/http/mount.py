@@ -63,6 +63,8 @@ class Mounts:
         return None
 
     async def startup(self, base_dir: str) -> None:
+        if not self.items:
+            return
         from runtime.apptarget.lifespan import Lifespan  # ASGI target code: only with mounts
 
         for mount in self.items:
