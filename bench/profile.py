@@ -167,12 +167,14 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
     started, ready = master_log_times(output, wall_to_mono)
     master = cluster.proc.pid
     m = events[master]
-    fork_modules = (probe_dir / f"{master}.fork").read_text().split()
+    fork_file = probe_dir / f"{master}.fork"
+    fork_modules = fork_file.read_text().split() if fork_file.exists() else []
     shutil.rmtree(probe_dir, ignore_errors=True)
 
-    def first(rows: list, event: str, nth: int = 0) -> tuple[float, float]:
+    def first(rows: list, event: str, nth: int = 0) -> tuple[float, float] | None:
+        """(time, cpu) of the nth `event`; None when the start went another way."""
         hits = [r for r in rows if r[2] == event]
-        return hits[nth][0], hits[nth][1]
+        return (hits[nth][0], hits[nth][1]) if len(hits) > nth else None
 
     def imported(rows: list, since: float = 0, until: float = float("inf")) -> list[str]:
         names = [r[3] for r in rows if r[2] == "import" and since <= r[0] < until]
@@ -180,25 +182,30 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
 
     phases: list[tuple[str, float, float | None, int | None]] = []  # what, ms, cpu ms, modules
 
-    def phase(what: str, a: tuple[float, float], b: tuple[float, float], rows=None) -> None:
+    def phase(what: str, a: tuple | None, b: tuple | None, rows=None) -> None:
+        if a is None or b is None:
+            return
         cpu = (b[1] - a[1]) * 1000 if rows is not None else None
         count = len(imported(rows, a[0], b[0])) if rows is not None else None
         phases.append((what, (b[0] - a[0]) * 1000, cpu, count))
 
     cli_start, exec_at = first(m, "start", 0), first(m, "exec")
-    master_start = first(m, "start", 1)
+    master_start = first(m, "start", 1) or cli_start
     spawn = first(m, "spawn")
     fork1 = first(m, "fork")
     phase("CLI interpreter init (Popen -> site)", (t0, 0), cli_start)
     phase("CLI imports and option resolution", cli_start, exec_at, m)
+    # Without an exec (the CLI runs the master itself), the master's start is the CLI's.
     phase("exec -> master interpreter init", exec_at, master_start)
     phase("master imports, bind, until agent spawn", master_start, spawn, m)
     phase("master pre-import for workers (prepare)", spawn, fork1, m)
+    if spawn is None:  # an agent forked from the master: up to its first fork
+        phase("master imports, bind, until first fork", master_start, fork1, m)
     agent_pid = next((p for p, r in roles.items() if r == "agent"), None)
     agent_modules: list[str] = []
     if agent_pid in events:
         a = events[agent_pid]
-        agent_start = first(a, "start")
+        agent_start = first(a, "start") or first(a, "child")  # spawned, or forked
         agent_modules = imported(a)
         phase("agent spawn -> interpreter init", spawn, agent_start)
         if agent_pid in started:
@@ -215,14 +222,14 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
         if pid in started:
             cpu_at_end = [r[1] for r in w if r[0] <= started[pid]][-1]
             phase(f"{role} fork -> app-start (boot)", born, (started[pid], cpu_at_end), w)
-    if ready is not None:
+    if ready is not None and started:
         phase("last app-start -> master logs ready", (max(started.values()), 0), (ready, 0))
         phase("ready -> first 200 (<0: a worker answered first)", (ready, 0), (first_200, 0))
     phase("total: Popen -> first 200", (t0, 0), (first_200, 0))
     result = {
         "phases": phases,
         "modules": {
-            "cli (before exec)": imported(m, 0, exec_at[0]),
+            "cli (before exec)": imported(m, 0, exec_at[0]) if exec_at else [],
             "master at first fork": fork_modules,
             "agent": agent_modules,
             **{f"{k} after fork": v for k, v in worker_modules.items()},
