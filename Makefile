@@ -49,11 +49,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict eggscripts runtime/contract
 
-# Side by side with the peers (bench/run.py): wrk drives the load; egg-scripts comes from npm
+# First where start time, memory and CPU per request go (bench/profile.py, beside raw uvicorn),
+# then side by side with the peers (bench/run.py): wrk drives the load; egg-scripts comes from npm
 # (installed by the bench into a temp dir; skipped when npm is missing), gunicorn from pip.
 bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	@command -v npm >/dev/null || (apt-get install -y -qq nodejs npm >/dev/null 2>&1) || \
 	  echo "npm unavailable: egg-scripts will be skipped"
 	@test -x $(BIN)/gunicorn || $(BIN)/python -m pip install -q gunicorn
+	$(BIN)/python bench/profile.py
 	$(BIN)/python bench/run.py

@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from runtime.apptarget.wsgi import WSGIApp
-from runtime.master.metrics import ClusterSnapshot, WorkerSample, render
+from runtime.master.exposition import render
+from runtime.master.metrics import ClusterSnapshot, WorkerSample
 from runtime.worker.heartbeat import REPORT_DELAY, beat
 from tests.asgi_helpers import ASGI_FIXTURE, Daemon
 from tests.cli_helpers import copy_app, run_cli, status_json

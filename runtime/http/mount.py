@@ -10,10 +10,12 @@ raising Boot hook), shutdown when the app closes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime.apptarget.lifespan import Lifespan
 from runtime.http.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from runtime.apptarget.lifespan import Lifespan
 
 
 class Mount:
@@ -61,6 +63,10 @@ class Mounts:
         return None
 
     async def startup(self, base_dir: str) -> None:
+        if not self.items:
+            return
+        from runtime.apptarget.lifespan import Lifespan  # ASGI target code: only with mounts
+
         for mount in self.items:
             mount.lifespan = Lifespan(
                 mount.app, "auto", base_dir, what=f"router.mount({mount.prefix!r}) lifespan"

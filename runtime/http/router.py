@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, cast
@@ -80,6 +80,10 @@ def compile_path(path: str) -> re.Pattern[str] | None:
         pos = m.end()
     out.append(re.escape(path[pos:]))
     return re.compile("^" + "".join(out).rstrip("/") + "/?$")
+
+
+async def _not_found() -> None:
+    """No route: the Context keeps its 404."""
 
 
 class Router:
@@ -274,27 +278,30 @@ class Router:
         return dict(self._static)
 
     def endpoint(self) -> Handler:
-        """The innermost handler of the app's onion: route the request or leave the 404."""
+        """The innermost handler of the app's onion: route the request or leave the 404.
+
+        A plain function returning the handler's awaitable, like the onion's layers
+        (runtime/http/compose.py): a routed request then pays for its handler's coroutine
+        only, not for two more of the router's own."""
         static_get = self._static.get
         dynamic = self._dynamic
 
-        async def dispatch(ctx: Any) -> Any:
+        def dispatch(ctx: Any) -> Awaitable[Any]:
             scope = ctx.scope
-            handler = static_get((scope["method"], scope["path"]))
+            method = scope["method"]
+            path = scope["path"]
+            handler = static_get((method, path))
             if handler is not None:
-                return await handler(ctx)
-            return await _match(ctx, scope["method"], scope["path"])
-
-        async def _match(ctx: Any, method: str, path: str) -> Any:
+                return handler(ctx)
             if len(path) > 1 and path.endswith("/"):
                 handler = static_get((method, path.rstrip("/")))
                 if handler is not None:
-                    return await handler(ctx)
+                    return handler(ctx)
             for pattern, handler in dynamic.get(method, ()):
                 m = pattern.match(path)
                 if m is not None:
                     ctx._params = {k: v for k, v in m.groupdict().items() if v is not None}
-                    return await handler(ctx)
-            return None
+                    return handler(ctx)
+            return _not_found()
 
         return dispatch

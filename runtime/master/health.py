@@ -30,7 +30,8 @@ from http import HTTPStatus
 import h11
 
 from runtime.errors import StartupError
-from runtime.master.metrics import Snapshot, render
+from runtime.master.exposition import render
+from runtime.master.metrics import Snapshot
 
 log = logging.getLogger("eggscripts.master")
 

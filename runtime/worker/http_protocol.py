@@ -147,7 +147,10 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
                 )
             return
         cycle = self.cycle
-        if cycle is not None and cycle.more_body and not cycle.response_complete:
+        if cycle is None or cycle.response_complete:
+            self._still_idle()
+            return
+        if cycle.more_body:
             self._body_seen = self.loop.time()
             if self._body_timer is None:
                 self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
@@ -188,6 +191,8 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
         if len(self.url) > self.limits.max_header_size:
             self._refuse(414)
         self._head_bytes += len(url)
+        if self._head_bytes > self.limits.max_header_size:
+            raise Rejected(414)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_bytes += len(name) + len(value) + 4

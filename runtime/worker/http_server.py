@@ -18,18 +18,17 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import uvicorn.lifespan.off
-import uvicorn.protocols.websockets.websockets_sansio_impl
 from uvicorn.config import Config
 from uvicorn.server import Server
 
 from runtime.worker import access_log
 from runtime.worker.backlog import serve_queued, take_queued
 from runtime.worker.http_protocol import protocol_class
+from runtime.worker.lazy_ws import LazyWebSocketProtocol
 
-# uvicorn imports these lazily in Config.load(); importing them in the master before it
-# forks makes every worker share them instead of loading its own copy.
-PRELOADED = (uvicorn.lifespan.off, uvicorn.protocols.websockets.websockets_sansio_impl)
-WS_IMPLEMENTATION = "websockets-sansio"
+# uvicorn imports this lazily in Config.load(); importing it in the master before it forks
+# makes every worker share it instead of loading its own copy.
+PRELOADED = (uvicorn.lifespan.off,)
 log = logging.getLogger("eggscripts.app")
 
 
@@ -87,7 +86,7 @@ def server_config(options: Any, app: Any, https: Any = None) -> Config:
     return Config(
         app,
         http=protocol_class(options),
-        ws=WS_IMPLEMENTATION,
+        ws=LazyWebSocketProtocol,
         lifespan="off",
         interface="asgi3",
         access_log=False,
