@@ -32,10 +32,6 @@ def lock_dir() -> str:
     return os.path.join(LOCK_ROOT, f"eggscripts-{os.getuid()}")
 
 
-def lock_path(title: str) -> str:
-    return os.path.join(lock_dir(), f"{title}.lock")
-
-
 def _private_dir(path: str) -> str:
     with contextlib.suppress(FileExistsError):
         os.mkdir(path, 0o700)

@@ -16,7 +16,6 @@ from runtime.http.errors import HttpError
 from runtime.http.types import Scope
 
 BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
-DEFAULT_LIMIT = 1024 * 1024
 _UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?b?)\s*$", re.IGNORECASE)
 

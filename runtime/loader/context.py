@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,9 +40,6 @@ class LoadContext:
 
     def module(self, unit: LoadUnit, path: str) -> Any:
         return load_module(path, module_name(unit.key, path, unit.path))
-
-    def unit_file(self, unit: LoadUnit, *parts: str) -> str:
-        return os.path.join(unit.path, *parts)
 
     def timed(self, name: str) -> _Timer:
         return _Timer(self, name)
