@@ -12,13 +12,14 @@ forked child drops the inherited handlers without flushing them. Files are 0600.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import logging.handlers
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from runtime.errors import report
 from runtime.private_files import open_private
@@ -110,7 +111,7 @@ class LogFile(logging.handlers.WatchedFileHandler):
     `emit` is rewritten rather than extended because the parent's reopen check and lazy
     open run outside its own error handling."""
 
-    def _open(self):
+    def _open(self) -> io.TextIOWrapper:
         fd = open_private(self.baseFilename)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
@@ -158,7 +159,7 @@ class LogFile(logging.handlers.WatchedFileHandler):
             _silence(stream)
 
 
-class Console(logging.StreamHandler):
+class Console(logging.StreamHandler[TextIO]):
     """The terminal or the daemon's stdout/stderr file: the same one warning on failure."""
 
     def handleError(self, record: logging.LogRecord) -> None:

@@ -47,7 +47,8 @@ def _declared_length(scope: Scope) -> int | None:
 async def read_body(ctx: Any, limit: int) -> bytes:
     """Receive the whole body into `ctx._raw_body`; 413 as soon as it exceeds `limit`."""
     try:
-        return ctx._raw_body
+        body: bytes = ctx._raw_body
+        return body
     except AttributeError:
         pass
     declared = _declared_length(ctx.scope)

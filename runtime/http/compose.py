@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 Handler = Callable[[Any], Awaitable[Any]]
 Middleware = Callable[[Any, Callable[[], Awaitable[Any]]], Awaitable[Any]]
@@ -121,6 +121,6 @@ def path_matcher(rule: Any) -> Matcher:
         )
         matcher: Any = lambda ctx: path_test(ctx.scope["path"])  # noqa: E731
         matcher.path_test = path_test
-        return matcher
+        return cast("Matcher", matcher)  # a function with an attribute: Any until here
     checks = list(zip(tests, rules, strict=True))
     return lambda ctx: any(r(ctx) if t is None else t(ctx.scope["path"]) for t, r in checks)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs
 
 from runtime.http.errors import HttpError, reason
-from runtime.http.types import Receive, Scope
+from runtime.http.types import HTTPScope, Receive
 
 if TYPE_CHECKING:
     from runtime.application import Application
@@ -90,7 +90,9 @@ class Context:
     _state: dict[str, Any]
     _service: Any
     _helper: Any
-    _logger: logging.LoggerAdapter
+    _logger: logging.LoggerAdapter[logging.Logger]
+    _raw_body: bytes  # set by the body parser (runtime/http/bodyparser.py)
+    _parsed_body: Any
 
     # Set per app by the loader (per-app subclasses keep extends of two apps apart).
     request_class: Any = None
@@ -98,7 +100,7 @@ class Context:
     helper_class: Any = None
     service_root: Any = None
 
-    def __init__(self, app: Application, scope: Scope, receive: Receive) -> None:
+    def __init__(self, app: Application, scope: HTTPScope, receive: Receive) -> None:
         self.app = app
         self.scope = scope
         self._receive = receive
@@ -322,7 +324,7 @@ class Context:
             return self._helper
 
     @property
-    def logger(self) -> logging.LoggerAdapter:
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
         """The app logger with `[ip method path]` prepended, like egg's context logger."""
         try:
             return self._logger
@@ -334,7 +336,7 @@ class Context:
         return f"<Context {self.method} {self.url} {self._status}>"
 
 
-class _ContextLogger(logging.LoggerAdapter):
+class _ContextLogger(logging.LoggerAdapter[logging.Logger]):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         ctx: Any = self.extra
         return f"[{ctx.ip} {ctx.method} {ctx.url}] {msg}", kwargs

@@ -6,9 +6,12 @@ The Context holds the data; these views exist so `app/extend/request.py` and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.http.bodyparser import parse_body, read_body
+
+if TYPE_CHECKING:
+    from runtime.http.context import Context
 
 
 class _ContextView:
@@ -17,7 +20,7 @@ class _ContextView:
 
     __slots__ = ("ctx",)
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     @property

@@ -32,16 +32,16 @@ RESOURCES = (
 )
 
 
-RoutePath = str | re.Pattern | list[str | re.Pattern] | tuple[str | re.Pattern, ...]
+RoutePath = str | re.Pattern[str] | list[str | re.Pattern[str]] | tuple[str | re.Pattern[str], ...]
 
 
 @dataclass
 class Route:
     methods: tuple[str, ...]
-    path: str | re.Pattern
+    path: str | re.Pattern[str]
     handler: Handler
     name: str | None = None
-    pattern: re.Pattern | None = None
+    pattern: re.Pattern[str] | None = None
 
 
 def as_async(fn: Callable[..., Any]) -> Handler:
@@ -61,7 +61,7 @@ def as_async(fn: Callable[..., Any]) -> Handler:
     return call
 
 
-def compile_path(path: str) -> re.Pattern | None:
+def compile_path(path: str) -> re.Pattern[str] | None:
     """`/users/:id` -> regex with named groups; None for a static path."""
     if not _PARAM.search(path):
         return None
@@ -88,7 +88,7 @@ class Router:
         self.routes: list[Route] = []
         self._static: dict[tuple[str, str], Handler] = {}
         self._implicit_head: set[str] = set()
-        self._dynamic: dict[str, list[tuple[re.Pattern, Handler]]] = {m: [] for m in METHODS}
+        self._dynamic: dict[str, list[tuple[re.Pattern[str], Handler]]] = {m: [] for m in METHODS}
         self._named: dict[str, Route] = {}
         from runtime.http.mount import Mounts
         from runtime.http.websocket import SocketRoutes
@@ -97,7 +97,7 @@ class Router:
         self.sockets = SocketRoutes()
 
     # ---- registration -------------------------------------------------------------------
-    def _resolve(self, handler: Any) -> Callable[..., Any]:
+    def _resolve(self, handler: str | Callable[..., Any]) -> Callable[..., Any]:
         if isinstance(handler, str):
             target: Any = self.app.controller
             for part in handler.split("."):
@@ -252,7 +252,7 @@ class Router:
             raise ValueError(f"router: route {name!r} is a regex and has no URL")
         used: set[str] = set()
 
-        def fill(m: re.Match) -> str:
+        def fill(m: re.Match[str]) -> str:
             slash, key, optional = m.groups()
             if key is None:  # `*` has no name to fill it from
                 return ""

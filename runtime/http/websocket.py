@@ -30,7 +30,9 @@ class WebSocketDisconnect(Exception):
 
 
 class WebSocket:
-    def __init__(self, app: Any, scope: Scope, receive: Receive, send: Send, params: dict) -> None:
+    def __init__(
+        self, app: Any, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
+    ) -> None:
         self.app = app
         self.scope = scope
         self.params = params
@@ -41,7 +43,8 @@ class WebSocket:
 
     @property
     def path(self) -> str:
-        return self.scope["path"]
+        path: str = self.scope["path"]
+        return path
 
     @property
     def query(self) -> dict[str, str]:
@@ -51,7 +54,8 @@ class WebSocket:
         name = header.lower().encode("latin-1")
         for key, value in self.scope["headers"]:
             if key == name:
-                return value.decode("latin-1")
+                text: str = value.decode("latin-1")
+                return text
         return ""
 
     async def accept(self, subprotocol: str | None = None) -> None:
@@ -92,7 +96,7 @@ class SocketRoutes:
 
     def __init__(self) -> None:
         self.static: dict[str, Any] = {}
-        self.dynamic: list[tuple[re.Pattern, Any]] = []
+        self.dynamic: list[tuple[re.Pattern[str], Any]] = []
 
     def __bool__(self) -> bool:
         return bool(self.static or self.dynamic)
@@ -122,7 +126,7 @@ async def refuse(receive: Receive, send: Send) -> None:
 
 
 async def serve(
-    app: Any, scope: Scope, receive: Receive, send: Send, found: tuple[Any, dict]
+    app: Any, scope: Scope, receive: Receive, send: Send, found: tuple[Any, dict[str, str]]
 ) -> None:
     handler, params = found
     ws = WebSocket(app, scope, receive, send, params)

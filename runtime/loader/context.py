@@ -30,7 +30,8 @@ class LoadContext:
 
     @property
     def logger(self) -> logging.Logger:
-        return self.target.logger
+        logger: logging.Logger = self.target.logger
+        return logger
 
     def units_for_extend(self) -> list[LoadUnit]:
         """Extend precedence is app > plugin > framework, so frameworks are applied first."""

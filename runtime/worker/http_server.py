@@ -22,6 +22,7 @@ import uvicorn.protocols.websockets.websockets_sansio_impl
 from uvicorn.config import Config
 from uvicorn.server import Server
 
+from runtime.http.types import Receive, Scope, Send
 from runtime.worker import access_log
 from runtime.worker.backlog import serve_queued, take_queued
 from runtime.worker.http_protocol import protocol_class
@@ -110,7 +111,7 @@ def route_below_root(app: Any, root_path: str) -> Any:
     Django strip `root_path` themselves); an egg-style app routes on the path below it."""
     size = len(root_path)
 
-    async def below_root(scope: dict, receive: Any, send: Any) -> None:
+    async def below_root(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path")
         if path is not None and path.startswith(root_path):
             scope["path"] = path[size:] or "/"
