@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from typing import Any
 
 from runtime.errors import StartupError, report
 from runtime.exitcodes import ExitCode
 from runtime.ipc.message import Action
+from runtime.ipc.payloads import AgentStart, EggReady
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -103,7 +103,7 @@ class Startup:
         set_title(master_title(o.title, self.state.port or 0, o.base_dir))
 
     # -- progress ------------------------------------------------------------------------
-    def agent_started(self, handle: ChildHandle, data: Any) -> None:
+    def agent_started(self, handle: ChildHandle, data: AgentStart) -> None:
         s = self.state
         from runtime.logs import adopt_agent_dirs
 
@@ -124,7 +124,7 @@ class Startup:
             self.children.send([handle], Action.EGG_READY, self.ready_data())
             self.send_pids()
 
-    def fork_first_workers(self, data: Any) -> None:
+    def fork_first_workers(self, data: AgentStart) -> None:
         """Bind what the agent read from the app config (unless bound already), then fork."""
         s = self.state
         listen = data.get("listen") if isinstance(data, dict) else None
@@ -173,16 +173,16 @@ class Startup:
     def elapsed_ms(self, since: float) -> float:
         return (self.timers.clock() - since) * 1000
 
-    def ready_data(self) -> dict[str, Any]:
+    def ready_data(self) -> EggReady:
         children = self.children
-        return {
-            "pid": os.getpid(),
-            "title": self.state.options.title,
-            "url": self.state.url,
-            "port": self.state.port,
-            "workers": [h.pid for h in children.pool()],
-            "agent": children.agent.pid if children.agent else None,
-        }
+        return EggReady(
+            pid=os.getpid(),
+            title=self.state.options.title,
+            url=self.state.url,
+            port=self.state.port,
+            workers=[h.pid for h in children.pool()],
+            agent=children.agent.pid if children.agent else None,
+        )
 
     def send_pids(self) -> None:
         children = self.children

@@ -27,6 +27,7 @@ import uvicorn.protocols.http.httptools_impl
 from runtime.apptarget import app_factory
 from runtime.exitcodes import ExitCode
 from runtime.ipc.message import Action, Role
+from runtime.ipc.payloads import AppStart, Disconnect
 from runtime.loader.listen_config import cluster_https
 from runtime.options import ClusterOptions
 from runtime.titles import app_title
@@ -122,7 +123,7 @@ class AppWorker(ChildProcess):
         return self.exit_code
 
     def on_started(self) -> None:
-        self.link.send(Action.APP_START, {"pid": os.getpid(), "id": self.worker_id})
+        self.link.send(Action.APP_START, AppStart(pid=os.getpid(), id=self.worker_id))
 
     def stop(self) -> None:
         stop_requested()  # the kill timeout of app code's subprocesses counts from here
@@ -153,7 +154,7 @@ class AppWorker(ChildProcess):
         if self.exit_code != ExitCode.OK:
             return
         self.exit_code = ExitCode.ERROR
-        self.link.send(Action.DISCONNECT, {"pid": os.getpid(), "reason": repr(exc)})
+        self.link.send(Action.DISCONNECT, Disconnect(pid=os.getpid(), reason=repr(exc)))
         self.stop()
         loop.call_later(FAULT_EXIT_LIMIT - 0.5, self.force_stop)
 

@@ -20,6 +20,7 @@ from runtime import logs
 from runtime.errors import StartupError, describe_exception
 from runtime.exitcodes import ExitCode
 from runtime.ipc.message import Action, Message, Role
+from runtime.ipc.payloads import StartupErrorData
 from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
 from runtime.tasks import run_in_background
@@ -96,7 +97,7 @@ class ChildProcess:
             log.error("start failed: %s", text, extra=logs.NO_STDERR)
         else:
             log.error("start failed: %s", text, exc_info=exc, extra=logs.NO_STDERR)
-        self.link.send(Action.STARTUP_ERROR, {"message": text, "pid": os.getpid()})
+        self.link.send(Action.STARTUP_ERROR, StartupErrorData(message=text, pid=os.getpid()))
         await self.link.drain()
         return text
 
