@@ -80,7 +80,7 @@ class ClusterOptions:
     # Account the agent and app workers switch to after fork/spawn (runtime/privileges.py).
     user: str | None = None
     group: str | None = None
-    # Production integration (SPEC §11, docs/DEPLOY.md).
+    # Production integration (docs/DEPLOY.md).
     shutdown_delay: int = 0  # ms of not-ready-but-serving after SIGTERM, before draining
     grace_period: int = 30  # s the supervisor allows for a stop (Kubernetes, systemd)
     health_port: int | None = None  # /livez /readyz /metrics on the master; None = off
@@ -96,7 +96,7 @@ class ClusterOptions:
     # The control socket's path (`status`, `scale`, `reload`), chosen by the CLI; its
     # directory must exist, be ours and mode 700. None: no control channel.
     control_path: str | None = None
-    # The application served by the app workers (SPEC §9): an egg-style app directory when
+    # The application served by the app workers: an egg-style app directory when
     # `app` is None, else an ASGI/WSGI callable named `module:attr` (BASE_DIR on sys.path).
     app: str | None = None
     factory: bool = False

@@ -1,4 +1,4 @@
-"""One cluster per title and user, atomically (SPEC §4, issue 9 defect 5).
+"""One cluster per title and user, atomically (issue 9 defect 5).
 
 Looking for running processes by title cannot stop two starts made at the same instant:
 both look, both find nothing, both start. An exclusive `flock` on a per-user, per-title

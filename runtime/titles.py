@@ -1,4 +1,4 @@
-"""Process titles: the names `eggscripts stop`/`status` and users' `ps` find us by (SPEC §3).
+"""Process titles: the names `eggscripts stop`/`status` and users' `ps` find us by.
 
 The title is the only handle the CLI has on a running cluster, so its format is a contract:
 `eggscripts-<role> --title=<title> [--port=<port>] --base-dir=<abs path>`.

@@ -1,4 +1,4 @@
-"""The root command (SPEC §2): help, version, usage errors, lazy command discovery, and a
+"""The root command: help, version, usage errors, lazy command discovery, and a
 framework subclass adding its own command directory. Every case runs the real console
 script or interpreter in a subprocess."""
 
@@ -106,7 +106,7 @@ def test_hot_paths_import_only_what_they_need(tmp_path: Path) -> None:
 
 
 def test_cli_never_imports_the_runtime() -> None:
-    """SPEC §1: the CLI meets the runtime only at `python -m runtime.start_cluster`."""
+    """The CLI meets the runtime only at `python -m runtime.start_cluster`."""
     for args in (["--help"], ["start", "--help"], ["stop", "--help"], ["completion", "bash"]):
         assert "runtime" not in {m.split(".")[0] for m in _run_and_list(args, prefix="")}
 

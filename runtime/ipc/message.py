@@ -1,4 +1,4 @@
-"""The typed message every cluster process exchanges with the master (SPEC §3 IPC).
+"""The typed message every cluster process exchanges with the master (docs/INTERNALS.md, section 2).
 
 Topology (every arrow is one private socketpair; the master routes, children never talk to
 each other directly except leader/follower clients, which use their own endpoint):

@@ -116,6 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         import faulthandler
 
-        terminate_tree(options.kill_agent_timeout / 1000)  # what app code started (SPEC §11)
+        terminate_tree(options.kill_agent_timeout / 1000)  # what app code started
 
         faulthandler.cancel_dump_traceback_later()

@@ -70,7 +70,7 @@ def preload() -> None:
         import yaml  # noqa: F401
 
 
-FAULT_EXIT_LIMIT = 5.0  # SPEC §3: a faulted worker exits after at most 5 s
+FAULT_EXIT_LIMIT = 5.0  # a faulted worker exits after at most 5 s (README.md)
 
 
 class AppWorker(ChildProcess):
@@ -174,4 +174,4 @@ def run_worker(
         return run_child(title, "app", options, worker.main, worker_id)
     finally:
         faulthandler.cancel_dump_traceback_later()  # no beats once the loop is done
-        terminate_tree(options.kill_app_timeout / 1000)  # what app code started (SPEC §11)
+        terminate_tree(options.kill_app_timeout / 1000)  # what app code started

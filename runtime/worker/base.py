@@ -67,7 +67,7 @@ class ChildProcess:
         return await self.serve()
 
     def adopt_log_dirs(self) -> None:
-        """Log where the app config says (`logger.dir`, SPEC §5), from now on and what was
+        """Log where the app config says (`logger.dir`), from now on and what was
         held back; the agent reports the dirs to the master in `agent-start`."""
         o = self.options
         config = getattr(self.target, "config", None) or {}
@@ -127,7 +127,7 @@ def run_child(
         env=options.env,
         log_format=options.log_format,
         worker_id=worker_id,
-        errors_to_stderr=True,  # until egg-ready (SPEC §5)
+        errors_to_stderr=True,  # until egg-ready
         title=options.title,
     )
     loop = new_event_loop()

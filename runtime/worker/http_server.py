@@ -1,6 +1,6 @@
 """The app worker's HTTP server: uvicorn, configured from the cluster options.
 
-One place maps our options (SPEC §9, INTERNALS §1) onto uvicorn's `Config`, for every kind
+One place maps our options (INTERNALS §1) onto uvicorn's `Config`, for every kind
 of app: httptools with our limits and read timeouts (`http_protocol`), uvicorn's sans-I/O
 `websockets` implementation for WebSockets, no lifespan of uvicorn's own (the worker
 drives the app's lifespan itself before it accepts, so a failure can fail the start in one
