@@ -47,7 +47,6 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/mypy --strict eggscripts runtime/contract
 
 # First where start time, memory and CPU per request go (bench/profile.py, beside raw uvicorn),
 # then side by side with the peers (bench/run.py): wrk drives the load; egg-scripts comes from npm

@@ -1,4 +1,4 @@
-"""Launching the cluster as a daemon (SPEC §4, PITFALLS "Daemonizing").
+"""Launching the cluster as a daemon (docs/CLI.md, `--daemon`).
 
 `DaemonContext.open()` `_exit`s the process that calls it, so we fork first: the child
 opens the context (python-daemon forks twice more and calls setsid, leaving a grandchild

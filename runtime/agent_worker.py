@@ -1,7 +1,7 @@
-"""`python -m runtime.agent_worker '<options JSON>'`: the agent's door (SPEC §3).
+"""`python -m runtime.agent_worker '<options JSON>'`: the agent's door.
 
-The agent is a new interpreter, not a fork; this module only names the entry point SPEC
-promises and hands over to `runtime.worker.agent_worker`, where the agent process lives.
+The agent is a new interpreter, not a fork (docs/INTERNALS.md); this module only names its
+entry point and hands over to `runtime.worker.agent_worker`, where the agent process lives.
 """
 
 from __future__ import annotations

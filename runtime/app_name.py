@@ -1,6 +1,6 @@
 """What the runtime needs to know about an app before any of its code runs: its name.
 
-The name comes from `[project] name` in BASE_DIR/pyproject.toml (SPEC §2.1), else the
+The name comes from `[project] name` in BASE_DIR/pyproject.toml, else the
 directory name; reading TOML runs no app code, so the master may do it.
 """
 

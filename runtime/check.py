@@ -15,9 +15,7 @@ runtime knows the `app` option they are refused in one line.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -42,11 +40,6 @@ class Collected(logging.Handler):
 
 
 def parse(text: str) -> ClusterOptions:
-    with contextlib.suppress(ValueError, AttributeError):  # from_json says what is wrong
-        target = json.loads(text).get("app")
-        if target and "app" not in {f.name for f in dataclasses.fields(ClusterOptions)}:
-            # Hook: once ClusterOptions has `app` (ASGI targets), this refusal goes away.
-            raise StartupError(f"{target}: module:attr targets are not supported by this runtime")
     options = ClusterOptions.from_json(text)
     if options.name is None:
         from runtime.app_name import app_name

@@ -6,9 +6,9 @@ imports the app, and the agent does the same before it runs `agent.py`:
 
     from runtime import cluster
 
-    cluster.messenger.broadcast("cache-clear", {"key": key})   # SPEC §7
+    cluster.messenger.broadcast("cache-clear", {"key": key})   # docs/MESSENGER.md
     cluster.messenger.on("cache-clear", handler)
-    registry = cluster.client(Registry).create("orders")        # SPEC §8: leader/follower
+    registry = cluster.client(Registry).create("orders")        # leader/follower
 
 `messenger` is None outside a cluster process (a unit test importing the app), so code
 that must also run there checks `cluster.messenger is not None`. Its send methods may be

@@ -1,6 +1,6 @@
 """The log formatters and handlers of every cluster process (runtime/logs.py sets them up).
 
-Logging never kills a process (SPEC §5). The standard handlers let an `OSError` escape
+Logging never kills a process. The standard handlers let an `OSError` escape
 from a reopen (a release switch removed the directory, a full disk), and print one
 traceback per record when a write fails; on a full disk that was a traceback per log line,
 and a forked worker closing its inherited copy of the master's handlers flushed the

@@ -276,10 +276,6 @@ def redirect(directory: str, strict: bool = False, quiet: bool = False) -> str |
     return directory
 
 
-def current_dir() -> str | None:
-    return _state.directory
-
-
 def ready() -> None:
     """`egg-ready` arrived: ERROR records stop going to stderr (files only from now on)."""
     if _state.until_ready is not None:

@@ -1,4 +1,4 @@
-"""`app.messenger` / `agent.messenger` (SPEC §7): messages between cluster processes,
+"""`app.messenger` / `agent.messenger`: messages between cluster processes,
 always routed by the master.
 
 Nothing user-defined flows before the cluster is ready, and nothing is lost because of it:

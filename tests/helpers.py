@@ -28,7 +28,7 @@ ROLES = ("master", "agent", "app")
 # Every title a test uses carries this tag, so the leftover check of one pytest session never
 # confuses its processes with another session's running on the same machine.
 SESSION_TAG = f"t{os.getpid()}x"
-# Outside local/unittest a cluster logs to ~/logs/<app name>/ (SPEC §5): clusters started
+# Outside local/unittest a cluster logs to ~/logs/<app name>/: clusters started
 # by the tests get a HOME of their own, so no test writes into the real one.
 TEST_HOME = tempfile.mkdtemp(prefix="eggscripts-test-home-")
 REAL_HOME = os.environ.get("HOME")

@@ -38,7 +38,11 @@ class FakeChild:
         self.sock.sendall(Message(action, data, self.role, to, pid).to_frame())
 
     def started(self, **data: Any) -> None:
-        self.send(Action.AGENT_START if self.role == Role.AGENT else Action.APP_START, data)
+        """`agent-start` / `app-start` with the payload a real child sends, plus `data`."""
+        if self.role == Role.AGENT:
+            self.send(Action.AGENT_START, {"pid": self.pid, "listen": {}, **data})
+        else:
+            self.send(Action.APP_START, {"pid": self.pid, "id": self.id, **data})
 
     def received(self) -> list[str]:
         """Actions the master sent this child so far."""

@@ -59,7 +59,7 @@ def test_each_kind_of_app_serves_from_two_workers(
 def test_raising_lifespan_startup_fails_the_start_in_one_line(daemon: Daemon) -> None:
     daemon.env["ASGI_FAIL_STARTUP"] = "1"
     result = daemon.start("pkg.main:app")
-    assert result.returncode == 4  # the app failed to load (SPEC §2.4)
+    assert result.returncode == 4  # the app failed to load
     assert "lifespan startup failed: " in result.stderr
     assert "pkg/main.py:" in result.stderr and "RuntimeError: database is down" in result.stderr
     assert not any(cluster_processes(daemon.title).values())

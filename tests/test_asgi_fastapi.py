@@ -1,4 +1,4 @@
-"""A FastAPI app served with `eggscripts start --daemon --workers=2 pkg.main:app` (SPEC §9):
+"""A FastAPI app served with `eggscripts start --daemon --workers=2 pkg.main:app`:
 routes, validation, lifespan and its state, streaming, WebSockets, the messenger and an
 agent.py beside the app module, the HTTP limits and timeouts, the access log.
 

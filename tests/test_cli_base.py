@@ -1,4 +1,4 @@
-"""The root command (SPEC §2): help, version, usage errors, lazy command discovery, and a
+"""The root command: help, version, usage errors, lazy command discovery, and a
 framework subclass adding its own command directory. Every case runs the real console
 script or interpreter in a subprocess."""
 

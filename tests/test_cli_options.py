@@ -1,4 +1,4 @@
-"""`start` option resolution (SPEC §2.1): every default source, validation, and the JSON
+"""`start` option resolution: every default source, validation, and the JSON
 handed to the runtime (INTERNALS §1).
 
 `--python` is a RecordingPython: it writes down the exact command line, environment and

@@ -1,4 +1,4 @@
-"""Leader/follower clients (SPEC §8) across real clusters: the leader in the agent, a
+"""Leader/follower clients across real clusters: the leader in the agent, a
 follower in every app worker, the private endpoint between them.
 
 The fixture app (`tests/fixtures/cluster_client`) creates the `KV` leader in agent.py and
@@ -258,7 +258,7 @@ def test_followers_resubscribe_after_agent_sigkill(title: str, port: int, tmp_pa
 def test_follower_calls_during_a_reloads_agent_swap_wait_and_succeed(
     title: str, port: int, tmp_path: Path
 ) -> None:
-    """SPEC §10: the agent is replaced first; calls made while it is gone (or in flight on
+    """A reload replaces the agent first; calls made while it is gone (or in flight on
     the old leader when it leaves) wait for the new leader instead of failing the request."""
     cluster = start(title, port, tmp_path, workers=2)
     try:

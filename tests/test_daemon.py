@@ -1,4 +1,4 @@
-"""`start --daemon` mechanics (SPEC §4) with the real runtime: detaching, the ready
+"""`start --daemon` mechanics with the real runtime: detaching, the ready
 channel, progress, logs, and every way a start can fail.
 
 The failures come from small real apps under tests/fixtures/cli_*: one that writes to
@@ -145,7 +145,7 @@ def test_daemon_context(app: Path, home: Path, tmp_path: Path, title: str, port:
     assert state["umask"] == 0o027
     ready_fd, lock_fd = python.options()["ready_fd"], python.options()["lock_fd"]
     assert isinstance(ready_fd, int) and isinstance(lock_fd, int)
-    assert state["fds"] == sorted([0, 1, 2, ready_fd, lock_fd])  # + the title lock (SPEC §4)
+    assert state["fds"] == sorted([0, 1, 2, ready_fd, lock_fd])  # + the title lock
     assert state["env"]["EGG_SERVER_ENV"] == "prod"
     # The running master: same stdio, the user's umask, none of those signals ignored.
     assert fds == ["/dev/null", *logs]
@@ -240,7 +240,7 @@ def test_boot_error_fails_at_once_with_the_error_and_stderr_tail(
     started = time.monotonic()
     result = daemon(app, "--workers=2")
     elapsed = time.monotonic() - started
-    assert result.returncode == 4  # the app failed to load (SPEC §2.4)
+    assert result.returncode == 4  # the app failed to load
     assert elapsed < 15, "must fail when the master reports it, not at the timeout"
     reason = result.stderr.splitlines()[0]
     assert re.fullmatch(

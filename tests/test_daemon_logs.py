@@ -1,4 +1,4 @@
-"""Log rotation before a daemon start (SPEC §4): rename, never truncate or delete."""
+"""Log rotation before a daemon start: rename, never truncate or delete."""
 
 from __future__ import annotations
 

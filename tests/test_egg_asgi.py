@@ -1,4 +1,4 @@
-"""An egg-style app with what SPEC §9 adds to it: streamed bodies (async iterator, SSE,
+"""An egg-style app with what docs/ASGI.md adds to it: streamed bodies (async iterator, SSE,
 file path), WebSocket routes, a Starlette app under `router.mount` (root_path, its own
 streaming, WebSockets and lifespan state), and a refused unhandled upgrade. Also: a JSON
 body nested 1000 deep is a 400, not a 500 (issue 9, defect 7)."""

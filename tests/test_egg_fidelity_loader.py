@@ -326,7 +326,7 @@ def test_22_redefining_a_framework_plugin_with_the_same_path_is_quiet(tmp_path, 
 
 
 def test_22_depending_on_an_app_disabled_plugin_still_fails(tmp_path):
-    """Kept difference (SPEC §6): the app's explicit `False` is honoured."""
+    """Kept difference: the app's explicit `False` is honoured."""
     write_tree(
         tmp_path,
         {

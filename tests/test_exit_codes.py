@@ -1,4 +1,4 @@
-"""A failed start exits 3, 4 or 5 (SPEC §2.4), in the foreground (the master's own status)
+"""A failed start exits 3, 4 or 5, in the foreground (the master's own status)
 and with --daemon (the master sends its status with the error), so CI scripts can branch
 on what failed."""
 

@@ -1,4 +1,4 @@
-"""Router: resources mapping (SPEC §6), patterns, names, url(); served over real HTTP."""
+"""Router: resources mapping, patterns, names, url(); served over real HTTP."""
 
 from __future__ import annotations
 

@@ -81,3 +81,23 @@ def test_no_master_collaborator_imports_the_loop() -> None:
         if path != loop:
             assert "runtime.master.loop" not in imported(path), path
             assert "master: Any" not in path.read_text(), path
+
+
+def test_only_documents_of_the_repository_are_cited() -> None:
+    """Code, docstrings, tests and docs cite README.md and docs/*.md, never a spec or a
+    notes file that a reader of the repository does not have."""
+    import subprocess
+
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, text=True
+    ).stdout.split("\0")
+    bad = []
+    for name in tracked:
+        if not name or name == "tests/test_layout.py":
+            continue
+        path = ROOT / name
+        if path.is_symlink() or not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", "replace")
+        bad += [name for marker in ("SPEC §", "PITFALLS") if marker in text]
+    assert not bad

@@ -1,4 +1,4 @@
-"""A foreground start whose log directory cannot be used fails in one line (SPEC §5), as
+"""A foreground start whose log directory cannot be used fails in one line, as
 a daemon start does; it used to run on with no log files at all."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Logs where operators want them (SPEC §5): `logger.dir` moves every file of the cluster,
+"""Logs where operators want them: `logger.dir` moves every file of the cluster,
 the default follows egg's `app_info.root`, JSON lines parse, SIGUSR1 reopens moved files,
 warnings land in the logs, and records wait until the directory is known."""
 

@@ -96,7 +96,8 @@ def test_handles_take_their_label_and_announcement_from_their_kind(make: Any) ->
     c = make(workers=1)
     agent = c.master.children.agent
     assert agent is not None and agent.label == f"agent_worker#1:{agent.pid}"
-    c.spawner.agent.send(Action.APP_START)  # not the agent's announcement: ignored
+    # Not the agent's announcement: ignored.
+    c.spawner.agent.send(Action.APP_START, {"pid": agent.pid, "id": 1})
     c.step()
     assert c.phase == "starting" and c.spawner.apps == []
     c.ready()

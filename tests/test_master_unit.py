@@ -32,7 +32,7 @@ def test_a_dead_worker_gets_exactly_one_replacement_with_its_worker_id(make) -> 
 def test_disconnect_replaces_at_once_and_the_exit_is_not_replaced_again(make) -> None:
     c = make(workers=1).ready()
     faulty = c.spawner.apps[0]
-    faulty.send(Action.DISCONNECT, {"reason": "boom"})
+    faulty.send(Action.DISCONNECT, {"pid": faulty.pid, "reason": "boom"})
     c.step()
     assert len(c.spawner.apps) == 2  # the replacement boots while the faulty one drains
     c.spawner.exit(faulty, 1)

@@ -1,4 +1,4 @@
-"""The messenger of SPEC §7 across a real cluster of one agent and three app workers.
+"""The messenger across a real cluster of one agent and three app workers.
 
 Every process of the fixture app (`tests/fixtures/messenger`) appends what its messenger
 receives to `<records>/<pid>.jsonl`, so each process is observed on its own. HTTP requests

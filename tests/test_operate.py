@@ -1,4 +1,4 @@
-"""Operating running clusters (SPEC §2.2, §2.3, §10): `status`, `scale`, `stop` without a
+"""Operating running clusters: `status`, `scale`, `stop` without a
 title, and the control channel's privacy, against real daemon clusters.
 """
 
@@ -157,7 +157,7 @@ def test_scale_up_and_down(app: Path, started: Any, env: dict[str, str], title: 
             assert result.stdout.startswith(f"[eggscripts] scaled {title} {text} app workers")
             assert len(cluster_processes(title)["app"]) == after
     assert load.sent > 10 and load.failures == [], load.failures[:3]
-    # SPEC: within 2 s (0.2-0.4 s measured here, CLI start included); a generous bound
+    # Target: within 2 s (0.2-0.4 s measured here, CLI start included); a generous bound
     # for a machine shared with other jobs.
     assert max(took) < 6, took
     assert status_json(title, env)["workers"] == 2
@@ -335,7 +335,7 @@ def test_another_user_can_neither_connect_nor_stop_nor_scale(
 def test_base_dir_is_compared_with_symlinks_resolved(
     tmp_path: Path, started: Any, env: dict[str, str], title: str
 ) -> None:
-    """SPEC §2.2: a cluster started from `current` (a symlink to a release) is stopped by
+    """A cluster started from `current` (a symlink to a release) is stopped by
     the release's real path, and the other way round."""
     release = make_app(tmp_path / "releases" / "42", name="released")
     current = tmp_path / "current"

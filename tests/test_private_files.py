@@ -1,4 +1,4 @@
-"""Private by default (SPEC §5, §6): what a cluster writes is owner-only, and the config
+"""Private by default: what a cluster writes is owner-only, and the config
 dump masks secrets by key name and passwords inside URLs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Production integration of a real cluster (SPEC §11, issue 13's "Done when"): what systemd
+"""Production integration of a real cluster (issue 13's "Done when"): what systemd
 receives on `$NOTIFY_SOCKET`, the `--health-port` probes and metrics, `--shutdown-delay`
 under load (queued connections included), SIGUSR1 after logrotate, PID 1 in a pid
 namespace, and the orphans of a SIGKILLed worker."""

@@ -1,4 +1,4 @@
-"""`eggscripts reload` end to end (SPEC §10, issue 11 "Done when"): daemon clusters, the
+"""`eggscripts reload` end to end (issue 11 "Done when"): daemon clusters, the
 real CLI, bounded keep-alive load on loopback (tests/load.py's own client: the suite needs
 no wrk). tests/test_reload.py drives the same roll by SIGHUP.
 """
@@ -127,7 +127,7 @@ def test_reload_into_a_raising_router_fails_fast_and_keeps_the_old_workers(
     lines = err.splitlines()
     assert len(lines) == 1 and "router.py:2" in lines[0] and "KeyError" in lines[0], lines
     assert "old workers keep serving" in lines[0]
-    # The canary's boot (which raises) and the answer: about 0.1 s here; the SPEC's 2 s
+    # The canary's boot (which raises) and the answer: about 0.1 s here; a 2 s target
     # with room for a machine shared with other jobs.
     assert after_canary < 4, after_canary
     assert load.failed == 0 and load.ok > 20, (load.counts, load.errors[:3])

@@ -1,4 +1,4 @@
-"""The process model of SPEC §3 with real processes, sockets and signals."""
+"""The process model with real processes, sockets and signals."""
 
 from __future__ import annotations
 
@@ -238,7 +238,7 @@ def test_uncaught_fault_replaces_worker_once(title: str, port: int) -> None:
 
 
 def test_workers_serve_on_uvloop_with_nodelay(title: str, port: int) -> None:
-    """PITFALLS: uvicorn only installs uvloop in Server.run(), and asyncio sets TCP_NODELAY
+    """uvicorn only installs uvloop in Server.run(), and asyncio sets TCP_NODELAY
     only on IPPROTO_TCP sockets; both cost most of the throughput when missed."""
     with Cluster(RUNTIME_FIXTURES / "fault", title, port, workers=1):
         assert request(port, "/loop").json()["loop"].startswith("uvloop")

@@ -1,4 +1,4 @@
-"""Every bad app input fails a real start the same way (issue 4, SPEC §3): exit 1, one
+"""Every bad app input fails a real start the same way (issue 4): exit 1, one
 line on stderr naming the file or plugin at fault, and no process left running.
 
 The loader tests check the messages in detail; these check that each one travels from a
@@ -66,7 +66,7 @@ def test_bad_app_fails_the_start_with_one_line(
     app = write_tree(tmp_path / "app", files)
     cluster = Cluster(app, title, port, workers=2).start(wait=False)
     rc, _, err = cluster.wait(timeout=20)
-    assert rc == 4  # the app failed to load (SPEC §2.4)
+    assert rc == 4  # the app failed to load
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     for fragment in fragments:

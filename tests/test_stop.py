@@ -1,4 +1,4 @@
-"""`eggscripts stop` (SPEC §2.2) against real clusters started by `eggscripts start`.
+"""`eggscripts stop` against real clusters started by `eggscripts start`.
 
 Most clusters here run in the foreground as children of the test: once stopped, a master
 stays our zombie until we reap it, which `stop` must count as gone instead of waiting for

@@ -1,5 +1,5 @@
 """The master's reports to its supervisor, event by event: what systemd receives on a real
-`$NOTIFY_SOCKET` and what the probes answer on a real health port (SPEC §11)."""
+`$NOTIFY_SOCKET` and what the probes answer on a real health port."""
 
 from __future__ import annotations
 

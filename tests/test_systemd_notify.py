@@ -1,4 +1,4 @@
-"""systemd integration building blocks (SPEC §11): the `$NOTIFY_SOCKET` sender and socket
+"""systemd integration building blocks: the `$NOTIFY_SOCKET` sender and socket
 activation, tested against a real datagram socket and a real `systemd-socket-activate`."""
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def test_activation_adopts_fd3_as_a_tcp_listener() -> None:
     finally:
         srv.close()
     info = got["info"]
-    assert info["proto"] == socket.IPPROTO_TCP  # PITFALLS: TCP_NODELAY needs it
+    assert info["proto"] == socket.IPPROTO_TCP  # TCP_NODELAY is only set on TCP sockets
     assert info["blocking"] is False and info["inheritable"] is False
     assert got["left"] == []
 

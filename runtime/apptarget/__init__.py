@@ -1,7 +1,7 @@
 """Application targets: what an app worker (and the agent) create and boot.
 
-An egg-style app directory (SPEC §6) when no `--app` is given; else an ASGI or WSGI
-callable named `module:attr` (SPEC §9), adapted to the same boot/serve/close interface.
+An egg-style app directory when no `--app` is given; else an ASGI or WSGI
+callable named `module:attr`, adapted to the same boot/serve/close interface.
 """
 
 from __future__ import annotations

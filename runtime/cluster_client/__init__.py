@@ -1,4 +1,4 @@
-"""Leader/follower clients (SPEC §8), egg's cluster-client for eggscripts.
+"""Leader/follower clients, egg's cluster-client for eggscripts.
 
 `app.cluster(ClientClass, **options).create(*args)` returns, in the agent, a `LeaderClient`
 around the one real client of that class and args; in an app worker, a `FollowerClient`

@@ -1,4 +1,4 @@
-"""The leader server: serves followers on the endpoint the master prepared (SPEC §8).
+"""The leader server: serves followers on the endpoint the master prepared.
 
 Runs on the agent's event loop, on the listening Unix socket the master owns and hands to
 every agent incarnation: while the agent restarts, followers' reconnects simply wait in

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any, TypedDict
+from typing import Any
 
 from runtime.contract.framing import encode
 
@@ -59,45 +59,8 @@ class Action(WireName):
 RESERVED_ACTIONS: frozenset[str] = frozenset(a.value for a in Action)
 
 
-# The data of the runtime's own actions (docs/INTERNALS.md §1 and §2). App messages carry
-# whatever JSON the app sends, so `Message.data` stays `Any`; these say what the runtime's
-# senders put there and its readers may expect.
-class Listen(TypedDict):
-    port: int | None
-    hostname: str | None
-
-
-class AgentStartData(TypedDict, total=False):
-    pid: int
-    listen: Listen  # the app config's cluster.listen, when the CLI gave no port
-    log_dir: str  # the app config's logger.dir, absolute
-    run_dir: str  # the app config's rundir, absolute
-
-
-class AppStartData(TypedDict, total=False):
-    pid: int
-    ready: int  # on the ready channel: app workers ready so far...
-    total: int  # ...of this many
-
-
-class EggReadyData(TypedDict, total=False):
-    pid: int  # the master's
-    title: str
-    url: str
-    port: int
-    workers: list[int]
-    agent: int
-
-
-class StartupErrorData(TypedDict, total=False):
-    message: str  # one line
-    code: int  # an `ExitCode`: why the start failed
-
-
-class HeartbeatData(TypedDict, total=False):
-    requests: int  # completed responses
-    inflight: int  # request tasks running
-    connections: int  # open connections
+# The data of the runtime's own actions is typed in `runtime/contract/payloads.py`; app
+# messages carry whatever JSON the app sends, so `Message.data` stays `Any`.
 
 
 class InvalidMessage(ValueError):

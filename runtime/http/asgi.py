@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import json
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from runtime.http import websocket
 from runtime.http.bodyparser import BODY_METHODS, read_body
 from runtime.http.context import NULL_BODY
 from runtime.http.errors import HttpError, reason
 from runtime.http.stream import Stream, is_stream
-from runtime.http.types import Receive, Scope, Send
+from runtime.http.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from runtime.http.mount import Mount
+    from runtime.http.router import Router
 
 _EMPTY_STATUS = frozenset((204, 205, 304))
 _TEXT = "text/plain; charset=utf-8"
@@ -75,7 +80,9 @@ def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], Any]:
     return status, headers, data
 
 
-def _stream_response(ctx: Any, status: int, stream: Stream) -> tuple[int, list[Any], Any]:
+def _stream_response(
+    ctx: Any, status: int, stream: Stream
+) -> tuple[int, list[tuple[bytes, bytes]], Any]:
     ctype = ctx._type or stream.content_type()
     headers = [(_CTYPE, _ctype(ctype))]
     if stream.length is not None:
@@ -107,9 +114,9 @@ def make_asgi(app: Any) -> Any:
     read_bodies = app.read_bodies
     limit = app.bodyparser_limit
     error_response = app._error_response
-    other_scope = app._other_scope
+    other_scope: ASGIApp = app._other_scope
     mounts = app.router.mounts
-    find_mount = mounts.find if mounts else None
+    find_mount: Callable[[str], Mount | None] | None = mounts.find if mounts else None
     last: tuple[Any, bytes, Any] = (None, b"", ())  # (body str, its bytes, its headers)
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
@@ -230,7 +237,7 @@ class AsgiApp:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         elif scope["type"] == "websocket":
-            router = self.router  # type: ignore[attr-defined]
+            router: Router = self.router  # type: ignore[attr-defined]
             mount = router.mounts.find(scope["path"])
             if mount is not None:
                 await mount(scope, receive, send)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs
 
 from runtime.http.errors import HttpError
 from runtime.http.types import Scope
 
 BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
-DEFAULT_LIMIT = 1024 * 1024
 _UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?b?)\s*$", re.IGNORECASE)
 
@@ -48,7 +47,8 @@ def _declared_length(scope: Scope) -> int | None:
 async def read_body(ctx: Any, limit: int) -> bytes:
     """Receive the whole body into `ctx._raw_body`; 413 as soon as it exceeds `limit`."""
     try:
-        return cast(bytes, ctx._raw_body)
+        body: bytes = ctx._raw_body
+        return body
     except AttributeError:
         pass
     declared = _declared_length(ctx.scope)

@@ -9,11 +9,11 @@ and cached in a slot. Extends (`app/extend/context.py`) attach to a per-app subc
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs
 
 from runtime.http.errors import HttpError, reason
-from runtime.http.types import Receive, Scope
+from runtime.http.types import HTTPScope, Receive
 
 if TYPE_CHECKING:
     from runtime.application import Application
@@ -91,6 +91,8 @@ class Context:
     _service: Any
     _helper: Any
     _logger: logging.LoggerAdapter[logging.Logger]
+    _raw_body: bytes  # set by the body parser (runtime/http/bodyparser.py)
+    _parsed_body: Any
 
     # Set per app by the loader (per-app subclasses keep extends of two apps apart).
     request_class: Any = None
@@ -98,7 +100,7 @@ class Context:
     helper_class: Any = None
     service_root: Any = None
 
-    def __init__(self, app: Application, scope: Scope, receive: Receive) -> None:
+    def __init__(self, app: Application, scope: HTTPScope, receive: Receive) -> None:
         self.app = app
         self.scope = scope
         self._receive = receive
@@ -111,21 +113,21 @@ class Context:
     # ---- request side -------------------------------------------------------------------
     @property
     def method(self) -> str:
-        return cast(str, self.scope["method"])
+        return self.scope["method"]
 
     @property
     def path(self) -> str:
-        return cast(str, self.scope["path"])
+        return self.scope["path"]
 
     @property
     def querystring(self) -> str:
-        return cast(bytes, self.scope["query_string"]).decode("latin-1")
+        return self.scope["query_string"].decode("latin-1")
 
     @property
     def url(self) -> str:
         """Path plus query string, as the client sent it (Koa's `ctx.url`)."""
         qs = self.scope["query_string"]
-        return cast(str, self.scope["path"]) + ("?" + qs.decode("latin-1") if qs else "")
+        return self.scope["path"] + ("?" + qs.decode("latin-1") if qs else "")
 
     @property
     def host(self) -> str:
@@ -133,7 +135,7 @@ class Context:
 
     @property
     def protocol(self) -> str:
-        return cast(str, self.scope.get("scheme", "http"))
+        return self.scope.get("scheme", "http")
 
     @property
     def origin(self) -> str:

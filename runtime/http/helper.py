@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any, cast
+from typing import Any
 
 
 class Helper:
@@ -19,6 +19,7 @@ class Helper:
     def path_for(self, name: str, /, **params: Any) -> str:
         """URL of a named route (`app.router.url`): never raises over a missing parameter
         or an unknown name, so a template link cannot turn a page into a 500."""
-        return cast(str, self.app.router.url(name, **params))
+        url: str = self.app.router.url(name, **params)
+        return url
 
     url_for = path_for

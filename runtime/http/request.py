@@ -6,9 +6,12 @@ The Context holds the data; these views exist so `app/extend/request.py` and
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 from runtime.http.bodyparser import parse_body, read_body
+
+if TYPE_CHECKING:
+    from runtime.http.context import Context
 
 
 class _ContextView:
@@ -17,7 +20,7 @@ class _ContextView:
 
     __slots__ = ("ctx",)
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     @property
@@ -41,11 +44,11 @@ class Request(_ContextView):
     ip = property(lambda self: self.ctx.ip)
 
     def get(self, name: str) -> str:
-        return cast(str, self.ctx.get(name))
+        return self.ctx.get(name)
 
     @property
     def type(self) -> str:
-        return cast(str, self.ctx.get("content-type")).split(";", 1)[0].strip()
+        return self.ctx.get("content-type").split(";", 1)[0].strip()
 
     @property
     def raw_body(self) -> bytes:

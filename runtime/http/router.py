@@ -101,7 +101,7 @@ class Router:
         self.sockets = SocketRoutes()
 
     # ---- registration -------------------------------------------------------------------
-    def _resolve(self, handler: Any) -> Callable[..., Any]:
+    def _resolve(self, handler: str | Callable[..., Any]) -> Callable[..., Any]:
         if isinstance(handler, str):
             target: Any = self.app.controller
             for part in handler.split("."):

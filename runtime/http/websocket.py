@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl
 
 from runtime.http.router import compile_path
@@ -31,7 +31,7 @@ class WebSocketDisconnect(Exception):
 
 class WebSocket:
     def __init__(
-        self, app: Any, scope: Scope, receive: Receive, send: Send, params: dict[str, Any]
+        self, app: Any, scope: Scope, receive: Receive, send: Send, params: dict[str, str]
     ) -> None:
         self.app = app
         self.scope = scope
@@ -43,7 +43,8 @@ class WebSocket:
 
     @property
     def path(self) -> str:
-        return cast(str, self.scope["path"])
+        path: str = self.scope["path"]
+        return path
 
     @property
     def query(self) -> dict[str, str]:
@@ -53,7 +54,8 @@ class WebSocket:
         name = header.lower().encode("latin-1")
         for key, value in self.scope["headers"]:
             if key == name:
-                return cast(bytes, value).decode("latin-1")
+                text: str = value.decode("latin-1")
+                return text
         return ""
 
     async def accept(self, subprotocol: str | None = None) -> None:
@@ -124,7 +126,7 @@ async def refuse(receive: Receive, send: Send) -> None:
 
 
 async def serve(
-    app: Any, scope: Scope, receive: Receive, send: Send, found: tuple[Any, dict[str, Any]]
+    app: Any, scope: Scope, receive: Receive, send: Send, found: tuple[Any, dict[str, str]]
 ) -> None:
     handler, params = found
     ws = WebSocket(app, scope, receive, send, params)

@@ -9,7 +9,7 @@ explicit orders below. Each `runtime/loader/<kind>.py` exports
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runtime.agent import Agent
@@ -46,12 +46,14 @@ def _create(info: BootInfo, role: str) -> Any:
 
 def create_app(info: BootInfo) -> Application:
     """The Application (the framework's class if it has one); `await app.boot()` loads it."""
-    return cast("Application", _create(info, "app"))
+    app: Application = _create(info, "app")
+    return app
 
 
 def create_agent(info: BootInfo) -> Agent:
     """The Agent (the framework's class if it has one); `await agent.boot()` loads it."""
-    return cast("Agent", _create(info, "agent"))
+    agent: Agent = _create(info, "agent")
+    return agent
 
 
 __all__ = ["AGENT_LOAD_ORDER", "LOAD_ORDER", "BootInfo", "create_agent", "create_app"]

@@ -16,16 +16,6 @@ from runtime.errors import StartupError
 from runtime.loader.context import LoadContext
 from runtime.loader.files import fail
 
-HOOKS = (
-    "config_will_load",
-    "config_did_load",
-    "did_load",
-    "will_ready",
-    "did_ready",
-    "server_did_ready",
-    "before_close",
-)
-
 # Hooks whose failure is logged, not fatal (egg: the app is ready, or closing, by then).
 LOGGED_ONLY = frozenset(("did_ready", "server_did_ready", "before_close"))
 

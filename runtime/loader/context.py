@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from runtime.loader.files import load_module, module_name
 from runtime.loader.units import AppInfo, LoadUnit
@@ -31,7 +30,8 @@ class LoadContext:
 
     @property
     def logger(self) -> logging.Logger:
-        return cast(logging.Logger, self.target.logger)
+        logger: logging.Logger = self.target.logger
+        return logger
 
     def units_for_extend(self) -> list[LoadUnit]:
         """Extend precedence is app > plugin > framework, so frameworks are applied first."""
@@ -41,9 +41,6 @@ class LoadContext:
 
     def module(self, unit: LoadUnit, path: str) -> Any:
         return load_module(path, module_name(unit.key, path, unit.path))
-
-    def unit_file(self, unit: LoadUnit, *parts: str) -> str:
-        return os.path.join(unit.path, *parts)
 
     def timed(self, name: str) -> _Timer:
         return _Timer(self, name)

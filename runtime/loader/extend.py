@@ -16,8 +16,6 @@ from runtime.errors import StartupError
 from runtime.loader.context import LoadContext
 from runtime.loader.files import defined_here
 
-APP_KINDS = ("application", "context", "request", "response", "helper")
-AGENT_KINDS = ("agent",)
 _ATTACHABLE = (property, staticmethod, classmethod)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from runtime.contract.payloads import Listen
 from runtime.errors import StartupError
 from runtime.options import HttpsOptions
 
@@ -57,12 +58,19 @@ def _origin(meta: dict[str, str], key: str) -> str:
     )
 
 
-def agent_start_listen(config: dict[str, Any]) -> dict[str, Any]:
+def agent_start_listen(config: dict[str, Any]) -> Listen:
     """The `listen` data of `agent-start`: what the master needs before it binds."""
     cluster = config.get("cluster") or {}
     listen = cluster.get("listen") or {}
-    keys = ("port", "hostname", "path", "mode")
-    data = {k: listen[k] for k in keys if listen.get(k) is not None}
+    data = Listen()
+    if listen.get("port") is not None:
+        data["port"] = listen["port"]
+    if listen.get("hostname") is not None:
+        data["hostname"] = listen["hostname"]
+    if listen.get("path") is not None:
+        data["path"] = listen["path"]
+    if listen.get("mode") is not None:
+        data["mode"] = listen["mode"]
     if cluster.get("https"):
         data["https"] = True
     return data

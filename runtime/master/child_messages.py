@@ -2,15 +2,31 @@
 other message (runtime/master/routing.py): `agent-start` / `app-start` move a child from
 BOOTING to SERVING and advance the start sequence or the reload, `startup-error` fails the
 start (or the reload's canary), `heartbeat` keeps the child's counters, `disconnect`
-makes a faulted worker leave the pool (runtime/master/pool.py)."""
+makes a faulted worker leave the pool (runtime/master/pool.py).
+
+Each payload is parsed once, on arrival (runtime/contract/payloads.py): a handler receives the
+typed data, and a payload of the wrong shape is one warning naming the child, then
+dropped."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.messages import Action, Message, Role
+from runtime.contract.payloads import (
+    AgentStart,
+    AppStart,
+    MalformedPayload,
+    StartupErrorData,
+    WorkerStats,
+    parse_agent_start,
+    parse_app_start,
+    parse_disconnect,
+    parse_heartbeat,
+    parse_startup_error,
+)
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -19,6 +35,17 @@ from runtime.master.startup import Startup
 from runtime.master.states import ChildState
 
 S = ChildState
+T = TypeVar("T")
+Handler = Callable[[ChildHandle, object], None]
+
+
+def parsed(parse: Callable[[object], T], handler: Callable[[ChildHandle, T], None]) -> Handler:
+    """`handler` behind `parse`: it only ever sees a payload of its action's shape."""
+
+    def run(handle: ChildHandle, data: object) -> None:
+        handler(handle, parse(data))
+
+    return run
 
 
 class ChildMessages:
@@ -29,12 +56,12 @@ class ChildMessages:
         self.children = children
         self.startup = startup
         self.pool = pool
-        self.actions: dict[str, Callable[[ChildHandle, Any], None]] = {
-            Action.AGENT_START: self.on_agent_start,
-            Action.APP_START: self.on_app_start,
-            Action.STARTUP_ERROR: self.on_startup_error,
-            Action.DISCONNECT: pool.on_disconnect,
-            Action.HEARTBEAT: self.on_heartbeat,
+        self.actions: dict[str, Handler] = {
+            Action.AGENT_START: parsed(parse_agent_start, self.on_agent_start),
+            Action.APP_START: parsed(parse_app_start, self.on_app_start),
+            Action.STARTUP_ERROR: parsed(parse_startup_error, self.on_startup_error),
+            Action.DISCONNECT: parsed(parse_disconnect, pool.on_disconnect),
+            Action.HEARTBEAT: parsed(parse_heartbeat, self.on_heartbeat),
         }
 
     def on_message(self, handle: ChildHandle, msg: Message) -> None:
@@ -42,17 +69,22 @@ class ChildMessages:
             action = self.actions.get(msg.action)
             if action is None:
                 self.state.log.warning("unknown action %r from %s", msg.action, handle.label)
-            else:
+                return
+            try:
                 action(handle, msg.data)
+            except MalformedPayload as exc:
+                self.state.log.warning(
+                    "malformed %s from %s, ignored: %s", msg.action, handle.label, exc
+                )
             return
         self.children.route(handle, msg)
 
-    def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
+    def on_agent_start(self, handle: ChildHandle, data: AgentStart) -> None:
         if self.started(handle, Action.AGENT_START):
             self.startup.agent_started(handle, data)
             self.tell_reload(handle)
 
-    def on_app_start(self, handle: ChildHandle, data: Any) -> None:
+    def on_app_start(self, handle: ChildHandle, data: AppStart) -> None:
         if self.started(handle, Action.APP_START):
             self.pool.app_started()
             self.startup.app_started(handle)
@@ -71,15 +103,14 @@ class ChildMessages:
         if self.state.reload is not None:
             self.state.reload.started(handle)
 
-    def on_heartbeat(self, handle: ChildHandle, data: Any) -> None:
+    def on_heartbeat(self, handle: ChildHandle, data: WorkerStats | None) -> None:
         """The registry noted the time; keep what the child reports for status."""
-        if isinstance(data, dict):
+        if data is not None:
             handle.stats = data
 
-    def on_startup_error(self, handle: ChildHandle, data: Any) -> None:
+    def on_startup_error(self, handle: ChildHandle, data: StartupErrorData) -> None:
         s = self.state
-        text = data.get("message") if isinstance(data, dict) else None
-        handle.startup_error = str(text or "unknown error")
+        handle.startup_error = data["message"] or "unknown error"
         line = f"{handle.what} failed to start: {handle.startup_error}"
         if s.phase.running:
             s.log.error("%s", line)

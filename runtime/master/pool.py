@@ -15,9 +15,9 @@ boot: logged, retried with backoff, and the surviving workers keep serving.
 from __future__ import annotations
 
 import signal
-from typing import Any
 
 from runtime.contract.exitcodes import ExitCode, describe_status
+from runtime.contract.payloads import Disconnect
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -201,7 +201,7 @@ class Pool:
         if s.reload is not None and handle.kind.pooled:
             s.reload.child_exited()
 
-    def on_disconnect(self, handle: ChildHandle, data: Any) -> None:
+    def on_disconnect(self, handle: ChildHandle, data: Disconnect) -> None:
         """A faulted worker leaves the pool: replaced now, not again at its exit."""
         if self.state.phase.running and handle.state in IN_POOL:
             handle.change_state(S.LEAVING)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from typing import Any
 
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.messages import Action
 from runtime.contract.option_defs import DEFAULT_PORT
+from runtime.contract.payloads import AgentStart, EggReady
 from runtime.contract.titles import master_title
 from runtime.errors import StartupError, report
 from runtime.master.children import Children
@@ -104,7 +104,7 @@ class Startup:
         set_title(master_title(o.title, self.state.port or 0, o.base_dir))
 
     # -- progress ------------------------------------------------------------------------
-    def agent_started(self, handle: ChildHandle, data: Any) -> None:
+    def agent_started(self, handle: ChildHandle, data: AgentStart) -> None:
         s = self.state
         from runtime.logs import adopt_agent_dirs
 
@@ -125,7 +125,7 @@ class Startup:
             self.children.send([handle], Action.EGG_READY, self.ready_data())
             self.send_pids()
 
-    def fork_first_workers(self, data: Any) -> None:
+    def fork_first_workers(self, data: AgentStart) -> None:
         """Bind what the agent read from the app config (unless bound already), then fork."""
         s = self.state
         listen = data.get("listen") if isinstance(data, dict) else None
@@ -174,16 +174,16 @@ class Startup:
     def elapsed_ms(self, since: float) -> float:
         return (self.timers.clock() - since) * 1000
 
-    def ready_data(self) -> dict[str, Any]:
+    def ready_data(self) -> EggReady:
         children = self.children
-        return {
-            "pid": os.getpid(),
-            "title": self.state.options.title,
-            "url": self.state.url,
-            "port": self.state.port,
-            "workers": [h.pid for h in children.pool()],
-            "agent": children.agent.pid if children.agent else None,
-        }
+        return EggReady(
+            pid=os.getpid(),
+            title=self.state.options.title,
+            url=self.state.url,
+            port=self.state.port,
+            workers=[h.pid for h in children.pool()],
+            agent=children.agent.pid if children.agent else None,
+        )
 
     def send_pids(self) -> None:
         children = self.children

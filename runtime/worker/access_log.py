@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any
+
+from runtime.http.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("eggscripts.access")
 
@@ -32,17 +33,17 @@ def setup(foreground: bool) -> None:
     log.setLevel(logging.INFO)
 
 
-def wrap(app: Any) -> Any:
+def wrap(app: ASGIApp) -> ASGIApp:
     """`app` with every HTTP request logged once its response is complete (or abandoned)."""
 
-    async def logged(scope: dict, receive: Any, send: Any) -> None:
+    async def logged(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await app(scope, receive, send)
         started = time.monotonic()
         status = 0
         size = 0
 
-        async def counting_send(message: dict) -> None:
+        async def counting_send(message: Message) -> None:
             nonlocal status, size
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -58,7 +59,7 @@ def wrap(app: Any) -> Any:
     return logged
 
 
-def line(scope: dict, status: int, size: int, seconds: float) -> str:
+def line(scope: Scope, status: int, size: int, seconds: float) -> str:
     client = scope.get("client")
     host = client[0] if client else "-"
     query = scope.get("query_string") or b""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.framing import ENV_IPC_FD
 from runtime.contract.messages import Action, Role
+from runtime.contract.payloads import AgentStart, Listen
 from runtime.contract.titles import agent_title
 from runtime.errors import EggscriptsError, report
 from runtime.ipc.leader_endpoint import inherited_leader_socket
@@ -65,7 +66,10 @@ class AgentWorker(ChildProcess):
         except BaseException as exc:
             await self.report_startup_error(exc)
             return self.boot_error
-        start = {"pid": os.getpid(), "listen": self.listen(), **self.log_dirs}
+        dirs = self.log_dirs  # set by adopt_log_dirs() once the app config loaded
+        start = AgentStart(
+            pid=os.getpid(), listen=self.listen(), log_dir=dirs["log_dir"], run_dir=dirs["run_dir"]
+        )
         self.link.send(Action.AGENT_START, start)
         beat(asyncio.get_running_loop(), self.link.send, self.options.heartbeat_timeout)
         await self.stopping.wait()
@@ -78,7 +82,7 @@ class AgentWorker(ChildProcess):
             await self.leaders.close()
         return ExitCode.OK
 
-    def listen(self) -> dict[str, Any]:
+    def listen(self) -> Listen:
         config = getattr(self.target, "config", None) or {}
         from runtime.loader.listen_config import agent_start_listen
 
@@ -112,6 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         import faulthandler
 
-        terminate_tree(options.kill_agent_timeout / 1000)  # what app code started (SPEC §11)
+        terminate_tree(options.kill_agent_timeout / 1000)  # what app code started
 
         faulthandler.cancel_dump_traceback_later()

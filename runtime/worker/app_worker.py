@@ -27,6 +27,7 @@ import uvicorn.protocols.http.httptools_impl
 from runtime.apptarget import app_factory
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.messages import Action, Role
+from runtime.contract.payloads import AppStart, Disconnect
 from runtime.contract.titles import app_title
 from runtime.loader.listen_config import cluster_https
 from runtime.options import ClusterOptions
@@ -69,7 +70,7 @@ def preload() -> None:
         import yaml  # noqa: F401
 
 
-FAULT_EXIT_LIMIT = 5.0  # SPEC §3: a faulted worker exits after at most 5 s
+FAULT_EXIT_LIMIT = 5.0  # a faulted worker exits after at most 5 s (README.md)
 
 
 class AppWorker(ChildProcess):
@@ -122,7 +123,7 @@ class AppWorker(ChildProcess):
         return self.exit_code
 
     def on_started(self) -> None:
-        self.link.send(Action.APP_START, {"pid": os.getpid(), "id": self.worker_id})
+        self.link.send(Action.APP_START, AppStart(pid=os.getpid(), id=self.worker_id))
 
     def stop(self) -> None:
         stop_requested()  # the kill timeout of app code's subprocesses counts from here
@@ -153,7 +154,7 @@ class AppWorker(ChildProcess):
         if self.exit_code != ExitCode.OK:
             return
         self.exit_code = ExitCode.ERROR
-        self.link.send(Action.DISCONNECT, {"pid": os.getpid(), "reason": repr(exc)})
+        self.link.send(Action.DISCONNECT, Disconnect(pid=os.getpid(), reason=repr(exc)))
         self.stop()
         loop.call_later(FAULT_EXIT_LIMIT - 0.5, self.force_stop)
 
@@ -173,4 +174,4 @@ def run_worker(
         return run_child(title, "app", options, worker.main, worker_id)
     finally:
         faulthandler.cancel_dump_traceback_later()  # no beats once the loop is done
-        terminate_tree(options.kill_app_timeout / 1000)  # what app code started (SPEC §11)
+        terminate_tree(options.kill_app_timeout / 1000)  # what app code started

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from runtime import logs
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.messages import Action, Message, Role
+from runtime.contract.payloads import StartupErrorData
 from runtime.errors import StartupError, describe_exception
 from runtime.messenger import Messenger
 from runtime.options import ClusterOptions
@@ -66,7 +67,7 @@ class ChildProcess:
         return await self.serve()
 
     def adopt_log_dirs(self) -> None:
-        """Log where the app config says (`logger.dir`, SPEC §5), from now on and what was
+        """Log where the app config says (`logger.dir`), from now on and what was
         held back; the agent reports the dirs to the master in `agent-start`."""
         o = self.options
         config = getattr(self.target, "config", None) or {}
@@ -96,7 +97,7 @@ class ChildProcess:
             log.error("start failed: %s", text, extra=logs.NO_STDERR)
         else:
             log.error("start failed: %s", text, exc_info=exc, extra=logs.NO_STDERR)
-        self.link.send(Action.STARTUP_ERROR, {"message": text, "pid": os.getpid()})
+        self.link.send(Action.STARTUP_ERROR, StartupErrorData(message=text, pid=os.getpid()))
         await self.link.drain()
         return text
 
@@ -126,7 +127,7 @@ def run_child(
         env=options.env,
         log_format=options.log_format,
         worker_id=worker_id,
-        errors_to_stderr=True,  # until egg-ready (SPEC §5)
+        errors_to_stderr=True,  # until egg-ready
         title=options.title,
     )
     loop = new_event_loop()

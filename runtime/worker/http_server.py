@@ -1,6 +1,6 @@
 """The app worker's HTTP server: uvicorn, configured from the cluster options.
 
-One place maps our options (SPEC §9, INTERNALS §1) onto uvicorn's `Config`, for every kind
+One place maps our options (INTERNALS §1) onto uvicorn's `Config`, for every kind
 of app: httptools with our limits and read timeouts (`http_protocol`), uvicorn's sans-I/O
 `websockets` implementation for WebSockets, no lifespan of uvicorn's own (the worker
 drives the app's lifespan itself before it accepts, so a failure can fail the start in one
@@ -21,6 +21,7 @@ import uvicorn.lifespan.off
 from uvicorn.config import Config
 from uvicorn.server import Server
 
+from runtime.http.types import Receive, Scope, Send
 from runtime.worker import access_log
 from runtime.worker.backlog import serve_queued, take_queued
 from runtime.worker.http_protocol import protocol_class
@@ -109,7 +110,7 @@ def route_below_root(app: Any, root_path: str) -> Any:
     Django strip `root_path` themselves); an egg-style app routes on the path below it."""
     size = len(root_path)
 
-    async def below_root(scope: dict, receive: Any, send: Any) -> None:
+    async def below_root(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path")
         if path is not None and path.startswith(root_path):
             scope["path"] = path[size:] or "/"

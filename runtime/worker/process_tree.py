@@ -6,7 +6,7 @@ subprocesses outlive the cluster, hold ports and files, and pile up at every ref
 a worker leaving on purpose (graceful stop, scale down, replacement of a faulted worker)
 terminates its descendants last thing before it exits: SIGTERM to all, then SIGKILL to
 what is still alive when the kill timeout (counted from the stop request, `stop_requested`)
-is nearly over (SPEC §11): the master SIGKILLs the worker itself at that timeout, and the
+is nearly over: the master SIGKILLs the worker itself at that timeout, and the
 worker must be done with its tree before then. A worker that is SIGKILLed cannot do any
 of this; the master deals with those.
 

@@ -1,4 +1,4 @@
-"""What an app worker reports about its traffic, for the master's /metrics (SPEC §11).
+"""What an app worker reports about its traffic, for the master's /metrics.
 
 uvicorn already counts: `server_state.total_requests` (requests received since start) and
 `server_state.tasks` (request cycles in progress). Reading them costs nothing per request,

@@ -1,4 +1,4 @@
-"""A leader/follower client (SPEC §8): one `Counter` lives in the agent; every app worker
+"""A leader/follower client (docs/MESSENGER.md): one `Counter` lives in the agent; every app worker
 gets a follower whose `incr` runs on that one leader, so the count is cluster-wide."""
 
 

@@ -1,4 +1,4 @@
-"""Messenger and leader/follower routes (SPEC §7, §8); the `ticker` plugin sets up both."""
+"""Messenger and leader/follower routes (docs/MESSENGER.md); the `ticker` plugin sets up both."""
 
 import os
 
