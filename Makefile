@@ -17,8 +17,8 @@ showcase: $(STAMP)
 	$(BIN)/eggscripts start --workers=2 --port=7001 examples/showcase
 
 # The man-page tests render with `man -l`: install man-db/groff where they are missing;
-# tests/test_packaging.py completes in a login bash through bash-completion's loader.
-# tests/test_production.py runs the cluster under `systemd-socket-activate` (Debian package
+# tests/process/eggscripts/test_packaging.py completes in a login bash through bash-completion's loader.
+# tests/process/runtime/master/test_production.py runs the cluster under `systemd-socket-activate` (Debian package
 # systemd) and as PID 1 under `unshare` (util-linux); those tests skip, saying why, when
 # the tools cannot be installed (no root, no apt).
 system-tools:
@@ -39,7 +39,7 @@ test: lint system-tools
 # cases already run in `make test`. Needs root for the tmpfs cases (skipped otherwise).
 reliability: $(STAMP)
 	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m reliability tests/reliability
-	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m long tests/test_reload_cli.py
+	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m long tests/process/eggscripts/test_reload_cli.py
 
 # Static checks, also the first step of `make test`: lint, formatting, types (mypy reads
 # its file list and settings from pyproject.toml).

@@ -2,7 +2,7 @@
 
 - `full`: the whole suite, in the environment nox itself runs from (make's `.venv`).
 - `fast-3.10` ... `fast-3.13`: the fast layer (unit tests, no cluster) and the start/stop
-  smoke test (tests/test_smoke.py) on each interpreter, in a virtualenv of its own under
+  smoke test (tests/process/test_smoke.py) on each interpreter, in a virtualenv of its own under
   `.nox/`, kept between runs and reinstalled only when setup.cfg or pyproject.toml change.
   The project is installed editable, so the code under test is always the checkout's.
 - `interpreters`: the fast sessions of the interpreters other than the one running `full`
@@ -32,15 +32,15 @@ ROOT = Path(__file__).resolve().parent
 # The fast layer: unit tests that start no cluster. TODO: becomes `-m "not process"` once
 # the process tests carry the `process` marker (registered in pyproject.toml).
 FAST = [
-    "tests/test_master_unit.py",
-    "tests/test_messenger_unit.py",
-    "tests/test_cluster_client_unit.py",
-    "tests/test_http_router.py",
-    "tests/test_http_context.py",
-    "tests/test_config_masking.py",
-    "tests/test_loader_config.py",
+    "tests/unit/runtime/master/test_master_unit.py",
+    "tests/unit/runtime/test_messenger.py",
+    "tests/unit/runtime/cluster_client/test_cluster_client.py",
+    "tests/unit/runtime/http/test_http_router.py",
+    "tests/unit/runtime/http/test_http_context.py",
+    "tests/unit/runtime/loader/test_config_masking.py",
+    "tests/unit/runtime/loader/test_loader_config.py",
 ]
-SMOKE = ["tests/test_smoke.py"]
+SMOKE = ["tests/process/test_smoke.py"]
 TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.3"]
 
 nox.options.default_venv_backend = "uv|virtualenv"

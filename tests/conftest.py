@@ -1,6 +1,11 @@
 """Session-wide guards: every test gets a free port and a unique title, and no test may
 leave an eggscripts process running (users would get orphans the same way).
 
+The tree tells the two layers apart (docs/INTERNALS.md, "Tests"): everything under
+`tests/process/` and `tests/reliability/` starts processes and is marked `process` here;
+`tests/unit/` and `tests/uvicorn_protocol/` start none, so `pytest -m "not process"` is
+the fast loop.
+
 Titles carry `SESSION_TAG` so the check only looks at this session's clusters. A fixture
 with a wider scope that keeps one cluster for many tests registers its title in
 `SHARED_TITLES`; it is checked when that fixture tears down instead.
@@ -22,6 +27,14 @@ from tests.helpers import SESSION_TAG, free_port, kill_session_processes, sessio
 
 _counter = itertools.count()
 SHARED_TITLES: set[str] = set()
+TESTS = Path(__file__).resolve().parent
+PROCESS_TREES = (TESTS / "process", TESTS / "reliability")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.path.is_relative_to(tree) for tree in PROCESS_TREES):
+            item.add_marker(pytest.mark.process)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,8 +96,13 @@ def _leftovers() -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def no_leftover_processes():
+def no_leftover_processes(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each process test, its processes are gone. A unit test starts none (a layout
+    test checks its imports), so it skips the scan of /proc; the one at the session's end
+    still fails the run if anything was left."""
     yield
+    if request.node.get_closest_marker("process") is None:
+        return
     deadline = time.monotonic() + 3.0
     left = _leftovers()
     while left and time.monotonic() < deadline:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP_LAYER = ("loader", "http", "apptarget", "cluster_client", "messenger.py", "cluster.py",
              "application.py", "agent.py", "base.py")  # fmt: skip
 

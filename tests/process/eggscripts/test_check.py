@@ -12,7 +12,7 @@ import pytest
 from tests.cli_helpers import cli_env, run_cli
 from tests.fixtures.apptree import write_tree
 from tests.helpers import SHOWCASE
-from tests.test_startup_errors import BAD_APPS
+from tests.process.eggscripts.test_startup_errors import BAD_APPS
 
 
 def check(*args: str, home: Path) -> tuple[int, str, str]:

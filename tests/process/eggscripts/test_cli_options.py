@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from eggscripts import options
 from tests.cli_helpers import (
     EGGSCRIPTS,
     Foreground,
@@ -77,15 +76,6 @@ def handed_over(
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"[eggscripts] port {port} is already in use on " in result.stderr, result.stderr
     return python.options()
-
-
-def test_registry_declares_each_name_and_flag_once() -> None:
-    for specs in (options.START, options.STOP):
-        names = [s.name for s in specs]
-        assert len(names) == len(set(names))
-        flags = [f for s in specs for f in (s.flag, *s.aliases)]
-        assert len(flags) == len(set(flags))
-    assert {s.key for s in options.STOP} - {"all"} <= {s.key for s in options.START}
 
 
 def test_defaults(tmp_path: Path, python: RecordingPython, title: str, port: int) -> None:

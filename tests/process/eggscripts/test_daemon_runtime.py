@@ -1,7 +1,7 @@
 """`eggscripts start`/`stop` end to end with the real runtime (SPEC §2, §4): real clusters
 serving real HTTP, stopped with real signals. The daemon's failure modes are in
-tests/test_daemon.py. App fixtures are copied to a temporary directory so the logs and
-run files the runtime writes into BASE_DIR never land in the repository."""
+tests/process/eggscripts/test_daemon.py. App fixtures are copied to a temporary directory
+so the logs and run files the runtime writes into BASE_DIR never land in the repository."""
 
 from __future__ import annotations
 

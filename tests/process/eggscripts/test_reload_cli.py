@@ -1,6 +1,6 @@
 """`eggscripts reload` end to end (SPEC §10, issue 11 "Done when"): daemon clusters, the
 real CLI, bounded keep-alive load on loopback (tests/load.py's own client: the suite needs
-no wrk). tests/test_reload.py drives the same roll by SIGHUP.
+no wrk). tests/process/runtime/master/test_reload.py drives the same roll by SIGHUP.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from tests.cli_helpers import EGGSCRIPTS, run_cli, status_json
 from tests.helpers import cluster_processes, free_port, request
 from tests.load import Load, keepalive
-from tests.test_reload import release
+from tests.process.runtime.master.test_reload import release
 
 
 def pids(title: str) -> tuple[set[int], set[int]]:

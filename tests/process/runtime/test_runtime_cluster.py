@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import os
 import signal
 import socket
 import threading
@@ -15,6 +14,7 @@ import pytest
 from eggscripts import procs as eggprocs
 from tests.helpers import (
     FIXTURES,
+    ROOT,
     SHOWCASE,
     Cluster,
     cluster_processes,
@@ -257,16 +257,6 @@ def test_workers_serve_on_uvloop_with_nodelay(title: str, port: int) -> None:
             assert min(round_trip() for _ in range(5)) < 0.02
 
 
-def test_every_handled_signal_has_a_handler(tmp_path) -> None:
-    from runtime.master.loop import Master
-    from runtime.options import ClusterOptions
-
-    master = Master(ClusterOptions(base_dir=str(tmp_path), title="t"))
-    assert set(master.SIGNALS) == set(master.handlers)
-    for sig, handler in master.handlers.items():
-        assert handler.__name__.startswith("handle_"), sig
-
-
 def test_local_env_does_not_refork(title: str, port: int) -> None:
     cluster = Cluster(SHOWCASE, title, port, workers=1, env="local").start()
     cluster.processes()["app"][0].kill()
@@ -283,7 +273,7 @@ def test_bad_options_exit_2(bad: str) -> None:
         [sys.executable, "-m", "runtime.start_cluster", bad],
         capture_output=True,
         text=True,
-        cwd=os.path.dirname(os.path.dirname(__file__)),
+        cwd=ROOT,
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("[eggscripts] ")

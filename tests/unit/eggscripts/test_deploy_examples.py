@@ -5,14 +5,9 @@ prints and systemd accepts them."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
 import yaml
 
 from tests.helpers import ROOT
-from tests.test_systemd_units import verify
 
 DEPLOY = ROOT / "examples" / "deploy"
 
@@ -61,14 +56,3 @@ def test_systemd_example_units_have_the_essentials() -> None:
     ):
         assert f"\n{line}\n" in service  # fmt: skip
     assert "ListenStream=7001\n" in (DEPLOY / "systemd" / "showcase.socket").read_text()
-
-
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
-def test_systemd_accepts_the_example_units(tmp_path: Path) -> None:
-    for name in ("showcase.service", "showcase.socket"):
-        text = (DEPLOY / "systemd" / name).read_text()
-        # verify needs the paths to exist: point them at this machine's
-        text = text.replace("/opt/showcase/venv/bin/python", shutil.which("python3") or "/bin/true")
-        text = text.replace("/srv/showcase", str(tmp_path)).replace("www-data", "root")
-        (tmp_path / name).write_text(text)
-    verify(tmp_path, "showcase.service", "showcase.socket")

@@ -2,7 +2,8 @@
 which files and directories a root master refuses (docs/DEPLOY.md, `--user`).
 
 The app user is played by uid/gid 65534 (`nobody`): only ownership matters here, no
-process runs as it. tests/test_root_master_files.py shows the same with real clusters.
+process runs as it. tests/process/runtime/master/test_root_master_files.py shows the same
+with real clusters.
 """
 
 from __future__ import annotations

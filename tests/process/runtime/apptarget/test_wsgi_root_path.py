@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runtime.apptarget.wsgi import below_root
 from tests.helpers import Cluster, request
 
 ECHO = """
@@ -32,12 +31,3 @@ def test_prefix_kept_or_stripped_by_the_proxy_reaches_the_same_route(
         root = json.loads(request(port, "/api").text)
     assert kept == stripped == {"script": "/api", "path": "/hello"}
     assert root == {"script": "/api", "path": ""}
-
-
-def test_below_root_takes_the_prefix_off_once_only_when_it_is_there_twice() -> None:
-    scope = {"type": "http", "root_path": "/api", "path": "/api/api/x", "raw_path": b"/api/api/x"}
-    assert below_root(scope)["path"] == "/api/x"
-    assert below_root(scope)["raw_path"] == b"/api/x"
-    for path in ("/api/x", "/api/apix", "/api"):  # the proxy stripped the prefix
-        assert below_root({**scope, "path": path})["path"] == path
-    assert below_root({**scope, "root_path": ""})["path"] == "/api/api/x"

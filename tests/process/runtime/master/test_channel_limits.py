@@ -24,7 +24,7 @@ from runtime.master.control import IDLE_TIMEOUT, MAX_CONNECTIONS
 from runtime.messenger import MAX_UNSENT
 from tests.cli_helpers import master_of, run_cli
 from tests.helpers import FIXTURES, cluster_processes, free_port, request, wait_until
-from tests.test_control_channel import gone
+from tests.unit.runtime.master.test_control_channel import gone
 
 MESSENGER = FIXTURES / "messenger"
 MiB = 1024 * 1024

@@ -17,7 +17,7 @@ import pytest
 from tests.cli_helpers import cli_env, everything, foreground_cluster, make_app, run_cli
 from tests.fixtures.apptree import write_tree
 from tests.helpers import FIXTURES, Cluster, request, wait_until
-from tests.test_egg_fidelity_cli import daemon_start
+from tests.process.eggscripts.test_egg_fidelity_cli import daemon_start
 
 # ---- 3: processes app code started do not survive the cluster --------------------------------
 

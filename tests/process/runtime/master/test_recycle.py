@@ -1,7 +1,7 @@
 """Worker recycling with real processes (`--max-requests`, `--max-worker-memory`): under
 bounded loopback load, daemon clusters replace their workers without failing a request,
 and `status` (sampled all along) never shows fewer than N serving workers.
-tests/test_recycle_unit.py covers the decisions on the fake spawner."""
+tests/unit/runtime/master/test_recycle.py covers the decisions on the fake spawner."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def recycled(rows: list[dict[str, Any]]) -> int:
 def test_max_requests_recycles_under_load_without_a_failure_or_a_dip(
     tmp_path: Path, started: Any, env: dict[str, str], title: str
 ) -> None:
-    from tests.test_reload import release
+    from tests.process.runtime.master.test_reload import release
 
     port = free_port()
     started(
@@ -158,7 +158,7 @@ def test_the_options_reach_the_runtime_from_the_command_line_and_pyproject(
     tmp_path: Path, title: str, port: int
 ) -> None:
     from tests.cli_helpers import RecordingPython, make_app, run_cli
-    from tests.test_cli_options import handed_over
+    from tests.process.eggscripts.test_cli_options import handed_over
 
     python = RecordingPython(tmp_path)
     app = make_app(tmp_path / "app", name=title, tool="max-requests = 1000\n")

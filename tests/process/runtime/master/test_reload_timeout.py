@@ -8,8 +8,8 @@ from typing import Any
 
 from tests.cli_helpers import run_cli, status_json
 from tests.helpers import free_port, request, wait_until
-from tests.test_reload import release
-from tests.test_reload_cli import switch
+from tests.process.eggscripts.test_reload_cli import switch
+from tests.process.runtime.master.test_reload import release
 
 
 def apps(title: str, env: dict[str, str]) -> list[dict[str, Any]]:

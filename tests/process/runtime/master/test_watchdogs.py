@@ -8,9 +8,6 @@ import signal
 import threading
 import time
 
-import pytest
-
-from runtime.options import ClusterOptions
 from tests.cli_helpers import copy_app
 from tests.helpers import FIXTURES, Cluster, request, try_request, wait_until
 
@@ -89,18 +86,6 @@ def test_worker_timeout_zero_turns_the_watch_off(title: str, port: int) -> None:
         out, err = c.output()
     assert "sent no heartbeat" not in out
     assert "Timeout" not in err
-
-
-@pytest.mark.parametrize(
-    ("env", "given", "effective"),
-    [("prod", None, 30_000), ("local", None, 0), ("unittest", None, 0), ("local", 5000, 5000),
-     ("prod", 0, 0)],
-)  # fmt: skip
-def test_default_timeout_is_off_where_a_debugger_may_pause_a_worker(
-    tmp_path, env: str, given: int | None, effective: int
-) -> None:
-    raw = {"base_dir": str(tmp_path), "title": "t", "env": env, "worker_timeout": given}
-    assert ClusterOptions.from_dict(raw).heartbeat_timeout == effective
 
 
 def test_production_cluster_without_workers_exits_1_for_its_supervisor(

@@ -1,5 +1,5 @@
 """Interface detection and the lifespan driver, in-process (the daemons in
-tests/test_asgi_*.py show the same end to end)."""
+tests/process/runtime/apptarget/test_asgi_*.py show the same end to end)."""
 
 from __future__ import annotations
 

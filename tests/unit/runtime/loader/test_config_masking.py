@@ -1,5 +1,6 @@
 """The config dump's masking and the config shape bounds, as functions (the process-level
-cases are in tests/test_private_files.py and tests/reliability/test_config_bombs.py)."""
+cases are in tests/process/runtime/test_private_files.py and
+tests/reliability/test_config_bombs.py)."""
 
 from __future__ import annotations
 

@@ -310,7 +310,7 @@ def test_20_controller_and_service_expose_path_name_and_full_path(tmp_path):
 
 def test_22_redefining_a_framework_plugin_with_the_same_path_is_quiet(tmp_path, caplog):
     """Issue 20 item 4 turned this warning around: the same settings again say nothing; a
-    different place warns (tests/test_egg_fidelity_round2.py)."""
+    different place warns (tests/unit/runtime/loader/test_egg_fidelity_round2.py)."""
     write_tree(
         tmp_path,
         {

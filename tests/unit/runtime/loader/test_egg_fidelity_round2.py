@@ -1,7 +1,7 @@
 """egg fidelity, round two (issue 20): loader cases translated by hand from egg-core's own
 tests (test/egg.test.ts, test/loader/*), booted in-process. Each test names the issue item
 it pins down and the egg case it translates; the served and real-process cases are in
-tests/test_egg_fidelity_round2_serving.py."""
+tests/unit/runtime/http/test_egg_fidelity_round2_serving.py."""
 
 from __future__ import annotations
 

@@ -157,17 +157,3 @@ def test_config_errors_name_file_and_line(tmp_path, files, pattern):
     message = boot_error(tmp_path)
     assert re.search(pattern, message), message
     assert str(tmp_path) in message
-
-
-def test_import_runtime_is_lazy():
-    """The master imports `runtime.*`; it must not pay for the loader or the HTTP layer."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, runtime\n"
-        "assert not [m for m in sys.modules if m.startswith(('runtime.', 'yaml', 'uvicorn'))]\n"
-        "from runtime import Agent, Application, Context, Controller, Service\n"
-        "assert Controller.__module__ == 'runtime.base'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(FULL.parents[3]))

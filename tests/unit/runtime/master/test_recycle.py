@@ -220,7 +220,7 @@ def test_the_old_worker_crashing_meanwhile_leaves_its_replacement_in_the_slot(ma
 def test_recycling_mixed_with_reload_scale_crash_and_failed_fork_converges(make, seed: int) -> None:
     import random
 
-    from tests.test_master_pool import converged, settle
+    from tests.unit.runtime.master.test_master_pool import converged, settle
 
     rng = random.Random(seed)
     c = make(workers=2, startup_timeout=2000, refork_limit=1000, max_requests=10).ready()
