@@ -14,15 +14,19 @@ with a wider scope that keeps one cluster for many tests registers its title in
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from tests.cli_helpers import cli_env, run_cli
+from tests.clusters import start_daemon
 from tests.helpers import SESSION_TAG, free_port, kill_session_processes, session_processes
 
 _counter = itertools.count()
@@ -74,10 +78,7 @@ def started(env: dict[str, str]) -> Iterator[Callable[..., str]]:
     titles: list[str] = []
 
     def start(app: Path, title: str, *args: str, port: int | None = None) -> str:
-        result = run_cli(
-            "start", "--daemon", f"--title={title}", f"--port={port or free_port()}",
-            "--hostname=127.0.0.1", "--workers=2", *args, str(app), env=env,
-        )  # fmt: skip
+        result = start_daemon(*args, str(app), title=title, port=port or free_port(), env=env)
         titles.append(title)
         assert result.returncode == 0, result.stdout + result.stderr
         return title
@@ -95,11 +96,37 @@ def _leftovers() -> list[str]:
     ]
 
 
+class StartedAProcess(AssertionError):
+    pass
+
+
+def _no_process(name: str) -> Callable[..., NoReturn]:
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        raise StartedAProcess(
+            f"a test outside tests/process/ called {name}: move it there (docs/INTERNALS.md)"
+        )
+
+    return refuse
+
+
+@pytest.fixture(autouse=True)
+def unit_tests_start_no_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test not marked `process` fails the moment it starts a process or forks, so the
+    fast layer stays fast and the tree stays honest."""
+    if request.node.get_closest_marker("process") is not None:
+        return
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", _no_process("subprocess"))
+    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system"):
+        if hasattr(os, name):
+            monkeypatch.setattr(os, name, _no_process(f"os.{name}"))
+
+
 @pytest.fixture(autouse=True)
 def no_leftover_processes(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each process test, its processes are gone. A unit test starts none (a layout
-    test checks its imports), so it skips the scan of /proc; the one at the session's end
-    still fails the run if anything was left."""
+    """After each process test, its processes are gone. A unit test starts none
+    (`unit_tests_start_no_process`), so it skips the scan of /proc."""
     yield
     if request.node.get_closest_marker("process") is None:
         return

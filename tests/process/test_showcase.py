@@ -9,7 +9,8 @@ import time
 import pytest
 
 from tests import conftest
-from tests.helpers import SHOWCASE, Cluster, free_port, request
+from tests.clusters import Cluster
+from tests.helpers import SHOWCASE, free_port, request
 
 
 @pytest.fixture(scope="module")

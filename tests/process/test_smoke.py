@@ -5,14 +5,12 @@ app started as a daemon by the installed console script, one request served, `st
 from __future__ import annotations
 
 from tests.cli_helpers import run_cli, status_json
+from tests.clusters import start_daemon
 from tests.helpers import SHOWCASE, cluster_processes, request
 
 
 def test_start_serve_status_stop(env: dict[str, str], title: str, port: int) -> None:
-    start = run_cli(
-        "start", "--daemon", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
-        "--workers=2", str(SHOWCASE), env=env,
-    )  # fmt: skip
+    start = start_daemon(str(SHOWCASE), title=title, port=port, env=env)
     try:
         assert start.returncode == 0, start.stdout + start.stderr
         assert f"{title} started on http://127.0.0.1:{port}" in start.stdout

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from tests.helpers import FIXTURES, Cluster, request, wait_until
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES, request, wait_until
 from tests.reliability.load import Load
 
 CHAOS = FIXTURES / "runtime" / "chaos"

@@ -59,3 +59,34 @@ def test_no_master_collaborator_imports_the_loop() -> None:
         if path != loop:
             assert "runtime.master.loop" not in imported(path), path
             assert "master: Any" not in path.read_text(), path
+
+
+# What launches processes: a unit test imports none of it, not even through a helper
+# module of tests/ (tests/conftest.py also fails a unit test that starts a process).
+LAUNCHERS = {"subprocess", "multiprocessing", "tests.clusters", "tests.cli_helpers"}
+
+
+def test_no_unit_test_can_launch_a_process() -> None:
+    def reaches(module: str, seen: set[str]) -> set[str]:
+        path = ROOT.joinpath(*module.split(".")).with_suffix(".py")
+        if module in seen or not path.exists():
+            return set()
+        seen.add(module)
+        found = imported(path)
+        for name in found.copy():
+            if name.startswith("tests."):
+                found |= reaches(name, seen)
+        return found
+
+    for path in modules("tests", "unit"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        bad = {n for n in reaches(module, set()) if n.split(".")[0] in LAUNCHERS or n in LAUNCHERS}
+        assert not bad, f"{path.relative_to(ROOT)} reaches {sorted(bad)}: a process test"
+
+
+def test_the_process_marker_follows_the_tree() -> None:
+    """tests/conftest.py marks by directory: every test file sits in one of the trees."""
+    tests = ROOT / "tests"
+    trees = ("unit", "process", "reliability", "uvicorn_protocol")
+    stray = [p for p in tests.rglob("test_*.py") if p.relative_to(tests).parts[0] not in trees]
+    assert not stray, f"test files outside {trees}: {stray}"

@@ -24,15 +24,14 @@ import pytest
 
 from tests.cli_helpers import (
     EGGSCRIPTS,
-    Foreground,
     RecordingPython,
     busy_port,
     cli_env,
     make_app,
     master_of,
     run_cli,
-    start_and_stop,
 )
+from tests.clusters import Foreground, start_and_stop
 from tests.helpers import FIXTURES, free_port
 
 

@@ -33,6 +33,7 @@ from tests.cli_helpers import (
     master_of,
     run_cli,
 )
+from tests.clusters import start_daemon
 from tests.helpers import FIXTURES, cluster_processes, request, wait_until
 
 Start = Callable[..., subprocess.CompletedProcess[str]]
@@ -57,10 +58,8 @@ def daemon(home: Path, title: str, port: int) -> Iterator[Start]:
     test says otherwise); whatever runs is stopped at teardown."""
 
     def run(app: Path, *args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
-        return run_cli(
-            "start", "--daemon", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
-            "--workers=1", *args, str(app), env=cli_env(home, **env), timeout=timeout,
-        )  # fmt: skip
+        return start_daemon(*args, str(app), title=title, port=port, env=cli_env(home, **env),
+                            workers=1, timeout=timeout)  # fmt: skip
 
     yield run
     run_cli("stop", f"--title={title}", "--timeout=5000", env=cli_env(home))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.cli_helpers import cli_env, make_app, run_cli
+from tests.clusters import start_daemon
 from tests.conftest import new_title
 from tests.helpers import free_port
 
@@ -18,10 +19,9 @@ WARNING_BOOT = (
 
 
 def _start(app: Path, home: Path, title: str, *args: str) -> tuple[int, str, str]:
-    result = run_cli(
-        "start", "--daemon", f"--title={title}", f"--port={free_port()}",
-        "--hostname=127.0.0.1", "--workers=1", *args, str(app), env=cli_env(home), timeout=40,
-    )  # fmt: skip
+    result = start_daemon(
+        *args, str(app), title=title, port=free_port(), env=cli_env(home), workers=1, timeout=40
+    )
     return result.returncode, result.stdout, result.stderr
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from eggscripts import procs as eggprocs
 from tests.cli_helpers import EGGSCRIPTS, cli_env, copy_app, everything, make_app, run_cli
+from tests.clusters import start_daemon
 from tests.helpers import FIXTURES, SHOWCASE, cluster_processes, request, try_request, wait_until
 
 Start = Callable[..., subprocess.CompletedProcess[str]]
@@ -34,10 +35,8 @@ def start(home: Path, title: str, port: int) -> Iterator[Start]:
     """`start --daemon` of an app with this test's title and port; stopped at teardown."""
 
     def run(app: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return run_cli(
-            "start", "--daemon", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
-            *args, str(app), env=cli_env(home), timeout=timeout,
-        )  # fmt: skip
+        return start_daemon(*args, str(app), title=title, port=port, env=cli_env(home),
+                            workers=None, timeout=timeout)  # fmt: skip
 
     yield run
     run_cli("stop", f"--title={title}", "--timeout=10000", env=cli_env(home))

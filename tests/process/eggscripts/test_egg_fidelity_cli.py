@@ -17,11 +17,10 @@ from tests.cli_helpers import (
     cli_env,
     copy_app,
     everything,
-    foreground_cluster,
     make_app,
     run_cli,
-    start_and_stop,
 )
+from tests.clusters import foreground_cluster, start_and_stop, start_daemon
 from tests.helpers import FIXTURES, request, wait_until
 
 
@@ -102,10 +101,8 @@ def daemon_start(
     env = cli_env(home)
     stderr_log = tmp_path / "stderr.log"
     try:
-        yield run_cli(
-            "start", "--daemon", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
-            "--workers=1", f"--stderr={stderr_log}", *args, str(app), env=env, timeout=60,
-        ), stderr_log  # fmt: skip
+        yield start_daemon(f"--stderr={stderr_log}", *args, str(app), title=title, port=port,
+                           env=env, workers=1, timeout=60), stderr_log  # fmt: skip
     finally:
         run_cli("stop", f"--title={title}", "--timeout=5000", env=env)
 

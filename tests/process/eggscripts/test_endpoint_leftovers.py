@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import make_app
-from tests.helpers import Cluster, cluster_processes, wait_until
+from tests.clusters import Cluster
+from tests.helpers import cluster_processes, wait_until
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.cli_helpers import EGGSCRIPTS, cli_env, run_cli
+from tests.clusters import start_daemon
 from tests.fixtures.apptree import write_tree
 from tests.helpers import free_port, request, wait_until
 from tests.unit.eggscripts.test_logs_command import rotate_while_writing
@@ -32,10 +33,7 @@ def test_logs_of_a_running_daemon_and_after_it_stopped(tmp_path: Path, title: st
     app = write_tree(tmp_path / "app", files)
     port = free_port()
     env = cli_env(home)
-    started = run_cli(
-        "start", "--daemon", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
-        "--workers=1", str(app), env=env, timeout=40,
-    )  # fmt: skip
+    started = start_daemon(str(app), title=title, port=port, env=env, workers=1, timeout=40)
     assert started.returncode == 0, started.stderr
     follower = None
     try:

@@ -9,7 +9,8 @@ import psutil
 import pytest
 
 from tests.cli_helpers import EGGSCRIPTS, cli_env, make_app, run_cli
-from tests.helpers import Cluster, cluster_processes, logs_under_base_dir, request
+from tests.clusters import Cluster
+from tests.helpers import cluster_processes, logs_under_base_dir, request
 
 
 def test_workers_above_the_machine_bound_exit_2_in_one_line(tmp_path, title, port) -> None:

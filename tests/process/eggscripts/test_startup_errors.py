@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.clusters import Cluster
 from tests.fixtures.apptree import write_tree
-from tests.helpers import Cluster, cluster_processes
+from tests.helpers import cluster_processes
 
 MW_OK = (
     "def middleware(options, app):\n    async def m(ctx, next):\n        await next()\n"

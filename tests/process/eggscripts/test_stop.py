@@ -27,12 +27,11 @@ from tests.cli_helpers import (
     cli_env,
     copy_app,
     everything,
-    foreground_cluster,
-    foreground_clusters,
     ignored_signals,
     make_app,
     run_cli,
 )
+from tests.clusters import foreground_cluster, foreground_clusters
 from tests.helpers import FIXTURES, cluster_processes, free_port, request, wait_until
 
 

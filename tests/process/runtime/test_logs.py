@@ -9,8 +9,9 @@ import signal
 import stat
 from pathlib import Path
 
+from tests.clusters import Cluster
 from tests.fixtures.apptree import write_tree
-from tests.helpers import Cluster, request, wait_until
+from tests.helpers import request, wait_until
 
 APP = {
     "pyproject.toml": '[project]\nname = "logapp"\n',

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from tests.clusters import Cluster
 from tests.conftest import SHARED_TITLES, new_title
-from tests.helpers import FIXTURES, Cluster, cluster_processes, free_port, request, wait_until
+from tests.helpers import FIXTURES, cluster_processes, free_port, request, wait_until
 
 FIXTURE = FIXTURES / "messenger"
 SETTLE = 0.3  # after the expected deliveries, how long duplicates get to show up

@@ -16,7 +16,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import FIXTURES, Cluster, wait_until
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES, wait_until
 
 FIXTURE = FIXTURES / "messenger"
 HZ = 50

@@ -8,7 +8,8 @@ import os
 import stat
 
 from tests.cli_helpers import make_app
-from tests.helpers import Cluster, logs_under_base_dir
+from tests.clusters import Cluster, start_daemon
+from tests.helpers import logs_under_base_dir
 
 CONFIG = """\
 config = {
@@ -66,9 +67,8 @@ def test_daemon_logs_are_owner_only(tmp_path, title, port) -> None:
     out, err = home / "deep" / "logs" / "out.log", home / "deep" / "logs" / "err.log"
     old = os.umask(0o022)
     try:
-        started = run_cli("start", "--daemon", f"--title={title}", f"--port={port}",
-                          "--hostname=127.0.0.1", "--workers=1", f"--stdout={out}",
-                          f"--stderr={err}", str(app), env=env)  # fmt: skip
+        started = start_daemon(f"--stdout={out}", f"--stderr={err}", str(app), title=title,
+                               port=port, env=env, workers=1)  # fmt: skip
     finally:
         os.umask(old)
         stopped = run_cli("stop", f"--title={title}", env=env)

@@ -12,11 +12,11 @@ import psutil
 import pytest
 
 from eggscripts import procs as eggprocs
+from tests.clusters import Cluster
 from tests.helpers import (
     FIXTURES,
     ROOT,
     SHOWCASE,
-    Cluster,
     cluster_processes,
     request,
     try_request,

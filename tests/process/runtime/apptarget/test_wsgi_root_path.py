@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers import Cluster, request
+from tests.clusters import Cluster
+from tests.helpers import request
 
 ECHO = """
 import json

@@ -25,8 +25,9 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.clusters import Cluster
 from tests.conftest import SHARED_TITLES, new_title
-from tests.helpers import FIXTURES, Cluster, cluster_processes, free_port, request, wait_until
+from tests.helpers import FIXTURES, cluster_processes, free_port, request, wait_until
 
 FIXTURE = FIXTURES / "cluster_client"
 SETTLE = 0.3

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.helpers import SHOWCASE, Cluster, request, wait_until
+from tests.clusters import Cluster
+from tests.helpers import SHOWCASE, request, wait_until
 
 
 def test_showcase_broadcast_and_ticker(title: str, port: int) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import cli_env, foreground_cluster, make_app, run_cli
+from tests.cli_helpers import cli_env, make_app, run_cli
+from tests.clusters import Cluster, foreground_cluster
 from tests.fixtures.apptree import write_tree
-from tests.helpers import Cluster, request
+from tests.helpers import request
 
 LIFECYCLE_FILE_BOOT = """
 import os

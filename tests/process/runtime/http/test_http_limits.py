@@ -8,7 +8,8 @@ import socket
 from pathlib import Path
 
 from tests.cli_helpers import make_app
-from tests.helpers import Cluster, try_request, wait_until
+from tests.clusters import Cluster
+from tests.helpers import try_request, wait_until
 
 LOW_LIMIT = """import resource
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))

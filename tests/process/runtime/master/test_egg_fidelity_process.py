@@ -14,9 +14,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.cli_helpers import cli_env, everything, foreground_cluster, make_app, run_cli
+from tests.cli_helpers import cli_env, everything, make_app, run_cli
+from tests.clusters import Cluster, foreground_cluster
 from tests.fixtures.apptree import write_tree
-from tests.helpers import FIXTURES, Cluster, request, wait_until
+from tests.helpers import FIXTURES, request, wait_until
 from tests.process.eggscripts.test_egg_fidelity_cli import daemon_start
 
 # ---- 3: processes app code started do not survive the cluster --------------------------------

@@ -21,7 +21,8 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import FIXTURES, ROOT, TEST_HOME, Cluster, request, try_request, wait_until
+from tests.clusters import TEST_HOME, Cluster
+from tests.helpers import FIXTURES, ROOT, request, try_request, wait_until
 from tests.load import Load
 
 APP = FIXTURES / "production_app"

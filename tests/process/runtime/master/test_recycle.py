@@ -182,7 +182,8 @@ def test_a_due_worker_whose_replacement_cannot_fork_keeps_serving(
     """Forks fail (a pids cgroup at its limit, as in a container; skipped where none can be
     made): the due workers keep serving, the master says why, and once forks work again
     they are recycled."""
-    from tests.helpers import FIXTURES, Cluster
+    from tests.clusters import Cluster
+    from tests.helpers import FIXTURES
     from tests.reliability.faults import ForkLimit
 
     limit: ForkLimit | None = None

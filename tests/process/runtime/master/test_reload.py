@@ -9,7 +9,8 @@ import shutil
 import signal
 from pathlib import Path
 
-from tests.helpers import FIXTURES, Cluster, request, wait_until
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES, request, wait_until
 from tests.load import Load
 
 SHOWCASE = FIXTURES.parent.parent / "examples" / "showcase"

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import EGGSCRIPTS, cli_env, make_app
-from tests.helpers import Cluster, logs_under_base_dir, wait_until
+from tests.clusters import Cluster
+from tests.helpers import logs_under_base_dir, wait_until
 from tests.reliability.faults import python_for, system_user
 
 SECRET = b"root only data\n"  # 15 bytes

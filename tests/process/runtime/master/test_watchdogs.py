@@ -9,7 +9,8 @@ import threading
 import time
 
 from tests.cli_helpers import copy_app
-from tests.helpers import FIXTURES, Cluster, request, try_request, wait_until
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES, request, try_request, wait_until
 
 RUNTIME_FIXTURES = FIXTURES / "runtime"
 
