@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.clusters import Cluster
 from tests.fixtures.apptree import write_tree
 from tests.helpers import request, wait_until
+from tests.unit.runtime.test_logs import home_fixture  # noqa: F401 (the `home` fixture)
 
 APP = {
     "pyproject.toml": '[project]\nname = "logapp"\n',

@@ -19,8 +19,8 @@ from runtime.log_handlers import LogFile
 from tests.fixtures.apptree import write_tree
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(name="home")  # also tests/process/runtime/test_logs.py
+def home_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))

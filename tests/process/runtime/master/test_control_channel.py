@@ -16,7 +16,12 @@ import pytest
 
 from eggscripts import __version__
 from tests.cli_helpers import cli_env, run_cli
-from tests.unit.runtime.master.test_control_channel import LoopThread, reload_handlers
+from tests.unit.runtime.master.test_control_channel import (  # noqa: F401 (fixtures)
+    LoopThread,
+    reload_handlers,
+    runtime_dir_fixture,
+    serve_fixture,
+)
 
 
 def run_reload(serve: Any, title: str, runtime_dir: Path, script: list[Any], *args: str) -> Any:

@@ -60,16 +60,16 @@ class LoopThread:
         self.selector.close()
 
 
-@pytest.fixture
-def runtime_dir(tmp_path: Path) -> Path:
+@pytest.fixture(name="runtime_dir")  # also tests/process/runtime/master/
+def runtime_dir_fixture(tmp_path: Path) -> Path:
     """An XDG_RUNTIME_DIR of our own: the CLI's control dir is `<it>/eggscripts`, 0700."""
     path = tmp_path / "xdg"
     path.mkdir(mode=0o700)
     return path
 
 
-@pytest.fixture
-def serve(runtime_dir: Path) -> Iterator[Callable[..., LoopThread]]:
+@pytest.fixture(name="serve")
+def serve_fixture(runtime_dir: Path) -> Iterator[Callable[..., LoopThread]]:
     loops: list[LoopThread] = []
 
     def start(title: str, handlers: dict[str, Callable[[Request], None]]) -> LoopThread:
