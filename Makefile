@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: showcase test lint bench docs system-tools reliability
+.PHONY: showcase test test-fast lint bench docs system-tools reliability
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,11 @@ showcase: $(STAMP)
 	$(BIN)/eggscripts start --workers=2 --port=7001 examples/showcase
 
 # The man-page tests render with `man -l`: install man-db/groff where they are missing;
-# tests/test_packaging.py completes in a login bash through bash-completion's loader.
-# tests/test_production.py runs the cluster under `systemd-socket-activate` (Debian package
-# systemd) and as PID 1 under `unshare` (util-linux); those tests skip, saying why, when
-# the tools cannot be installed (no root, no apt).
+# tests/process/eggscripts/test_packaging.py completes in a login bash through
+# bash-completion's loader. tests/process/runtime/master/test_production.py runs the
+# cluster under `systemd-socket-activate` (Debian package systemd) and as PID 1 under
+# `unshare` (util-linux); those tests skip, saying why, when the tools cannot be installed
+# (no root, no apt).
 system-tools:
 	@command -v man >/dev/null && command -v groff >/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq man-db groff-base >/dev/null)
@@ -35,11 +36,16 @@ system-tools:
 test: lint system-tools
 	$(BIN)/nox
 
+# The fast layer alone: every test not marked `process` (tests/conftest.py marks
+# tests/process/ and tests/reliability/), no cluster started.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not process"
+
 # The reliability suite (tests/reliability/, issue 9) with its long load variants; its fast
 # cases already run in `make test`. Needs root for the tmpfs cases (skipped otherwise).
 reliability: $(STAMP)
 	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m reliability tests/reliability
-	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m long tests/test_reload_cli.py
+	EGGSCRIPTS_RELIABILITY_LONG=1 $(BIN)/python -m pytest -q -s -m long tests/process/eggscripts/test_reload_cli.py
 
 # Static checks, also the first step of `make test`: lint, formatting, types (mypy reads
 # its file list and settings from pyproject.toml; the CLI and the contract are strict).

@@ -1,8 +1,9 @@
 """Every supported Python, as `make test` runs them (README.md, "Install").
 
 - `full`: the whole suite, in the environment nox itself runs from (make's `.venv`).
-- `fast-3.10` ... `fast-3.13`: the fast layer (unit tests, no cluster) and the start/stop
-  smoke test (tests/test_smoke.py) on each interpreter, in a virtualenv of its own under
+- `fast-3.10` ... `fast-3.13`: the fast layer (`pytest -m "not process"`: tests/unit/ and
+  the vendored uvicorn tests, no process started) and the start/stop smoke test
+  (tests/process/test_smoke.py) on each interpreter, in a virtualenv of its own under
   `.nox/`, kept between runs and reinstalled only when setup.cfg or pyproject.toml change.
   The project is installed editable, so the code under test is always the checkout's.
 - `interpreters`: the fast sessions of the interpreters other than the one running `full`
@@ -29,19 +30,10 @@ import nox
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 ROOT = Path(__file__).resolve().parent
-# The fast layer: unit tests that start no cluster. TODO: becomes `-m "not process"` once
-# the process tests carry the `process` marker (registered in pyproject.toml).
-FAST = [
-    "tests/test_master_unit.py",
-    "tests/test_messenger_unit.py",
-    "tests/test_cluster_client_unit.py",
-    "tests/test_http_router.py",
-    "tests/test_http_context.py",
-    "tests/test_config_masking.py",
-    "tests/test_loader_config.py",
-]
-SMOKE = ["tests/test_smoke.py"]
-TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.3"]
+# The fast layer: every test not marked `process` (tests/conftest.py marks tests/process/
+# and tests/reliability/), then the start/stop smoke test, a process test of its own.
+FAST = ["-m", "not process"]
+SMOKE = ["tests/process/test_smoke.py"]
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.download_python = "never"
@@ -76,16 +68,17 @@ _pyenv_versions()
 
 
 def _install_once(session: nox.Session) -> None:
-    """Install the project (editable) and the test tools, unless this virtualenv already
-    has them for the current setup.cfg and pyproject.toml."""
-    digest = hashlib.sha256(repr(TEST_TOOLS).encode())
+    """Install the project (editable) with its `test` extra (the unit tests import the
+    frameworks an app target may be), unless this virtualenv already has them for the
+    current setup.cfg and pyproject.toml."""
+    digest = hashlib.sha256()
     for name in ("setup.cfg", "pyproject.toml"):
         digest.update((ROOT / name).read_bytes())
     stamp = Path(session.virtualenv.location) / ".eggscripts-installed"
     if stamp.exists() and stamp.read_text() == digest.hexdigest():
         session.log("dependencies up to date (setup.cfg, pyproject.toml unchanged)")
         return
-    session.install("-e", ".", *TEST_TOOLS)
+    session.install("-e", ".[test]")
     stamp.write_text(digest.hexdigest())
 
 
@@ -93,8 +86,9 @@ def _install_once(session: nox.Session) -> None:
 def fast(session: nox.Session) -> None:
     """The fast layer and the start/stop smoke test on one interpreter."""
     _install_once(session)
-    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *FAST, *SMOKE,
-                *session.posargs)  # fmt: skip
+    pytest = ("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+    session.run(*pytest, *FAST)
+    session.run(*pytest, *SMOKE)
 
 
 @nox.session(python=False)

@@ -2,7 +2,8 @@
 option tables of docs/CLI.md.
 
 All are derived from the click command tree, so run this after changing a command or an
-option; tests/test_man_pages.py and tests/test_completion.py fail while any is stale.
+option; tests/unit/eggscripts/test_man_pages.py and
+tests/process/eggscripts/test_completion.py fail while any is stale.
 
     .venv/bin/python scripts/gen_docs.py
 """

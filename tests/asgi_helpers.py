@@ -1,5 +1,6 @@
-"""Helpers for the ASGI/WSGI tests: daemons started and stopped through the CLI, the time
-to a streamed response's first body byte, WebSocket echo clients, per-process records."""
+"""Helpers for the ASGI/WSGI tests: daemons started (tests/clusters.py) and stopped
+through the CLI, the time to a streamed response's first body byte, WebSocket echo
+clients, per-process records."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from tests import conftest
 from tests.cli_helpers import cli_env, copy_app, run_cli
+from tests.clusters import start_daemon
 from tests.helpers import FIXTURES, cluster_processes, free_port, wait_until
 
 ASGI_FIXTURE = FIXTURES / "asgi"
@@ -35,10 +37,9 @@ class Daemon:
         return self.home / "logs" / self.title / name
 
     def start(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return run_cli(
-            "start", "--daemon", f"--title={self.title}", f"--port={self.port}",
-            "--hostname=127.0.0.1", "--workers=2", "--timeout=30000", *args,
-            env=self.env, cwd=cwd or self.base_dir, timeout=60,
+        return start_daemon(
+            "--timeout=30000", *args, title=self.title, port=self.port, env=self.env,
+            cwd=cwd or self.base_dir, timeout=60,
         )  # fmt: skip
 
     def stop(self) -> subprocess.CompletedProcess[str]:

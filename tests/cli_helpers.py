@@ -14,11 +14,9 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,130 +190,6 @@ def busy_port(port: int) -> Iterator[socket.socket]:
         sock.bind(("0.0.0.0", port))
         sock.listen()
         yield sock
-
-
-# ---- foreground clusters -------------------------------------------------------------------
-
-
-class Foreground:
-    """`eggscripts start` without --daemon, run as a child of the test: the command's own
-    process becomes the master, so once it exits it stays our zombie until reaped (which
-    `stop` must not wait for). Output goes to files, never to a pipe nobody reads."""
-
-    def __init__(
-        self,
-        *args: str,
-        title: str,
-        env: dict[str, str],
-        cwd: Path | str | None = None,
-    ) -> None:
-        self.title = title
-        self._out = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the cluster
-        self._err = tempfile.TemporaryFile()  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [EGGSCRIPTS, "start", *args],
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._out,
-            stderr=self._err,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def output(self) -> tuple[str, str]:
-        self._out.seek(0)
-        self._err.seek(0)
-        return self._out.read().decode(), self._err.read().decode()
-
-    def wait_ready(self, timeout: float = 20.0) -> bool:
-        """True once the master logged that every worker started; False if the command
-        exited first (a usage error, or a cluster that failed to start)."""
-
-        def done() -> str | None:
-            if f" {self.title} started on " in self.output()[0]:
-                return "ready"
-            if self.proc.poll() is not None:
-                return "exited"
-            return None
-
-        return wait_until(done, timeout=timeout, interval=0.01) == "ready"
-
-    def stop(self, timeout: float = 20.0) -> int:
-        """SIGTERM the master (if it still runs) and return its exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
-
-    def close(self) -> None:
-        """Stop the master if it still runs (continuing a SIGSTOPped one first). Whatever
-        its children leave behind is for the session's leftover check to find, not for
-        this cleanup to hide."""
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGCONT)
-                self.stop()
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        finally:
-            self._out.close()
-            self._err.close()
-
-    def __enter__(self) -> Foreground:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@contextlib.contextmanager
-def foreground_clusters(
-    clusters: list[tuple[Path | str, str, int]],
-    env: dict[str, str],
-    workers: int = 1,
-    extra: tuple[str, ...] = (),
-) -> Iterator[list[Foreground]]:
-    """Ready foreground clusters, one per (app, title, port) on 127.0.0.1, started side by
-    side; every one is stopped at the end."""
-    with contextlib.ExitStack() as stack:
-        running = []
-        for app, title, port in clusters:
-            args = (f"--title={title}", f"--port={port}", "--hostname=127.0.0.1")
-            fg = Foreground(*args, f"--workers={workers}", *extra, str(app), title=title, env=env)
-            running.append(stack.enter_context(fg))
-        for fg in running:
-            if not fg.wait_ready():
-                out, err = fg.output()
-                raise AssertionError(f"{fg.title} did not start:\n{out}\n{err}")
-        yield running
-
-
-@contextlib.contextmanager
-def foreground_cluster(
-    app: Path | str,
-    title: str,
-    port: int,
-    env: dict[str, str],
-    workers: int = 1,
-    extra: tuple[str, ...] = (),
-) -> Iterator[Foreground]:
-    """A ready foreground cluster of `app` on 127.0.0.1:`port`; stopped at the end."""
-    with foreground_clusters([(app, title, port)], env, workers, extra) as (fg,):
-        yield fg
-
-
-def start_and_stop(
-    *args: str, title: str, env: dict[str, str], cwd: Path | str | None = None
-) -> tuple[int, bool, str, str]:
-    """Run a foreground `eggscripts start` until the cluster is ready (or the command
-    exits), then SIGTERM it: (exit status, was it ready, stdout, stderr)."""
-    with Foreground(*args, title=title, env=env, cwd=cwd) as fg:
-        ready = fg.wait_ready()
-        status = fg.stop()
-        return (status, ready, *fg.output())
 
 
 def status_json(title: str, env: dict[str, str]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Shared helpers for tests that drive real clusters over real sockets.
+"""Shared helpers: ports, HTTP requests, polling, and finding the eggscripts processes of
+this test session (clusters are launched by tests/clusters.py).
 
 Every cluster a test starts uses its own free port and a unique title, and the autouse
 fixture in conftest.py fails any test that leaves an eggscripts process behind.
@@ -9,11 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,16 +25,6 @@ ROLES = ("master", "agent", "app")
 # Every title a test uses carries this tag, so the leftover check of one pytest session never
 # confuses its processes with another session's running on the same machine.
 SESSION_TAG = f"t{os.getpid()}x"
-# Outside local/unittest a cluster logs to ~/logs/<app name>/: clusters started
-# by the tests get a HOME of their own, so no test writes into the real one.
-TEST_HOME = tempfile.mkdtemp(prefix="eggscripts-test-home-")
-REAL_HOME = os.environ.get("HOME")
-
-
-def _test_home() -> str:
-    """The HOME a test set (monkeypatch), else the suite's own, never the real one."""
-    home = os.environ.get("HOME")
-    return TEST_HOME if home == REAL_HOME or not home else home
 
 
 def logs_under_base_dir(app: Path, name: str) -> None:
@@ -166,111 +153,3 @@ def kill_session_processes() -> list[str]:
         except psutil.NoSuchProcess:
             pass
     return killed
-
-
-class Cluster:
-    """A foreground cluster started through the documented runtime command line.
-
-    `python -m runtime.start_cluster '<json>'` is the contract between CLI and runtime, so
-    runtime tests start clusters exactly the way `eggscripts start` does.
-    """
-
-    def __init__(
-        self,
-        base_dir: Path | str,
-        title: str,
-        port: int,
-        workers: int = 2,
-        env: str = "prod",
-        **extra: Any,
-    ) -> None:
-        self.title = title
-        self.port = port
-        self.options = {
-            "base_dir": str(Path(base_dir).resolve()),
-            "title": title,
-            "port": port,
-            "hostname": "127.0.0.1",
-            "workers": workers,
-            "env": env,
-            **extra,
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.prefix: list[str] = []  # a wrapper command, e.g. `unshare --pid --fork`
-        # Run as another user (tests/reliability: `user=`, `group=`, `extra_groups=[]`).
-        self.popen_kwargs: dict[str, Any] = {}
-        self.env: dict[str, str] = {}
-        self.python = sys.executable
-
-    def start(self, wait: bool = True, timeout: float = 10.0) -> Cluster:
-        # Output goes to files, not pipes: a test that never reads them must not be able to
-        # block the cluster on a full pipe.
-        self._out = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the cluster)
-        self._err = tempfile.TemporaryFile()  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [*self.prefix, self.python, "-m", "runtime.start_cluster", json.dumps(self.options)],
-            stdout=self._out,
-            stderr=self._err,
-            cwd=str(ROOT),
-            env={**os.environ, "HOME": _test_home(), **self.env},
-            **self.popen_kwargs,
-        )
-        if wait:
-            self.wait_ready(timeout)
-        return self
-
-    def output(self) -> tuple[str, str]:
-        self._out.seek(0)
-        self._err.seek(0)
-        return self._out.read().decode(), self._err.read().decode()
-
-    def wait_ready(self, timeout: float = 10.0) -> None:
-        """Until the master logs that every worker started (one worker answering HTTP is
-        not yet a ready cluster)."""
-
-        def ready() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                out, err = self.output()
-                raise AssertionError(
-                    f"cluster exited {self.proc.returncode} before ready:\n{out}\n{err}"
-                )
-            return f" {self.title} started on " in self.output()[0]
-
-        wait_until(ready, timeout)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def processes(self) -> dict[str, list[psutil.Process]]:
-        user = self.popen_kwargs.get("user")
-        return cluster_processes(self.title, None if user is None else int(user))
-
-    def signal(self, sig: int = signal.SIGTERM) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = 10.0) -> tuple[int, str, str]:
-        assert self.proc is not None
-        self.proc.wait(timeout=timeout)
-        return (self.proc.returncode, *self.output())
-
-    def stop(self, timeout: float = 10.0) -> tuple[int, str, str]:
-        if self.proc is None:
-            return 0, "", ""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.wait(timeout)
-
-    def __enter__(self) -> Cluster:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                self.stop()
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()

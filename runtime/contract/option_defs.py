@@ -4,8 +4,8 @@ Both sides derive from these definitions: the CLI its click options, `--help`, m
 completions, docs/CLI.md tables and `[tool.eggscripts]` keys (`eggscripts/options.py`);
 the runtime the defaults and the checks of `ClusterOptions` (`runtime/options.py`), the
 JSON the CLI hands to `runtime.start_cluster` (docs/INTERNALS.md §1). A default or a
-bound is written here and nowhere else; tests/test_option_contract.py compares every
-place that shows one.
+bound is written here and nowhere else; tests/process/eggscripts/test_option_contract.py
+compares every place that shows one.
 
 `key` is the option's name in that JSON (and its `ClusterOptions` field); an empty key
 marks an option only the CLI uses (`--daemon`) or one it maps by hand (`--https-key` and

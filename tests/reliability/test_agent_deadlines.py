@@ -11,7 +11,8 @@ import signal
 import time
 
 from tests.cli_helpers import copy_app
-from tests.helpers import FIXTURES, Cluster, wait_until
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES, wait_until
 
 CHAOS = FIXTURES / "runtime" / "chaos"
 

@@ -13,7 +13,8 @@ import time
 
 import psutil
 
-from tests.helpers import FIXTURES, Cluster, request, wait_until
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES, request, wait_until
 
 CHAOS = FIXTURES / "runtime" / "chaos"
 FLOOD_MB = 100

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from tests.helpers import FIXTURES, Cluster, request
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES, request
 
 CHAOS = FIXTURES / "runtime" / "chaos"
 LONG = bool(os.environ.get("EGGSCRIPTS_RELIABILITY_LONG"))

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.cli_helpers import make_app
-from tests.helpers import Cluster
+from tests.clusters import Cluster
 
 ALIAS_BOMB = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from tests.cli_helpers import copy_app
-from tests.helpers import FIXTURES, Cluster
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES
 
 CHAOS = FIXTURES / "runtime" / "chaos"
 LIMIT = 2

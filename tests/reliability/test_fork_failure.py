@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FIXTURES, Cluster, request, wait_until
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES, request, wait_until
 from tests.reliability.faults import ForkLimit, give_to, python_for, system_user
 from tests.reliability.load import Load
 

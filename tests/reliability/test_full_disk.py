@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from tests.cli_helpers import busy_port, cli_env, copy_app, run_cli
-from tests.helpers import FIXTURES, Cluster, logs_under_base_dir, try_request, wait_until
+from tests.cli_helpers import busy_port, cli_env, copy_app
+from tests.clusters import Cluster, start_daemon
+from tests.helpers import FIXTURES, logs_under_base_dir, try_request, wait_until
 from tests.reliability.faults import fill, free_bytes, tmpfs
 from tests.reliability.load import Load
 
@@ -77,10 +78,9 @@ def test_daemon_start_on_a_full_disk_reports_the_real_error(tmp_path, title, por
         (logs / "out.log").touch()
         (logs / "err.log").touch()
         fill(logs)
-        result = run_cli(
-            "start", "--daemon", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
-            "--workers=1", "--env=prod", f"--stdout={logs}/out.log", f"--stderr={logs}/err.log",
-            str(app), env=cli_env(tmp_path), timeout=60,
+        result = start_daemon(
+            "--env=prod", f"--stdout={logs}/out.log", f"--stderr={logs}/err.log", str(app),
+            title=title, port=port, env=cli_env(tmp_path), workers=1, timeout=60,
         )  # fmt: skip
     assert result.returncode == 1, result
     assert f"port {port} is already in use" in result.stderr, result.stderr
@@ -125,10 +125,8 @@ def test_daemon_start_with_the_log_disk_already_full_says_why(tmp_path, title, p
     logs = app / "logs"
     with tmpfs(logs, size_kb=128):
         fill(logs)
-        result = run_cli(
-            "start", "--daemon", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
-            "--workers=1", "--env=prod", str(app), env=cli_env(tmp_path), timeout=60,
-        )  # fmt: skip
+        result = start_daemon("--env=prod", str(app), title=title, port=port,
+                              env=cli_env(tmp_path), workers=1, timeout=60)  # fmt: skip
     assert result.returncode == 1, result
     assert "failed to start: the cluster wrote to its stderr log" in result.stderr
     assert "No space left on device (errno 28)" in result.stderr, result.stderr

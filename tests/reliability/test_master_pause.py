@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.helpers import FIXTURES, Cluster, wait_until
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES, wait_until
 from tests.reliability.load import Load
 
 CHAOS = FIXTURES / "runtime" / "chaos"

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from tests.cli_helpers import EGGSCRIPTS, cli_env, make_app, run_cli
-from tests.helpers import Cluster, cluster_processes, free_port, request, wait_until
+from tests.clusters import Cluster
+from tests.helpers import cluster_processes, free_port, request, wait_until
 
 
 def _start(app, title: str, port: int, env: dict[str, str]) -> subprocess.Popen[str]:

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from tests.helpers import FIXTURES, Cluster, request, wait_until
+from tests.clusters import Cluster
+from tests.helpers import FIXTURES, request, wait_until
 from tests.reliability.load import Load
 
 CHAOS = FIXTURES / "runtime" / "chaos"
@@ -23,7 +24,7 @@ def _pids(cluster: Cluster, role: str) -> set[int]:
     return {p.pid for p in cluster.processes()[role]}
 
 
-@pytest.mark.long  # fast, unloaded: tests/test_runtime_cluster.py (sigterm drains)
+@pytest.mark.long  # fast, unloaded: tests/process/runtime/test_runtime_cluster.py (sigterm drains)
 def test_graceful_stop_completes_every_in_flight_slow_request(title, port) -> None:
     with Cluster(CHAOS, title, port, workers=2) as cluster, Load(port, "/", 2) as load:
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -59,7 +60,7 @@ def test_worker_sigkill_fails_only_its_in_flight_requests(title, port) -> None:
     assert result.ok > 100
 
 
-@pytest.mark.long  # fast, unloaded: tests/test_runtime_cluster.py (agent sigkill)
+@pytest.mark.long  # fast, unloaded: tests/process/runtime/test_runtime_cluster.py (agent sigkill)
 def test_agent_sigkill_fails_no_request(title, port) -> None:
     with Cluster(CHAOS, title, port, workers=2) as cluster:
         agent = cluster.processes()["agent"][0]
