@@ -124,6 +124,15 @@ def test_an_agent_change_restarts_the_agent(dev: Dev, title: str) -> None:
     assert new != old
 
 
+def test_an_app_change_keeps_the_agent(dev: Dev, title: str) -> None:
+    """Only app/ changed: the reload does not pay for a new agent."""
+    (old,) = [p.pid for p in cluster_processes(title)["agent"]]
+    dev.edit(HANDLER.format(body="v1"))
+    dev.wait_answer("v1")
+    wait_until(lambda: "changed; reloaded in" in dev.output(), timeout=15)
+    assert [p.pid for p in cluster_processes(title)["agent"]] == [old]
+
+
 def test_ctrl_c_stops_everything(dev: Dev, title: str) -> None:
     assert cluster_processes(title)["app"]
     assert dev.stop() == 0
@@ -214,6 +223,27 @@ def test_watched_paths_egg_layout_and_module_package(tmp_path: Path) -> None:
         str(asgi / "polls"),
         str(asgi / "shop"),
     ]
+
+
+def test_agent_loads_all_but_app_files(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "egg")
+    base = str(app)
+
+    def loads(*names: str, target: str | None = None, root: str = base) -> bool:
+        return dev_watch.agent_loads([f"{root}/{n}" for n in names], root, target)
+
+    assert not loads("app/router.py", "app/controller/home.py", "app.py")
+    for name in ("agent.py", "app/extend/agent.py", "config/config.default.py", "lib/x.py",
+                 ".env", "pyproject.toml"):  # fmt: skip
+        assert loads("app/router.py", name), name
+    asgi = tmp_path / "asgi"
+    (asgi / "shop").mkdir(parents=True)
+    root = str(asgi)
+    assert not loads("shop/main.py", "shop/version.py", target="shop.main:app", root=root)
+    assert loads("polls/views.py", target="shop.main:app", root=root)
+    assert loads("main.py", target="main:app", root=root)
+    (asgi / "shop" / "agent.py").write_text("")  # it may import anything in its package
+    assert loads("shop/version.py", target="shop.main:app", root=root)
 
 
 def test_filter_ignores_logs_run_virtualenvs_and_caches(tmp_path: Path) -> None:
