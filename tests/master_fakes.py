@@ -27,7 +27,6 @@ class FakeChild:
 
     def __init__(self, role: str, pid: int, worker_id: int, sock: socket.socket) -> None:
         self.role, self.pid, self.id = role, pid, worker_id
-        self.nice: int | None = None  # set by the master's renice, if ever
         self.sock = sock
         self.decoder = FrameDecoder()
         self.inbox: list[dict[str, Any]] = []
@@ -82,12 +81,6 @@ class FakeSpawner:
         self, options: ClusterOptions, worker_id: int, listener: Any, app_name: str, setup: Any
     ) -> tuple[int, socket.socket]:
         return self._new(Role.APP, worker_id)
-
-    def renice(self, pid: int, nice: int) -> bool:
-        if pid not in self.children:
-            return False
-        self.children[pid].nice = nice
-        return True
 
     def kill(self, pid: int, sig: int) -> None:
         child = self.children.get(pid)

@@ -3,11 +3,9 @@ at a time, the canary, a crash mid-roll, stop and SIGHUP during a reload."""
 
 from __future__ import annotations
 
-import os
 import signal
 
 from runtime.ipc.message import Action
-from runtime.master import boot_priority
 from runtime.master.states import ChildState
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
@@ -82,36 +80,6 @@ def test_reload_without_the_agent_replaces_an_agent_that_is_not_serving(make) ->
     c.spawner.exit(agent, 0)
     c.step()
     assert c.spawner.agent is not agent
-
-
-def test_reload_children_boot_at_a_lower_priority_and_serve_at_the_normal_one(
-    make, monkeypatch
-) -> None:
-    monkeypatch.setattr(boot_priority, "_may_raise_priority", lambda normal: True)
-    normal = os.getpriority(os.PRIO_PROCESS, 0)
-    low = min(normal + boot_priority.BOOT_NICE, 19)
-    c = make(workers=1).ready()
-    old_app = c.spawner.apps[0]
-    reload(c)
-    c.spawner.exit(c.spawner.agent, 0)
-    c.step()
-    assert c.spawner.agent.nice == low
-    c.spawner.agent.started(listen={})
-    c.step()
-    assert c.spawner.agent.nice == normal
-    fresh = c.spawner.apps[-1]
-    assert fresh.nice == low and old_app.nice is None
-    fresh.started()
-    c.step()
-    assert fresh.nice == normal
-
-
-def test_reload_lowers_nothing_it_could_not_restore(make, monkeypatch) -> None:
-    monkeypatch.setattr(boot_priority, "_may_raise_priority", lambda normal: False)
-    c = make(workers=1).ready()
-    reload(c)
-    c.swap_agent()
-    assert c.spawner.agent.nice is None and c.spawner.apps[-1].nice is None
 
 
 def test_reload_canary_failure_touches_no_old_worker(make) -> None:

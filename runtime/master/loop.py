@@ -283,11 +283,10 @@ class Master:
     def spawn_agent(self) -> bool:
         leader = self.endpoint.sock if self.endpoint else None
         try:
-            handle = self.children.spawn_agent(self.state.options, leader)
+            self.children.spawn_agent(self.state.options, leader)
         except OSError as exc:
             self.state.log.error("could not start the agent: %s", exc)
             return False
-        self.booting(handle)
         return True
 
     def fork_app(self, worker_id: int | None = None) -> bool:
@@ -295,19 +294,11 @@ class Master:
         if s.phase.closing or s.listener is None:
             return True
         try:
-            handle = self.children.fork_app(
-                s.options, s.listener, s.name, self.private_fds, worker_id
-            )
+            self.children.fork_app(s.options, s.listener, s.name, self.private_fds, worker_id)
         except OSError as exc:
             s.log.error("could not fork an app worker: %s", exc)
             return False
-        self.booting(handle)
         return True
-
-    def booting(self, handle: ChildHandle) -> None:
-        """The child just started boots at a lower priority while a reload runs."""
-        if self.state.reload is not None:
-            self.state.reload.booting(handle)
 
     def private_fds(self) -> list[int]:
         """Master-only fds a forked worker must close first (the registry adds the

@@ -32,7 +32,6 @@ import os
 import signal
 
 from runtime.exitcodes import ExitCode
-from runtime.master.boot_priority import BootPriority
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -78,7 +77,6 @@ class RollingReload:
         self.agent_kill: Timer | None = None
         self.done = False
         self.release = os.path.realpath(state.options.base_dir)
-        self.priority = BootPriority(children.spawner.renice)  # boot_priority.py
 
     # -- driving -------------------------------------------------------------------------
     def begin(self) -> None:
@@ -100,12 +98,6 @@ class RollingReload:
             timeout = self.state.options.kill_agent_timeout / 1000
             self.agent_kill = self.timers.call_later(timeout, lambda: agent.signal(signal.SIGKILL))
 
-    def booting(self, handle: ChildHandle) -> None:
-        """A child was forked or spawned while this reload runs: it boots at a lower
-        priority than the workers that serve meanwhile."""
-        if not self.done:
-            self.priority.lower(handle.pid)
-
     def surging(self) -> bool:
         """True while the pool holds one extra worker for this reload."""
         return self.current is not None and self.current.state in IN_POOL
@@ -118,7 +110,6 @@ class RollingReload:
 
     def started(self, handle: ChildHandle) -> None:
         """`agent-start` / `app-start` from any child; only ours advances the roll."""
-        self.priority.restore(handle.pid)
         if self.done or not self.awaits(handle):
             return
         self.current = None
@@ -247,7 +238,6 @@ class RollingReload:
 
     def end(self, data: ReloadReport) -> None:
         self.done = True
-        self.priority.restore_all()
         for timer in (self.overall, self.agent_kill):
             if timer is not None:
                 timer.cancel()

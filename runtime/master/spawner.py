@@ -15,7 +15,6 @@ tests/master_fakes.py has the fake: socketpairs instead of processes, exits on d
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import sys
@@ -57,9 +56,6 @@ class Spawner(Protocol):
 
     def kill(self, pid: int, sig: int) -> None:
         """Signal a child (raises ProcessLookupError when it is gone)."""
-
-    def renice(self, pid: int, nice: int) -> bool:
-        """Set a child's CPU priority; False when it is gone or that was refused."""
 
 
 class ProcessSpawner:
@@ -136,19 +132,6 @@ class ProcessSpawner:
                     os._exit(code)
         child_end.close()
         return pid, master_end
-
-    def renice(self, pid: int, nice: int) -> bool:
-        """Linux sets the priority per thread: every thread of the child gets `nice`."""
-        try:
-            tids = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
-        except OSError:
-            tids = [pid]
-        done = False
-        for tid in tids:
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, tid, nice)
-                done = True
-        return done
 
     def reap(self) -> Iterator[tuple[int, int]]:
         while True:
