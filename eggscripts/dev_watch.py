@@ -119,6 +119,32 @@ class Watcher:
         self._changes = None
 
 
+def agent_loads(paths: list[str], base_dir: str, app: str | None) -> bool:
+    """Whether a change to `paths` needs a new agent too. The agent never loads `app/`
+    (but `app/extend/agent.py`) nor `app.py`; for a `module:attr` app it never imports
+    the app module's package, unless an `agent.py` (beside the module or in BASE_DIR) may
+    import from it. Anything else (agent.py, config/, plugins/, lib/, the framework,
+    .env, pyproject.toml) may change what the agent runs: a reload without a new agent
+    would serve old agent code, so the rule errs on restarting it."""
+    return not all(_app_only(path, base_dir, app) for path in paths)
+
+
+def _app_only(path: str, base_dir: str, app: str | None) -> bool:
+    name = os.path.relpath(path, base_dir)
+    if name.startswith(os.pardir):
+        return False
+    parts = name.split(os.sep)
+    if os.path.splitext(parts[-1])[0] == "agent":
+        return False
+    if parts[0] == "app.py" or (len(parts) > 1 and parts[0] == "app"):
+        return True
+    if not app or os.path.exists(os.path.join(base_dir, "agent.py")):
+        return False
+    package = app.partition(":")[0].split(".")
+    beside = os.path.join(base_dir, *package[:-1], "agent.py")
+    return len(package) > 1 and parts[0] == package[0] and not os.path.exists(beside)
+
+
 def describe(paths: list[str], base_dir: str, limit: int = 3) -> str:
     """`app/router.py`, or `app/router.py, config/config.default.py and 4 more`."""
     names = [os.path.relpath(p, base_dir) if p.startswith(base_dir) else p for p in paths]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import select
 import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -276,21 +277,44 @@ def is_gone(proc: psutil.Process) -> bool:
 def wait_gone(
     procs: Iterable[psutil.Process], timeout: float
 ) -> tuple[list[psutil.Process], list[psutil.Process]]:
-    """(gone, alive) once every process is gone or `timeout` seconds passed."""
+    """(gone, alive) once every process is gone or `timeout` seconds passed. Between two
+    checks it waits on the processes' pidfds (Linux 5.3+), which wake it the moment one
+    exits, else sleeps."""
     alive = list(procs)
     gone: list[psutil.Process] = []
     deadline = time.monotonic() + timeout
     interval = 0.002
-    while True:
-        still: list[psutil.Process] = []
-        for proc in alive:
-            (gone if is_gone(proc) else still).append(proc)
-        alive = still
-        remaining = deadline - time.monotonic()
-        if not alive or remaining <= 0:
-            return gone, alive
-        time.sleep(min(interval, remaining))
-        interval = min(interval * 2, 0.02)
+    pidfds = _pidfds(alive)
+    try:
+        while True:
+            still: list[psutil.Process] = []
+            for proc in alive:
+                (gone if is_gone(proc) else still).append(proc)
+            alive = still
+            remaining = deadline - time.monotonic()
+            if not alive or remaining <= 0:
+                return gone, alive
+            waiting = [fd for fd, proc in pidfds.items() if proc in alive]
+            if waiting:
+                select.select(waiting, [], [], min(interval, remaining))
+            else:
+                time.sleep(min(interval, remaining))
+            interval = min(interval * 2, 0.02)
+    finally:
+        for fd in pidfds:
+            os.close(fd)
+
+
+def _pidfds(procs: list[psutil.Process]) -> dict[int, psutil.Process]:
+    fds: dict[int, psutil.Process] = {}
+    if not hasattr(os, "pidfd_open"):  # not Linux
+        return fds
+    for proc in procs:
+        try:
+            fds[os.pidfd_open(proc.pid)] = proc
+        except OSError:
+            continue
+    return fds
 
 
 def titles(procs: Iterable[ClusterProcess]) -> Iterator[str]:

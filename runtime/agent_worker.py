@@ -6,9 +6,8 @@ entry point and hands over to `runtime.worker.agent_worker`, where the agent pro
 
 from __future__ import annotations
 
-import sys
-
 if __name__ == "__main__":
+    from runtime.quick_exit import exit_process
     from runtime.worker.agent_worker import main
 
-    sys.exit(main())
+    exit_process(main())

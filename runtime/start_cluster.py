@@ -61,4 +61,6 @@ def refuse(ready_fd: int | None, text: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from runtime.quick_exit import exit_process
+
+    exit_process(main())

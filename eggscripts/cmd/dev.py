@@ -77,7 +77,9 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     The app's files are watched (app/, config/, lib/, plugins/, app.py, agent.py, the
     --framework directory, the package of a module:attr app, .env, pyproject.toml; not
     logs/, run/, virtualenvs or caches). After a change, the agent and then the app
-    workers are replaced one at a time, as `eggscripts reload` does: the new code answers
+    workers are replaced one at a time, as `eggscripts reload` does (the agent keeps
+    running when only files it never loads changed: app/ but app/extend/agent.py, app.py,
+    the package of a module:attr app that has no agent.py): the new code answers
     once it has booted, and an edit that does not boot (a syntax error, a failing import
     or Boot hook) prints one line with the file and line while the last good code keeps
     serving. The next edit that boots serves again. If the app's code cannot start at all
@@ -94,7 +96,7 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     )
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        code = Session(plan, watcher).run()
+        code = Session(plan, watcher, values["app"]).run()
     finally:
         watcher.close()
         for sig, handler in previous.items():
@@ -118,8 +120,9 @@ class Session:
     """One `dev` run: the master as a child, started again after it stops by itself once
     something changes, until Ctrl-C."""
 
-    def __init__(self, plan: Plan, watcher: dev_watch.Watcher) -> None:
+    def __init__(self, plan: Plan, watcher: dev_watch.Watcher, app: str | None) -> None:
         self.plan = plan
+        self.app = app
         self.watcher = watcher
         self.master: subprocess.Popen[bytes] | None = None
 
@@ -186,7 +189,9 @@ class Session:
         what = dev_watch.describe(changed, self.plan.base_dir)
         began = time.monotonic()
         try:
-            control_client.call(self.plan.title, ControlAction.RELOAD, {"wait": True}, RELOAD_LIMIT)
+            agent = dev_watch.agent_loads(changed, self.plan.base_dir, self.app)
+            request = {"wait": True, "agent": agent}
+            control_client.call(self.plan.title, ControlAction.RELOAD, request, RELOAD_LIMIT)
         except control_client.ControlFailed as exc:
             echo(f"{what} changed; {_failure(exc)}", err=True)
         except EggScriptsError as exc:

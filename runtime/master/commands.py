@@ -79,13 +79,18 @@ def handle_scale(state: ClusterState, ops: MasterOps, request: Request) -> None:
 def handle_reload(
     state: ClusterState, ops: MasterOps, reporter: StatusReporter, request: Request
 ) -> None:
-    """`{"timeout": ms or null, "wait": bool}`. The first frame, `accepted`, carries this
-    master's version so the CLI can say when a restart is needed for new master code; the
-    roll (`ops.begin_reload`, runtime/master/reload.py) then streams `progress` frames
-    and ends with `finish`/`fail`. Without `wait` the answer is sent at once."""
+    """`{"timeout": ms or null, "wait": bool, "agent": bool}`. The first frame,
+    `accepted`, carries this master's version so the CLI can say when a restart is needed
+    for new master code; the roll (`ops.begin_reload`, runtime/master/reload.py) then
+    streams `progress` frames and ends with `finish`/`fail`. Without `wait` the answer is
+    sent at once; `"agent": false` keeps a running agent (only app files changed)."""
     timeout = request.data.get("timeout")
     if timeout is not None and (not isinstance(timeout, int) or timeout <= 0):
         request.fail("reload timeout must be a positive integer (ms)", ExitCode.USAGE)
+        return
+    agent = request.data.get("agent", True)
+    if not isinstance(agent, bool):
+        request.fail("reload agent must be true or false", ExitCode.USAGE)
         return
     request.reply(
         "accepted",
@@ -106,7 +111,7 @@ def handle_reload(
             counts = {"replaced": data.get("replaced"), "total": data.get("total")}
             request.fail(str(data.get("error")), int(data.get("exit", ExitCode.ERROR)), counts)
 
-    error = ops.begin_reload(report, timeout)
+    error = ops.begin_reload(report, timeout, agent)
     if error:
         request.fail(error)
     elif not request.data.get("wait", True) and not request.done:

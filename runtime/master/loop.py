@@ -257,7 +257,7 @@ class Master:
 
     # -- MasterOps (runtime/master/ops.py) -----------------------------------------------
     def begin_reload(
-        self, report: Report | None = None, timeout_ms: int | None = None
+        self, report: Report | None = None, timeout_ms: int | None = None, agent: bool = True
     ) -> str | None:
         s = self.state
         if s.phase is Phase.RELOADING:
@@ -266,7 +266,7 @@ class Master:
             return f"cannot reload while the cluster is {s.phase}"
         s.move_to(Phase.RELOADING)
         self.pool.new_chances()
-        s.reload = RollingReload(s, self, self.children, self.timers, report, timeout_ms)
+        s.reload = RollingReload(s, self, self.children, self.timers, report, timeout_ms, agent)
         self.production.reload_started()  # RELOADING=1 + MONOTONIC_USEC
         s.reload.begin()
         return None

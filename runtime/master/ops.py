@@ -54,9 +54,10 @@ class MasterOps(Protocol):
         """Set the number of app workers wanted; the pool converges to it."""
 
     def begin_reload(
-        self, report: Report | None = None, timeout_ms: int | None = None
+        self, report: Report | None = None, timeout_ms: int | None = None, agent: bool = True
     ) -> str | None:
-        """Start a rolling reload; why it cannot start, else None."""
+        """Start a rolling reload (`agent=False`: keep a running agent); why it cannot
+        start, else None."""
 
     def reload_ended(self, ok: bool) -> None:
         """The reload in progress ended (its outcome already reported)."""

@@ -7,7 +7,10 @@ below N, and the outcome is reported to whoever asked:
 
 1. the agent is replaced first: the old one is stopped (its leader endpoint is the
    master's socket, so followers reconnect to the same path); the pool
-   (runtime/master/pool.py) starts a new one, which must say `agent-start`;
+   (runtime/master/pool.py) starts a new one, which must say `agent-start`. A request
+   with `agent=False` (what `eggscripts dev` sends when only files the agent never loads
+   changed) keeps a running agent and goes straight to step 2: the agent's boot is most
+   of a small app's reload;
 2. then, one at a time: fork one extra worker of the new generation (the pool counts it:
    `surging`); once it serves, the oldest worker of the old generation is told to leave
    (LEAVING: it stops accepting, drains, runs `before_close`, exits; not replaced);
@@ -55,6 +58,7 @@ class RollingReload:
         timers: Timers,
         report: Report | None = None,
         timeout_ms: int | None = None,
+        agent: bool = True,
     ) -> None:
         self.state = state
         self.ops = ops
@@ -67,6 +71,7 @@ class RollingReload:
         self.total = state.target_workers
         self.replaced = 0
         self.step = Step.AGENT
+        self.with_agent = agent
         self.current: ChildHandle | None = None  # the new app worker being waited for
         self.retiring: ChildHandle | None = None  # the old worker it will take over from
         self.agent_kill: Timer | None = None
@@ -77,11 +82,18 @@ class RollingReload:
     def begin(self) -> None:
         if self.timeout_ms:
             self.overall = self.timers.call_later(self.timeout_ms / 1000, self.overdue)
-        self.state.log.info(
-            "reload: rolling %d app workers (and the agent) onto %s", self.total, self.release
-        )
         agent = self.children.agent
-        if agent is not None and agent.state is not S.KILLED:
+        keep = not self.with_agent and agent is not None and agent.state is S.SERVING
+        self.state.log.info(
+            "reload: rolling %d app workers (%s) onto %s",
+            self.total,
+            "the agent keeps running" if keep else "and the agent",
+            self.release,
+        )
+        if keep:
+            self.step = Step.WORKERS
+            self.next_worker()
+        elif agent is not None and agent.state is not S.KILLED:
             stop(agent)  # once it exited, the pool starts the new one
             timeout = self.state.options.kill_agent_timeout / 1000
             self.agent_kill = self.timers.call_later(timeout, lambda: agent.signal(signal.SIGKILL))

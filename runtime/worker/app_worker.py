@@ -4,7 +4,7 @@ Imported by the master before it forks (so uvicorn, uvloop and httptools are loa
 and shared copy-on-write); `run_worker` runs only in the forked child.
 
 Shutdown is ours, not uvicorn's: `capture_signals` is disabled (it would re-raise SIGTERM
-after shutdown and make a clean exit look like a crash), SIGTERM/SIGQUIT set `should_exit`,
+after shutdown and make a clean exit look like a crash), SIGTERM/SIGQUIT call `WorkerServer.exit`,
 and uvicorn's graceful drain is bounded by `kill_app_timeout`.
 """
 
@@ -128,7 +128,7 @@ class AppWorker(ChildProcess):
     def stop(self) -> None:
         stop_requested()  # the kill timeout of app code's subprocesses counts from here
         if self.server is not None:
-            self.server.should_exit = True
+            self.server.exit()
 
     def force_stop(self) -> None:
         if self.server is not None:

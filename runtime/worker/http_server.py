@@ -36,7 +36,12 @@ log = logging.getLogger("eggscripts.app")
 class WorkerServer(Server):
     """uvicorn's Server minus its signal capture (it would re-raise SIGTERM after shutdown
     and make a clean exit look like a crash), plus a hook when it starts accepting and the
-    lifespan `state` the worker obtained before it (copied into every request's scope)."""
+    lifespan `state` the worker obtained before it (copied into every request's scope).
+
+    A stop (`exit`) is acted on at once: uvicorn notices `should_exit` only at its next
+    0.1 s tick and then sleeps another 0.1 s in `shutdown` before it looks at the
+    connections, which was most of the 180 ms an idle cluster took to stop.
+    """
 
     def __init__(
         self, config: Config, on_started: Callable[[], None], state: dict[str, Any] | None = None
@@ -45,6 +50,24 @@ class WorkerServer(Server):
         self._on_started = on_started
         self._state = state if state is not None else {}
         self._backlog: socket.socket | None = None  # runtime/worker/backlog.py
+        self._exit_now: asyncio.Future[None] | None = None
+
+    def exit(self) -> None:
+        """Stop accepting and drain, now rather than at uvicorn's next tick."""
+        self.should_exit = True
+        if self._exit_now is not None and not self._exit_now.done():
+            self._exit_now.set_result(None)
+
+    async def main_loop(self) -> None:
+        """uvicorn's ticks (its Date header), left as soon as `exit` is called."""
+        self._exit_now = asyncio.get_running_loop().create_future()
+        ticks = asyncio.ensure_future(super().main_loop())
+        try:
+            await asyncio.wait((ticks, self._exit_now), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ticks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticks
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -67,7 +90,16 @@ class WorkerServer(Server):
             queued = take_queued(self._backlog)
             self._backlog = None
             await serve_queued(queued, self._protocol, self.config.ssl)
-        await super().shutdown(sockets=sockets)
+        if self.server_state.connections or self.server_state.tasks:
+            await super().shutdown(sockets=sockets)
+            return
+        # Nothing open to drain: uvicorn's shutdown would only sleep its fixed 0.1 s (a
+        # pause for connections it just asked to close) before finding that out; the app's
+        # lifespan is the worker's business (lifespan="off" here).
+        for sock in sockets or []:
+            sock.close()
+        for server in self.servers:
+            await server.wait_closed()
 
     def _protocol(self) -> asyncio.Protocol:
         """What uvicorn's own accept creates for a connection (its `create_protocol`)."""

@@ -111,6 +111,15 @@ def test_an_agent_change_restarts_the_agent(dev: Dev, title: str) -> None:
     assert new != old
 
 
+def test_an_app_change_keeps_the_agent(dev: Dev, title: str) -> None:
+    """Only app/ changed: the reload does not pay for a new agent."""
+    (old,) = [p.pid for p in cluster_processes(title)["agent"]]
+    dev.edit(HANDLER.format(body="v1"))
+    dev.wait_answer("v1")
+    wait_until(lambda: "changed; reloaded in" in dev.output(), timeout=15)
+    assert [p.pid for p in cluster_processes(title)["agent"]] == [old]
+
+
 def test_ctrl_c_stops_everything(dev: Dev, title: str) -> None:
     assert cluster_processes(title)["app"]
     assert dev.stop() == 0

@@ -68,3 +68,24 @@ def test_a_file_replaced_by_rename_is_still_watched(tmp_path: Path) -> None:
             assert wait_until(watcher.wait, timeout=5) == [str(agent)]
     finally:
         watcher.close()
+
+
+def test_agent_loads_all_but_app_files(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "egg")
+    base = str(app)
+
+    def loads(*names: str, target: str | None = None, root: str = base) -> bool:
+        return dev_watch.agent_loads([f"{root}/{n}" for n in names], root, target)
+
+    assert not loads("app/router.py", "app/controller/home.py", "app.py")
+    for name in ("agent.py", "app/extend/agent.py", "config/config.default.py", "lib/x.py",
+                 ".env", "pyproject.toml"):  # fmt: skip
+        assert loads("app/router.py", name), name
+    asgi = tmp_path / "asgi"
+    (asgi / "shop").mkdir(parents=True)
+    root = str(asgi)
+    assert not loads("shop/main.py", "shop/version.py", target="shop.main:app", root=root)
+    assert loads("polls/views.py", target="shop.main:app", root=root)
+    assert loads("main.py", target="main:app", root=root)
+    (asgi / "shop" / "agent.py").write_text("")  # it may import anything in its package
+    assert loads("shop/version.py", target="shop.main:app", root=root)

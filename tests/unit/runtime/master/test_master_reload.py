@@ -49,6 +49,39 @@ def test_reload_replaces_agent_then_workers_one_at_a_time(make) -> None:
     assert len(c.spawner.apps) == 2 and c.phase == "ready"
 
 
+def test_reload_without_the_agent_keeps_it_and_rolls_the_workers(make) -> None:
+    """`agent=False` (`eggscripts dev` after an app-only change): the agent is not
+    touched and the first new worker is forked at once."""
+    c = make(workers=2).ready()
+    agent, old_apps = c.spawner.agent, list(c.spawner.apps)
+    events: list[tuple[str, dict]] = []
+    assert c.master.begin_reload(lambda e, d: events.append((e, d)), agent=False) is None
+    c.step()
+    assert len(c.master.children.pool()) == 3  # the first new worker, no agent step
+    for old in old_apps:
+        c.spawner.apps[-1].started()
+        c.step()
+        assert old.signals == [SIGTERM]
+        c.spawner.exit(old, 0)
+        c.step()
+    (done,) = [d for e, d in events if e == "done"]
+    assert done["ok"] and done["replaced"] == 2 and done["agent"] == agent.pid
+    assert c.spawner.agent is agent and agent.signals == []
+    assert [e for e, d in events if e == "progress" and "agent" in d] == []
+
+
+def test_reload_without_the_agent_replaces_an_agent_that_is_not_serving(make) -> None:
+    c = make(workers=1).ready()
+    agent = c.spawner.agent
+    c.master.children.agent.change_state(ChildState.STOPPING)
+    assert c.master.begin_reload(agent=False) is None
+    c.step()
+    assert len(c.spawner.apps) == 1  # waits for a new agent first
+    c.spawner.exit(agent, 0)
+    c.step()
+    assert c.spawner.agent is not agent
+
+
 def test_reload_canary_failure_touches_no_old_worker(make) -> None:
     c = make(workers=2).ready()
     old_apps = list(c.spawner.apps)
