@@ -34,10 +34,14 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.USAGE
     from runtime.title_lock import hold_title
 
-    try:
-        hold_title(options.title, options.lock_fd)  # held until this process exits
+    successor = options.handover_fd is not None  # started by an upgrade: not the owner yet
+    try:  # held until this process exits
+        lock_fd = hold_title(options.title, options.lock_fd, claim_title=not successor)
     except StartupError as exc:
         return refuse(options.ready_fd, str(exc))
+    import dataclasses
+
+    options = dataclasses.replace(options, lock_fd=lock_fd)  # an upgrade hands it down
     from runtime.limits import raise_open_files_limit
     from runtime.master.loop import Master
 

@@ -64,11 +64,14 @@ def _is_our_lock_file(fd: int, path: str) -> bool:
     return False
 
 
-def hold_title(title: str, inherited_fd: int | None = None) -> int:
+def hold_title(title: str, inherited_fd: int | None = None, claim_title: bool = True) -> int:
     """Hold the title's lock for the life of this process; returns its descriptor.
 
     `inherited_fd`: the lock `eggscripts start` already took (flock on the same open file
     succeeds for whoever shares it). Raises StartupError when another cluster holds it.
+    `claim_title=False`: a new master started by an upgrade shares the old master's open file,
+    so the lock never has a moment without an owner; it writes its pid there (`claim`)
+    only once the old master has let go (runtime/master/successor.py).
     """
     try:
         path = os.path.join(_private_dir(lock_dir()), f"{title}.lock")
@@ -85,8 +88,14 @@ def hold_title(title: str, inherited_fd: int | None = None) -> int:
                 f"a cluster titled {title} is already running or starting{holder}; stop it "
                 f"first: eggscripts stop --title={title}"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if claim_title:
+            claim(fd)
     except OSError as exc:
         raise StartupError(f"cannot take the title lock in {lock_dir()}: {exc}") from None
     return fd
+
+
+def claim(fd: int) -> None:
+    """Write our pid into the lock file: the pid a refused start names as the holder."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

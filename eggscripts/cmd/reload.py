@@ -37,13 +37,18 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     worker is a canary: if it cannot boot, nothing else is replaced, the old workers keep
     serving and the error is printed as one line. A BASE_DIR symlink is resolved again,
     so switching `current` to a new release and reloading serves the new release.
-    SIGHUP to the master does the same. The cluster is --title, else the app in BASE_DIR
+    SIGHUP to the master does the same. With --upgrade the master itself is replaced
+    by one running the installed eggscripts, on the same socket (SIGUSR2 does the same).
+    The cluster is --title, else the app in BASE_DIR
     (default: the current directory). Exit status: 0 every worker replaced, the master's
     code (1, 3, 4, ...) when the roll failed or stopped, 2 bad usage, 3 not running.
     """
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.RELOAD, app)
     title = targets.title_for(values["title"], app, "reload")
+    if values["upgrade"]:
+        upgrade(title, values["timeout"], UpgradeView(title, sys.stdout))
+        return
     timeout_ms, wait = values["timeout"], not values["no_wait"]
     limit = None if timeout_ms is None or not wait else timeout_ms / 1000 + ANSWER_GRACE
     view = ReloadView(title, sys.stdout)
@@ -59,6 +64,8 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
 
 class ReloadView:
     """Turns the master's frames into lines: progress, the version note, the verdict."""
+
+    verb = "reloading"
 
     def __init__(self, title: str, stream: TextIO) -> None:
         self.title = title
@@ -97,11 +104,11 @@ class ReloadView:
             return
         elapsed = time.monotonic() - self.started
         if self.live:
-            self.stream.write(f"\r\x1b[K{PREFIX} reloading {self.title}: {text} ({elapsed:.1f}s)")
+            self.stream.write(f"\r\x1b[K{PREFIX} {self.verb} {self.title}: {text} ({elapsed:.1f}s)")
             self.stream.flush()
             self._drawn = True
         else:
-            self.line(f"reloading {self.title}: {text}")
+            self.line(f"{self.verb} {self.title}: {text}")
 
     def finish_line(self) -> None:
         if self._drawn:
@@ -138,3 +145,45 @@ class ReloadView:
         pids = f" ({'; '.join(parts)})" if parts else ""
         where = f"; serving {data['release_dir']}" if data.get("release_dir") else ""
         self.line(f"{self.title} reloaded{pids} in {elapsed:.1f}s{where}")
+
+
+def upgrade(title: str, timeout_ms: int | None, view: ReloadView) -> None:
+    """`reload --upgrade`: the master starts its successor and answers once it took over
+    (or failed: its one line, its exit status). The master bounds the wait by the
+    cluster's startup timeout; `--timeout` bounds how long we wait for that answer."""
+    limit = None if timeout_ms is None else timeout_ms / 1000
+    with control_client.connect(title) as conn:
+        conn.request("upgrade", {})
+        try:
+            for frame in conn.replies(limit):
+                view.show(frame)
+        finally:
+            view.finish_line()
+        view.conclude()
+
+
+class UpgradeView(ReloadView):
+    """The same progress lines; the verdict names the old and the new master."""
+
+    verb = "upgrading"
+    old: dict[str, Any] = {}  # the accepted frame, replaced (never mutated)
+
+    def accepted(self, data: dict[str, Any]) -> None:
+        self.old = data
+
+    def conclude(self) -> None:
+        try:
+            data = control_client.result(self.final)
+        except control_client.ControlFailed as exc:
+            raise control_client.ControlFailed(
+                f"upgrade of {self.title} failed: {exc.message}; the running master keeps serving",
+                exc.exit_code,
+            ) from None
+        data = data if isinstance(data, dict) else {}
+        old = self.old
+        elapsed = time.monotonic() - self.started
+        self.line(
+            f"{self.title} upgraded in {elapsed:.1f}s: master pid {data.get('old_pid')} "
+            f"(eggscripts {old.get('version')}) -> pid {data.get('pid')} (eggscripts "
+            f"{data.get('version')}); the old master drains and exits"
+        )

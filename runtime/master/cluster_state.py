@@ -38,6 +38,7 @@ class ClusterState:
     release_dir: str = ""
     reload: RollingReload | None = None
     close_code: int = ExitCode.OK  # the exit status once every child is gone
+    version: str = ""  # the eggscripts this master runs (status.distribution_version)
 
     @classmethod
     def of(cls, options: ClusterOptions, log: logging.Logger, now: float) -> ClusterState:

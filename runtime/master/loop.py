@@ -43,7 +43,10 @@ from runtime.master.signals import SignalQueue
 from runtime.master.spawner import ProcessSpawner, Spawner
 from runtime.master.startup import Startup
 from runtime.master.states import Phase
+from runtime.master.status import distribution_version
+from runtime.master.successor import Successor
 from runtime.master.timers import Timers
+from runtime.master.upgrade import Upgrade, UpgradeReport
 from runtime.master.watchdogs import Watchdogs
 from runtime.options import ClusterOptions
 
@@ -71,6 +74,7 @@ class Master:
         signal.SIGTTIN: "handle_ttin",
         signal.SIGTTOU: "handle_ttou",
         signal.SIGUSR1: "handle_usr1",
+        signal.SIGUSR2: "handle_usr2",
     }
     SIGNALS = tuple(HANDLERS)
 
@@ -95,6 +99,10 @@ class Master:
         self.control: ControlServer | None = None
         self.logs_tried = False
         self.handlers = {sig: getattr(self, name) for sig, name in self.HANDLERS.items()}
+        self.state.version = distribution_version()
+        self.launch_options = options  # what an upgrade starts the new master with
+        self.upgrade: Upgrade | None = None  # the new master this one is handing over to
+        self.successor: Successor | None = None  # started by an upgrade: not the owner yet
 
     # -- main loop -----------------------------------------------------------------------
     def open(self, signals: SignalSource | None = None) -> None:
@@ -120,7 +128,12 @@ class Master:
             give_up=lambda reason: self.begin_close(ExitCode.ERROR, reason),
             on_message=self.on_message,
         )
-        self.startup.on_ready = self.watchdogs.start
+        self.startup.on_ready = self.on_ready
+        if s.options.handover_fd is not None:
+            running = lambda: s.phase.running  # noqa: E731
+            self.successor = Successor(
+                s.options.handover_fd, self.selector, running, self.take_over
+            )
         self.startup.setup_logs = self.setup_logs
 
     def run(self) -> int:
@@ -231,6 +244,12 @@ class Master:
     def handle_usr1(self) -> None:
         self.production.reopen_logs()
 
+    def handle_usr2(self) -> None:
+        """SIGUSR2: the same upgrade as `eggscripts reload --upgrade` (its outcome is logged)."""
+        error = self.begin_upgrade()
+        if error:
+            self.state.log.warning("SIGUSR2: %s", error)
+
     def handle_chld(self) -> None:
         """Reaping happens on every pass; the signal only wakes the loop up."""
 
@@ -270,6 +289,53 @@ class Master:
         if s.phase is Phase.RELOADING:
             s.move_to(Phase.READY)
             self.production.reload_finished(ok)  # READY=1 again
+
+    def begin_upgrade(self, report: UpgradeReport | None = None) -> str | None:
+        s = self.state
+        if s.phase is not Phase.READY or s.listener is None:
+            return f"cannot upgrade while the cluster is {s.phase}"
+        if s.options.health_port is not None:  # a second bind of it would fail
+            return "cannot upgrade a cluster started with --health-port yet: restart it"
+        production = self.production
+        upgrade = Upgrade(
+            self.launch_options, s.listener, self.selector, self.timers, self.control,
+            production, s.log,
+        )  # fmt: skip
+        if report is not None:
+            upgrade.report = report
+        upgrade.ended = self.upgrade_ended
+        error = upgrade.begin()
+        if error is None:
+            s.move_to(Phase.UPGRADING)
+            self.upgrade = upgrade
+        return error
+
+    def upgrade_ended(self, new_pid: int | None) -> None:
+        """The new master took over (its pid): drain and exit; or it failed: serve on."""
+        self.upgrade = None
+        if self.state.phase is not Phase.UPGRADING:
+            return  # stopping anyway
+        if new_pid is None:
+            self.state.move_to(Phase.READY)
+        else:
+            self.begin_close(ExitCode.OK, f"handed over to the new master (pid {new_pid})")
+
+    def on_ready(self) -> None:
+        self.watchdogs.start()
+        if self.successor is not None:
+            self.successor.ready()
+
+    def take_over(self) -> None:
+        """The old master let go (runtime/master/successor.py): own the cluster."""
+        from runtime.title_lock import claim
+
+        s = self.state
+        if self.control is not None:
+            self.control.resume()
+        if s.options.lock_fd is not None:
+            claim(s.options.lock_fd)
+        self.production.ready()  # READY=1, now as systemd's main pid
+        s.log.info("took over %s from the old master", s.options.title)
 
     def scale_to(self, count: int) -> None:
         self.pool.scale_to(count)
@@ -311,6 +377,8 @@ class Master:
             fds.append(self.parent.fd)
         if self.control is not None:
             fds.extend(self.control.fds())
+        for part in (self.upgrade, self.successor):
+            fds.extend(part.fds() if part is not None else ())
         return fds + self.production.fds()
 
     # -- closing -------------------------------------------------------------------------
@@ -323,6 +391,8 @@ class Master:
         self.startup.cancel()
         if s.reload is not None:
             s.reload.abort(reason)
+        if self.upgrade is not None:
+            self.upgrade.abort(reason)
         self.production.closing()
         s.log.info("%s: stopping app workers", reason)
         if s.listener is not None:
@@ -355,6 +425,8 @@ class Master:
             self.endpoint.close()
         if self.control is not None:
             self.control.close()
+        if self.successor is not None:
+            self.successor.close()
         self.production.close()
         self.signals.close()
         self.selector.close()

@@ -136,6 +136,21 @@ class Notifier:
             return False
         return self.send("WATCHDOG=1")
 
+    def main_pid(self, pid: int) -> bool:
+        """systemd's main pid is now `pid` (a new master took over, `reload --upgrade`)."""
+        return self.send(f"MAINPID={pid}", *_status(f"handed over to the new master {pid}"))
+
+    def environ(self) -> dict[str, str]:
+        """The variables a successor master needs to speak to systemd in our place."""
+        address = self.address
+        if self.sock is None or address is None:
+            return {}
+        raw = "@" + address[1:].decode() if isinstance(address, bytes) else address
+        env = {ENV_SOCKET: raw}
+        if self.watchdog_interval is not None:
+            env[ENV_WATCHDOG_USEC] = str(int(self.watchdog_interval * 2_000_000))
+        return env
+
     def fileno(self) -> int | None:
         """The socket's fd, for the list of master-only fds a forked worker closes."""
         return self.sock.fileno() if self.sock is not None else None

@@ -140,6 +140,21 @@ class Production:
                 self.sup.stop_requested()
             self.sup.closing()
 
+    # -- an upgrade (runtime/master/upgrade.py) ------------------------------------------
+    def successor_env(self) -> dict[str, str]:
+        """What the new master needs to speak to systemd once it is the main pid."""
+        return self.sup.notifier.environ() if self.sup is not None else {}
+
+    def spare(self, pid: int) -> None:
+        """The new master is our child (we are a subreaper) but no orphan of app code."""
+        self.orphans.spared.add(pid)
+
+    def hand_over(self, pid: int) -> None:
+        """`MAINPID=` the new master, then silence: our drain is no longer the service's."""
+        if self.sup is not None:
+            self.sup.notifier.main_pid(pid)
+            self.sup.notifier.close()
+
     # -- SIGUSR1 ---------------------------------------------------------------------------
     def reopen_logs(self) -> None:
         """logrotate moved the files: reopen the master's, then every child's (each child

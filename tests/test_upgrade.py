@@ -1,0 +1,128 @@
+"""`eggscripts reload --upgrade` and SIGUSR2 end to end (issue 19 item 3): a new master
+takes over the same listening socket, title, lock and control socket; the old one drains
+and exits; a new master that cannot boot leaves the old one serving.
+
+The "old" master reports version 0.0.1 (`EGGSCRIPTS_TEST_MASTER_VERSION`, which a master
+takes out of its environment), so `status` shows the new master's real version after.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from eggscripts import __version__
+from tests.cli_helpers import EGGSCRIPTS, run_cli, status_json
+from tests.helpers import cluster_processes, free_port, request, wait_until
+from tests.load import keepalive
+from tests.test_reload import release
+
+OLD_VERSION = "0.0.1"
+
+
+@dataclasses.dataclass
+class Old:
+    port: int
+    app: Path
+    pid: int  # the old master's
+
+
+@pytest.fixture
+def old(tmp_path: Path, started: Any, env: dict[str, str], title: str) -> Old:
+    """A cluster whose master says it runs eggscripts 0.0.1; `env` is the CLI's after."""
+    port = free_port()
+    app = release(tmp_path, "app", "one")
+    env["EGGSCRIPTS_TEST_MASTER_VERSION"] = OLD_VERSION
+    started(app, title, port=port)
+    del env["EGGSCRIPTS_TEST_MASTER_VERSION"]
+    return Old(port, app, masters(title)[0])
+
+
+def masters(title: str) -> list[int]:
+    return [p.pid for p in cluster_processes(title)["master"]]
+
+
+def lock_pid(title: str) -> int:
+    path = f"/tmp/eggscripts-{os.getuid()}/{title}.lock"
+    return int(Path(path).read_text().strip())
+
+
+def upgraded(title: str, old: int, port: int, env: dict[str, str]) -> dict[str, Any]:
+    """Once the old master is gone: the new one owns everything, on the same port."""
+    wait_until(lambda: not psutil.pid_exists(old) or None, 30)
+    doc = status_json(title, env)
+    new = masters(title)
+    assert len(new) == 1 and new[0] != old, new
+    assert doc["master_pid"] == new[0], doc
+    assert doc["version"] == __version__, doc
+    assert lock_pid(title) == new[0]
+    assert request(port, "/").body == b"one"
+    return doc
+
+
+@pytest.mark.timeout(120)
+def test_reload_upgrade_under_load_fails_no_request(
+    old: Old, env: dict[str, str], title: str
+) -> None:
+    port = old.port
+    assert status_json(title, env)["version"] == OLD_VERSION
+    old_apps = {p.pid for p in cluster_processes(title)["app"]}
+    during: dict[str, float] = {}
+    load = threading.Thread(target=lambda: during.update(keepalive(port, 8)))
+    load.start()
+    time.sleep(1)
+    began = time.monotonic()
+    result = subprocess.run(
+        [EGGSCRIPTS, "reload", "--upgrade", f"--title={title}"], env=env, capture_output=True,
+        text=True, timeout=60, start_new_session=True,
+    )  # fmt: skip
+    took = time.monotonic() - began
+    load.join()
+    print(f"upgrade took {took:.2f}s; load during: {during}; {result.stdout.strip()}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "upgraded" in result.stdout and f"eggscripts {__version__}" in result.stdout
+    assert during["failed"] == 0, during
+    assert during["done"] > 500, during
+    upgraded(title, old.pid, port, env)
+    apps = {p.pid for p in cluster_processes(title)["app"]}
+    assert len(apps) == 2 and not apps & old_apps
+    ptitle = " ".join(psutil.Process(masters(title)[0]).cmdline())
+    assert f"--title={title}" in ptitle and f"--port={port}" in ptitle
+    stop = run_cli("stop", f"--title={title}", env=env)
+    assert stop.returncode == 0, stop.stderr
+    assert not any(cluster_processes(title).values())
+
+
+@pytest.mark.timeout(120)
+def test_sigusr2_upgrades_the_same_way(old: Old, env: dict[str, str], title: str) -> None:
+    os.kill(old.pid, signal.SIGUSR2)
+    upgraded(title, old.pid, old.port, env)
+
+
+@pytest.mark.timeout(120)
+def test_a_new_master_that_cannot_boot_leaves_the_old_one_serving(
+    old: Old, env: dict[str, str], title: str
+) -> None:
+    port, app = old.port, old.app
+    old_apps = {p.pid for p in cluster_processes(title)["app"]}
+    (app / "app" / "router.py").write_text("def router(app:\n")  # the new code is broken
+    result = run_cli("reload", "--upgrade", f"--title={title}", env=env, timeout=60)
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "upgrade of" in lines[0] and "router.py" in lines[0], lines
+    assert "keeps serving" in lines[0]
+    wait_until(lambda: masters(title) == [old.pid] or None, 20)
+    assert {p.pid for p in cluster_processes(title)["app"]} == old_apps
+    assert request(port, "/").body == b"one"
+    doc = status_json(title, env)
+    assert doc["master_pid"] == old.pid and doc["state"] == "ready", doc
+    assert lock_pid(title) == old.pid
