@@ -129,11 +129,6 @@ class Master:
             on_message=self.on_message,
         )
         self.startup.on_ready = self.on_ready
-        if s.options.handover_fd is not None:
-            running = lambda: s.phase.running  # noqa: E731
-            self.successor = Successor(
-                s.options.handover_fd, self.selector, running, self.take_over
-            )
         self.startup.setup_logs = self.setup_logs
 
     def run(self) -> int:
@@ -162,6 +157,9 @@ class Master:
             except StartupError as exc:
                 self.fail_start(str(exc), ExitCode.ERROR)
                 return
+        if options.handover_fd is not None:  # started by an upgrade: owner once let go
+            args = (self.selector, self.state, self.control, self.production)
+            self.successor = Successor(options.handover_fd, *args)
         # Before the agent is spawned: it must not inherit NOTIFY_SOCKET, WATCHDOG_* or
         # LISTEN_* (runtime/master/production.py, listener.activated_listener).
         error = self.production.begin(self.selector)
@@ -296,10 +294,9 @@ class Master:
             return f"cannot upgrade while the cluster is {s.phase}"
         if s.options.health_port is not None:  # a second bind of it would fail
             return "cannot upgrade a cluster started with --health-port yet: restart it"
-        production = self.production
         upgrade = Upgrade(
             self.launch_options, s.listener, self.selector, self.timers, self.control,
-            production, s.log,
+            self.production, s.log,
         )  # fmt: skip
         if report is not None:
             upgrade.report = report
@@ -324,18 +321,6 @@ class Master:
         self.watchdogs.start()
         if self.successor is not None:
             self.successor.ready()
-
-    def take_over(self) -> None:
-        """The old master let go (runtime/master/successor.py): own the cluster."""
-        from runtime.title_lock import claim
-
-        s = self.state
-        if self.control is not None:
-            self.control.resume()
-        if s.options.lock_fd is not None:
-            claim(s.options.lock_fd)
-        self.production.ready()  # READY=1, now as systemd's main pid
-        s.log.info("took over %s from the old master", s.options.title)
 
     def scale_to(self, count: int) -> None:
         self.pool.scale_to(count)

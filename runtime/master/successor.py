@@ -15,7 +15,11 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
-from collections.abc import Callable
+
+from runtime.master.cluster_state import ClusterState
+from runtime.master.control import ControlServer
+from runtime.master.production import Production
+from runtime.title_lock import claim
 
 
 class Successor:
@@ -23,15 +27,17 @@ class Successor:
         self,
         fd: int,
         selector: selectors.BaseSelector,
-        can_take_over: Callable[[], bool],
-        take_over: Callable[[], None],
+        state: ClusterState,
+        control: ControlServer | None,
+        production: Production,
     ) -> None:
         os.set_inheritable(fd, False)
         os.set_blocking(fd, False)
         self.fd: int | None = fd
         self.selector = selector
-        self.can_take_over = can_take_over  # ready and not closing
-        self.take_over = take_over
+        self.state = state
+        self.control = control
+        self.production = production
         self.released = False  # the old master let go
         self.owner = False
         selector.register(fd, selectors.EVENT_READ, self)
@@ -58,9 +64,20 @@ class Successor:
 
     def ready(self) -> None:
         """Called when the pipe closes and when this master becomes ready."""
-        if self.released and not self.owner and self.can_take_over():
+        if self.released and not self.owner and self.state.phase.running:
             self.owner = True
             self.take_over()
+
+    def take_over(self) -> None:
+        """Accept on the control socket, write our pid in the title lock, `READY=1` as
+        systemd's main pid (the old master sent `MAINPID=` with ours just before)."""
+        s = self.state
+        if self.control is not None:
+            self.control.resume()
+        if s.options.lock_fd is not None:
+            claim(s.options.lock_fd)
+        self.production.ready()
+        s.log.info("took over %s from the old master", s.options.title)
 
     def close(self) -> None:
         if self.fd is not None:
