@@ -147,7 +147,7 @@ def test_a_failing_new_master_leaves_the_old_one_ready_and_never_takes_over(
     fake.say(Action.STARTUP_ERROR, {"message": "app/router.py:1: SyntaxError", "code": 4})
     c.step()
     assert reports.final == ("fail", {"error": "app/router.py:1: SyntaxError", "exit": 4})
-    assert c.state.phase is P.READY and c.master.upgrade is None
+    assert c.state.phase is P.READY and c.state.upgrade is None
     assert fake.signals == [signal.SIGTERM]
     c.advance(0.5)
     assert not fake.released()  # still alive: it must not see the end of file

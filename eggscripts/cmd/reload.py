@@ -26,7 +26,8 @@ ANSWER_GRACE = 10.0
     params=[*options.click_params(options.RELOAD), options.base_dir_argument()],
     epilog="Examples: `eggscripts reload` (the app in the current directory); "
     "`eggscripts reload --title=shop --timeout=60000`; `ln -sfn releases/42 current && "
-    "eggscripts reload --title=shop`.",
+    "eggscripts reload --title=shop`; after `pip install -U eggscripts`: "
+    "`eggscripts reload --upgrade --title=shop`.",
 )
 @click.pass_context
 def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
@@ -90,8 +91,8 @@ class ReloadView:
         if version and version != __version__:
             self.line(
                 f"note: the master of {self.title} runs eggscripts {version} and {__version__} "
-                "is installed: reload replaces the workers only; restart the cluster (stop, "
-                "start) to run the new master code"
+                "is installed: reload replaces the workers only; `eggscripts reload --upgrade "
+                f"--title={self.title}` replaces the master too, without downtime"
             )
 
     def progress(self, data: dict[str, Any]) -> None:

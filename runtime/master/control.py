@@ -38,7 +38,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from runtime.errors import StartupError
 from runtime.exitcodes import ExitCode
 from runtime.ipc.framing import FrameDecoder, ProtocolError, encode
 from runtime.master import control_socket
@@ -260,15 +259,9 @@ class ControlServer:
 
     # -- an upgrade hands the socket over (runtime/master/upgrade.py, successor.py) -------
     def adopt(self, fd: int) -> None:
-        """The successor's side: the old master's listening socket, inherited. Clients
-        queue in its backlog; it is accepted on only after `resume` (the takeover)."""
-        try:
-            os.set_inheritable(fd, False)
-            self.sock = socket.socket(fileno=fd)
-            self.inode = os.stat(self.path).st_ino
-        except OSError as exc:
-            raise StartupError(f"upgrade: cannot adopt the control socket: {exc}") from None
-        self.sock.setblocking(False)
+        """The successor's side: the old master's socket, inherited; clients queue in its
+        backlog until `resume` (the takeover)."""
+        self.sock, self.inode = control_socket.inherit(fd, self.path)
         self.owns_name = False
 
     def resume(self) -> None:

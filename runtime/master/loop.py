@@ -101,7 +101,6 @@ class Master:
         self.handlers = {sig: getattr(self, name) for sig, name in self.HANDLERS.items()}
         self.state.version = distribution_version()
         self.launch_options = options  # what an upgrade starts the new master with
-        self.upgrade: Upgrade | None = None  # the new master this one is handing over to
         self.successor: Successor | None = None  # started by an upgrade: not the owner yet
 
     # -- main loop -----------------------------------------------------------------------
@@ -289,33 +288,11 @@ class Master:
             self.production.reload_finished(ok)  # READY=1 again
 
     def begin_upgrade(self, report: UpgradeReport | None = None) -> str | None:
-        s = self.state
-        if s.phase is not Phase.READY or s.listener is None:
-            return f"cannot upgrade while the cluster is {s.phase}"
-        if s.options.health_port is not None:  # a second bind of it would fail
-            return "cannot upgrade a cluster started with --health-port yet: restart it"
         upgrade = Upgrade(
-            self.launch_options, s.listener, self.selector, self.timers, self.control,
-            self.production, s.log,
+            self.launch_options, self.state, self, self.selector, self.timers, self.control,
+            self.production,
         )  # fmt: skip
-        if report is not None:
-            upgrade.report = report
-        upgrade.ended = self.upgrade_ended
-        error = upgrade.begin()
-        if error is None:
-            s.move_to(Phase.UPGRADING)
-            self.upgrade = upgrade
-        return error
-
-    def upgrade_ended(self, new_pid: int | None) -> None:
-        """The new master took over (its pid): drain and exit; or it failed: serve on."""
-        self.upgrade = None
-        if self.state.phase is not Phase.UPGRADING:
-            return  # stopping anyway
-        if new_pid is None:
-            self.state.move_to(Phase.READY)
-        else:
-            self.begin_close(ExitCode.OK, f"handed over to the new master (pid {new_pid})")
+        return upgrade.begin(report)
 
     def on_ready(self) -> None:
         self.watchdogs.start()
@@ -362,7 +339,7 @@ class Master:
             fds.append(self.parent.fd)
         if self.control is not None:
             fds.extend(self.control.fds())
-        for part in (self.upgrade, self.successor):
+        for part in (self.state.upgrade, self.successor):
             fds.extend(part.fds() if part is not None else ())
         return fds + self.production.fds()
 
@@ -376,8 +353,8 @@ class Master:
         self.startup.cancel()
         if s.reload is not None:
             s.reload.abort(reason)
-        if self.upgrade is not None:
-            self.upgrade.abort(reason)
+        if s.upgrade is not None:
+            s.upgrade.abort(reason)
         self.production.closing()
         s.log.info("%s: stopping app workers", reason)
         if s.listener is not None:

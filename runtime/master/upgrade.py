@@ -42,9 +42,12 @@ from typing import Any
 from runtime.exitcodes import ExitCode
 from runtime.ipc.framing import FrameDecoder, ProtocolError
 from runtime.ipc.message import Action
+from runtime.master.cluster_state import ClusterState
 from runtime.master.control import ControlServer
 from runtime.master.listener import keep_unix_path
+from runtime.master.ops import MasterOps
 from runtime.master.production import Production
+from runtime.master.states import Phase
 from runtime.master.timers import Timer, Timers
 from runtime.options import ClusterOptions
 
@@ -59,24 +62,23 @@ class Upgrade:
     def __init__(
         self,
         launch: ClusterOptions,
-        listener: socket.socket,
+        state: ClusterState,
+        ops: MasterOps,
         selector: selectors.BaseSelector,
         timers: Timers,
         control: ControlServer | None,
         production: Production,
-        log: logging.Logger,
     ) -> None:
         """`launch`: the options this master was started with (before it filled in the
         app name and log directories: the new release may say otherwise)."""
         self.launch = launch
-        self.listener = listener
+        self.state = state
+        self.ops = ops
         self.selector = selector
         self.timers = timers
         self.control = control
         self.production = production
-        self.log = log
         self.report: UpgradeReport = lambda event, data: None
-        self.ended: Callable[[int | None], None] = lambda pid: None
         self.proc: subprocess.Popen[bytes] | None = None
         self.fd: int | None = None  # our end of the new master's ready channel
         self.handover: int | None = None  # its end of file: "the cluster is yours"
@@ -88,14 +90,32 @@ class Upgrade:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
-    def begin(self) -> str | None:
-        """Start the new master; why it could not be started, else None."""
+    @property
+    def log(self) -> logging.Logger:
+        return self.state.log
+
+    def begin(self, report: UpgradeReport | None = None) -> str | None:
+        """READY -> UPGRADING with the new master started; else why not (one line)."""
+        s = self.state
+        if s.phase is not Phase.READY or s.listener is None:
+            return f"cannot upgrade while the cluster is {s.phase}"
+        if s.options.health_port is not None:  # a second bind of it would fail
+            return "cannot upgrade a cluster started with --health-port yet: restart it"
+        error = self.spawn(s.listener)
+        if error is None:
+            self.report = report or self.report
+            s.move_to(Phase.UPGRADING)
+            s.upgrade = self
+        return error
+
+    def spawn(self, listener: socket.socket) -> str | None:
+        """Start the new master with the fds it takes over; why it could not, else None."""
         ready_r, ready_w = os.pipe()
         hand_r, hand_w = os.pipe()
         control = self.control.sock if self.control is not None else None
         options = dataclasses.replace(
             self.launch,
-            listen_fd=self.listener.fileno(),
+            listen_fd=listener.fileno(),
             ready_fd=ready_w,
             handover_fd=hand_r,
             control_fd=control.fileno() if control is not None else None,
@@ -184,7 +204,8 @@ class Upgrade:
         pid = self.proc.pid
         if self.control is not None:
             self.control.hand_off()
-        if self.listener.family == socket.AF_UNIX:
+        listener = self.state.listener
+        if listener is not None and listener.family == socket.AF_UNIX:
             keep_unix_path()
         self.production.hand_over(pid)
         os.close(self.handover)  # the new master owns the cluster from here on
@@ -199,6 +220,17 @@ class Upgrade:
              "workers": ready.get("workers"), "agent": ready.get("agent")},
         )  # fmt: skip
         self.ended(pid)
+
+    def ended(self, new_pid: int | None) -> None:
+        """The new master took over (its pid): drain and exit; or it failed: serve on."""
+        s = self.state
+        s.upgrade = None
+        if s.phase is not Phase.UPGRADING:
+            return  # stopping anyway
+        if new_pid is None:
+            s.move_to(Phase.READY)
+        else:
+            self.ops.begin_close(ExitCode.OK, f"handed over to the new master (pid {new_pid})")
 
     def fail(self, text: str, code: int = ExitCode.ERROR) -> None:
         """The old master keeps serving; the new one is stopped before the pipe closes."""
