@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -22,7 +24,7 @@ import pytest
 
 from eggscripts import __version__
 from tests.cli_helpers import EGGSCRIPTS, run_cli, status_json
-from tests.helpers import cluster_processes, free_port, request, wait_until
+from tests.helpers import Cluster, cluster_processes, free_port, request, wait_until
 from tests.load import keepalive
 from tests.test_reload import release
 
@@ -116,7 +118,7 @@ def test_a_new_master_that_cannot_boot_leaves_the_old_one_serving(
     old_apps = {p.pid for p in cluster_processes(title)["app"]}
     (app / "app" / "router.py").write_text("def router(app:\n")  # the new code is broken
     result = run_cli("reload", "--upgrade", f"--title={title}", env=env, timeout=60)
-    assert result.returncode != 0, result.stdout
+    assert result.returncode == 4, result.stdout + result.stderr  # the new code failed to load
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "upgrade of" in lines[0] and "router.py" in lines[0], lines
     assert "keeps serving" in lines[0]
@@ -126,3 +128,57 @@ def test_a_new_master_that_cannot_boot_leaves_the_old_one_serving(
     doc = status_json(title, env)
     assert doc["master_pid"] == old.pid and doc["state"] == "ready", doc
     assert lock_pid(title) == old.pid
+
+
+def notifications(sock: socket.socket, until: Any, timeout: float = 20.0) -> list[tuple[int, str]]:
+    """(sender pid, datagram) as systemd sees them (SO_PASSCRED), until `until(pid, text)`."""
+    got: list[tuple[int, str]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        data, ancillary, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(12))
+        pid = next(struct.unpack("3i", d)[0] for lvl, kind, d in ancillary if kind == SCM_CREDS)
+        got.append((pid, data.decode()))
+        if until(pid, data.decode()):
+            return got
+    raise AssertionError(f"no such notification in {got}")
+
+
+SCM_CREDS = getattr(socket, "SCM_CREDENTIALS", 2)
+
+
+@pytest.mark.timeout(60)
+def test_under_systemd_the_new_master_becomes_the_main_pid(tmp_path: Path, title: str) -> None:
+    """`Type=notify`, `NotifyAccess=main`: the old master says `MAINPID=`, then only the
+    new one speaks (`READY=1`, and `STOPPING=1` at its own stop)."""
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    systemd.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    systemd.bind(str(tmp_path / "notify.sock"))
+    port = free_port()
+    cluster = Cluster(release(tmp_path, "app", "one"), title, port)
+    cluster.env = {"NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+    cluster.start(wait=False)
+    assert cluster.proc is not None
+    old = cluster.proc.pid
+    new: int | None = None
+    try:
+        notifications(systemd, lambda pid, text: "READY=1" in text)
+        os.kill(old, signal.SIGUSR2)
+        got = notifications(systemd, lambda pid, text: pid != old and "READY=1" in text)
+        mainpid = [(pid, text) for pid, text in got if text.startswith("MAINPID=")]
+        assert len(mainpid) == 1 and mainpid[0][0] == old, got
+        new = int(mainpid[0][1].split("\n")[0].removeprefix("MAINPID="))
+        assert got[-1][0] == new and new in masters(title)
+        after = got[got.index(mainpid[0]) + 1 :]
+        assert all(pid == new for pid, _ in after), got  # the old master drains silently
+        code, _, err = cluster.wait(20)
+        assert code == 0, err
+        assert request(port, "/").body == b"one"
+        os.kill(new, signal.SIGTERM)
+        notifications(systemd, lambda pid, text: pid == new and "STOPPING=1" in text)
+        wait_until(lambda: not cluster_processes(title)["master"] or None, 20)
+    finally:
+        cluster.stop()
+        if new is not None and psutil.pid_exists(new):
+            os.kill(new, signal.SIGKILL)
+        systemd.close()

@@ -73,6 +73,7 @@ class Notifier:
         self.watchdog_interval = watchdog
         self.sock: socket.socket | None = None
         self._warned = False
+        self.held = False  # a new master of an upgrade: silent until it is the main pid
         if address is not None:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.sock.setblocking(False)
@@ -98,7 +99,7 @@ class Notifier:
 
     def send(self, *lines: str) -> bool:
         """Send one datagram of `KEY=value` lines; False when it could not be sent."""
-        if self.sock is None or self.address is None or not lines:
+        if self.sock is None or self.address is None or not lines or self.held:
             return False
         payload = "\n".join(lines).encode()
         try:

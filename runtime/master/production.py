@@ -61,6 +61,9 @@ class Production:
         phase = lambda: str(self.state.phase)  # noqa: E731
         self.sup = Supervision(o.title, o.shutdown_delay, clock=self.timers.clock, phase=phase)
         self.orphans.become_subreaper()
+        # A new master of an upgrade speaks to systemd once the old one made it the main
+        # pid (`took_over`); before that its messages would be the old master's to send.
+        self.sup.notifier.held = o.handover_fd is not None
         if o.health_port is not None:
             try:
                 self.sup.serve_health(o.health_host, o.health_port, self.samples)
@@ -148,6 +151,12 @@ class Production:
     def spare(self, pid: int) -> None:
         """The new master is our child (we are a subreaper) but no orphan of app code."""
         self.orphans.spared.add(pid)
+
+    def took_over(self) -> None:
+        """A new master now owns the cluster: `READY=1` as systemd's main pid."""
+        if self.sup is not None:
+            self.sup.notifier.held = False
+        self.ready()
 
     def hand_over(self, pid: int) -> None:
         """`MAINPID=` the new master, then silence: our drain is no longer the service's."""

@@ -76,7 +76,7 @@ class Successor:
             self.control.resume()
         if s.options.lock_fd is not None:
             claim(s.options.lock_fd)
-        self.production.ready()
+        self.production.took_over()
         s.log.info("took over %s from the old master", s.options.title)
 
     def close(self) -> None:
