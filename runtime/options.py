@@ -102,6 +102,7 @@ class ClusterOptions:
     listen_fd: int | None = None
     control_fd: int | None = None
     handover_fd: int | None = None
+    health_fd: int | None = None  # the `--health-port` listening socket, handed down too
     # The application served by the app workers (SPEC §9): an egg-style app directory when
     # `app` is None, else an ASGI/WSGI callable named `module:attr` (BASE_DIR on sys.path).
     app: str | None = None

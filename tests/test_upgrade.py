@@ -182,3 +182,35 @@ def test_under_systemd_the_new_master_becomes_the_main_pid(tmp_path: Path, title
         if new is not None and psutil.pid_exists(new):
             os.kill(new, signal.SIGKILL)
         systemd.close()
+
+
+@pytest.mark.timeout(120)
+def test_the_health_port_is_handed_over_too(
+    tmp_path: Path, started: Any, env: dict[str, str], title: str
+) -> None:
+    port, health = free_port(), free_port()
+    started(release(tmp_path, "app", "one"), title, f"--health-port={health}", port=port)
+    old = masters(title)[0]
+    probes: list[int] = []
+    done = threading.Event()
+
+    def probe() -> None:
+        while not done.is_set():
+            try:
+                probes.append(request(health, "/readyz").status)
+            except OSError:  # refused, reset: what a kubelet would count as a failure
+                probes.append(-1)
+            time.sleep(0.02)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        result = run_cli("reload", "--upgrade", f"--title={title}", env=env, timeout=60)
+        wait_until(lambda: not psutil.pid_exists(old) or None, 30)
+    finally:
+        done.set()
+        prober.join()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(probes) > 10 and set(probes) == {200}, probes
+    assert request(health, "/readyz").status == 200
+    assert masters(title) != [old]

@@ -37,7 +37,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 # Our names are all classic ones, so the 0.0.4 text format every Prometheus reads.
 CONTENT_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTENT_TYPE_LATEST)
-STATES = ("starting", "ready", "reloading", "draining", "closing")
+STATES = ("starting", "ready", "reloading", "upgrading", "draining", "closing")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -64,13 +64,14 @@ class Production:
         # A new master of an upgrade speaks to systemd once the old one made it the main
         # pid (`took_over`); before that its messages would be the old master's to send.
         self.sup.notifier.held = o.handover_fd is not None
+        self.selector = selector
         if o.health_port is not None:
             try:
-                self.sup.serve_health(o.health_host, o.health_port, self.samples)
+                self.sup.serve_health(o.health_host, o.health_port, self.samples, o.health_fd)
             except StartupError as exc:
                 return str(exc)
-            for obj, events, data in self.sup.registrations():
-                selector.register(obj, events, data)
+            if not self.sup.notifier.held:  # a new master answers probes once it owns
+                self.register_health()
         interval = self.sup.watchdog_interval
         if interval is not None:
             self.sup.watchdog()
@@ -152,10 +153,24 @@ class Production:
         """The new master is our child (we are a subreaper) but no orphan of app code."""
         self.orphans.spared.add(pid)
 
+    def register_health(self, register: bool = True) -> None:
+        assert self.sup is not None
+        for obj, events, data in self.sup.registrations():
+            if register:
+                self.selector.register(obj, events, data)
+            else:
+                self.selector.unregister(obj)
+
+    def health_fd(self) -> int | None:
+        health = self.sup.health if self.sup is not None else None
+        return health.listener.fileno() if health is not None else None
+
     def took_over(self) -> None:
-        """A new master now owns the cluster: `READY=1` as systemd's main pid."""
+        """A new master now owns the cluster: `READY=1` as systemd's main pid, and the
+        health probes are its to answer."""
         if self.sup is not None:
             self.sup.notifier.held = False
+            self.register_health()
         self.ready()
 
     def hand_over(self, pid: int) -> None:
@@ -163,6 +178,10 @@ class Production:
         if self.sup is not None:
             self.sup.notifier.main_pid(pid)
             self.sup.notifier.close()
+            if self.sup.health is not None:  # the new master answers the probes now
+                self.register_health(False)
+                self.sup.health.close()
+                self.sup.health = None
 
     # -- SIGUSR1 ---------------------------------------------------------------------------
     def reopen_logs(self) -> None:

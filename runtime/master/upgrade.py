@@ -99,8 +99,6 @@ class Upgrade:
         s = self.state
         if s.phase is not Phase.READY or s.listener is None:
             return f"cannot upgrade while the cluster is {s.phase}"
-        if s.options.health_port is not None:  # a second bind of it would fail
-            return "cannot upgrade a cluster started with --health-port yet: restart it"
         error = self.spawn(s.listener)
         if error is None:
             self.report = report or self.report
@@ -119,8 +117,10 @@ class Upgrade:
             ready_fd=ready_w,
             handover_fd=hand_r,
             control_fd=control.fileno() if control is not None else None,
+            health_fd=self.production.health_fd(),
         )
         handed = [options.listen_fd, ready_w, hand_r, options.control_fd, options.lock_fd]
+        handed.append(options.health_fd)
         argv = [sys.executable, "-m", "runtime.start_cluster", options.to_json()]
         env = {**os.environ, **self.production.successor_env()}
         try:
