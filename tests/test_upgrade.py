@@ -214,3 +214,37 @@ def test_the_health_port_is_handed_over_too(
     assert len(probes) > 10 and set(probes) == {200}, probes
     assert request(health, "/readyz").status == 200
     assert masters(title) != [old]
+
+
+@pytest.mark.timeout(60)
+def test_a_unix_socket_keeps_its_file_through_the_upgrade(tmp_path: Path, title: str) -> None:
+    """`cluster.listen.path`: the old master must not remove the file the new one serves
+    on; the new one removes it when it stops."""
+    from tests.test_egg_fidelity_process import UnixHTTPConnection
+
+    app = release(tmp_path, "app", "one")
+    (app / "config").mkdir()
+    (app / "config" / "config.default.py").write_text(
+        "config = {'cluster': {'listen': {'path': 'run/http.sock'}}}"
+    )
+    (app / "run").mkdir()
+    path = app / "run" / "http.sock"
+
+    def get() -> bytes:
+        conn = UnixHTTPConnection(str(path))
+        conn.request("GET", "/")
+        body = conn.getresponse().read()
+        conn.close()
+        return body
+
+    with Cluster(app, title, None, workers=1) as cluster:
+        assert cluster.proc is not None
+        old = cluster.proc.pid
+        os.kill(old, signal.SIGUSR2)
+        code, _, err = cluster.wait(30)
+        assert code == 0, err
+        (new,) = masters(title)
+        assert path.is_socket() and get() == b"one"
+        os.kill(new, signal.SIGTERM)
+        wait_until(lambda: not psutil.pid_exists(new) or None, 20)
+    assert not path.exists()

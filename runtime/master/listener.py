@@ -189,7 +189,10 @@ def handed_listener(fd: int) -> socket.socket:
         os.set_inheritable(fd, False)
     except OSError:
         raise StartupError(f"upgrade: the handed-over listening fd {fd} is not open") from None
-    return adopt_listener(fd)
+    sock = adopt_listener(fd)
+    if sock.family == socket.AF_UNIX:  # its file is ours to remove now (keep_unix_path)
+        atexit.register(_unlink_if_owner, sock.getsockname(), os.getpid())
+    return sock
 
 
 def keep_unix_path() -> None:
