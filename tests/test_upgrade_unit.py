@@ -241,3 +241,21 @@ def test_a_new_master_that_fails_never_takes_over(make: Any) -> None:
     os.close(write_end)
     c.step()
     assert c.master.successor is not None and not c.master.successor.owner
+
+
+def test_the_cli_explains_a_master_that_predates_upgrades() -> None:
+    import io
+
+    from eggscripts import control_client
+    from eggscripts.cmd.reload import UpgradeView
+
+    view = UpgradeView("shop", io.StringIO())
+    view.show({"action": "error", "data": {"message": "unknown control action 'upgrade'"},
+               "exit": 2})  # fmt: skip
+    with pytest.raises(control_client.ControlFailed) as failed:
+        view.conclude()
+    assert failed.value.exit_code == 2
+    assert str(failed.value.message) == (
+        "upgrade of shop failed: its master predates `reload --upgrade`: restart it once "
+        "(stop, start); the running master keeps serving"
+    )

@@ -176,8 +176,11 @@ class UpgradeView(ReloadView):
         try:
             data = control_client.result(self.final)
         except control_client.ControlFailed as exc:
+            why = exc.message
+            if not self.old and why.startswith("unknown control action"):
+                why = "its master predates `reload --upgrade`: restart it once (stop, start)"
             raise control_client.ControlFailed(
-                f"upgrade of {self.title} failed: {exc.message}; the running master keeps serving",
+                f"upgrade of {self.title} failed: {why}; the running master keeps serving",
                 exc.exit_code,
             ) from None
         data = data if isinstance(data, dict) else {}
