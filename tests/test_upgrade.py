@@ -111,6 +111,16 @@ def test_sigusr2_upgrades_the_same_way(old: Old, env: dict[str, str], title: str
 
 
 @pytest.mark.timeout(120)
+def test_no_wait_returns_once_the_new_master_is_started(
+    old: Old, env: dict[str, str], title: str
+) -> None:
+    result = run_cli("reload", "--upgrade", "--no-wait", f"--title={title}", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(f"upgrade of {title} started (not waiting for it)")
+    upgraded(title, old.pid, old.port, env)
+
+
+@pytest.mark.timeout(120)
 def test_a_new_master_that_cannot_boot_leaves_the_old_one_serving(
     old: Old, env: dict[str, str], title: str
 ) -> None:

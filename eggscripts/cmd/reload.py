@@ -48,7 +48,7 @@ def command(ctx: click.Context, base_dir: str, **_: Any) -> None:
     values = options.resolve(ctx, options.RELOAD, app)
     title = targets.title_for(values["title"], app, "reload")
     if values["upgrade"]:
-        upgrade(title, values["timeout"], UpgradeView(title, sys.stdout))
+        upgrade(title, values["timeout"], UpgradeView(title, sys.stdout), not values["no_wait"])
         return
     timeout_ms, wait = values["timeout"], not values["no_wait"]
     limit = None if timeout_ms is None or not wait else timeout_ms / 1000 + ANSWER_GRACE
@@ -148,16 +148,20 @@ class ReloadView:
         self.line(f"{self.title} reloaded{pids} in {elapsed:.1f}s{where}")
 
 
-def upgrade(title: str, timeout_ms: int | None, view: ReloadView) -> None:
+def upgrade(title: str, timeout_ms: int | None, view: ReloadView, wait: bool = True) -> None:
     """`reload --upgrade`: the master starts its successor and answers once it took over
     (or failed: its one line, its exit status). The master bounds the wait by the
-    cluster's startup timeout; `--timeout` bounds how long we wait for that answer."""
+    cluster's startup timeout; `--timeout` bounds how long we wait for that answer;
+    `--no-wait` returns once the new master is started."""
     limit = None if timeout_ms is None else timeout_ms / 1000
     with control_client.connect(title) as conn:
         conn.request("upgrade", {})
         try:
             for frame in conn.replies(limit):
                 view.show(frame)
+                if not wait and frame.get("action") == "accepted":
+                    view.line(f"upgrade of {title} started (not waiting for it)")
+                    return
         finally:
             view.finish_line()
         view.conclude()

@@ -119,10 +119,10 @@ def handle_reload(
 
 
 def handle_upgrade(ops: MasterOps, reporter: StatusReporter, request: Request) -> None:
-    """`reload --upgrade`: `accepted` with this master's pid and version, `progress`
-    frames while the new master boots, then `finish` with the new master's pid and
-    version, or `fail` with its one line (runtime/master/upgrade.py)."""
-    request.reply("accepted", {"pid": os.getpid(), "version": reporter.version})
+    """`reload --upgrade`: `accepted` with this master's pid and version once the new
+    master is started (a refusal fails at once), `progress` frames while it boots, then
+    `finish` with its pid and version, or `fail` with its one line
+    (runtime/master/upgrade.py)."""
 
     def report(event: str, data: dict[str, Any]) -> None:
         if event == "progress":
@@ -135,3 +135,5 @@ def handle_upgrade(ops: MasterOps, reporter: StatusReporter, request: Request) -
     error = ops.begin_upgrade(report)
     if error:
         request.fail(error)
+    else:
+        request.reply("accepted", {"pid": os.getpid(), "version": reporter.version})
