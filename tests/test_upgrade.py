@@ -258,3 +258,22 @@ def test_a_unix_socket_keeps_its_file_through_the_upgrade(tmp_path: Path, title:
         os.kill(new, signal.SIGTERM)
         wait_until(lambda: not psutil.pid_exists(new) or None, 20)
     assert not path.exists()
+
+
+@pytest.mark.timeout(120)
+def test_an_upgrade_follows_a_switched_release_symlink(
+    tmp_path: Path, started: Any, env: dict[str, str], title: str
+) -> None:
+    """A deploy that switches `current` and upgrades eggscripts at once: one command."""
+    current = tmp_path / "current"
+    current.symlink_to(release(tmp_path, "r1", "one"))
+    port = free_port()
+    started(current, title, port=port)
+    old = masters(title)[0]
+    current.unlink()
+    current.symlink_to(release(tmp_path, "r2", "two"))
+    result = run_cli("reload", "--upgrade", f"--title={title}", env=env, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    wait_until(lambda: not psutil.pid_exists(old) or None, 30)
+    assert request(port, "/").body == b"two"
+    assert status_json(title, env)["release_dir"] == str(tmp_path / "r2")

@@ -32,7 +32,7 @@ class FakeNewMaster:
 
     started: list[FakeNewMaster] = []
 
-    def __init__(self, argv: list[str], pass_fds: Any, env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], pass_fds: Any, env: dict[str, str], cwd: str) -> None:
         self.options = json.loads(argv[-1])
         self.env = env
         self.ready = os.dup(self.options["ready_fd"])

@@ -125,7 +125,10 @@ class Upgrade:
         env = {**os.environ, **self.production.successor_env()}
         try:
             fds = sorted({fd for fd in handed if fd is not None})
-            self.proc = subprocess.Popen(argv, pass_fds=fds, env=env)
+            # In BASE_DIR again, as `start` runs a master: a `current` symlink switched to
+            # a new release since is followed (our own cwd is the old release's).
+            cwd = self.launch.base_dir
+            self.proc = subprocess.Popen(argv, pass_fds=fds, env=env, cwd=cwd)
         except OSError as exc:
             os.close(ready_r)
             os.close(hand_w)
