@@ -177,6 +177,7 @@ def test_under_systemd_the_new_master_becomes_the_main_pid(tmp_path: Path, title
         got = notifications(systemd, lambda pid, text: pid != old and "READY=1" in text)
         mainpid = [(pid, text) for pid, text in got if text.startswith("MAINPID=")]
         assert len(mainpid) == 1 and mainpid[0][0] == old, got
+        assert got[0][0] == old and got[0][1].startswith("RELOADING=1\nMONOTONIC_USEC="), got
         new = int(mainpid[0][1].split("\n")[0].removeprefix("MAINPID="))
         assert got[-1][0] == new and new in masters(title)
         after = got[got.index(mainpid[0]) + 1 :]

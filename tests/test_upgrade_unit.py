@@ -215,8 +215,9 @@ def test_systemd_hears_mainpid_and_the_new_master_gets_notify_socket(
     with contextlib.suppress(BlockingIOError):
         while True:
             messages.append(receiver.recv(4096).decode())
-    assert any(m.startswith(f"MAINPID={NEW_PID}\n") for m in messages), messages
-    after = messages[[m.startswith("MAINPID=") for m in messages].index(True) + 1 :]
+    at = [m.startswith(f"MAINPID={NEW_PID}\n") for m in messages].index(True)
+    assert messages[at - 1].startswith("RELOADING=1\nMONOTONIC_USEC="), messages
+    after = messages[at + 1 :]
     assert after == []  # silent from then on: its drain is no longer the service's
     receiver.close()
 

@@ -153,6 +153,12 @@ class Production:
         """The new master is our child (we are a subreaper) but no orphan of app code."""
         self.orphans.spared.add(pid)
 
+    def upgrade_started(self) -> None:
+        """`RELOADING=1` (systemd shows the unit reloading); `READY=1` follows from the
+        new master, or from us again if it failed (`ready`)."""
+        if self.sup is not None:
+            self.sup.notifier.reloading("upgrading: a new master is starting")
+
     def register_health(self, register: bool = True) -> None:
         assert self.sup is not None
         for obj, events, data in self.sup.registrations():

@@ -104,6 +104,7 @@ class Upgrade:
             self.report = report or self.report
             s.move_to(Phase.UPGRADING)
             s.upgrade = self
+            self.production.upgrade_started()
         return error
 
     def spawn(self, listener: socket.socket) -> str | None:
@@ -232,6 +233,7 @@ class Upgrade:
             return  # stopping anyway
         if new_pid is None:
             s.move_to(Phase.READY)
+            self.production.ready()  # READY=1 again: we still serve
         else:
             self.ops.begin_close(ExitCode.OK, f"handed over to the new master (pid {new_pid})")
 
