@@ -142,6 +142,16 @@ RELOAD: tuple[OptionSpec, ...] = (
         default=False,
         in_pyproject=False,
     ),
+    OptionSpec(
+        "upgrade",
+        "Replace the master too, to run the eggscripts installed now: a new master takes "
+        "over the listening socket (no second bind), boots its agent and workers, then the "
+        "old master drains and exits. If the new master cannot start, the old one keeps "
+        "serving. Same as SIGUSR2 to the master.",
+        is_flag=True,
+        default=False,
+        in_pyproject=False,
+    ),
 )
 
 SCALE: tuple[OptionSpec, ...] = (

@@ -82,6 +82,13 @@ class ClusterOptions:
     # The control socket's path (`status`, `scale`, `reload`), chosen by the CLI; its
     # directory must exist, be ours and mode 700. None: no control channel.
     control_path: str | None = None
+    # Set only by an upgrading master for its successor (runtime/master/upgrade.py): the
+    # listening socket and the control socket handed down (inherited fds, never a second
+    # bind), and the pipe whose end of file says the old master let go of the cluster.
+    listen_fd: int | None = None
+    control_fd: int | None = None
+    handover_fd: int | None = None
+    health_fd: int | None = None  # the `--health-port` listening socket, handed down too
     # The application served by the app workers: an egg-style app directory when `app` is
     # None, else an ASGI/WSGI callable named `module:attr` (BASE_DIR on sys.path).
     app: str | None = default("app")

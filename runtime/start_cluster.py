@@ -34,18 +34,25 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.USAGE
     from runtime.title_lock import hold_title, release_title
 
+    successor = options.handover_fd is not None  # started by an upgrade: not the owner yet
     try:  # held until this process exits
-        held = hold_title(options.title, options.lock_fd, options.control_path)
+        held = hold_title(
+            options.title, options.lock_fd, options.control_path, claim_title=not successor
+        )
     except StartupError as exc:
         return refuse(options.ready_fd, str(exc))
+    import dataclasses
+
+    options = dataclasses.replace(options, lock_fd=held.fd)  # an upgrade hands it down
     from runtime.limits import raise_open_files_limit
     from runtime.master.loop import Master
 
     raise_open_files_limit()  # before any fork: every child inherits it
+    master = Master(options)
     try:
-        return Master(options).run()
+        return master.run()
     finally:
-        release_title(held)  # a stopped cluster leaves no lock file behind
+        release_title(held)  # a stopped cluster leaves no lock file behind (owner only)
 
 
 def refuse(ready_fd: int | None, text: str) -> int:

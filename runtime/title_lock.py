@@ -33,13 +33,19 @@ class HeldLock:
 
 
 def hold_title(
-    title: str, inherited_fd: int | None = None, control_path: str | None = None
+    title: str,
+    inherited_fd: int | None = None,
+    control_path: str | None = None,
+    claim_title: bool = True,
 ) -> HeldLock:
     """Hold the title's lock for the life of this process. Raises StartupError (one line)
-    when another cluster holds it."""
+    when another cluster holds it. `claim_title=False`: a new master started by an upgrade
+    shares the old master's open file, so the lock never has a moment without an owner; it
+    writes its pid there (`claim`) only once the old master has let go
+    (runtime/master/successor.py)."""
     path = lock_file(title, control_path)
     try:
-        fd = locks.acquire(path, inherited_fd)
+        fd = locks.acquire(path, inherited_fd, claim_title)
     except locks.LockBusy as exc:
         raise StartupError(locks.busy_message(title, exc.holder)) from None
     except OSError as exc:
@@ -51,3 +57,7 @@ def release_title(held: HeldLock) -> None:
     """Remove the lock file of a cluster that has stopped, in its holder only."""
     if os.getpid() == held.pid:
         locks.release(held.fd, held.path)
+
+
+def claim(fd: int, pid: int | None = None) -> None:
+    locks.claim(fd, pid)

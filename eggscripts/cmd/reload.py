@@ -27,7 +27,8 @@ ANSWER_GRACE = 10.0
     params=[*options.click_params(options.RELOAD), options.base_dir_argument()],
     epilog="Examples: `eggscripts reload` (the app in the current directory); "
     "`eggscripts reload --title=shop --timeout=60000`; `ln -sfn releases/42 current && "
-    "eggscripts reload --title=shop`.",
+    "eggscripts reload --title=shop`; after `pip install -U eggscripts`: "
+    "`eggscripts reload --upgrade --title=shop`.",
 )
 @click.pass_context
 def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
@@ -38,14 +39,19 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     worker is a canary: if it cannot boot, nothing else is replaced, the old workers keep
     serving and the error is printed as one line. A BASE_DIR symlink is resolved again,
     so switching `current` to a new release and reloading serves the new release.
-    SIGHUP to the master does the same. The cluster is --title, else the one cluster
-    started from BASE_DIR when it is given, else the app in the current directory. Exit
-    status: 0 every worker replaced, the master's code (1, 3, 4, ...) when the roll
-    failed or stopped, 2 bad usage, 3 not running.
+    SIGHUP to the master does the same. With --upgrade the master itself is replaced
+    by one running the installed eggscripts, on the same socket (SIGUSR2 does the same).
+    The cluster is --title, else the one cluster started from BASE_DIR when it is given,
+    else the app in the current directory. Exit status: 0 every worker replaced, the
+    master's code (1, 3, 4, ...) when the roll failed or stopped, 2 bad usage, 3 not
+    running.
     """
     app = app_settings.load(base_dir)
     values = options.resolve(ctx, options.RELOAD, app)
     title = targets.one_title(ctx, values["title"], app, "reload")
+    if values["upgrade"]:
+        upgrade(title, values["timeout"], UpgradeView(title, sys.stdout), not values["no_wait"])
+        return
     timeout_ms, wait = values["timeout"], not values["no_wait"]
     limit = None if timeout_ms is None or not wait else timeout_ms / 1000 + ANSWER_GRACE
     view = ReloadView(title, sys.stdout)
@@ -61,6 +67,8 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
 
 class ReloadView:
     """Turns the master's frames into lines: progress, the version note, the verdict."""
+
+    verb = "reloading"
 
     def __init__(self, title: str, stream: TextIO) -> None:
         self.title = title
@@ -85,8 +93,8 @@ class ReloadView:
         if version and version != __version__:
             self.line(
                 f"note: the master of {self.title} runs eggscripts {version} and {__version__} "
-                "is installed: reload replaces the workers only; restart the cluster (stop, "
-                "start) to run the new master code"
+                "is installed: reload replaces the workers only; `eggscripts reload --upgrade "
+                f"--title={self.title}` replaces the master too, without downtime"
             )
 
     def progress(self, data: dict[str, Any]) -> None:
@@ -99,11 +107,11 @@ class ReloadView:
             return
         elapsed = time.monotonic() - self.started
         if self.live:
-            self.stream.write(f"\r\x1b[K{PREFIX} reloading {self.title}: {text} ({elapsed:.1f}s)")
+            self.stream.write(f"\r\x1b[K{PREFIX} {self.verb} {self.title}: {text} ({elapsed:.1f}s)")
             self.stream.flush()
             self._drawn = True
         else:
-            self.line(f"reloading {self.title}: {text}")
+            self.line(f"{self.verb} {self.title}: {text}")
 
     def finish_line(self) -> None:
         if self._drawn:
@@ -140,3 +148,52 @@ class ReloadView:
         pids = f" ({'; '.join(parts)})" if parts else ""
         where = f"; serving {data['release_dir']}" if data.get("release_dir") else ""
         self.line(f"{self.title} reloaded{pids} in {elapsed:.1f}s{where}")
+
+
+def upgrade(title: str, timeout_ms: int | None, view: ReloadView, wait: bool = True) -> None:
+    """`reload --upgrade`: the master starts its successor and answers once it took over
+    (or failed: its one line, its exit status). The master bounds the wait by the
+    cluster's startup timeout; `--timeout` bounds how long we wait for that answer;
+    `--no-wait` returns once the new master is started."""
+    limit = None if timeout_ms is None else timeout_ms / 1000
+    with control_client.connect(title) as conn:
+        conn.request(ControlAction.UPGRADE, {})
+        try:
+            for frame in conn.replies(limit):
+                view.show(frame)
+                if not wait and frame.get("action") == "accepted":
+                    view.line(f"upgrade of {title} started (not waiting for it)")
+                    return
+        finally:
+            view.finish_line()
+        view.conclude()
+
+
+class UpgradeView(ReloadView):
+    """The same progress lines; the verdict names the old and the new master."""
+
+    verb = "upgrading"
+    old: dict[str, Any] = {}  # the accepted frame, replaced (never mutated)
+
+    def accepted(self, data: dict[str, Any]) -> None:
+        self.old = data
+
+    def conclude(self) -> None:
+        try:
+            data = control_client.result(self.final)
+        except control_client.ControlFailed as exc:
+            why = exc.message
+            if not self.old and why.startswith("unknown control action"):
+                why = "its master predates `reload --upgrade`: restart it once (stop, start)"
+            raise control_client.ControlFailed(
+                f"upgrade of {self.title} failed: {why}; the running master keeps serving",
+                exc.exit_code,
+            ) from None
+        data = data if isinstance(data, dict) else {}
+        old = self.old
+        elapsed = time.monotonic() - self.started
+        self.line(
+            f"{self.title} upgraded in {elapsed:.1f}s: master pid {data.get('old_pid')} "
+            f"(eggscripts {old.get('version')}) -> pid {data.get('pid')} (eggscripts "
+            f"{data.get('version')}); the old master drains and exits"
+        )

@@ -21,6 +21,7 @@ class ControlAction(WireName):
     STATUS = "status"
     SCALE = "scale"
     RELOAD = "reload"
+    UPGRADE = "upgrade"
 
 
 class Reply(WireName):

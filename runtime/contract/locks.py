@@ -36,10 +36,12 @@ def busy_message(title: str, holder: int | None) -> str:
     )
 
 
-def acquire(path: str, inherited_fd: int | None = None) -> int:
+def acquire(path: str, inherited_fd: int | None = None, claim_it: bool = True) -> int:
     """A descriptor holding the lock at `path` (non-inheritable); raises LockBusy or
     OSError. `inherited_fd`: a descriptor of that file already locked by our launcher
-    (a flock on the same open file succeeds for whoever shares it)."""
+    (a flock on the same open file succeeds for whoever shares it). `claim_it=False`: a
+    new master started by `reload --upgrade` shares the old master's open file and writes
+    its pid there (`claim`) only once the old one has let go."""
     for _ in range(100):
         fd = inherited_fd
         if fd is None or not same_file(fd, path):
@@ -53,17 +55,27 @@ def acquire(path: str, inherited_fd: int | None = None) -> int:
             os.close(fd)
             raise LockBusy(holder) from None
         if same_file(fd, path):
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            if claim_it:
+                claim(fd)
             return fd
         os.close(fd)  # its holder removed it as we locked it: lock the new file
     raise OSError(f"{path} keeps being replaced")
 
 
+def claim(fd: int, pid: int | None = None) -> None:
+    """Write our pid (or `pid`: an upgrading master names its successor before it lets go)
+    into the lock file: the pid a refused start names as the holder, and the one owner
+    that removes the file at exit."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{pid or os.getpid()}\n".encode(), 0)
+
+
 def release(fd: int, path: str) -> None:
-    """Remove the lock file (while still holding it), then close."""
+    """Remove the lock file (while still holding it), then close. Only the lock's owner
+    (the pid written in it) removes it: after `reload --upgrade` the old master shares the
+    open file with the new one, which has claimed it; a new master that failed never did."""
     with contextlib.suppress(OSError):
-        if same_file(fd, path):
+        if same_file(fd, path) and _holder(fd) == os.getpid():
             os.unlink(path)
     with contextlib.suppress(OSError):
         os.close(fd)

@@ -85,6 +85,7 @@ class AppStartProgress(TypedDict):
 
 class EggReady(TypedDict):
     pid: int  # the master's
+    version: str  # the eggscripts it runs (a `reload --upgrade` reports the new one's)
     title: str | None
     url: str
     port: int | None

@@ -1,6 +1,6 @@
 """What the master knows about the cluster as a whole, in one object it owns and lends to
 every collaborator: the phase, where it listens, how many app workers are wanted, which
-release serves, the reload in progress, the options and the log.
+release serves, the reload or upgrade in progress, the options and the log.
 
 Collaborators read it freely; they change the phase only through `move_to`, which asserts
 the move is in `states.PHASE_TRANSITIONS` (a bug otherwise, as for a child's state).
@@ -21,6 +21,7 @@ from runtime.options import ClusterOptions
 
 if TYPE_CHECKING:
     from runtime.master.reload import RollingReload
+    from runtime.master.upgrade import Upgrade
 
 
 @dataclasses.dataclass
@@ -37,10 +38,12 @@ class ClusterState:
     # The real BASE_DIR the running code came from; a reload moves it to the new one.
     release_dir: str = ""
     reload: RollingReload | None = None
+    upgrade: Upgrade | None = None  # the new master this one is handing the cluster to
     close_code: int = ExitCode.OK  # the exit status once every child is gone
     # The start failed: its one line is already on stderr, so the terminal is spared the
     # master's log lines about it (its log file keeps them).
     start_failed: bool = False
+    version: str = ""  # the eggscripts this master runs (status.distribution_version)
 
     @classmethod
     def of(cls, options: ClusterOptions, log: logging.Logger, now: float) -> ClusterState:

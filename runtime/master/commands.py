@@ -2,7 +2,7 @@
 
 `open_control(...)` is the whole glue the master loop needs: it returns the bound
 `ControlServer` (or None when the CLI asked for no control channel), whose handlers are
-here: `status`, `scale` and `reload`. Each handler only reads the `ClusterState` or calls
+here: `status`, `scale`, `reload` and `upgrade`. Each handler only reads the `ClusterState` or calls
 one of the `MasterOps`; the work (forking, draining, rolling) stays in the master.
 
 A new control command is one handler here plus its entry in `handlers` (and the CLI's
@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import selectors
+from typing import Any
 
 from runtime.contract.capacity import workers_problem
 from runtime.contract.exitcodes import ExitCode
@@ -40,14 +41,18 @@ def open_control(
     path = state.options.control_path
     if not path:
         return None
-    reporter = StatusReporter(children.clock)
+    reporter = StatusReporter(children.clock, state.version)
     handlers = {
         "status": lambda request: request.finish(reporter.build(state, children)),
         "scale": lambda request: handle_scale(state, ops, request),
         "reload": lambda request: handle_reload(state, ops, reporter, request),
     }
+    handlers["upgrade"] = lambda request: handle_upgrade(ops, reporter, request)
     server = ControlServer(path, selector, handlers, log, timers)
-    server.open()
+    if state.options.control_fd is not None:  # handed down by an upgrading master
+        server.adopt(state.options.control_fd)
+    else:
+        server.open()
     return server
 
 
@@ -116,3 +121,24 @@ def handle_reload(
         request.fail(error)
     elif not request.data.get("wait", True) and not request.done:
         request.finish({"waited": False})
+
+
+def handle_upgrade(ops: MasterOps, reporter: StatusReporter, request: Request) -> None:
+    """`reload --upgrade`: `accepted` with this master's pid and version once the new
+    master is started (a refusal fails at once), `progress` frames while it boots, then
+    `finish` with its pid and version, or `fail` with its one line
+    (runtime/master/upgrade.py)."""
+
+    def report(event: str, data: dict[str, Any]) -> None:
+        if event == "progress":
+            request.reply("progress", data)
+        elif event == "done":
+            request.finish(data)
+        else:
+            request.fail(str(data.get("error")), int(data.get("exit", ExitCode.ERROR)))
+
+    error = ops.begin_upgrade(report)
+    if error:
+        request.fail(error)
+    else:
+        request.reply("accepted", {"pid": os.getpid(), "version": reporter.version})

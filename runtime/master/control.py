@@ -250,11 +250,37 @@ class ControlServer:
         self.sock: socket.socket | None = None
         self.inode = 0
         self.connections: set[ControlConnection] = set()
+        self.owns_name = True  # False for a successor's socket until it takes over
 
     def open(self) -> None:
         """Bind (StartupError, one line, when the place is unsafe or the name is taken)."""
         self.sock, self.inode = control_socket.bind(self.path)
         self.selector.register(self.sock, selectors.EVENT_READ, self)
+
+    # -- an upgrade hands the socket over (runtime/master/upgrade.py, successor.py) -------
+    def adopt(self, fd: int) -> None:
+        """The successor's side: the old master's socket, inherited; clients queue in its
+        backlog until `resume` (the takeover)."""
+        self.sock, self.inode = control_socket.inherit(fd, self.path)
+        self.owns_name = False
+
+    def resume(self) -> None:
+        if self.sock is not None and not self.owns_name:
+            self.owns_name = True
+            self.selector.register(self.sock, selectors.EVENT_READ, self)
+
+    def hand_off(self) -> None:
+        """The old master's side: stop accepting and forget the socket, without removing
+        its name (the successor accepts on it now); requests in progress still finish."""
+        self.owns_name = False
+        self.stop_accepting()
+
+    def stop_accepting(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(self.sock)
+            self.sock.close()
+            self.sock = None
 
     def fileno(self) -> int:
         return self.sock.fileno() if self.sock is not None else -1
@@ -356,11 +382,8 @@ class ControlServer:
             self.sweeper = None
         for conn in list(self.connections):
             conn.close()
-        if self.sock is not None:
-            with contextlib.suppress(KeyError, ValueError):
-                self.selector.unregister(self.sock)
-            self.sock.close()
-            self.sock = None
+        self.stop_accepting()
+        if self.owns_name:
             control_socket.release(self.path, self.inode)
 
 

@@ -82,6 +82,19 @@ def bind(path: str) -> tuple[socket.socket, int]:
     return sock, inode
 
 
+def inherit(fd: int, path: str) -> tuple[socket.socket, int]:
+    """The socket at `path` an upgrading master handed down as `fd`, and its inode: the
+    name is already taken (by the same socket), so nothing is bound."""
+    try:
+        os.set_inheritable(fd, False)
+        sock = socket.socket(fileno=fd)
+        inode = os.stat(path).st_ino
+    except OSError as exc:
+        raise StartupError(f"upgrade: cannot adopt the control socket {path}: {exc}") from None
+    sock.setblocking(False)
+    return sock, inode
+
+
 def _take_name(temp: str, path: str) -> None:
     for _ in range(2):
         try:

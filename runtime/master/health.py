@@ -59,10 +59,12 @@ class HealthServer:
         port: int,
         snapshot: Snapshot,
         clock: Callable[[], float] = time.monotonic,
+        sock: socket.socket | None = None,
     ) -> None:
+        """`sock`: the listening socket an upgrading master handed down (no bind)."""
         self.snapshot = snapshot
         self.clock = clock
-        self.listener = _bind(host, port)
+        self.listener = sock if sock is not None else _bind(host, port)
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.listener, selectors.EVENT_READ, None)
         self.connections: dict[int, _Connection] = {}

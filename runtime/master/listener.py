@@ -182,6 +182,26 @@ def activated_listener(
     return adopt_listener(chosen)
 
 
+def handed_listener(fd: int) -> socket.socket:
+    """The listening socket an upgrading master handed its successor (`listen_fd`,
+    runtime/master/upgrade.py): the same socket, adopted as a socket-activated one is, with
+    the fd named explicitly instead of by LISTEN_FDS (the old master cannot know the new
+    one's pid before it runs, which LISTEN_PID needs)."""
+    try:
+        os.set_inheritable(fd, False)
+    except OSError:
+        raise StartupError(f"upgrade: the handed-over listening fd {fd} is not open") from None
+    sock = adopt_listener(fd)
+    if sock.family == socket.AF_UNIX:  # its file is ours to remove now (keep_unix_path)
+        atexit.register(_unlink_if_owner, sock.getsockname(), os.getpid())
+    return sock
+
+
+def keep_unix_path() -> None:
+    """The Unix socket file now belongs to a successor master: do not remove it at exit."""
+    atexit.unregister(_unlink_if_owner)
+
+
 def adopt_listener(fd: int) -> socket.socket:
     """Wrap an inherited listening fd, checked and ready for uvicorn.
 

@@ -15,7 +15,6 @@ them receives the master. The cluster's phases are `states.Phase`; each child ha
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import selectors
@@ -33,6 +32,7 @@ from runtime.master.cluster_state import ClusterState
 from runtime.master.commands import open_control
 from runtime.master.control import ControlServer
 from runtime.master.handle import ChildHandle
+from runtime.master.master_log import no_console, open_master_log
 from runtime.master.ops import Report
 from runtime.master.pool import Pool
 from runtime.master.production import Production
@@ -43,7 +43,10 @@ from runtime.master.signals import SignalQueue
 from runtime.master.spawner import ProcessSpawner, Spawner
 from runtime.master.startup import Startup
 from runtime.master.states import Phase
+from runtime.master.status import distribution_version
+from runtime.master.successor import Successor
 from runtime.master.timers import Timers
+from runtime.master.upgrade import Upgrade, UpgradeReport
 from runtime.master.watchdogs import Watchdogs
 from runtime.options import ClusterOptions
 
@@ -71,6 +74,7 @@ class Master:
         signal.SIGTTIN: "handle_ttin",
         signal.SIGTTOU: "handle_ttou",
         signal.SIGUSR1: "handle_usr1",
+        signal.SIGUSR2: "handle_usr2",
     }
     SIGNALS = tuple(HANDLERS)
 
@@ -95,6 +99,9 @@ class Master:
         self.control: ControlServer | None = None
         self.logs_tried = False
         self.handlers = {sig: getattr(self, name) for sig, name in self.HANDLERS.items()}
+        self.state.version = distribution_version()
+        self.launch_options = options  # what an upgrade starts the new master with
+        self.successor: Successor | None = None  # started by an upgrade: not the owner yet
 
     # -- main loop -----------------------------------------------------------------------
     def open(self, signals: SignalSource | None = None) -> None:
@@ -120,7 +127,7 @@ class Master:
             give_up=lambda reason: self.begin_close(ExitCode.ERROR, reason),
             on_message=self.on_message,
         )
-        self.startup.on_ready = self.watchdogs.start
+        self.startup.on_ready = self.on_ready
         self.startup.setup_logs = self.setup_logs
 
     def run(self) -> int:
@@ -149,6 +156,9 @@ class Master:
             except StartupError as exc:
                 self.fail_start(str(exc), ExitCode.ERROR)
                 return
+        if options.handover_fd is not None:  # started by an upgrade: owner once let go
+            args = (self.selector, self.state, self.control, self.production)
+            self.successor = Successor(options.handover_fd, *args)
         # Before the agent is spawned: it must not inherit NOTIFY_SOCKET, WATCHDOG_* or
         # LISTEN_* (runtime/master/production.py, listener.activated_listener).
         error = self.production.begin(self.selector)
@@ -176,26 +186,11 @@ class Master:
     def setup_logs(self) -> None:
         """After the agent is on its way: the app name (pyproject.toml) and the log files
         are not needed to start it, so they stay off the start-up's critical path."""
-        s = self.state
         if logging.getLogger().handlers or self.logs_tried:
             return
         self.logs_tried = True
-        from runtime.app_name import app_name
-        from runtime.logs import setup_logging
-
-        if s.options.name is None:
-            s.options = dataclasses.replace(s.options, name=app_name(s.options.base_dir))
-        o = s.options  # files wait for the app's `logger.dir`, told by agent-start
-        s.log = setup_logging(
-            "master",
-            o.base_dir,
-            s.name,
-            True,
-            o.log_dir,
-            env=o.env,
-            log_format=o.log_format,
-            title=o.title,
-        )
+        s = self.state
+        s.log = open_master_log(s)
         self.stopper.log = self.watchdogs.log = self.watchdogs.stale.log = s.log
 
     def run_once(self, timeout: float | None = None) -> None:
@@ -238,6 +233,12 @@ class Master:
     def handle_usr1(self) -> None:
         self.production.reopen_logs()
 
+    def handle_usr2(self) -> None:
+        """SIGUSR2: the same upgrade as `eggscripts reload --upgrade` (its outcome is logged)."""
+        error = self.begin_upgrade()
+        if error:
+            self.state.log.warning("SIGUSR2: %s", error)
+
     def handle_chld(self) -> None:
         """Reaping happens on every pass; the signal only wakes the loop up."""
 
@@ -277,6 +278,18 @@ class Master:
         if s.phase is Phase.RELOADING:
             s.move_to(Phase.READY)
             self.production.reload_finished(ok)  # READY=1 again
+
+    def begin_upgrade(self, report: UpgradeReport | None = None) -> str | None:
+        upgrade = Upgrade(
+            self.launch_options, self.state, self, self.selector, self.timers, self.control,
+            self.production,
+        )  # fmt: skip
+        return upgrade.begin(report)
+
+    def on_ready(self) -> None:
+        self.watchdogs.start()
+        if self.successor is not None:
+            self.successor.ready()
 
     def scale_to(self, count: int) -> None:
         self.pool.scale_to(count)
@@ -318,6 +331,8 @@ class Master:
             fds.append(self.parent.fd)
         if self.control is not None:
             fds.extend(self.control.fds())
+        for part in (self.state.upgrade, self.successor):
+            fds.extend(part.fds() if part is not None else ())
         return fds + self.production.fds()
 
     # -- closing -------------------------------------------------------------------------
@@ -330,8 +345,10 @@ class Master:
         self.startup.cancel()
         if s.reload is not None:
             s.reload.abort(reason)
+        if s.upgrade is not None:
+            s.upgrade.abort(reason)
         self.production.closing()
-        quiet = _no_console() if s.start_failed else None
+        quiet = no_console() if s.start_failed else None
         s.log.info("%s: stopping app workers", reason, extra=quiet)
         if s.listener is not None:
             s.listener.close()  # the workers' copies keep serving until they drain
@@ -363,19 +380,13 @@ class Master:
             self.endpoint.close()
         if self.control is not None:
             self.control.close()
+        if self.successor is not None:
+            self.successor.close()
         self.production.close()
         self.signals.close()
         self.selector.close()
         if self.exit_code:
-            quiet = _no_console() if self.state.start_failed else None
+            quiet = no_console() if self.state.start_failed else None
             self.state.log.error("exit with code %d", self.exit_code, extra=quiet)
         else:
             self.state.log.info("exit with code 0")
-
-
-def _no_console() -> dict[str, bool]:
-    """The log lines of a failed start stay off the terminal (runtime/logs.py NO_CONSOLE);
-    imported here, not at the top: the logging module loads after the agent's spawn."""
-    from runtime.logs import NO_CONSOLE
-
-    return NO_CONSOLE

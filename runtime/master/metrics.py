@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 
-STATES = ("starting", "ready", "reloading", "draining", "closing")
+STATES = ("starting", "ready", "reloading", "upgrading", "draining", "closing")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -73,6 +73,7 @@ class Notifier:
         self.watchdog_interval = watchdog
         self.sock: socket.socket | None = None
         self._warned = False
+        self.held = False  # a new master of an upgrade: silent until it is the main pid
         if address is not None:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.sock.setblocking(False)
@@ -98,7 +99,7 @@ class Notifier:
 
     def send(self, *lines: str) -> bool:
         """Send one datagram of `KEY=value` lines; False when it could not be sent."""
-        if self.sock is None or self.address is None or not lines:
+        if self.sock is None or self.address is None or not lines or self.held:
             return False
         payload = "\n".join(lines).encode()
         try:
@@ -135,6 +136,21 @@ class Notifier:
         if self.watchdog_interval is None:
             return False
         return self.send("WATCHDOG=1")
+
+    def main_pid(self, pid: int) -> bool:
+        """systemd's main pid is now `pid` (a new master took over, `reload --upgrade`)."""
+        return self.send(f"MAINPID={pid}", *_status(f"handed over to the new master {pid}"))
+
+    def environ(self) -> dict[str, str]:
+        """The variables a successor master needs to speak to systemd in our place."""
+        address = self.address
+        if self.sock is None or address is None:
+            return {}
+        raw = "@" + address[1:].decode() if isinstance(address, bytes) else address
+        env = {ENV_SOCKET: raw}
+        if self.watchdog_interval is not None:
+            env[ENV_WATCHDOG_USEC] = str(int(self.watchdog_interval * 2_000_000))
+        return env
 
     def fileno(self) -> int | None:
         """The socket's fd, for the list of master-only fds a forked worker closes."""

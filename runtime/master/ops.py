@@ -9,7 +9,7 @@ to, through one of these methods.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, TypedDict
+from typing import Any, Protocol, TypedDict
 
 
 class ReloadReport(TypedDict, total=False):
@@ -58,6 +58,12 @@ class MasterOps(Protocol):
     ) -> str | None:
         """Start a rolling reload (`agent=False`: keep a running agent); why it cannot
         start, else None."""
+
+    def begin_upgrade(
+        self, report: Callable[[str, dict[str, Any]], None] | None = None
+    ) -> str | None:
+        """Start a new master with the installed code and hand it the cluster
+        (runtime/master/upgrade.py); why it cannot start, else None."""
 
     def reload_ended(self, ok: bool) -> None:
         """The reload in progress ended (its outcome already reported)."""

@@ -66,6 +66,7 @@ class Orphans:
         self.log = log
         self.enabled = enabled  # off in tests driving the master in-process
         self.children = children
+        self.spared: set[int] = set()  # a new master an upgrade started (production.py)
 
     def become_subreaper(self) -> bool:
         if not self.enabled or os.getpid() == 1:  # PID 1 adopts every orphan anyway
@@ -80,7 +81,7 @@ class Orphans:
         """Direct children that are neither the agent nor an app worker."""
         if not self.enabled:
             return []
-        return [pid for pid in self.children() if pid not in ours]
+        return [pid for pid in self.children() if pid not in ours and pid not in self.spared]
 
     def terminate(self, ours: Container[int], timeout_ms: int) -> list[int]:
         """SIGTERM every orphan now, SIGKILL those still here after `timeout_ms`."""

@@ -61,13 +61,17 @@ class Production:
         phase = lambda: str(self.state.phase)  # noqa: E731
         self.sup = Supervision(o.title, o.shutdown_delay, clock=self.timers.clock, phase=phase)
         self.orphans.become_subreaper()
+        # A new master of an upgrade speaks to systemd once the old one made it the main
+        # pid (`took_over`); before that its messages would be the old master's to send.
+        self.sup.notifier.held = o.handover_fd is not None
+        self.selector = selector
         if o.health_port is not None:
             try:
-                self.sup.serve_health(o.health_host, o.health_port, self.samples)
+                self.sup.serve_health(o.health_host, o.health_port, self.samples, o.health_fd)
             except StartupError as exc:
                 return str(exc)
-            for obj, events, data in self.sup.registrations():
-                selector.register(obj, events, data)
+            if not self.sup.notifier.held:  # a new master answers probes once it owns
+                self.register_health()
         interval = self.sup.watchdog_interval
         if interval is not None:
             self.sup.watchdog()
@@ -139,6 +143,51 @@ class Production:
             if not self.sup.stopping:
                 self.sup.stop_requested()
             self.sup.closing()
+
+    # -- an upgrade (runtime/master/upgrade.py) ------------------------------------------
+    def successor_env(self) -> dict[str, str]:
+        """What the new master needs to speak to systemd once it is the main pid."""
+        return self.sup.notifier.environ() if self.sup is not None else {}
+
+    def spare(self, pid: int) -> None:
+        """The new master is our child (we are a subreaper) but no orphan of app code."""
+        self.orphans.spared.add(pid)
+
+    def upgrade_started(self) -> None:
+        """`RELOADING=1` (systemd shows the unit reloading); `READY=1` follows from the
+        new master, or from us again if it failed (`ready`)."""
+        if self.sup is not None:
+            self.sup.notifier.reloading("upgrading: a new master is starting")
+
+    def register_health(self, register: bool = True) -> None:
+        assert self.sup is not None
+        for obj, events, data in self.sup.registrations():
+            if register:
+                self.selector.register(obj, events, data)
+            else:
+                self.selector.unregister(obj)
+
+    def health_fd(self) -> int | None:
+        health = self.sup.health if self.sup is not None else None
+        return health.listener.fileno() if health is not None else None
+
+    def took_over(self) -> None:
+        """A new master now owns the cluster: `READY=1` as systemd's main pid, and the
+        health probes are its to answer."""
+        if self.sup is not None:
+            self.sup.notifier.held = False
+            self.register_health()
+        self.ready()
+
+    def hand_over(self, pid: int) -> None:
+        """`MAINPID=` the new master, then silence: our drain is no longer the service's."""
+        if self.sup is not None:
+            self.sup.notifier.main_pid(pid)
+            self.sup.notifier.close()
+            if self.sup.health is not None:  # the new master answers the probes now
+                self.register_health(False)
+                self.sup.health.close()
+                self.sup.health = None
 
     # -- SIGUSR1 ---------------------------------------------------------------------------
     def reopen_logs(self) -> None:

@@ -25,7 +25,12 @@ from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
 from runtime.master.kinds import AGENT, APP
-from runtime.master.listener import activated_listener, bind_listener, listening_port
+from runtime.master.listener import (
+    activated_listener,
+    bind_listener,
+    handed_listener,
+    listening_port,
+)
 from runtime.master.ops import MasterOps
 from runtime.master.production import Production
 from runtime.master.ready_channel import ParentChannel
@@ -72,10 +77,11 @@ class Startup:
         return True
 
     def adopt_activated(self) -> bool:
-        """systemd socket activation: serve on the passed socket instead of binding."""
+        """systemd socket activation, or an upgrade: serve on the passed socket, no bind."""
         s = self.state
+        handed = s.options.listen_fd  # from an upgrading master (runtime/master/upgrade.py)
         try:
-            sock = activated_listener()
+            sock = activated_listener() if handed is None else handed_listener(handed)
         except StartupError as exc:
             self.fail(str(exc), ExitCode.ERROR)
             return False
@@ -178,6 +184,7 @@ class Startup:
         children = self.children
         return EggReady(
             pid=os.getpid(),
+            version=self.state.version,
             title=self.state.options.title,
             url=self.state.url,
             port=self.state.port,

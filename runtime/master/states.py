@@ -68,18 +68,24 @@ def check_transition(current: ChildState, new: ChildState) -> None:
 class Phase(enum.Enum):
     """The cluster's own lifecycle (egg-cluster's), beside each child's state.
 
-        STARTING_AGENT -> STARTING_APPS -> READY <-> RELOADING
-        READY or RELOADING -> DRAINING (SIGTERM with --shutdown-delay)
-        every earlier phase -> STOPPING -> STOPPED
+            STARTING_AGENT -> STARTING_APPS -> READY <-> RELOADING
+            READY or RELOADING -> DRAINING (SIGTERM with --shutdown-delay)
+            READY -> UPGRADING -> READY (the new master failed) or STOPPING (it took over)
+            every earlier phase -> STOPPING -> STOPPED
 
-    `str(phase)` is what `status`, `/readyz` and the control commands show: both starting
-    phases show as `starting`.
+    UPGRADING (`reload --upgrade`, SIGUSR2; runtime/master/upgrade.py): a new master boots
+    beside this one on the same listening socket; this one keeps serving and owning the
+    cluster until the new one is ready, then hands over and drains.
+
+        `str(phase)` is what `status`, `/readyz` and the control commands show: both starting
+        phases show as `starting`.
     """
 
     STARTING_AGENT = "starting-agent"
     STARTING_APPS = "starting-apps"
     READY = "ready"
     RELOADING = "reloading"
+    UPGRADING = "upgrading"
     DRAINING = "draining"
     STOPPING = "stopping"
     STOPPED = "stopped"
@@ -104,11 +110,12 @@ class Phase(enum.Enum):
 
 P = Phase
 STARTING = frozenset({P.STARTING_AGENT, P.STARTING_APPS})
-RUNNING = frozenset({P.READY, P.RELOADING, P.DRAINING})
+RUNNING = frozenset({P.READY, P.RELOADING, P.UPGRADING, P.DRAINING})
 PHASE_TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     P.STARTING_AGENT: frozenset({P.STARTING_APPS, P.STOPPING}),
     P.STARTING_APPS: frozenset({P.READY, P.STOPPING}),
-    P.READY: frozenset({P.RELOADING, P.DRAINING, P.STOPPING}),
+    P.READY: frozenset({P.RELOADING, P.UPGRADING, P.DRAINING, P.STOPPING}),
+    P.UPGRADING: frozenset({P.READY, P.STOPPING}),
     P.RELOADING: frozenset({P.READY, P.DRAINING, P.STOPPING}),
     P.DRAINING: frozenset({P.STOPPING}),
     P.STOPPING: frozenset({P.STOPPED}),

@@ -32,18 +32,19 @@ def distribution_version() -> str:
 
     `EGGSCRIPTS_TEST_MASTER_VERSION` (test-only, docs/INTERNALS.md §4) makes the master
     report another version, so a test can see `reload` say a restart is needed without
-    installing a second eggscripts."""
+    installing a second eggscripts. It is taken out of the environment: a new master started
+    by `reload --upgrade` reports the version it really runs."""
     from runtime.contract import __version__
 
-    return os.environ.get("EGGSCRIPTS_TEST_MASTER_VERSION") or __version__
+    return os.environ.pop("EGGSCRIPTS_TEST_MASTER_VERSION", None) or __version__
 
 
 class StatusReporter:
     """Builds status dicts; remembers CPU samples between requests."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, version: str = "") -> None:
         self.clock = clock  # the master's: ages are measured on the clock they began on
-        self.version = distribution_version()
+        self.version = version or distribution_version()
         self.started_wall = time.time()
         self._cpu: dict[tuple[int, float], tuple[float, float]] = {}
 

@@ -48,7 +48,7 @@ class Supervision:
 
     @property
     def state(self) -> str:
-        """starting / ready / reloading / draining / closing (the metrics' names)."""
+        """starting / ready / reloading / upgrading / draining / closing (the metrics' names)."""
         if self.phase is None:
             return self._state
         shown = self.phase()
@@ -65,12 +65,20 @@ class Supervision:
 
     # -- optional health server ------------------------------------------------------------
     def serve_health(
-        self, host: str, port: int, workers: Callable[[], Iterable[WorkerSample]]
+        self,
+        host: str,
+        port: int,
+        workers: Callable[[], Iterable[WorkerSample]],
+        fd: int | None = None,
     ) -> None:
-        """Start the `--health-port` server (raises StartupError: port in use...)."""
+        """Start the `--health-port` server (raises StartupError: port in use...); `fd`:
+        its listening socket, handed down by an upgrading master."""
         from runtime.master.health import HealthServer
+        from runtime.master.listener import handed_listener
 
-        self.health = HealthServer(host, port, lambda: self.snapshot(workers()), self.clock)
+        sock = handed_listener(fd) if fd is not None else None
+        snapshot = lambda: self.snapshot(workers())  # noqa: E731
+        self.health = HealthServer(host, port, snapshot, self.clock, sock)
 
     def registrations(self) -> list[tuple[Any, int, Any]]:
         """(file object, events, data) for the master's selector; the master loop calls

@@ -174,7 +174,7 @@ def test_reload_says_a_restart_is_needed_when_the_master_runs_another_version(
     del env["EGGSCRIPTS_TEST_MASTER_VERSION"]
     result = run_cli("reload", f"--title={title}", env=env)
     assert result.returncode == 0, result.stderr
-    notes = [ln for ln in result.stdout.splitlines() if "restart the cluster" in ln]
+    notes = [ln for ln in result.stdout.splitlines() if "reload --upgrade" in ln]
     assert len(notes) == 1 and "runs eggscripts 0.0.1" in notes[0], result.stdout
     assert " reloaded (agent pid " in result.stdout  # the workers were rolled anyway
 
