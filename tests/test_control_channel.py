@@ -151,7 +151,7 @@ def test_unsafe_directory_is_refused(tmp_path: Path) -> None:
     open_dir = tmp_path / "open"
     open_dir.mkdir(mode=0o755)
     open_dir.chmod(0o755)
-    with pytest.raises(StartupError, match="has mode 755; it must be 700"):
+    with pytest.raises(StartupError, match="has mode 755, not 700"):
         control_socket.bind(str(open_dir / "x.sock"))
     link = tmp_path / "link"
     private = tmp_path / "private"
