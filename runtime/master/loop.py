@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from runtime.contract.capacity import workers_problem
 from runtime.contract.exitcodes import ExitCode
 from runtime.errors import StartupError
 from runtime.ipc.leader_endpoint import LeaderEndpoint
@@ -248,12 +249,22 @@ class Master:
             self.state.log.warning("SIGHUP: %s", error)
 
     def handle_ttin(self) -> None:
-        if self.state.phase in (Phase.READY, Phase.RELOADING):
-            self.scale_to(self.state.target_workers + 1)
+        self.scale_by_signal("SIGTTIN", +1)
 
     def handle_ttou(self) -> None:
-        if self.state.phase in (Phase.READY, Phase.RELOADING):
-            self.scale_to(self.state.target_workers - 1)
+        self.scale_by_signal("SIGTTOU", -1)
+
+    def scale_by_signal(self, name: str, delta: int) -> None:
+        """One worker more or less, within the bound `start --workers` and `scale` have:
+        past it, one line and nothing changes (a loop of `kill -TTIN` cannot fork bomb)."""
+        if self.state.phase not in (Phase.READY, Phase.RELOADING):
+            return
+        wanted = self.state.target_workers + delta
+        problem = workers_problem(wanted)
+        if problem is not None:
+            self.state.log.warning("%s refused: %s", name, problem)
+            return
+        self.scale_to(wanted)
 
     # -- MasterOps (runtime/master/ops.py) -----------------------------------------------
     def begin_reload(
