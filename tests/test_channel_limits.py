@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from eggscripts import control_path
+from runtime.contract import paths
 from runtime.contract.framing import encode
 from runtime.master.control import IDLE_TIMEOUT, MAX_CONNECTIONS
 from runtime.messenger import MAX_UNSENT
@@ -36,7 +36,7 @@ def rss(proc: psutil.Process) -> int:
 
 @contextlib.contextmanager
 def idle_connections(title: str, count: int) -> Iterator[list[socket.socket]]:
-    path = control_path.socket_path(title)
+    path = paths.socket_path(title, paths.find_dir().directory)
     conns = []
     try:
         for _ in range(count):
@@ -76,7 +76,7 @@ def test_unread_status_replies_do_not_grow_the_master(
     before = rss(master)
     peak = before
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(control_path.socket_path(title))
+    sock.connect(paths.socket_path(title, paths.find_dir().directory))
     sock.settimeout(IDLE_TIMEOUT + 10)
     request_frame = encode({"action": "status", "data": {}})
     sent, t0 = 0, time.monotonic()

@@ -21,6 +21,7 @@ import pytest
 
 from eggscripts import __version__
 from runtime.contract import paths
+from runtime.contract.control import Reply
 from runtime.contract.framing import FrameDecoder, encode
 from runtime.errors import StartupError
 from runtime.master import control, control_socket
@@ -111,9 +112,9 @@ def exchange(path: str, *requests: dict[str, Any]) -> list[dict[str, Any]]:
 def test_replies_stream_then_finish_and_errors_are_frames(serve: Any, title: str) -> None:
     def streaming(request: Request) -> None:
         for k in (1, 2):
-            request.reply("progress", {"replaced": k, "total": 2})
+            request.reply(Reply.PROGRESS, {"replaced": k, "total": 2})
         request.finish({"workers": [1, 2]})
-        request.reply("progress", {"late": True})  # after finish: dropped
+        request.reply(Reply.PROGRESS, {"late": True})  # after finish: dropped
 
     def broken(request: Request) -> None:
         raise RuntimeError("boom")
@@ -249,7 +250,7 @@ def reload_handlers(loop_ref: list[LoopThread], script: list[Any]) -> dict[str, 
             elif action == "error":
                 request.fail(data["message"], exit_code[0], data)
             else:
-                request.reply(action, data)
+                request.reply(Reply(action), data)
             loop_ref[0].later(step)
 
         step()
