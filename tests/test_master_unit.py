@@ -211,3 +211,35 @@ def test_ttin_ttou_scale_by_one_and_drain_the_newest(make) -> None:
     assert len(c.spawner.apps) == 1  # a drained worker is not replaced
     c.signal(signal.SIGTTOU)
     assert c.state.target_workers == 1  # never below one
+
+
+def test_malformed_runtime_payloads_are_one_warning_each_and_ignored(make, caplog) -> None:
+    """The data of the runtime's own actions is parsed once (runtime/contract/messages.py):
+    a malformed one is logged and dropped, the master loop goes on."""
+    c = make(workers=1)
+    agent = c.spawner.agent
+    with caplog.at_level("WARNING", logger="eggscripts.test-master"):
+        agent.send(Action.AGENT_START, {"listen": "7001"})
+        c.step()
+        assert c.phase == "starting" and c.spawner.apps == []  # not taken as started
+        c.ready()
+        (app,) = c.spawner.apps
+        (handle,) = c.master.children.apps()
+        app.send(Action.HEARTBEAT, {"requests": 7, "in_flight": 1})
+        c.step()
+        assert handle.stats == {"requests": 7, "in_flight": 1}
+        for bad in ("garbage", {"requests": "7"}, {"saturated": 1}, [1]):
+            app.send(Action.HEARTBEAT, bad)
+        app.send(Action.STARTUP_ERROR, {"message": ["not", "a", "line"]})
+        c.step()
+    assert handle.stats == {"requests": 7, "in_flight": 1}
+    assert c.master.exit_code is None and c.phase == "ready" and handle.startup_error is None
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 6 and all(" ignored: " in line for line in lines), lines
+    assert lines[0].startswith(f"agent-start from {agent_label(c)} ignored: listen '7001'")
+
+
+def agent_label(c: FakeCluster) -> str:
+    agent = c.master.children.agent
+    assert agent is not None
+    return agent.label

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any, TypedDict
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict, cast
 
 from runtime.contract.framing import encode
 
@@ -61,10 +62,14 @@ RESERVED_ACTIONS: frozenset[str] = frozenset(a.value for a in Action)
 
 # The data of the runtime's own actions (docs/INTERNALS.md §1 and §2). App messages carry
 # whatever JSON the app sends, so `Message.data` stays `Any`; these say what the runtime's
-# senders put there and its readers may expect.
-class Listen(TypedDict):
+# senders put there, and the parsers below (`PAYLOADS`) check it once where it arrives.
+class Listen(TypedDict, total=False):
+    # The app config's cluster.listen, as written (runtime/loader/listen_config.py checks it)
     port: int | None
     hostname: str | None
+    path: str  # a Unix socket instead of a port
+    mode: int  # ... and its mode
+    https: bool  # cluster.https is set
 
 
 class AgentStartData(TypedDict, total=False):
@@ -95,9 +100,16 @@ class StartupErrorData(TypedDict, total=False):
 
 
 class HeartbeatData(TypedDict, total=False):
+    # runtime/worker/stats.py; the agent's beats carry none of these
     requests: int  # completed responses
-    inflight: int  # request tasks running
+    in_flight: int  # request tasks running
     connections: int  # open connections
+    rss: int  # bytes, where the kernel tells it cheaply
+    # WSGI only (runtime/apptarget/wsgi.py): its thread pool
+    threads: int
+    threads_busy: int
+    queued: int
+    saturated: bool  # every thread busy
 
 
 class InvalidMessage(ValueError):
@@ -140,3 +152,47 @@ class Message:
         if to is not None and not isinstance(to, str):
             raise InvalidMessage(f"to {to!r} is not a role")
         return cls(action, obj.get("data"), sender or "", to or "", pid)
+
+
+def _checked(data: object, types: Mapping[str, type]) -> dict[str, Any]:
+    """`data` as an object whose present keys of `types` hold that type (None: {});
+    InvalidMessage (one line) otherwise. Unknown keys pass: a newer child may add some."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidMessage(f"data {data!r:.60} is not an object")
+    for key, kind in types.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise InvalidMessage(f"{key} {value!r:.60} is not a {kind.__name__}")
+    return data
+
+
+def agent_start_data(data: object) -> AgentStartData:
+    types = {"pid": int, "listen": dict, "log_dir": str, "run_dir": str}
+    return cast(AgentStartData, _checked(data, types))
+
+
+def startup_error_data(data: object) -> StartupErrorData:
+    return cast(StartupErrorData, _checked(data, {"message": str, "code": int}))
+
+
+def heartbeat_data(data: object) -> HeartbeatData:
+    return cast(HeartbeatData, _checked(data, _HEARTBEAT))
+
+
+_HEARTBEAT: dict[str, type] = {
+    **dict.fromkeys(("requests", "in_flight", "connections", "rss"), int),
+    **dict.fromkeys(("threads", "threads_busy", "queued"), int),
+    "saturated": bool,
+}
+
+
+# The parser of each runtime action whose data its receiver reads (others: data ignored).
+PAYLOADS: dict[str, Callable[[object], Mapping[str, Any]]] = {
+    Action.AGENT_START: agent_start_data,
+    Action.STARTUP_ERROR: startup_error_data,
+    Action.HEARTBEAT: heartbeat_data,
+}

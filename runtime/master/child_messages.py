@@ -2,7 +2,11 @@
 other message (runtime/master/routing.py): `agent-start` / `app-start` move a child from
 BOOTING to SERVING and advance the start sequence or the reload, `startup-error` fails the
 start (or the reload's canary), `heartbeat` keeps the child's counters, `disconnect`
-makes a faulted worker leave the pool (runtime/master/pool.py)."""
+makes a faulted worker leave the pool (runtime/master/pool.py).
+
+The data of each is parsed once, here, by the contract's parser (`PAYLOADS`,
+runtime/contract/messages.py): the handlers get typed payloads, and a malformed one is
+one warning and the message is dropped; nothing a child writes raises in the master loop."""
 
 from __future__ import annotations
 
@@ -10,7 +14,16 @@ from collections.abc import Callable
 from typing import Any
 
 from runtime.contract.exitcodes import ExitCode
-from runtime.contract.messages import Action, Message, Role
+from runtime.contract.messages import (
+    PAYLOADS,
+    Action,
+    AgentStartData,
+    HeartbeatData,
+    InvalidMessage,
+    Message,
+    Role,
+    StartupErrorData,
+)
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -42,17 +55,23 @@ class ChildMessages:
             action = self.actions.get(msg.action)
             if action is None:
                 self.state.log.warning("unknown action %r from %s", msg.action, handle.label)
-            else:
-                action(handle, msg.data)
+                return
+            parse = PAYLOADS.get(msg.action)
+            try:
+                data = parse(msg.data) if parse is not None else msg.data
+            except InvalidMessage as exc:
+                self.state.log.warning("%s from %s ignored: %s", msg.action, handle.label, exc)
+                return
+            action(handle, data)
             return
         self.children.route(handle, msg)
 
-    def on_agent_start(self, handle: ChildHandle, data: Any) -> None:
+    def on_agent_start(self, handle: ChildHandle, data: AgentStartData) -> None:
         if self.started(handle, Action.AGENT_START):
             self.startup.agent_started(handle, data)
             self.tell_reload(handle)
 
-    def on_app_start(self, handle: ChildHandle, data: Any) -> None:
+    def on_app_start(self, handle: ChildHandle, data: object) -> None:
         if self.started(handle, Action.APP_START):
             self.pool.app_started()
             self.startup.app_started(handle)
@@ -71,15 +90,14 @@ class ChildMessages:
         if self.state.reload is not None:
             self.state.reload.started(handle)
 
-    def on_heartbeat(self, handle: ChildHandle, data: Any) -> None:
+    def on_heartbeat(self, handle: ChildHandle, data: HeartbeatData) -> None:
         """The registry noted the time; keep what the child reports for status."""
-        if isinstance(data, dict):
+        if data:
             handle.stats = data
 
-    def on_startup_error(self, handle: ChildHandle, data: Any) -> None:
+    def on_startup_error(self, handle: ChildHandle, data: StartupErrorData) -> None:
         s = self.state
-        text = data.get("message") if isinstance(data, dict) else None
-        handle.startup_error = str(text or "unknown error")
+        handle.startup_error = data.get("message") or "unknown error"
         line = f"{handle.what} failed to start: {handle.startup_error}"
         if s.phase.running:
             s.log.error("%s", line)
