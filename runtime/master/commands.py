@@ -106,7 +106,7 @@ def handle_reload(
     request.reply(Reply.ACCEPTED, accepted)
 
     def report(event: str, data: ReloadReport) -> None:
-        if event == "progress":
+        if event == Reply.PROGRESS:
             phase = "workers" if "pid" in data else "agent"
             progress = ReloadProgress(phase=phase)
             request.reply(Reply.PROGRESS, {**progress, **data})

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from runtime.contract.capacity import workers_problem
 from runtime.contract.exitcodes import ExitCode
+from runtime.contract.messages import Role
 from runtime.errors import StartupError
 from runtime.ipc.leader_endpoint import LeaderEndpoint
 from runtime.master.child_messages import ChildMessages
@@ -188,7 +189,7 @@ class Master:
             s.options = dataclasses.replace(s.options, name=app_name(s.options.base_dir))
         o = s.options  # files wait for the app's `logger.dir`, told by agent-start
         s.log = setup_logging(
-            "master",
+            Role.MASTER,
             o.base_dir,
             s.name,
             True,
