@@ -35,14 +35,15 @@ def setup(foreground: bool) -> None:
 def wrap(app: Any) -> Any:
     """`app` with every HTTP request logged once its response is complete (or abandoned)."""
 
-    async def logged(scope: dict, receive: Any, send: Any) -> None:
+    async def logged(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
-            return await app(scope, receive, send)
+            await app(scope, receive, send)
+            return
         started = time.monotonic()
         status = 0
         size = 0
 
-        async def counting_send(message: dict) -> None:
+        async def counting_send(message: dict[str, Any]) -> None:
             nonlocal status, size
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -58,7 +59,7 @@ def wrap(app: Any) -> Any:
     return logged
 
 
-def line(scope: dict, status: int, size: int, seconds: float) -> str:
+def line(scope: dict[str, Any], status: int, size: int, seconds: float) -> str:
     client = scope.get("client")
     host = client[0] if client else "-"
     query = scope.get("query_string") or b""

@@ -109,7 +109,7 @@ def route_below_root(app: Any, root_path: str) -> Any:
     Django strip `root_path` themselves); an egg-style app routes on the path below it."""
     size = len(root_path)
 
-    async def below_root(scope: dict, receive: Any, send: Any) -> None:
+    async def below_root(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path")
         if path is not None and path.startswith(root_path):
             scope["path"] = path[size:] or "/"
