@@ -17,7 +17,7 @@ import select
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import click
@@ -82,7 +82,7 @@ class Connection:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, action: control.ControlAction, data: dict[str, Any] | None = None) -> None:
+    def request(self, action: control.ControlAction, data: Mapping[str, Any] | None = None) -> None:
         payload = encode(control.request(action, data))
         self.sock.setblocking(True)
         try:
@@ -145,7 +145,7 @@ def connect(title: str) -> Connection:
 def call(
     title: str,
     action: control.ControlAction,
-    data: dict[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
     timeout: float = 10.0,
 ) -> Any:
     """One request, its final answer's data; an error frame raises ControlFailed."""

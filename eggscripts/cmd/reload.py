@@ -15,7 +15,7 @@ import click
 
 from eggscripts import __version__, app_settings, control_client, options, targets
 from eggscripts.errors import PREFIX
-from runtime.contract.control import FINAL, ControlAction, Reply
+from runtime.contract.control import FINAL, ControlAction, ReloadRequest, Reply
 
 # The master bounds the roll by --timeout; this is how much longer we give it to say so.
 ANSWER_GRACE = 10.0
@@ -56,7 +56,7 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     limit = None if timeout_ms is None or not wait else timeout_ms / 1000 + ANSWER_GRACE
     view = ReloadView(title, sys.stdout)
     with control_client.connect(title) as conn:
-        conn.request(ControlAction.RELOAD, {"timeout": timeout_ms, "wait": wait})
+        conn.request(ControlAction.RELOAD, ReloadRequest(timeout=timeout_ms, wait=wait))
         try:
             for frame in conn.replies(limit if wait else control_client.CONNECT_TIMEOUT * 2):
                 view.show(frame)

@@ -11,7 +11,7 @@ import click
 from eggscripts import app_settings, control_client, options, targets
 from eggscripts.errors import PREFIX, EggScriptsError
 from runtime.contract import capacity
-from runtime.contract.control import ControlAction
+from runtime.contract.control import ControlAction, ScaleRequest
 
 COUNT_RE = re.compile(r"^([+-]?)(\d{1,6})$")
 POLL = 0.05
@@ -56,7 +56,7 @@ def command(ctx: click.Context, /, count: str, base_dir: str, **_: Any) -> None:
     )
 
 
-def parse_count(text: str) -> dict[str, int]:
+def parse_count(text: str) -> ScaleRequest:
     match = COUNT_RE.match(text.strip())
     if match is None:
         raise click.BadParameter(f"{text!r}: give N, +K or -K", param_hint="'N|+K|-K'")

@@ -5,12 +5,14 @@ sends one `{"action": ControlAction, "data": <request>}`; the master answers wit
 number of progress frames (`accepted`, `progress`) and exactly one final frame,
 `{"action": "done", "data": ..., "exit": 0}` or
 `{"action": "error", "data": {"message": ...}, "exit": N}`. The payloads are typed here so
-both ends read the same keys.
+both ends read the same keys, and parsed once (`scale_request`, `reload_request`) so the
+master's handlers see typed values or answer one usage line.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from collections.abc import Mapping
+from typing import Any, TypedDict, TypeGuard
 
 from runtime.contract.messages import WireName
 
@@ -89,6 +91,7 @@ class ScaleReply(TypedDict):
 class ReloadRequest(TypedDict, total=False):
     timeout: int | None  # ms for the whole roll; None: the startup timeout per worker
     wait: bool  # False: answer at once, the roll goes on
+    agent: bool  # False: keep a serving agent (`eggscripts dev`: only app files changed)
 
 
 class ReloadAccepted(TypedDict):
@@ -119,17 +122,52 @@ class ErrorData(TypedDict, total=False):
     total: int | None
 
 
-def request(action: ControlAction, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"action": action.value, "data": data or {}}
+class BadRequest(ValueError):
+    """A request whose data is not what its action takes: one line, exit 2."""
 
 
-def progress(action: Reply, data: Any = None) -> dict[str, Any]:
+def _integer(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def scale_request(data: object) -> ScaleRequest:
+    """The `scale` request in `data`, or BadRequest."""
+    if isinstance(data, dict):
+        workers, delta = data.get("workers"), data.get("delta")
+        if _integer(workers) and delta is None:
+            return {"workers": workers}
+        if _integer(delta) and workers is None:
+            return {"delta": delta}
+    raise BadRequest('scale needs {"workers": N} or {"delta": K} (integers)')
+
+
+def reload_request(data: object) -> ReloadRequest:
+    """The `reload` request in `data` (missing keys: the defaults), or BadRequest."""
+    data = data if isinstance(data, dict) else {}
+    timeout = data.get("timeout")
+    if timeout is not None and not (_integer(timeout) and timeout > 0):
+        raise BadRequest("reload timeout must be a positive integer (ms)")
+    agent = data.get("agent", True)
+    if not isinstance(agent, bool):
+        raise BadRequest("reload agent must be true or false")
+    return {"timeout": timeout, "wait": bool(data.get("wait", True)), "agent": agent}
+
+
+def request(action: ControlAction, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {"action": action.value, "data": dict(data or {})}
+
+
+def progress(action: Reply, data: object = None) -> dict[str, Any]:
     return {"action": action.value, "data": data}
 
 
-def done(data: Any = None, exit: int = 0) -> dict[str, Any]:
-    return {"action": Reply.DONE.value, "data": data, "exit": exit}
+def done(data: object = None, exit: int = 0) -> dict[str, Any]:
+    return {"action": Reply.DONE.value, "data": data, "exit": int(exit)}
 
 
-def error(message: str, exit: int = 1, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"action": Reply.ERROR.value, "data": {**(data or {}), "message": message}, "exit": exit}
+def error(message: str, exit: int = 1, data: Mapping[str, object] | None = None) -> dict[str, Any]:
+    return {
+        "action": Reply.ERROR.value,
+        "data": {**(data or {}), "message": message},
+        "exit": int(exit),
+    }

@@ -5,8 +5,8 @@
 here: `status`, `scale`, `reload` and `upgrade`. Each handler only reads the `ClusterState` or calls
 one of the `MasterOps`; the work (forking, draining, rolling) stays in the master.
 
-A new control command is one handler here plus its entry in `handlers` (and the CLI's
-client side).
+A new control command is its `ControlAction` and payloads in runtime/contract/control.py
+(the CLI reads the same), one handler here and its entry in `handlers`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,21 @@ import selectors
 from typing import Any
 
 from runtime.contract.capacity import workers_problem
+from runtime.contract.control import (
+    BadRequest,
+    ControlAction,
+    ReloadAccepted,
+    ReloadDone,
+    ReloadProgress,
+    Reply,
+    ScaleReply,
+    reload_request,
+    scale_request,
+)
 from runtime.contract.exitcodes import ExitCode
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
-from runtime.master.control import ControlServer, Request
+from runtime.master.control import ControlServer, Handler, Request
 from runtime.master.ops import MasterOps, ReloadReport
 from runtime.master.states import Phase
 from runtime.master.status import StatusReporter
@@ -41,14 +52,7 @@ def open_control(
     path = state.options.control_path
     if not path:
         return None
-    reporter = StatusReporter(children.clock, state.version)
-    handlers = {
-        "status": lambda request: request.finish(reporter.build(state, children)),
-        "scale": lambda request: handle_scale(state, ops, request),
-        "reload": lambda request: handle_reload(state, ops, reporter, request),
-    }
-    handlers["upgrade"] = lambda request: handle_upgrade(ops, reporter, request)
-    server = ControlServer(path, selector, handlers, log, timers)
+    server = ControlServer(path, selector, handlers(state, ops, children), log, timers)
     if state.options.control_fd is not None:  # handed down by an upgrading master
         server.adopt(state.options.control_fd)
     else:
@@ -56,19 +60,27 @@ def open_control(
     return server
 
 
+def handlers(state: ClusterState, ops: MasterOps, children: Children) -> dict[str, Handler]:
+    """One handler per `ControlAction`."""
+    reporter = StatusReporter(children.clock, state.version)
+    return {
+        ControlAction.STATUS: lambda request: request.finish(reporter.build(state, children)),
+        ControlAction.SCALE: lambda request: handle_scale(state, ops, request),
+        ControlAction.RELOAD: lambda request: handle_reload(state, ops, reporter, request),
+        ControlAction.UPGRADE: lambda request: handle_upgrade(ops, reporter, request),
+    }
+
+
 def handle_scale(state: ClusterState, ops: MasterOps, request: Request) -> None:
     """`{"workers": N}` or `{"delta": K}`: answered once the new target is set; the client
     watches `status` until the count is reached (scaling down drains first)."""
-    data = request.data
-    previous = state.target_workers
-    workers, delta = data.get("workers"), data.get("delta")
-    if isinstance(workers, int) and not isinstance(workers, bool) and delta is None:
-        wanted = workers
-    elif isinstance(delta, int) and not isinstance(delta, bool) and workers is None:
-        wanted = previous + delta
-    else:
-        request.fail('scale needs {"workers": N} or {"delta": K} (integers)', ExitCode.USAGE)
+    try:
+        asked = scale_request(request.data)
+    except BadRequest as exc:
+        request.fail(str(exc), ExitCode.USAGE)
         return
+    previous = state.target_workers
+    wanted = asked["workers"] if "workers" in asked else previous + asked["delta"]
     problem = workers_problem(wanted)  # the bound `start --workers` has
     if problem is not None:
         request.fail(problem, ExitCode.USAGE)
@@ -78,7 +90,7 @@ def handle_scale(state: ClusterState, ops: MasterOps, request: Request) -> None:
         return
     ops.scale_to(wanted)
     log.info("scale requested by pid %s: %d -> %d app workers", request.peer_pid, previous, wanted)
-    request.finish({"previous": previous, "workers": wanted})
+    request.finish(ScaleReply(previous=previous, workers=wanted))
 
 
 def handle_reload(
@@ -89,38 +101,36 @@ def handle_reload(
     for new master code; the roll (`ops.begin_reload`, runtime/master/reload.py) then
     streams `progress` frames and ends with `finish`/`fail`. Without `wait` the answer is
     sent at once; `"agent": false` keeps a running agent (only app files changed)."""
-    timeout = request.data.get("timeout")
-    if timeout is not None and (not isinstance(timeout, int) or timeout <= 0):
-        request.fail("reload timeout must be a positive integer (ms)", ExitCode.USAGE)
+    try:
+        asked = reload_request(request.data)
+    except BadRequest as exc:
+        request.fail(str(exc), ExitCode.USAGE)
         return
-    agent = request.data.get("agent", True)
-    if not isinstance(agent, bool):
-        request.fail("reload agent must be true or false", ExitCode.USAGE)
-        return
-    request.reply(
-        "accepted",
-        {"pid": os.getpid(), "version": reporter.version, "workers": state.target_workers},
+    accepted = ReloadAccepted(
+        pid=os.getpid(), version=reporter.version, workers=state.target_workers
     )
+    request.reply(Reply.ACCEPTED, accepted)
 
     def report(event: str, data: ReloadReport) -> None:
-        if event == "progress":
+        if event == Reply.PROGRESS:
             phase = "workers" if "pid" in data else "agent"
-            request.reply("progress", {"phase": phase, **data})
+            progress = ReloadProgress(phase=phase)
+            request.reply(Reply.PROGRESS, {**progress, **data})
         elif data.get("ok"):
             request.finish(
-                {"agent": data.get("agent"), "workers": data.get("pids", []),
-                 "replaced": data.get("replaced"), "total": data.get("total"),
-                 "release_dir": data.get("release")}
+                ReloadDone(agent=data.get("agent"), workers=data.get("pids", []),
+                           replaced=data.get("replaced"), total=data.get("total"),
+                           release_dir=data.get("release"))
             )  # fmt: skip
         else:
             counts = {"replaced": data.get("replaced"), "total": data.get("total")}
             request.fail(str(data.get("error")), int(data.get("exit", ExitCode.ERROR)), counts)
 
-    error = ops.begin_reload(report, timeout, agent)
+    error = ops.begin_reload(report, asked.get("timeout"), asked.get("agent", True))
     if error:
         request.fail(error)
-    elif not request.data.get("wait", True) and not request.done:
-        request.finish({"waited": False})
+    elif not asked.get("wait", True) and not request.done:
+        request.finish(ReloadDone(waited=False))
 
 
 def handle_upgrade(ops: MasterOps, reporter: StatusReporter, request: Request) -> None:
@@ -131,7 +141,7 @@ def handle_upgrade(ops: MasterOps, reporter: StatusReporter, request: Request) -
 
     def report(event: str, data: dict[str, Any]) -> None:
         if event == "progress":
-            request.reply("progress", data)
+            request.reply(Reply.PROGRESS, data)
         elif event == "done":
             request.finish(data)
         else:
@@ -141,4 +151,4 @@ def handle_upgrade(ops: MasterOps, reporter: StatusReporter, request: Request) -
     if error:
         request.fail(error)
     else:
-        request.reply("accepted", {"pid": os.getpid(), "version": reporter.version})
+        request.reply(Reply.ACCEPTED, {"pid": os.getpid(), "version": reporter.version})

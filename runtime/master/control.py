@@ -13,16 +13,16 @@ Nobody can starve the channel (docs/INTERNALS.md §4, "Limits"): a connection wi
 request in progress that moves no byte for `IDLE_TIMEOUT` is closed; at `MAX_CONNECTIONS`
 a new client evicts the longest-idle connection instead of being refused (only clients
 whose requests are all in progress are never evicted); and what a client does not read is
-bounded: past `MAX_UNREAD` bytes of unsent replies its connection is not read (its next
-requests wait in the kernel, the client blocks, the master does not grow), past
-`MAX_UNSENT` (a long reload stream nobody reads) it is closed.
+bounded: past `MAX_UNREAD` unsent bytes its connection is not read (the client blocks, the
+master does not grow), past `MAX_UNSENT` (a reload stream nobody reads) it is closed.
 
 Protocol (docs/INTERNALS.md §4), the IPC framing: the client sends
 `{"action": <name>, "data": {...}}`; the handler answers with any number of progress frames
-(`Request.reply`) and exactly one final frame, `{"action": "done", "data": ..., "exit": 0}`
-(`Request.finish`) or `{"action": "error", "data": {"message": ...}, "exit": N}`
-(`Request.fail`). A handler may answer later (a reload streams for seconds): it keeps the
-`Request`; if the client went away meanwhile, replies are dropped, the work goes on.
+(`Request.reply`) and exactly one final frame, `done` (`Request.finish`) or `error`
+(`Request.fail`). Every frame is built by runtime/contract/control.py, the module the
+CLI reads them with, so both ends share one definition. A handler may answer later (a
+reload streams for seconds): it keeps the `Request`; if the client went away meanwhile,
+replies are dropped, the work goes on.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from runtime.contract import control
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.framing import FrameDecoder, ProtocolError, encode
 from runtime.master import control_socket
@@ -55,10 +56,10 @@ _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 class Request:
     """One request of one client; answered by `reply`* then `finish` or `fail`."""
 
-    def __init__(self, conn: ControlConnection, action: str, data: dict[str, Any]) -> None:
+    def __init__(self, conn: ControlConnection, action: str, data: object) -> None:
         self.conn = conn
         self.action = action
-        self.data = data
+        self.data = data  # as sent: the handler parses it (runtime/contract/control.py)
         self.done = False
 
     @property
@@ -69,18 +70,18 @@ class Request:
     def connected(self) -> bool:
         return not self.conn.closed
 
-    def reply(self, action: str, data: Any = None) -> None:
-        """A progress frame (any action but `done`/`error`); dropped once finished."""
+    def reply(self, action: control.Reply, data: object = None) -> None:
+        """A progress frame (`accepted`, `progress`); dropped once finished."""
         if not self.done:
-            self.conn.send({"action": action, "data": data})
+            self.conn.send(control.progress(action, data))
 
-    def finish(self, data: Any = None, exit: int = 0) -> None:
-        self._end({"action": "done", "data": data, "exit": exit})
+    def finish(self, data: object = None, exit: int = 0) -> None:
+        self._end(control.done(data, exit))
 
     def fail(
-        self, message: str, exit: int = ExitCode.ERROR, data: dict[str, Any] | None = None
+        self, message: str, exit: int = ExitCode.ERROR, data: Mapping[str, object] | None = None
     ) -> None:
-        self._end({"action": "error", "data": {**(data or {}), "message": message}, "exit": exit})
+        self._end(control.error(message, exit, data))
 
     def _end(self, msg: dict[str, Any]) -> None:
         if not self.done:
@@ -140,7 +141,7 @@ class ControlConnection:
                 raise ProtocolError("request too large")
             messages = self.decoder.feed(data)
         except ProtocolError as exc:
-            self.send({"action": "error", "data": {"message": f"bad request: {exc}"}, "exit": 2})
+            self.send(control.error(f"bad request: {exc}", ExitCode.USAGE))
             self.close_when_flushed()
             return
         if messages:
@@ -163,8 +164,7 @@ class ControlConnection:
         self.flush()  # what the client may now be sent, and whether to read it again
 
     def dispatch(self, msg: dict[str, Any]) -> None:
-        data = msg.get("data")
-        request = Request(self, msg["action"], data if isinstance(data, dict) else {})
+        request = Request(self, msg["action"], msg.get("data"))  # FrameDecoder checked it
         if self.current is not None:
             request.fail(f"busy with a {self.current.action} request on this connection")
             return
@@ -234,7 +234,7 @@ class ControlServer:
         self,
         path: str,
         selector: selectors.BaseSelector,
-        handlers: dict[str, Handler],
+        handlers: Mapping[str, Handler],
         log: logging.Logger,
         timers: Timers | None = None,
     ) -> None:
@@ -307,7 +307,7 @@ class ControlServer:
         if refusal is not None:
             sock.setblocking(False)
             with contextlib.suppress(OSError):
-                sock.send(encode({"action": "error", "data": {"message": refusal}, "exit": 1}))
+                sock.send(encode(control.error(refusal)))
                 # Closing with unread input resets the connection, which can cost the
                 # client our one line: read what it sent so far first.
                 while sock.recv(65536):

@@ -22,24 +22,21 @@ import os
 import socket
 import stat
 
+from runtime.contract import paths
 from runtime.errors import StartupError
 
 BACKLOG = 16
 
 
 def check_directory(path: str) -> None:
-    """Raise StartupError (one line) unless `path` is a directory only this user can enter."""
+    """Raise StartupError (one line) unless `path` is a directory only this user can enter:
+    the CLI's rule (runtime/contract/paths.py), so both ends judge a directory alike."""
     try:
-        st = os.lstat(path)
-    except OSError as exc:
-        raise StartupError(f"control directory {path}: {exc.strerror}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise StartupError(f"control directory {path} is not a directory")
-    if st.st_uid != os.geteuid():
-        raise StartupError(f"control directory {path} is owned by uid {st.st_uid}, not by us")
-    if st.st_mode & 0o077:
-        mode = stat.S_IMODE(st.st_mode)
-        raise StartupError(f"control directory {path} has mode {mode:o}; it must be 700")
+        if paths.check_dir(path):
+            return
+    except paths.UnsafeDir as exc:
+        raise StartupError(f"control directory {exc}") from None
+    raise StartupError(f"control directory {path}: No such file or directory")
 
 
 def is_live(path: str) -> bool:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Callable
-from typing import Any
 
+from runtime.contract.payloads import WorkerStats
 from runtime.master.channel import Channel
 from runtime.master.kinds import ChildKind, kind_of
 from runtime.master.states import ChildState, check_transition
@@ -58,7 +58,7 @@ class ChildHandle:
         self.spawned_at = now
         self.started_at: float | None = None
         self.last_seen = now  # last time anything came from it
-        self.stats: dict[str, Any] = {}  # what its latest heartbeat reported
+        self.stats: WorkerStats = {}  # what its latest heartbeat reported
 
     @property
     def label(self) -> str:

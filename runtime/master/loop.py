@@ -249,12 +249,10 @@ class Master:
             self.state.log.warning("SIGHUP: %s", error)
 
     def handle_ttin(self) -> None:
-        if self.state.phase in (Phase.READY, Phase.RELOADING):
-            self.scale_to(self.state.target_workers + 1)
+        self.pool.scale_by_signal("SIGTTIN", +1)
 
     def handle_ttou(self) -> None:
-        if self.state.phase in (Phase.READY, Phase.RELOADING):
-            self.scale_to(self.state.target_workers - 1)
+        self.pool.scale_by_signal("SIGTTOU", -1)
 
     # -- MasterOps (runtime/master/ops.py) -----------------------------------------------
     def begin_reload(

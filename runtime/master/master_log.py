@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from runtime.contract.messages import Role
 from runtime.master.cluster_state import ClusterState
 
 
@@ -20,7 +21,7 @@ def open_master_log(state: ClusterState) -> logging.Logger:
         state.options = dataclasses.replace(state.options, name=app_name(state.options.base_dir))
     o = state.options
     return setup_logging(
-        "master",
+        Role.MASTER,
         o.base_dir,
         state.name,
         True,

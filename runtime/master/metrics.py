@@ -31,6 +31,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 
+from runtime.contract.messages import Role
+
 STATES = ("starting", "ready", "reloading", "upgrading", "draining", "closing")
 
 
@@ -39,7 +41,7 @@ class WorkerSample:
     """One child as the master last heard of it."""
 
     id: int
-    role: str = "app"  # "app" | "agent"
+    role: str = Role.APP  # or Role.AGENT
     pid: int | None = None
     requests: int | None = 0  # served since this process started (reset on restart)
     in_flight: int | None = 0  # None: not an HTTP server (the agent)
@@ -64,7 +66,7 @@ class ClusterSnapshot:
 
     @property
     def serving(self) -> int:
-        return sum(1 for w in self.workers if w.role == "app" and w.pid is not None)
+        return sum(1 for w in self.workers if w.role == Role.APP and w.pid is not None)
 
     def readiness(self) -> tuple[bool, str]:
         """(ready, reason): agent up, at least one app worker serving and able to take a
@@ -85,7 +87,7 @@ class ClusterSnapshot:
     def saturated(self) -> bool:
         """No serving app worker can start a request now: each one's WSGI threads are all
         busy. A cluster of ASGI or egg-style workers never is (they have no thread pool)."""
-        apps = [w for w in self.workers if w.role == "app" and w.pid is not None]
+        apps = [w for w in self.workers if w.role == Role.APP and w.pid is not None]
         return bool(apps) and all(w.saturated for w in apps)
 
 

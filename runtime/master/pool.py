@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import signal
 
+from runtime.contract.capacity import workers_problem
 from runtime.contract.exitcodes import ExitCode, describe_status
 from runtime.contract.payloads import Disconnect
 from runtime.master.children import Children
@@ -26,7 +27,7 @@ from runtime.master.ops import MasterOps
 from runtime.master.recycle import Recycler
 from runtime.master.refork import ReforkPolicy
 from runtime.master.shutdown import stop
-from runtime.master.states import ASKED_TO_LEAVE, IN_POOL, ChildState
+from runtime.master.states import ASKED_TO_LEAVE, IN_POOL, ChildState, Phase
 from runtime.master.timers import Timers
 
 S = ChildState
@@ -154,6 +155,19 @@ class Pool:
         self.timers.call_later(delay, lambda: None)
 
     # -- the pool's size -----------------------------------------------------------------
+    def scale_by_signal(self, name: str, delta: int) -> None:
+        """SIGTTIN/SIGTTOU: one worker more or less, within the bound `start --workers` and
+        `scale` have: past it, one line and nothing changes (a loop of `kill -TTIN` cannot
+        fork bomb)."""
+        if self.state.phase not in (Phase.READY, Phase.RELOADING):
+            return
+        wanted = self.state.target_workers + delta
+        problem = workers_problem(wanted)
+        if problem is not None:
+            self.state.log.warning("%s refused: %s", name, problem)
+            return
+        self.scale_to(wanted)
+
     def scale_to(self, count: int) -> None:
         """`scale`, SIGTTIN/SIGTTOU: a new target (at least one); `maintain` forks the
         missing workers or drains the surplus. Slots given up count again."""

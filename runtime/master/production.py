@@ -20,6 +20,7 @@ import selectors
 import signal
 
 from runtime.contract.exitcodes import ExitCode
+from runtime.contract.payloads import WorkerStats
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -227,7 +228,7 @@ class Production:
                     restarts=dict(children.restart_causes.get((str(h.role), h.id), {})),
                     rss_bytes=rss_bytes(h.pid),
                     heartbeat_age=max(0.0, now - h.last_seen),
-                    saturated=stats.get("saturated") if http else None,
+                    saturated=_saturated(stats) if http else None,
                 )
             )
         return out
@@ -241,3 +242,9 @@ class Production:
         self.orphans.finish(self.children.by_pid)
         if self.sup is not None:
             self.sup.close()
+
+
+def _saturated(stats: WorkerStats) -> bool | None:
+    """A WSGI worker's `saturated` flag; None for a worker without a thread pool."""
+    value = stats.get("saturated")
+    return None if value is None else bool(value)

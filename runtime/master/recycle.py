@@ -26,8 +26,8 @@ from __future__ import annotations
 import random
 import signal
 from collections.abc import Callable
-from typing import Any
 
+from runtime.contract.payloads import WorkerStats
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -63,7 +63,7 @@ class Recycler:
         self.randint = randint
         self.limits: dict[int, int] = {}  # pid -> its request limit, drawn once
         # pid -> (the heartbeat psutil was asked about, the RSS it said)
-        self.rss_seen: dict[int, tuple[dict[str, Any], int | None]] = {}
+        self.rss_seen: dict[int, tuple[WorkerStats, int | None]] = {}
         self.old: ChildHandle | None = None  # the worker being replaced
         self.new: ChildHandle | None = None  # its replacement, until it serves
         self.cause = ""

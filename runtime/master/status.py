@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from runtime.contract.messages import Role
 from runtime.master.children import Children
 from runtime.master.cluster_state import ClusterState
 from runtime.master.handle import ChildHandle
@@ -76,7 +77,7 @@ class StatusReporter:
         }
 
     def _master_row(self, state: ClusterState, now: float, release_dir: str) -> dict[str, Any]:
-        row = _row("master", None, os.getpid(), str(state.phase), now - state.started_at)
+        row = _row(Role.MASTER, None, os.getpid(), str(state.phase), now - state.started_at)
         row["restarts"] = None  # the master is never restarted by anyone but the user
         row["release_dir"] = release_dir
         return row
@@ -146,7 +147,7 @@ def _row(role: str, worker_id: int | None, pid: int, state: str, age: float) -> 
 def saturated(rows: list[dict[str, Any]]) -> bool:
     """Every serving app worker has all its WSGI threads busy: the cluster cannot start a
     request now (what /readyz says too, runtime/master/metrics.py)."""
-    apps = [r for r in rows if r["role"] == "app" and r["state"] == "serving"]
+    apps = [r for r in rows if r["role"] == Role.APP and r["state"] == "serving"]
     return bool(apps) and all(r["saturated"] for r in apps)
 
 

@@ -38,7 +38,8 @@ def wrap(app: ASGIApp) -> ASGIApp:
 
     async def logged(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            return await app(scope, receive, send)
+            await app(scope, receive, send)
+            return
         started = time.monotonic()
         status = 0
         size = 0

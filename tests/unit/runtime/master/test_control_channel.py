@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from runtime.contract import paths
+from runtime.contract.control import Reply
 from runtime.contract.framing import FrameDecoder, encode
 from runtime.errors import StartupError
 from runtime.master import control, control_socket
@@ -106,9 +107,9 @@ def exchange(path: str, *requests: dict[str, Any]) -> list[dict[str, Any]]:
 def test_replies_stream_then_finish_and_errors_are_frames(serve: Any, title: str) -> None:
     def streaming(request: Request) -> None:
         for k in (1, 2):
-            request.reply("progress", {"replaced": k, "total": 2})
+            request.reply(Reply.PROGRESS, {"replaced": k, "total": 2})
         request.finish({"workers": [1, 2]})
-        request.reply("progress", {"late": True})  # after finish: dropped
+        request.reply(Reply.PROGRESS, {"late": True})  # after finish: dropped
 
     def broken(request: Request) -> None:
         raise RuntimeError("boom")
@@ -146,7 +147,7 @@ def test_unsafe_directory_is_refused(tmp_path: Path) -> None:
     open_dir = tmp_path / "open"
     open_dir.mkdir(mode=0o755)
     open_dir.chmod(0o755)
-    with pytest.raises(StartupError, match="has mode 755; it must be 700"):
+    with pytest.raises(StartupError, match="has mode 755, not 700"):
         control_socket.bind(str(open_dir / "x.sock"))
     link = tmp_path / "link"
     private = tmp_path / "private"
@@ -209,7 +210,7 @@ def reload_handlers(loop_ref: list[LoopThread], script: list[Any]) -> dict[str, 
             elif action == "error":
                 request.fail(data["message"], exit_code[0], data)
             else:
-                request.reply(action, data)
+                request.reply(Reply(action), data)
             loop_ref[0].later(step)
 
         step()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from runtime.contract import capacity
 from runtime.master.states import ChildState
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
@@ -122,6 +123,33 @@ def test_scale_during_a_reload_converges_to_the_new_target(make: Any) -> None:
     settle(c)
     assert done(events)["ok"] and converged(c) and pool_size(c) == 3
     assert sorted(h.id for h in c.master.children.apps()) == [1, 2, 3]
+
+
+def test_sigttin_past_the_worker_bound_is_refused_with_one_line(
+    make: Any, caplog: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(capacity, "max_workers", lambda: (3, "a test bound"))
+    c = make(workers=2).ready()
+    with caplog.at_level("WARNING", logger="eggscripts.test-master"):
+        c.signal(signal.SIGTTIN)
+        settle(c)
+        assert converged(c) and pool_size(c) == 3 and not caplog.records
+        c.signal(signal.SIGTTIN)
+        settle(c)
+    assert converged(c) and pool_size(c) == 3 and c.state.target_workers == 3
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("SIGTTIN refused: 4 is more workers") and "a test bound" in line
+
+
+def test_sigttou_at_one_worker_is_refused_with_one_line(make: Any, caplog: Any) -> None:
+    c = make(workers=1).ready()
+    with caplog.at_level("WARNING", logger="eggscripts.test-master"):
+        c.signal(signal.SIGTTOU)
+        settle(c)
+    assert converged(c) and pool_size(c) == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "SIGTTOU refused: a cluster needs at least 1 app worker"
+    ]
 
 
 # -- failures after ready ----------------------------------------------------------------
