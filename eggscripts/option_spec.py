@@ -14,6 +14,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from runtime.contract import durations
 from runtime.contract.optiondef import OptionDef
 
 
@@ -90,6 +91,8 @@ class OptionSpec:
 
 def click_type(defn: OptionDef) -> Any:
     """The click type checking what `defn.problem` checks."""
+    if defn.unit is not None:
+        return DurationType(defn)
     if defn.choices:
         return click.Choice(list(defn.choices))
     if defn.kind is int and (defn.minimum is not None or defn.maximum is not None):
@@ -99,6 +102,36 @@ def click_type(defn: OptionDef) -> Any:
     if defn.kind is float:
         return click.FloatRange(defn.minimum, defn.maximum, min_open=defn.min_open)
     return {int: click.INT, bool: click.BOOL}.get(defn.kind, click.STRING)
+
+
+class DurationType(click.ParamType):
+    """A duration in the definition's unit: `30s`, `500ms`, `2m` or a bare number
+    (runtime/contract/durations.py), then the definition's bounds."""
+
+    def __init__(self, defn: OptionDef) -> None:
+        self.defn = defn
+        self.name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = durations.in_unit(value, self.defn.unit or "s", self.defn.kind)
+        except durations.DurationError as exc:
+            self.fail(str(exc), param, ctx)
+        problem = self.defn.problem(number)
+        if problem is not None:
+            self.fail(problem.split(" must ", 1)[-1].join(("must ", "")), param, ctx)
+        return number
+
+    def describe(self) -> str:
+        """The bounds and the accepted forms, for --help and man pages."""
+        d = self.defn
+        bound = "" if d.minimum is None else f"x{'>' if d.min_open else '>='}{d.minimum:g}; "
+        return f"{bound}a bare number is {d.unit}; units: ms, s, m, h (30s, 500ms, 2m)"
+
+
+def duration(unit: str, kind: type = int, minimum: float | None = 1) -> DurationType:
+    """The type of a command's own duration option (`stop --timeout`)."""
+    return DurationType(OptionDef("duration", "", kind, minimum=minimum, unit=unit))
 
 
 class SpecOption(click.Option):
@@ -123,4 +156,6 @@ class SpecOption(click.Option):
     def get_help_extra(self, ctx: click.Context) -> Any:
         extra = super().get_help_extra(ctx)
         extra["default"] = self.spec.shown_default
+        if isinstance(self.type, DurationType):
+            extra["range"] = self.type.describe()
         return extra

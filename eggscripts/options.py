@@ -24,7 +24,7 @@ from click.core import ParameterSource
 from eggscripts.app_options import APP_SPECS, HTTP_SPECS
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
 from eggscripts.errors import PREFIX, ConfigError
-from eggscripts.option_spec import OptionSpec
+from eggscripts.option_spec import OptionSpec, duration
 from eggscripts.types import (
     HostPortType,
     ModuleOrPathType,
@@ -86,6 +86,7 @@ STOP: tuple[OptionSpec, ...] = (
         TIMEOUT,
         help="Milliseconds to wait for the masters to exit before killing what is left.",
         default=30_000,
+        type=duration("ms"),
     ),
 )
 
@@ -130,7 +131,7 @@ RELOAD: tuple[OptionSpec, ...] = (
         "timeout",
         "Give up the roll if it has not finished after this many milliseconds (the workers "
         "already replaced keep the new code, the others the old).",
-        type=click.IntRange(min=1),
+        type=duration("ms"),
         default_text="each new worker gets the cluster's startup timeout",
         metavar="MS",
         in_pyproject=False,
@@ -149,7 +150,7 @@ SCALE: tuple[OptionSpec, ...] = (
     OptionSpec(
         "timeout",
         "Milliseconds to wait until the cluster has the new count of serving workers.",
-        type=click.IntRange(min=1),
+        type=duration("ms"),
         default=30_000,
         metavar="MS",
         in_pyproject=False,

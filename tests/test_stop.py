@@ -159,7 +159,7 @@ def test_hung_master_and_stubborn_workers_are_killed(
         blocked.start()
         wait_until(lambda: (app / "blocked").exists())
         started = time.monotonic()
-        result = run_cli("stop", f"--title={title}", "--timeout=500", env=env)
+        result = run_cli("stop", f"--title={title}", "--timeout=500ms", env=env)
         elapsed = time.monotonic() - started
         blocked.join(timeout=10)
         assert result.returncode == 0, result.stderr

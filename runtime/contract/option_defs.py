@@ -93,6 +93,7 @@ TIMEOUT = OptionDef(
     300_000,
     minimum=1,
     metavar="MS",
+    unit="ms",
     key="startup_timeout",
 )
 IGNORE_STDERR = OptionDef(
@@ -139,6 +140,7 @@ WORKER_TIMEOUT = OptionDef(
     minimum=0,
     default_text=f"{DEFAULT_WORKER_TIMEOUT}; 0 (off) with --env local or unittest",
     metavar="MS",
+    unit="ms",
 )
 USER = OptionDef(
     "user",
@@ -162,6 +164,7 @@ SHUTDOWN_DELAY = OptionDef(
     0,
     minimum=0,
     metavar="MS",
+    unit="ms",
 )
 GRACE_PERIOD = OptionDef(
     "grace_period",
@@ -172,6 +175,7 @@ GRACE_PERIOD = OptionDef(
     30,
     minimum=1,
     metavar="S",
+    unit="s",
 )
 HEALTH_PORT = OptionDef(
     "health_port",
