@@ -51,7 +51,7 @@ _TYPES: dict[str, ParamType] = {
 }
 _BY_NAME = {
     d.name: OptionSpec.derive(d, _TYPES.get(d.name))
-    for d in (*option_defs.CLUSTER, *option_defs.RECYCLING)
+    for d in (*option_defs.CLUSTER, *option_defs.RECYCLING, *option_defs.PROCESSES)
 }
 START: tuple[OptionSpec, ...] = (*_BY_NAME.values(), *APP_SPECS, *HTTP_SPECS)
 # The ones other commands share or vary.

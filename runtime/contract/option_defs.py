@@ -155,6 +155,21 @@ GROUP = OptionDef(
     default_text="the --user's primary group",
     metavar="GROUP",
 )
+LOG_LEVEL = OptionDef(
+    "log_level",
+    "Lowest level logged by the master, the agent and the app workers (files and console; "
+    "the access log is info).",
+    choices=("debug", "info", "warning", "error", "critical"),
+    default="info",
+    metavar="LEVEL",
+)
+UDS = OptionDef(
+    "uds",
+    "Listen on this Unix socket instead of TCP (uvicorn's --uds; the command-line form of "
+    "the app config's cluster.listen.path). Relative paths are relative to BASE_DIR.",
+    default_text="TCP (--port)",
+    metavar="PATH",
+)
 # ---- production integration (docs/DEPLOY.md) -------------------------------------------------
 SHUTDOWN_DELAY = OptionDef(
     "shutdown_delay",
@@ -174,6 +189,18 @@ GRACE_PERIOD = OptionDef(
     int,
     30,
     minimum=1,
+    metavar="S",
+    unit="s",
+)
+GRACEFUL_TIMEOUT = OptionDef(
+    "graceful_timeout",
+    "On a stop, seconds each app worker may take to finish its open requests and run the "
+    "app's shutdown before it is killed (gunicorn's --graceful-timeout); counted in "
+    "--grace-period.",
+    float,
+    5.0,
+    minimum=0,
+    min_open=True,
     metavar="S",
     unit="s",
 )
@@ -326,6 +353,12 @@ HEADER_TIMEOUT = seconds(
     "after its first byte.",
     10.0,
 )
+SERVER_HEADER = OptionDef(
+    "server_header", "Send a `Server: uvicorn` header in every response (uvicorn's).", bool, True
+)
+DATE_HEADER = OptionDef(
+    "date_header", "Send a `Date` header in every response (uvicorn's).", bool, True
+)
 BODY_TIMEOUT = seconds(
     "body_timeout",
     "Answer 408 (or close) when a request body sends nothing for this many seconds while "
@@ -342,12 +375,14 @@ APPLICATION: tuple[OptionDef, ...] = (APP, FACTORY, INTERFACE, LIFESPAN, THREADS
 HTTP: tuple[OptionDef, ...] = (
     ROOT_PATH, PROXY_HEADERS, FORWARDED_ALLOW_IPS, ACCESS_LOG, KEEP_ALIVE, BACKLOG,
     LIMIT_CONCURRENCY, MAX_BODY, MAX_HEADER_SIZE, MAX_HEADERS, HEADER_TIMEOUT, BODY_TIMEOUT,
+    SERVER_HEADER, DATE_HEADER,
 )  # fmt: skip
 RECYCLING: tuple[OptionDef, ...] = (MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_WORKER_MEMORY)
+PROCESSES: tuple[OptionDef, ...] = (GRACEFUL_TIMEOUT, LOG_LEVEL, UDS)
 APP_AND_HTTP: tuple[OptionDef, ...] = (*APPLICATION, *HTTP)
 # Sent in the runtime's JSON only when not at their default (which the runtime shares), so
 # the JSON stays as short as the command line that produced it.
-SENT_WHEN_SET: tuple[OptionDef, ...] = (*RECYCLING, *APP_AND_HTTP)
+SENT_WHEN_SET: tuple[OptionDef, ...] = (*RECYCLING, *PROCESSES, *APP_AND_HTTP)
 START: tuple[OptionDef, ...] = (*CLUSTER, *SENT_WHEN_SET)
 BY_KEY: dict[str, OptionDef] = {d.key: d for d in START if d.key}
 

@@ -195,6 +195,7 @@ class Master:
             env=o.env,
             log_format=o.log_format,
             title=o.title,
+            level=o.log_level,
         )
         self.stopper.log = self.watchdogs.log = self.watchdogs.stale.log = s.log
 
