@@ -21,6 +21,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from eggscripts import env_file
 from eggscripts.app_options import APP_SPECS, HTTP_SPECS
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
 from eggscripts.errors import PREFIX, ConfigError
@@ -53,6 +54,7 @@ _BY_NAME = {
     d.name: OptionSpec.derive(d, _TYPES.get(d.name))
     for d in (*option_defs.CLUSTER, *option_defs.RECYCLING, *option_defs.PROCESSES)
 }
+_BY_NAME["env_file"] = dataclasses.replace(_BY_NAME["env_file"], eager=env_file.load)
 START: tuple[OptionSpec, ...] = (*_BY_NAME.values(), *APP_SPECS, *HTTP_SPECS)
 # The ones other commands share or vary.
 TITLE, TIMEOUT = _BY_NAME["title"], _BY_NAME["timeout"]
@@ -86,6 +88,7 @@ STOP: tuple[OptionSpec, ...] = (
         TIMEOUT,
         help="Milliseconds to wait for the masters to exit before killing what is left.",
         default=30_000,
+        prefixed_envvar=None,
         type=duration("ms"),
     ),
 )

@@ -7,6 +7,10 @@ JSON the CLI hands to `runtime.start_cluster` (docs/INTERNALS.md §1). A default
 bound is written here and nowhere else; tests/test_option_contract.py compares every
 place that shows one.
 
+Every one is also read from the environment variable `EGGSCRIPTS_<NAME>` (`ENV_PREFIX`),
+after the command line and before pyproject.toml; `envvar` names an older egg variable
+(PORT, EGG_WORKERS, EGG_SERVER_ENV) that ranks below it (docs/CLI.md, "Environment").
+
 `key` is the option's name in that JSON (and its `ClusterOptions` field); an empty key
 marks an option only the CLI uses (`--daemon`) or one it maps by hand (`--https-key` and
 `--https-cert` become `https`, `--health-port` becomes `health_host`/`health_port`).
@@ -20,6 +24,7 @@ from typing import Any
 from runtime.contract.optiondef import OptionDef, seconds
 
 APP_TARGET_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+ENV_PREFIX = "EGGSCRIPTS_"
 DEFAULT_PORT = 7001  # when neither an option nor the app config's cluster.listen.port says
 DEFAULT_WORKER_TIMEOUT = 30_000  # ms; 0 (off) in the local and unittest environments
 
@@ -63,6 +68,15 @@ ENV = OptionDef(
     envvar="EGG_SERVER_ENV",
     default_text="the app's config/env file, else prod",
     metavar="NAME",
+)
+ENV_FILE = OptionDef(
+    "env_file",
+    "Read environment variables from this dotenv file (KEY=value lines) before the other "
+    "options: they reach every process of the cluster and may set EGGSCRIPTS_<OPTION>; "
+    "variables already in the environment win.",
+    metavar="PATH",
+    in_pyproject=False,
+    key="",
 )
 FRAMEWORK = OptionDef(
     "framework",
@@ -367,7 +381,7 @@ BODY_TIMEOUT = seconds(
 )
 
 CLUSTER: tuple[OptionDef, ...] = (
-    TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
+    TITLE, PORT, HOSTNAME, WORKERS, ENV, ENV_FILE, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
     IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
     SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT,
 )  # fmt: skip
