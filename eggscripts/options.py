@@ -160,6 +160,21 @@ SCALE: tuple[OptionSpec, ...] = (
     ),
 )
 
+RESTART: tuple[OptionSpec, ...] = (
+    dataclasses.replace(RUNNING_TITLE, help="Restart the cluster with exactly this title."),
+    dataclasses.replace(
+        STOP[2],
+        help="Milliseconds to wait for the old master to exit before killing what is left.",
+        in_pyproject=False,
+    ),
+    dataclasses.replace(
+        _BY_NAME["ignore_stderr"],
+        help="Do not fail the new start when its stderr log receives output.",
+        in_pyproject=False,
+        prefixed_envvar=None,
+    ),
+)
+
 KNOWN_KEYS = frozenset(
     spec.key for spec in (*START, *STOP, *STATUS, *RELOAD, *SCALE, *LOGS) if spec.in_pyproject
 )

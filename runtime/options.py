@@ -145,6 +145,15 @@ class ClusterOptions:
             return self.worker_timeout
         return DEFAULT_WORKER_TIMEOUT if self.refork else 0
 
+    def as_started(self) -> dict[str, Any]:
+        """The JSON keys this cluster was started with, minus what belongs to one launch
+        (the ready channel, the title lock) or what the master filled in itself (the log
+        and run directories the agent reported): `restart` launches a copy from it."""
+        raw = dataclasses.asdict(self)
+        for key in ("ready_fd", "lock_fd", "log_dir", "run_dir"):
+            raw.pop(key)
+        return raw
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
 
