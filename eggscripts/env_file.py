@@ -31,4 +31,4 @@ def load(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     for name, text in values.items():
         if text is not None and name not in os.environ:
             os.environ[name] = text
-    return path
+    return os.path.abspath(path)  # as given to a systemd unit, which runs elsewhere

@@ -66,3 +66,13 @@ def test_units_reach_a_real_cluster(
     assert status.returncode == 0, status.stderr
     stop = run_cli("stop", f"--title={title}", "--timeout=10s", env=env)
     assert stop.returncode == 0, stop.stderr
+
+
+def test_systemd_unit_writes_short_millisecond_values_with_their_unit(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    app = make_app(tmp_path / "app")
+    result = run_cli("systemd", "--shutdown-delay=500ms", "--worker-timeout=2s", str(app), env=env)
+    assert result.returncode == 0, result.stderr
+    assert " --shutdown-delay=500ms " in result.stdout  # a bare 500 would be refused
+    assert " --worker-timeout=2000 " in result.stdout
