@@ -173,6 +173,12 @@ RESTART: tuple[OptionSpec, ...] = (
         in_pyproject=False,
         prefixed_envvar=None,
     ),
+    dataclasses.replace(
+        _BY_NAME["env_file"],
+        help="Read this dotenv file into the new cluster's environment (the options stay "
+        "those of the running master; variables already set win).",
+        prefixed_envvar=None,
+    ),
 )
 
 KNOWN_KEYS = frozenset(

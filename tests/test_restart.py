@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import foreground_cluster, make_app, run_cli
 from tests.helpers import cluster_processes, request
+from tests.test_env_options import env_app
 from tests.test_serving_options import Start, probe_app
 
 
@@ -36,3 +37,26 @@ def test_restart_of_nothing_running_exits_3(env: dict[str, str], title: str) -> 
     result = run_cli("restart", f"--title={title}", env=env)
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_restart_refuses_a_foreground_cluster_and_leaves_it_running(
+    tmp_path: Path, title: str, port: int, env: dict[str, str]
+) -> None:
+    with foreground_cluster(make_app(tmp_path / "app"), title, port, env):
+        before = master_pid(title)
+        result = run_cli("restart", f"--title={title}", env=env)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "runs in the foreground" in result.stderr.strip().splitlines()[-1]
+        assert master_pid(title) == before
+
+
+def test_restart_env_file_reaches_the_new_cluster(
+    tmp_path: Path, title: str, port: int, started: Start, env: dict[str, str]
+) -> None:
+    started(env_app(tmp_path), title, "--app=envprobe:app", port=port)
+    assert request(port, "/GREETING").text == "<unset>"
+    dotenv = tmp_path / "app.env"
+    dotenv.write_text("GREETING=hello\n")
+    result = run_cli("restart", f"--title={title}", f"--env-file={dotenv}", env=env, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert request(port, "/GREETING").text == "hello"
