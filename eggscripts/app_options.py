@@ -15,7 +15,7 @@ import click
 
 from eggscripts.option_spec import OptionSpec
 from eggscripts.types import ParamType
-from runtime.contract import option_defs
+from runtime.contract import app_option_defs, option_defs
 
 
 class AppTargetType(ParamType):
@@ -23,16 +23,16 @@ class AppTargetType(ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        if not option_defs.APP_TARGET_RE.match(text):
-            self.fail(f"{text!r} is not like {option_defs.APP.pattern_text}", param, ctx)
+        if not app_option_defs.APP_TARGET_RE.match(text):
+            self.fail(f"{text!r} is not like {app_option_defs.APP.pattern_text}", param, ctx)
         return text
 
 
 _TYPES: dict[str, ParamType] = {"app": AppTargetType()}
 APP_SPECS: tuple[OptionSpec, ...] = tuple(
-    OptionSpec.derive(d, _TYPES.get(d.name)) for d in option_defs.APPLICATION
+    OptionSpec.derive(d, _TYPES.get(d.name)) for d in app_option_defs.APPLICATION
 )
-HTTP_SPECS: tuple[OptionSpec, ...] = tuple(OptionSpec.derive(d) for d in option_defs.HTTP)
+HTTP_SPECS: tuple[OptionSpec, ...] = tuple(OptionSpec.derive(d) for d in app_option_defs.HTTP)
 
 
 def runtime_options(values: Mapping[str, Any]) -> dict[str, Any]:

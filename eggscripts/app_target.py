@@ -16,8 +16,8 @@ import click
 
 from eggscripts.errors import EggScriptsError
 from eggscripts.types import PathType
+from runtime.contract.app_option_defs import APP_TARGET_RE
 from runtime.contract.exitcodes import ExitCode
-from runtime.contract.option_defs import APP_TARGET_RE
 
 # What makes a directory an egg-style app (a framework may bring the rest). `config/`
 # counts, as egg starts such a directory: it serves 404s and runs its `require` modules.

@@ -33,7 +33,8 @@ ROOT_HELP = """Start, inspect, scale, reload and stop egg-style Python web clust
 
 A cluster is one master process, one agent and N app workers sharing one port. `start`
 launches it (in the foreground, or detached with --daemon and waits until it is ready),
-`stop` finds it by its process title and stops it gracefully; `status`, `scale` and
+`stop` finds it by its process title and stops it gracefully, `restart` stops it and
+starts it again with the same options; `status`, `scale` and
 `reload` talk to its master over a private control socket; `dev` runs it in the
 foreground and reloads it whenever the app's files change. Run `eggscripts COMMAND
 --help` for the options of each command.

@@ -65,6 +65,8 @@ def make_plan(
         "control_path": control,
         **app_options.runtime_options(values),
     }
+    if values["uds"]:  # relative to BASE_DIR, as the app config's cluster.listen.path
+        options["uds"] = os.path.join(base_dir, os.path.expanduser(values["uds"]))
     if values["health_port"] is not None:
         options["health_host"], options["health_port"] = values["health_port"]
     if values["daemon"]:  # the master reopens them on SIGUSR1 (logrotate)

@@ -18,6 +18,8 @@ import click
 
 from eggscripts import __version__
 from eggscripts.base_command import EggScriptsCLI
+from eggscripts.option_spec import SpecOption
+from runtime.contract.option_defs import ENV_PREFIX
 
 _SECTION = "1"
 _MANUAL = "eggscripts manual"
@@ -94,15 +96,21 @@ def _arguments(ctx: click.Context, command: click.Command) -> list[str]:
 
 
 def _environment(ctx: click.Context, command: click.Command) -> list[str]:
-    pairs = [
-        (env, param.opts[0])
-        for param in command.get_params(ctx)
-        if isinstance(param, click.Option) and isinstance(param.envvar, str)
-        for env in [param.envvar]
-    ]
-    if not pairs:
+    specs = [p.spec for p in command.get_params(ctx) if isinstance(p, SpecOption)]
+    pairs = [(spec.envvar, spec.flag) for spec in specs if spec.envvar]
+    prefixed = [spec for spec in specs if spec.prefixed_envvar]
+    if not pairs and not prefixed:
         return []
     lines = [".SH ENVIRONMENT"]
+    if prefixed:
+        example = prefixed[0]
+        which = "Every option" if len(prefixed) > 2 else " and ".join(s.flag for s in prefixed)
+        text = (
+            f"{which}, when not on the command line, e.g. {example.flag} from "
+            f"{example.prefixed_envvar} (the name in capitals, dashes as underscores); it "
+            "ranks above the egg variables below and above pyproject.toml."
+        )
+        lines += [".TP", f"\\fB{escape(ENV_PREFIX)}<OPTION>\\fR", escape(text)]
     for env, flag in pairs:
         lines += [".TP", f"\\fB{escape(env)}\\fR", escape(f"Default for {flag}.")]
     return lines

@@ -21,10 +21,11 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from eggscripts import env_file
 from eggscripts.app_options import APP_SPECS, HTTP_SPECS
 from eggscripts.app_settings import TOOL_TABLE, AppInfo
 from eggscripts.errors import PREFIX, ConfigError
-from eggscripts.option_spec import OptionSpec
+from eggscripts.option_spec import OptionSpec, duration
 from eggscripts.types import (
     HostPortType,
     ModuleOrPathType,
@@ -51,8 +52,9 @@ _TYPES: dict[str, ParamType] = {
 }
 _BY_NAME = {
     d.name: OptionSpec.derive(d, _TYPES.get(d.name))
-    for d in (*option_defs.CLUSTER, *option_defs.RECYCLING)
+    for d in (*option_defs.CLUSTER, *option_defs.RECYCLING, *option_defs.PROCESSES)
 }
+_BY_NAME["env_file"] = dataclasses.replace(_BY_NAME["env_file"], eager=env_file.load)
 START: tuple[OptionSpec, ...] = (*_BY_NAME.values(), *APP_SPECS, *HTTP_SPECS)
 # The ones other commands share or vary.
 TITLE, TIMEOUT = _BY_NAME["title"], _BY_NAME["timeout"]
@@ -86,6 +88,8 @@ STOP: tuple[OptionSpec, ...] = (
         TIMEOUT,
         help="Milliseconds to wait for the masters to exit before killing what is left.",
         default=30_000,
+        prefixed_envvar=None,
+        type=duration("ms"),
     ),
 )
 
@@ -130,7 +134,7 @@ RELOAD: tuple[OptionSpec, ...] = (
         "timeout",
         "Give up the roll if it has not finished after this many milliseconds (the workers "
         "already replaced keep the new code, the others the old).",
-        type=click.IntRange(min=1),
+        type=duration("ms"),
         default_text="each new worker gets the cluster's startup timeout",
         metavar="MS",
         in_pyproject=False,
@@ -159,10 +163,31 @@ SCALE: tuple[OptionSpec, ...] = (
     OptionSpec(
         "timeout",
         "Milliseconds to wait until the cluster has the new count of serving workers.",
-        type=click.IntRange(min=1),
+        type=duration("ms"),
         default=30_000,
         metavar="MS",
         in_pyproject=False,
+    ),
+)
+
+RESTART: tuple[OptionSpec, ...] = (
+    dataclasses.replace(RUNNING_TITLE, help="Restart the cluster with exactly this title."),
+    dataclasses.replace(
+        STOP[2],
+        help="Milliseconds to wait for the old master to exit before killing what is left.",
+        in_pyproject=False,
+    ),
+    dataclasses.replace(
+        _BY_NAME["ignore_stderr"],
+        help="Do not fail the new start when its stderr log receives output.",
+        in_pyproject=False,
+        prefixed_envvar=None,
+    ),
+    dataclasses.replace(
+        _BY_NAME["env_file"],
+        help="Read this dotenv file into the new cluster's environment (the options stay "
+        "those of the running master; variables already set win).",
+        prefixed_envvar=None,
     ),
 )
 

@@ -196,6 +196,7 @@ def setup_logging(
     worker_id: int | None = None,
     errors_to_stderr: bool = False,
     title: str | None = None,
+    level: str = "info",
 ) -> logging.Logger:
     """Route the root logger to this role's files (or hold records until `redirect` when
     `directory` is None), optionally to stdout (foreground), and, with
@@ -222,7 +223,7 @@ def setup_logging(
         errors.setFormatter(TextFormatter(role, worker_id))
         root.addHandler(errors)
         _state.until_ready = errors
-    root.setLevel(logging.INFO)
+    root.setLevel(level.upper())  # --log-level
     logging.captureWarnings(True)
     if directory is None:
         _state.pending = PendingHandler(default_log_dir(base_dir, app_name, env, title))

@@ -48,7 +48,10 @@ class ClusterOptions:
     lock_fd: int | None = None
     startup_timeout: int = default("startup_timeout")
     # Tunables with egg-cluster's defaults (milliseconds / counts).
-    kill_app_timeout: int = 5_000
+    # ms an app worker told to stop may drain before SIGKILL; -1: from `graceful_timeout`
+    # (--graceful-timeout, seconds), the form the CLI sends.
+    kill_app_timeout: int = -1
+    graceful_timeout: float = default("graceful_timeout")
     kill_agent_timeout: int = 5_000
     refork_limit: int = 60
     refork_duration: int = 60_000
@@ -72,6 +75,10 @@ class ClusterOptions:
     health_port: int | None = None  # /livez /readyz /metrics on the master; None = off
     health_host: str = "127.0.0.1"
     log_format: str = default("log_format")  # "text" | "json" (runtime/logs.py)
+    log_level: str = default("log_level")  # the root logger's level in every process
+    # A Unix socket to listen on instead of TCP (--uds); the app config's
+    # cluster.listen.path otherwise (runtime/master/startup.py).
+    uds: str | None = default("uds")
     # Daemon mode: the files fds 1 and 2 point at, reopened on SIGUSR1 after logrotate.
     stdout_log: str | None = None
     stderr_log: str | None = None
@@ -109,6 +116,13 @@ class ClusterOptions:
     max_headers: int = default("max_headers")  # header fields per request, else 431
     header_timeout: float = default("header_timeout")  # s from first byte to last header
     body_timeout: float = default("body_timeout")  # s without a byte of a request body
+    server_header: bool = default("server_header")
+    date_header: bool = default("date_header")
+
+    def __post_init__(self) -> None:
+        if self.kill_app_timeout < 0:
+            ms = round(self.graceful_timeout * 1000) if _is_number(self.graceful_timeout) else 0
+            object.__setattr__(self, "kill_app_timeout", ms)
 
     def _validate_defined(self) -> None:
         """Every field that is a `start` option, checked by its definition."""
@@ -137,6 +151,15 @@ class ClusterOptions:
         if self.worker_timeout is not None:
             return self.worker_timeout
         return DEFAULT_WORKER_TIMEOUT if self.refork else 0
+
+    def as_started(self) -> dict[str, Any]:
+        """The JSON keys this cluster was started with, minus what belongs to one launch
+        (the ready channel, the title lock) or what the master filled in itself (the log
+        and run directories the agent reported): `restart` launches a copy from it."""
+        raw = dataclasses.asdict(self)
+        for key in ("ready_fd", "lock_fd", "log_dir", "run_dir"):
+            raw.pop(key)
+        return raw
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -211,7 +234,7 @@ class ClusterOptions:
         orphans workers (gunicorn PR #1106): refuse such a configuration at start."""
         parts = [
             (f"--shutdown-delay {self.shutdown_delay} ms", self.shutdown_delay),
-            (f"app drain (kill_app_timeout) {self.kill_app_timeout} ms", self.kill_app_timeout),
+            (f"app drain (--graceful-timeout) {self.kill_app_timeout} ms", self.kill_app_timeout),
             (f"agent stop (kill_agent_timeout) {self.kill_agent_timeout} ms",
              self.kill_agent_timeout),
             (f"{STOP_MARGIN} ms to exit", STOP_MARGIN),
@@ -224,6 +247,10 @@ class ClusterOptions:
                 "lower --shutdown-delay or raise --grace-period (and the supervisor's "
                 "terminationGracePeriodSeconds / TimeoutStopSec)"
             )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(ClusterOptions))

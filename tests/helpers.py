@@ -95,6 +95,18 @@ def request(
         conn.close()
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket (`--uds`, the app config's cluster.listen.path)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=5)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.unix_path)
+
+
 def try_request(port: int, path: str = "/", timeout: float = 1.0) -> Response | None:
     try:
         return request(port, path, timeout=timeout)

@@ -11,7 +11,7 @@ import click
 from eggscripts import app_settings, launch, options
 from eggscripts.app_target import METAVAR
 from eggscripts.cmd.start import _framework, _require
-from runtime.contract.option_defs import APP_TARGET_RE
+from runtime.contract.app_option_defs import APP_TARGET_RE
 
 CHECK = (options.ENV, options.FRAMEWORK, options.REQUIRE, options.PYTHON)
 

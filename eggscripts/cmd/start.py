@@ -42,9 +42,11 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     the directory holding an ASGI/WSGI app named with --app=module:attr (FastAPI,
     Starlette, Django, Flask). BASE_DIR may also be `module:attr` itself: the app in the
     current directory. Every option may also be set in
-    [tool.eggscripts] of BASE_DIR/pyproject.toml (same names, e.g. `workers = 4`); the
-    command line wins over the environment (PORT, EGG_WORKERS, EGG_SERVER_ENV), which wins
-    over pyproject.toml.
+    [tool.eggscripts] of BASE_DIR/pyproject.toml (same names, e.g. `workers = 4`) and in
+    the environment as EGGSCRIPTS_<OPTION> (EGGSCRIPTS_WORKERS, EGGSCRIPTS_MAX_REQUESTS).
+    The command line wins over EGGSCRIPTS_*, which wins over egg's PORT, EGG_WORKERS and
+    EGG_SERVER_ENV, which win over pyproject.toml. --env-file=PATH reads a dotenv file
+    into the environment first (variables already set win).
 
     Without --daemon this process becomes the master: Ctrl-C or SIGTERM stop the cluster
     gracefully and the exit status is the master's. With --daemon the cluster is detached,

@@ -50,10 +50,16 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     if only_dir is not None and os.path.realpath(only_dir) != only_dir:
         _say(f"{only_dir} resolves to {os.path.realpath(only_dir)}: comparing resolved paths")
 
+    stop_clusters(title, only_dir, values["timeout"])
+
+
+def stop_clusters(title: str | None, only_dir: str | None, timeout_ms: int) -> bool:
+    """Stop the clusters titled `title` (every one when None), or started from `only_dir`,
+    saying what happens; False when none was running (also used by `restart`)."""
     found = procs.find(title, base_dir=only_dir)
     if not found:
         _say(_nothing_found(title, only_dir))
-        return
+        return False
     by_title = _group(found)
     for name, members in by_title.items():
         _say(f"stopping {name} ({_roles(members)})")
@@ -64,7 +70,7 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
         leftovers=lambda: [
             cp.proc for cp in procs.find(title, roles=("agent", "app"), base_dir=only_dir)
         ],
-        timeout=values["timeout"] / 1000,
+        timeout=timeout_ms / 1000,
     )
     killed = set(result.killed)
     for name, members in by_title.items():
@@ -76,6 +82,7 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     if result.denied:
         denied = ", ".join(str(pid) for pid in result.denied)
         raise StopFailed(f"not permitted to signal pids {denied}")
+    return True
 
 
 def _group(found: list[ClusterProcess]) -> dict[str, list[ClusterProcess]]:

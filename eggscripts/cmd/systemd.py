@@ -21,6 +21,7 @@ import click
 from click.core import ParameterSource
 
 from eggscripts import app_target, options, start_options
+from eggscripts.option_spec import DurationType
 from runtime.contract import option_defs
 
 # Start options a unit can carry; the daemon-only ones make no sense under systemd.
@@ -76,6 +77,8 @@ def _given_flags(ctx: click.Context, values: Mapping[str, Any]) -> list[str]:
             flags.extend(f"{spec.flag}={item}" for item in value)
         elif isinstance(value, tuple):  # --health-port HOST:PORT
             flags.append(f"{spec.flag}={value[0]}:{value[1]}")
+        elif isinstance(spec.type, DurationType) and spec.type.defn.unit == "ms" and value < 1000:
+            flags.append(f"{spec.flag}={value}ms")  # a bare 500 would be refused
         else:
             flags.append(f"{spec.flag}={value}")
     return flags

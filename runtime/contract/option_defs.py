@@ -7,6 +7,10 @@ JSON the CLI hands to `runtime.start_cluster` (docs/INTERNALS.md §1). A default
 bound is written here and nowhere else; tests/process/eggscripts/test_option_contract.py
 compares every place that shows one.
 
+Every one is also read from the environment variable `EGGSCRIPTS_<NAME>` (`ENV_PREFIX`),
+after the command line and before pyproject.toml; `envvar` names an older egg variable
+(PORT, EGG_WORKERS, EGG_SERVER_ENV) that ranks below it (docs/CLI.md, "Environment").
+
 `key` is the option's name in that JSON (and its `ClusterOptions` field); an empty key
 marks an option only the CLI uses (`--daemon`) or one it maps by hand (`--https-key` and
 `--https-cert` become `https`, `--health-port` becomes `health_host`/`health_port`).
@@ -14,12 +18,12 @@ marks an option only the CLI uses (`--daemon`) or one it maps by hand (`--https-
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from runtime.contract.optiondef import OptionDef, seconds
+from runtime.contract.app_option_defs import APP_AND_HTTP
+from runtime.contract.optiondef import OptionDef
 
-APP_TARGET_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+ENV_PREFIX = "EGGSCRIPTS_"
 DEFAULT_PORT = 7001  # when neither an option nor the app config's cluster.listen.port says
 DEFAULT_WORKER_TIMEOUT = 30_000  # ms; 0 (off) in the local and unittest environments
 
@@ -64,6 +68,15 @@ ENV = OptionDef(
     default_text="the app's config/env file, else prod",
     metavar="NAME",
 )
+ENV_FILE = OptionDef(
+    "env_file",
+    "Read environment variables from this dotenv file (KEY=value lines) before the other "
+    "options: they reach every process of the cluster and may set EGGSCRIPTS_<OPTION>; "
+    "variables already in the environment win.",
+    metavar="PATH",
+    in_pyproject=False,
+    key="",
+)
 FRAMEWORK = OptionDef(
     "framework",
     "Framework package (import name, or a directory relative to BASE_DIR).",
@@ -93,6 +106,7 @@ TIMEOUT = OptionDef(
     300_000,
     minimum=1,
     metavar="MS",
+    unit="ms",
     key="startup_timeout",
 )
 IGNORE_STDERR = OptionDef(
@@ -139,6 +153,7 @@ WORKER_TIMEOUT = OptionDef(
     minimum=0,
     default_text=f"{DEFAULT_WORKER_TIMEOUT}; 0 (off) with --env local or unittest",
     metavar="MS",
+    unit="ms",
 )
 USER = OptionDef(
     "user",
@@ -153,6 +168,21 @@ GROUP = OptionDef(
     default_text="the --user's primary group",
     metavar="GROUP",
 )
+LOG_LEVEL = OptionDef(
+    "log_level",
+    "Lowest level logged by the master, the agent and the app workers (files and console; "
+    "the access log is info).",
+    choices=("debug", "info", "warning", "error", "critical"),
+    default="info",
+    metavar="LEVEL",
+)
+UDS = OptionDef(
+    "uds",
+    "Listen on this Unix socket instead of TCP (uvicorn's --uds; the command-line form of "
+    "the app config's cluster.listen.path). Relative paths are relative to BASE_DIR.",
+    default_text="TCP (--port)",
+    metavar="PATH",
+)
 # ---- production integration (docs/DEPLOY.md) -------------------------------------------------
 SHUTDOWN_DELAY = OptionDef(
     "shutdown_delay",
@@ -162,6 +192,7 @@ SHUTDOWN_DELAY = OptionDef(
     0,
     minimum=0,
     metavar="MS",
+    unit="ms",
 )
 GRACE_PERIOD = OptionDef(
     "grace_period",
@@ -172,6 +203,19 @@ GRACE_PERIOD = OptionDef(
     30,
     minimum=1,
     metavar="S",
+    unit="s",
+)
+GRACEFUL_TIMEOUT = OptionDef(
+    "graceful_timeout",
+    "On a stop, seconds each app worker may take to finish its open requests and run the "
+    "app's shutdown before it is killed (gunicorn's --graceful-timeout); counted in "
+    "--grace-period.",
+    float,
+    5.0,
+    minimum=0,
+    min_open=True,
+    metavar="S",
+    unit="s",
 )
 HEALTH_PORT = OptionDef(
     "health_port",
@@ -209,141 +253,16 @@ MAX_WORKER_MEMORY = OptionDef(
     "max_memory_restart), the same way as --max-requests. 0 turns this off.",
     int, 0, minimum=0, metavar="MIB",
 )  # fmt: skip
-# ---- the application and its HTTP server (docs/ASGI.md) -------------------------------------
-APP = OptionDef(
-    "app",
-    "Serve this ASGI or WSGI application (FastAPI, Starlette, Django, Flask...) instead of "
-    "an egg-style app directory; BASE_DIR goes first on sys.path. Short form: "
-    "`eggscripts start module:attr`.",
-    pattern=APP_TARGET_RE,
-    pattern_text="module:attribute (e.g. pkg.main:app)",
-    metavar="MODULE:ATTR",
-)
-FACTORY = OptionDef("factory", "--app names a function returning the application.", bool, False)
-INTERFACE = OptionDef(
-    "interface",
-    "Interface of the --app callable; auto tells `async def __call__(scope, receive, send)` "
-    "(ASGI) from `__call__(environ, start_response)` (WSGI).",
-    choices=("auto", "asgi", "wsgi"),
-    default="auto",
-)
-LIFESPAN = OptionDef(
-    "lifespan",
-    "ASGI lifespan: run the app's startup in each worker before it accepts (a failure "
-    "fails the start) and its shutdown when the worker stops; auto skips apps that do not "
-    "support it.",
-    choices=("auto", "on", "off"),
-    default="auto",
-)
-THREADS = OptionDef(
-    "threads",
-    "WSGI apps: threads per worker running requests (a2wsgi's pool).",
-    int,
-    10,
-    minimum=1,
-    metavar="N",
-)
-ROOT_PATH = OptionDef(
-    "root_path",
-    "ASGI root_path: the URL prefix a proxy mounts the app under (e.g. /api).",
-    default="",
-    default_text="none",
-    metavar="PATH",
-)
-PROXY_HEADERS = OptionDef(
-    "proxy_headers",
-    "Trust X-Forwarded-For/-Proto from --forwarded-allow-ips for the client address and scheme "
-    "(on by default, as in uvicorn).",
-    bool,
-    True,
-)
-FORWARDED_ALLOW_IPS = OptionDef(
-    "forwarded_allow_ips",
-    "Comma-separated proxy addresses (or networks, or *) trusted by --proxy-headers.",
-    default="127.0.0.1",
-    metavar="IPS",
-)
-ACCESS_LOG = OptionDef(
-    "access_log",
-    "Log every request in the common log format plus its duration (seconds), to the app's "
-    "web log (stdout in the foreground).",
-    bool,
-    False,
-)
-KEEP_ALIVE = seconds(
-    "keep_alive",
-    "Idle timeout: close a connection idle this many seconds, before its first request too.",
-    5.0,
-)
-BACKLOG = OptionDef(
-    "backlog",
-    "Listen backlog: connections the kernel queues before they are accepted.",
-    int,
-    2048,
-    minimum=1,
-    metavar="N",
-)
-LIMIT_CONCURRENCY = OptionDef(
-    "limit_concurrency",
-    "Per worker, answer 503 once this many connections or requests are open.",
-    int,
-    minimum=1,
-    default_text="no limit",
-    metavar="N",
-)
-MAX_BODY = OptionDef(
-    "max_body",
-    "Answer 413 to a request body larger than this, for every app (egg-style apps also "
-    "keep their bodyparser.limit for the bodies they parse).",
-    int,
-    minimum=0,
-    default_text="no limit",
-    metavar="BYTES",
-)
-MAX_HEADER_SIZE = OptionDef(
-    "max_header_size",
-    "Answer 431 when a request line plus headers exceed this (414 for the URL alone).",
-    int,
-    65_536,
-    minimum=1024,
-    metavar="BYTES",
-)
-MAX_HEADERS = OptionDef(
-    "max_headers",
-    "Answer 431 to a request with more header fields than this.",
-    int,
-    100,
-    minimum=1,
-    metavar="N",
-)
-HEADER_TIMEOUT = seconds(
-    "header_timeout",
-    "Answer 408 and close when a request's headers are not complete this many seconds "
-    "after its first byte.",
-    10.0,
-)
-BODY_TIMEOUT = seconds(
-    "body_timeout",
-    "Answer 408 (or close) when a request body sends nothing for this many seconds while "
-    "the app waits for it.",
-    30.0,
-)
-
 CLUSTER: tuple[OptionDef, ...] = (
-    TITLE, PORT, HOSTNAME, WORKERS, ENV, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
+    TITLE, PORT, HOSTNAME, WORKERS, ENV, ENV_FILE, FRAMEWORK, DAEMON, STDOUT, STDERR, TIMEOUT,
     IGNORE_STDERR, HTTPS_KEY, HTTPS_CERT, REQUIRE, PYTHON, WORKER_TIMEOUT, USER, GROUP,
     SHUTDOWN_DELAY, GRACE_PERIOD, HEALTH_PORT, LOG_FORMAT,
 )  # fmt: skip
-APPLICATION: tuple[OptionDef, ...] = (APP, FACTORY, INTERFACE, LIFESPAN, THREADS)
-HTTP: tuple[OptionDef, ...] = (
-    ROOT_PATH, PROXY_HEADERS, FORWARDED_ALLOW_IPS, ACCESS_LOG, KEEP_ALIVE, BACKLOG,
-    LIMIT_CONCURRENCY, MAX_BODY, MAX_HEADER_SIZE, MAX_HEADERS, HEADER_TIMEOUT, BODY_TIMEOUT,
-)  # fmt: skip
 RECYCLING: tuple[OptionDef, ...] = (MAX_REQUESTS, MAX_REQUESTS_JITTER, MAX_WORKER_MEMORY)
-APP_AND_HTTP: tuple[OptionDef, ...] = (*APPLICATION, *HTTP)
+PROCESSES: tuple[OptionDef, ...] = (GRACEFUL_TIMEOUT, LOG_LEVEL, UDS)
 # Sent in the runtime's JSON only when not at their default (which the runtime shares), so
 # the JSON stays as short as the command line that produced it.
-SENT_WHEN_SET: tuple[OptionDef, ...] = (*RECYCLING, *APP_AND_HTTP)
+SENT_WHEN_SET: tuple[OptionDef, ...] = (*RECYCLING, *PROCESSES, *APP_AND_HTTP)
 START: tuple[OptionDef, ...] = (*CLUSTER, *SENT_WHEN_SET)
 BY_KEY: dict[str, OptionDef] = {d.key: d for d in START if d.key}
 

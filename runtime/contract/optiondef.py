@@ -30,6 +30,9 @@ class OptionDef:
     metavar: str | None = None
     in_pyproject: bool = True  # may `[tool.eggscripts]` in pyproject.toml set it?
     key: str = _SAME
+    # A duration's documented unit ("ms" or "s"): the value may then carry its own unit
+    # (`30s`, `500ms`, `2m`; runtime/contract/durations.py).
+    unit: str | None = None
 
     def __post_init__(self) -> None:
         if self.key == _SAME:
@@ -72,4 +75,4 @@ _KIND_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "tru
 
 
 def seconds(name: str, help: str, default: float) -> OptionDef:
-    return OptionDef(name, help, float, default, minimum=0, min_open=True, metavar="S")
+    return OptionDef(name, help, float, default, minimum=0, min_open=True, metavar="S", unit="s")

@@ -29,6 +29,7 @@ def open_master_log(state: ClusterState) -> logging.Logger:
         env=o.env,
         log_format=o.log_format,
         title=o.title,
+        level=o.log_level,
     )
 
 

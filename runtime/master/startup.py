@@ -72,6 +72,8 @@ class Startup:
         s = self.state
         if not self.adopt_activated():
             return False
+        if s.listener is None and s.options.uds:  # --uds: before any port
+            return self.bind(s.host, 0, s.options.uds)
         if s.listener is None and s.port is not None:
             return self.bind(s.host, s.port)
         return True

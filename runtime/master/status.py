@@ -12,6 +12,7 @@ keys are only ever added, never renamed.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -74,6 +75,8 @@ class StatusReporter:
             "workers": state.target_workers,
             "saturated": saturated(rows),
             "processes": rows,
+            # What `eggscripts restart` starts again (eggscripts/cmd/restart.py).
+            "start": {"python": sys.executable, "options": options.as_started()},
         }
 
     def _master_row(self, state: ClusterState, now: float, release_dir: str) -> dict[str, Any]:

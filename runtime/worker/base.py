@@ -129,6 +129,7 @@ def run_child(
         worker_id=worker_id,
         errors_to_stderr=True,  # until egg-ready
         title=options.title,
+        level=options.log_level,
     )
     loop = new_event_loop()
     asyncio.set_event_loop(loop)

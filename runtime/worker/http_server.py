@@ -132,6 +132,8 @@ def server_config(options: Any, app: Any, https: Any = None) -> Config:
         limit_concurrency=options.limit_concurrency,
         # uvicorn annotates int but uses the value as a float timeout
         timeout_graceful_shutdown=options.kill_app_timeout / 1000,
+        server_header=options.server_header,
+        date_header=options.date_header,
         ssl_keyfile=https.key if https else None,
         ssl_certfile=https.cert if https else None,
     )

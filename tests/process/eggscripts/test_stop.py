@@ -89,7 +89,7 @@ def test_title_and_timeout_from_pyproject_and_a_hung_master(
 ) -> None:
     """The master is stopped (SIGSTOP) so it cannot act on SIGTERM: after the 400 ms of
     `timeout` from pyproject.toml it is killed, and its orphaned children go too."""
-    app = make_app(tmp_path / "app", tool=f'title = "{title}"\ntimeout = 400')
+    app = make_app(tmp_path / "app", tool=f'title = "{title}"\ntimeout = "400ms"')
     # (`timeout` is also start's: the command line gives the start its own)
     with foreground_cluster(app, title, port, env, extra=("--timeout=60000",)) as fg:
         os.kill(fg.pid, signal.SIGSTOP)
@@ -117,7 +117,7 @@ def test_hung_master_and_stubborn_workers_are_killed(
         blocked.start()
         wait_until(lambda: (app / "blocked").exists())
         started = time.monotonic()
-        result = run_cli("stop", f"--title={title}", "--timeout=500", env=env)
+        result = run_cli("stop", f"--title={title}", "--timeout=500ms", env=env)
         elapsed = time.monotonic() - started
         blocked.join(timeout=10)
         assert result.returncode == 0, result.stderr

@@ -18,6 +18,7 @@ PAGES = {
     "stop": "eggscripts-stop.1",
     "status": "eggscripts-status.1",
     "reload": "eggscripts-reload.1",
+    "restart": "eggscripts-restart.1",
     "scale": "eggscripts-scale.1",
     "completion": "eggscripts-completion.1",
     "check": "eggscripts-check.1",

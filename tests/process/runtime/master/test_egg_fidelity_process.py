@@ -17,7 +17,7 @@ import pytest
 from tests.cli_helpers import cli_env, everything, make_app, run_cli
 from tests.clusters import Cluster, foreground_cluster
 from tests.fixtures.apptree import write_tree
-from tests.helpers import FIXTURES, request, wait_until
+from tests.helpers import FIXTURES, UnixHTTPConnection, request, wait_until
 from tests.process.eggscripts.test_egg_fidelity_cli import daemon_start
 
 # ---- 3: processes app code started do not survive the cluster --------------------------------
@@ -180,16 +180,6 @@ def test_9_boot_failures_in_a_real_worker(tmp_path: Path, title: str, port: int,
 
 
 # ---- 15: cluster.listen.path -------------------------------------------------------------------
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=5)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.unix_path)
 
 
 def test_15_listen_path_serves_on_a_unix_socket(tmp_path: Path, title: str) -> None:

@@ -235,7 +235,7 @@ def test_the_health_port_is_handed_over_too(
 def test_a_unix_socket_keeps_its_file_through_the_upgrade(tmp_path: Path, title: str) -> None:
     """`cluster.listen.path`: the old master must not remove the file the new one serves
     on; the new one removes it when it stops."""
-    from tests.process.runtime.master.test_egg_fidelity_process import UnixHTTPConnection
+    from tests.helpers import UnixHTTPConnection
 
     app = release(tmp_path, "app", "one")
     (app / "config").mkdir()
