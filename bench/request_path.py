@@ -95,7 +95,7 @@ def hello_app() -> Any:
 
 
 def our_protocol(app: Any) -> Any:
-    from runtime.options import ClusterOptions
+    from runtime.process.cluster_options import ClusterOptions
     from runtime.worker.http_server import server_config
 
     options = ClusterOptions(base_dir=str(ROOT / "examples" / "showcase"), title="bench")

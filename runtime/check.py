@@ -23,8 +23,8 @@ import time
 from typing import Any
 
 from runtime.contract.exitcodes import ExitCode
-from runtime.errors import PREFIX, OptionsError, StartupError, describe_exception, report
-from runtime.options import ClusterOptions
+from runtime.process.cluster_options import ClusterOptions
+from runtime.process.errors import PREFIX, OptionsError, StartupError, describe_exception, report
 
 
 class Collected(logging.Handler):
@@ -42,7 +42,7 @@ class Collected(logging.Handler):
 def parse(text: str) -> ClusterOptions:
     options = ClusterOptions.from_json(text)
     if options.name is None:
-        from runtime.app_name import app_name
+        from runtime.process.app_name import app_name
 
         options = dataclasses.replace(options, name=app_name(options.base_dir))
     return options

@@ -2,7 +2,7 @@
 runtime (docs/INTERNALS.md §1). Builds the master and exits with its status.
 
 Before the master exists this process takes what must hold for its whole life: the title
-lock (one cluster per title, runtime/title_lock.py) and the open-files limit.
+lock (one cluster per title, runtime/process/title_lock_holder.py) and the open-files limit.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from runtime.contract.exitcodes import ExitCode
-from runtime.errors import OptionsError, StartupError, report
+from runtime.process.errors import OptionsError, StartupError, report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,21 +18,21 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m runtime.start_cluster '<options JSON>'", file=sys.stderr)
         return ExitCode.USAGE
-    from runtime.options import ClusterOptions
+    from runtime.process.cluster_options import ClusterOptions
 
     try:
         options = ClusterOptions.from_json(argv[0])
     except OptionsError as exc:
         report(str(exc))
         return ExitCode.USAGE
-    from runtime.privileges import export_owner, resolve
+    from runtime.process.privileges import export_owner, resolve
 
     try:
         export_owner(resolve(options))  # --user/--group: what the master creates is theirs
     except OptionsError as exc:
         report(str(exc))
         return ExitCode.USAGE
-    from runtime.title_lock import hold_title, release_title
+    from runtime.process.title_lock_holder import hold_title, release_title
 
     successor = options.handover_fd is not None  # started by an upgrade: not the owner yet
     try:  # held until this process exits
@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     import dataclasses
 
     options = dataclasses.replace(options, lock_fd=held.fd)  # an upgrade hands it down
-    from runtime.limits import raise_open_files_limit
     from runtime.master.loop import Master
+    from runtime.process.limits import raise_open_files_limit
 
     raise_open_files_limit()  # before any fork: every child inherits it
     master = Master(options)
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 def refuse(ready_fd: int | None, text: str) -> int:
     """Fail before the master exists: one line on stderr and on the ready channel."""
     from runtime.contract.messages import Action
-    from runtime.master.ready_channel import ParentChannel
+    from runtime.master.production.ready_channel import ParentChannel
 
     report(text)
     parent = ParentChannel(ready_fd)
@@ -68,6 +68,6 @@ def refuse(ready_fd: int | None, text: str) -> int:
 
 
 if __name__ == "__main__":
-    from runtime.quick_exit import exit_process
+    from runtime.process.quick_exit import exit_process
 
     exit_process(main())

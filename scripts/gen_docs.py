@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eggscripts import manpage, markdown_ref
 from eggscripts.__main__ import cli
 from eggscripts.cmd import completion
+from eggscripts.docgen import manpage, markdown_ref
 
 ROOT = Path(__file__).resolve().parent.parent
 

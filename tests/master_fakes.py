@@ -17,9 +17,9 @@ import pytest
 
 from runtime.contract.framing import FrameDecoder
 from runtime.contract.messages import Action, Message, Role
-from runtime.master.cluster_state import ClusterState
+from runtime.master.lifecycle.cluster_state import ClusterState
 from runtime.master.loop import Master
-from runtime.options import ClusterOptions
+from runtime.process.cluster_options import ClusterOptions
 
 
 class FakeChild:

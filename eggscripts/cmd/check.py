@@ -8,9 +8,11 @@ from typing import Any
 
 import click
 
-from eggscripts import app_settings, launch, options
-from eggscripts.app_target import METAVAR
 from eggscripts.cmd.start import _framework, _require
+from eggscripts.launching import launch
+from eggscripts.options import app_settings
+from eggscripts.options import registry as options
+from eggscripts.options.app_target import METAVAR
 from runtime.contract.app_option_defs import APP_TARGET_RE
 
 CHECK = (options.ENV, options.FRAMEWORK, options.REQUIRE, options.PYTHON)

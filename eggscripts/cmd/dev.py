@@ -25,11 +25,14 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import app_target, control_client, dev_watch, options
+from eggscripts.client import control_client
 from eggscripts.cmd import start
+from eggscripts.dev import dev_watch
 from eggscripts.errors import PREFIX, EggScriptsError
-from eggscripts.launch import Plan
-from eggscripts.start_options import StartOptions
+from eggscripts.launching.launch import Plan
+from eggscripts.options import app_target
+from eggscripts.options import registry as options
+from eggscripts.options.start_options import StartOptions
 from runtime.contract.control import ControlAction
 from runtime.contract.framing import FrameReader
 

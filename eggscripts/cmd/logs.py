@@ -16,8 +16,12 @@ from typing import Any
 
 import click
 
-from eggscripts import app_settings, logtail, options, procs, targets
+from eggscripts.client import targets
 from eggscripts.errors import PREFIX, EggScriptsError
+from eggscripts.finding import procs
+from eggscripts.logfiles import logtail
+from eggscripts.options import app_settings
+from eggscripts.options import registry as options
 
 ORDER = ("master-stdout.log", "master-stderr.log", "master.log", "egg-agent.log")
 

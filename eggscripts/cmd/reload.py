@@ -13,8 +13,11 @@ from typing import Any, TextIO
 
 import click
 
-from eggscripts import __version__, app_settings, control_client, options, targets
+from eggscripts import __version__
+from eggscripts.client import control_client, targets
 from eggscripts.errors import PREFIX
+from eggscripts.options import app_settings
+from eggscripts.options import registry as options
 from runtime.contract.control import FINAL, ControlAction, ReloadRequest, Reply
 
 # The master bounds the roll by --timeout; this is how much longer we give it to say so.

@@ -19,9 +19,12 @@ from typing import Any
 
 import click
 
-from eggscripts import app_settings, control_client, launch, options, targets, title_lock
+from eggscripts.client import control_client, targets
 from eggscripts.cmd import stop
 from eggscripts.errors import EggScriptsError
+from eggscripts.launching import launch, title_lock
+from eggscripts.options import app_settings
+from eggscripts.options import registry as options
 from runtime.contract.control import ControlAction
 
 
@@ -53,7 +56,7 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     stop.stop_clusters(title, None, values["timeout"])
     directory = control_client.place(create=True).directory
     plan = dataclasses.replace(plan, lock_fd=title_lock.take(title, directory))
-    from eggscripts import daemon_start
+    from eggscripts.launching import daemon_start
 
     daemon_start.run(
         plan,

@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
-from eggscripts import app_settings, control_client, options, targets
+from eggscripts.client import control_client, targets
 from eggscripts.errors import PREFIX, EggScriptsError
+from eggscripts.options import app_settings
+from eggscripts.options import registry as options
 from runtime.contract import capacity
 from runtime.contract.control import ControlAction, ScaleRequest
 

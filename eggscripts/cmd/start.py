@@ -9,20 +9,15 @@ from typing import Any
 
 import click
 
-from eggscripts import (
-    app_target,
-    control_client,
-    env_check,
-    launch,
-    options,
-    procs,
-    start_options,
-    title_lock,
-)
+from eggscripts.client import control_client
 from eggscripts.errors import AlreadyRunning
-from eggscripts.option_spec import OptionSpec
-from eggscripts.start_options import StartOptions
-from eggscripts.types import is_path
+from eggscripts.finding import procs
+from eggscripts.launching import launch, title_lock
+from eggscripts.options import app_target, env_check, start_options
+from eggscripts.options import registry as options
+from eggscripts.options.option_spec import OptionSpec
+from eggscripts.options.param_types import is_path
+from eggscripts.options.start_options import StartOptions
 from runtime.contract import capacity, paths
 
 
@@ -61,7 +56,7 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     values, plan = prepare(ctx, base_dir)
     if not values.daemon:
         launch.exec_foreground(plan)
-    from eggscripts import daemon_start  # daemon machinery only when daemonizing
+    from eggscripts.launching import daemon_start  # daemon machinery only when daemonizing
 
     daemon_start.run(
         plan,

@@ -9,15 +9,11 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import (
-    app_settings,
-    control_client,
-    options,
-    procs,
-    status_view,
-    targets,
-)
+from eggscripts.client import control_client, status_view, targets
 from eggscripts.errors import PREFIX, EggScriptsError
+from eggscripts.finding import procs
+from eggscripts.options import app_settings
+from eggscripts.options import registry as options
 from runtime.contract.control import ControlAction
 
 SCHEMA = 1

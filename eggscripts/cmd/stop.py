@@ -8,9 +8,13 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import app_settings, options, procs, shutdown, targets
+from eggscripts.client import targets
 from eggscripts.errors import PREFIX, StopFailed
-from eggscripts.procs import ClusterProcess
+from eggscripts.finding import procs
+from eggscripts.finding.procs import ClusterProcess
+from eggscripts.launching import shutdown
+from eggscripts.options import app_settings
+from eggscripts.options import registry as options
 
 
 @click.command(

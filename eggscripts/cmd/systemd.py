@@ -20,8 +20,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts import app_target, options, start_options
-from eggscripts.option_spec import DurationType
+from eggscripts.options import app_target, start_options
+from eggscripts.options import registry as options
+from eggscripts.options.option_spec import DurationType
 from runtime.contract import option_defs
 
 # Start options a unit can carry; the daemon-only ones make no sense under systemd.

@@ -4,7 +4,7 @@ import os
 
 from flask import Flask, Response, request
 
-from runtime import cluster
+from runtime.app import cluster
 
 app = Flask(__name__)
 

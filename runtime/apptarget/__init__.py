@@ -27,6 +27,6 @@ def agent_factory(options: Any) -> Callable[[Any], Any]:
 
     if options.app is None:
         return create_agent
-    from runtime.apptarget.agent import create_agent_for
+    from runtime.apptarget.target_agent import create_agent_for
 
     return lambda info: create_agent_for(info, options)

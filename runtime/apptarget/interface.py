@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from runtime.errors import StartupError
+from runtime.process.errors import StartupError
 
 
 def detect(app: Any, requested: str, target: str) -> str:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from typing import Any
 
-from runtime.errors import StartupError, describe_exception
+from runtime.process.errors import StartupError, describe_exception
 
 log = logging.getLogger("eggscripts.app")
 

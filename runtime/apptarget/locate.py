@@ -11,7 +11,7 @@ import importlib
 import sys
 from typing import Any
 
-from runtime.errors import StartupError, describe_exception
+from runtime.process.errors import StartupError, describe_exception
 
 
 def import_target(target: str, base_dir: str, factory: bool = False) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from runtime import cluster
+from runtime.app import cluster
 from runtime.apptarget.interface import as_asgi, detect
 from runtime.apptarget.lifespan import Lifespan
 from runtime.apptarget.locate import import_target

@@ -36,8 +36,8 @@ from runtime.cluster_client.protocol import (
     frame,
     reg_key,
 )
-from runtime.ipc.stream import FramedProtocol
-from runtime.tasks import run_in_background
+from runtime.ipc.framed_stream import FramedProtocol
+from runtime.process.tasks import run_in_background
 
 log = logging.getLogger("eggscripts.cluster_client")
 # Long enough for an agent restart (1 s delay + its boot) to happen behind one connect.

@@ -23,7 +23,7 @@ from runtime.cluster_client.protocol import (
     reg_key,
     resolve_class,
 )
-from runtime.tasks import call_guarded
+from runtime.process.tasks import call_guarded
 
 log = logging.getLogger("eggscripts.cluster_client")
 Listener = Callable[[Any], Any]

@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from runtime.contract.framing import HEADER, MAX_FRAME, FrameDecoder
-from runtime.module_files import load_module_file
+from runtime.process.module_files import load_module_file
 
 HELLO = "hello"
 WELCOME = "welcome"

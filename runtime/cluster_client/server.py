@@ -35,7 +35,7 @@ from runtime.cluster_client.protocol import (
     frame,
 )
 from runtime.contract.framing import HEADER, ProtocolError
-from runtime.tasks import WriteCoalescer, run_in_background
+from runtime.process.tasks import WriteCoalescer, run_in_background
 
 log = logging.getLogger("eggscripts.cluster_client")
 

@@ -8,7 +8,7 @@ start options with their types, defaults and bounds (`start_options`) and the ve
 
 Standard library only, and nothing else of `runtime`: the CLI imports this package and
 no other part of the runtime, so a broken app or a heavy dependency can never break
-`eggscripts stop` (tests/test_layout.py asserts both). docs/INTERNALS.md describes it.
+`eggscripts stop` (tests/unit/test_layout.py asserts both). docs/INTERNALS.md describes it.
 """
 
 __version__ = "0.1.0"

@@ -1,11 +1,11 @@
 """`start`'s options, declared once: name, type, default, bounds, help.
 
 Both sides derive from these definitions: the CLI its click options, `--help`, man pages,
-completions, docs/CLI.md tables and `[tool.eggscripts]` keys (`eggscripts/options.py`);
-the runtime the defaults and the checks of `ClusterOptions` (`runtime/options.py`), the
-JSON the CLI hands to `runtime.start_cluster` (docs/INTERNALS.md §1). A default or a
-bound is written here and nowhere else; tests/process/eggscripts/test_option_contract.py
-compares every place that shows one.
+completions, docs/CLI.md tables and `[tool.eggscripts]` keys (`eggscripts/options/registry.py`);
+the runtime the defaults and the checks of `ClusterOptions`
+(`runtime/process/cluster_options.py`), the JSON the CLI hands to `runtime.start_cluster`
+(docs/INTERNALS.md §1). A default or a bound is written here and nowhere else;
+tests/process/eggscripts/test_option_contract.py compares every place that shows one.
 
 Every one is also read from the environment variable `EGGSCRIPTS_<NAME>` (`ENV_PREFIX`),
 after the command line and before pyproject.toml; `envvar` names an older egg variable

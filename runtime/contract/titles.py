@@ -2,8 +2,8 @@
 
 The title is the only handle the CLI has on a running cluster, so its format is part of
 the contract: `eggscripts-<role> --title=<title> [--port=<port>] --base-dir=<abs path>`.
-The runtime writes it (`runtime/titles.py` sets it), the CLI parses it
-(`eggscripts/procs.py`).
+The runtime writes it (`runtime/process/proctitle.py` sets it), the CLI parses it
+(`eggscripts/finding/procs.py`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from runtime.http.errors import HttpError, reason
 from runtime.http.types import HTTPScope, Receive
 
 if TYPE_CHECKING:
-    from runtime.application import Application
+    from runtime.app.application import Application
 
 _EMPTY_STATUS = frozenset((204, 205, 304))
 

@@ -16,7 +16,7 @@ import contextlib
 import os
 import socket
 
-from runtime.private_files import hand_over, run_as_owner
+from runtime.process.private_files import hand_over, run_as_owner
 
 ENV_LEADER_PATH = "EGGSCRIPTS_LEADER_PATH"
 ENV_LEADER_FD = "EGGSCRIPTS_LEADER_FD"

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runtime.agent import Agent
-    from runtime.application import Application
+    from runtime.app.agent import Agent
+    from runtime.app.application import Application
 
 LOAD_ORDER = ("plugin", "config", "extend", "boot", "service", "middleware", "controller", "router")
 AGENT_LOAD_ORDER = ("plugin", "config", "extend", "boot")

@@ -12,9 +12,9 @@ import inspect
 import os
 from typing import Any
 
-from runtime.errors import StartupError
-from runtime.loader.context import LoadContext
 from runtime.loader.files import fail
+from runtime.loader.load_context import LoadContext
+from runtime.process.errors import StartupError
 
 # Hooks whose failure is logged, not fatal (egg: the app is ready, or closing, by then).
 LOGGED_ONLY = frozenset(("did_ready", "server_did_ready", "before_close"))

@@ -19,13 +19,13 @@ import os
 import re
 from typing import Any
 
-from runtime.errors import StartupError
-from runtime.loader.context import LoadContext
 from runtime.loader.files import env_json_object, find_variant, load_yaml
+from runtime.loader.load_context import LoadContext
 from runtime.loader.shape import check_shape
 from runtime.loader.units import LoadUnit
-from runtime.logs import log_dir_under
-from runtime.private_files import make_private_dirs, write_private
+from runtime.process.errors import StartupError
+from runtime.process.log_setup import log_dir_under
+from runtime.process.private_files import make_private_dirs, write_private
 
 # Key names whose values the config dump masks (documented in docs/APP_GUIDE.md).
 SECRET = re.compile(
@@ -48,7 +48,7 @@ def defaults(ctx: LoadContext) -> dict[str, Any]:
         # egg's app_info.root: BASE_DIR in local/unittest, the home directory otherwise,
         # so a deploy that replaces the app directory keeps its logs. Resolved:
         # a release symlink switched under a running process must not move its files.
-        # A cluster with its own title logs under it (runtime/logs.py).
+        # A cluster with its own title logs under it (runtime/process/log_setup.py).
         "logger": {"dir": log_dir_under(os.path.realpath(info.root), info.name, _title(ctx))},
         "core_middleware": [],
         "middleware": [],
@@ -222,7 +222,7 @@ def mask(value: Any, secret: bool = False, memo: dict[tuple[int, bool], Any] | N
 
 def dump_config(target: Any) -> None:
     """Write `run/<application|agent>_config.json` (+ `_meta`), owner-only (0600 in a 0700
-    directory, runtime/private_files.py); never fails the start."""
+    directory, runtime/process/private_files.py); never fails the start."""
     role = "application" if target.role == "app" else "agent"
     rundir = target.config.get("rundir") or "run"  # honoured, relative to BASE_DIR
     rundir = os.path.join(os.path.realpath(target.base_dir), os.path.expanduser(str(rundir)))

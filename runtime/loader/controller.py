@@ -16,11 +16,11 @@ import os
 from types import SimpleNamespace
 from typing import Any
 
-from runtime.base import Controller
-from runtime.errors import StartupError
-from runtime.loader.context import LoadContext
+from runtime.app.base_classes import Controller
 from runtime.loader.files import defined_here, iter_python_files
+from runtime.loader.load_context import LoadContext
 from runtime.loader.service import name_class, only_subclass
+from runtime.process.errors import StartupError
 
 
 class Namespace:

@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from runtime.loader.boot import trigger
-from runtime.loader.context import LoadContext
+from runtime.loader.load_context import LoadContext
 from runtime.loader.units import LoadUnit, make_app_info, resolve_env
 
 
@@ -100,7 +100,7 @@ class EggCore:
 
     async def server_did_ready(self) -> None:
         """The cluster is ready (egg-ready): the `server_did_ready` hooks run (the worker has
-        already stopped copying ERROR records to stderr, runtime/logs.py `ready`)."""
+        already stopped copying ERROR records to stderr, runtime/process/log_setup.py `ready`)."""
         await trigger(self, "server_did_ready")
 
     def cluster(self, client_class: type, **options: Any) -> Any:

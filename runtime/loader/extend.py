@@ -12,9 +12,9 @@ import os
 import types
 from typing import Any
 
-from runtime.errors import StartupError
-from runtime.loader.context import LoadContext
 from runtime.loader.files import defined_here
+from runtime.loader.load_context import LoadContext
+from runtime.process.errors import StartupError
 
 _ATTACHABLE = (property, staticmethod, classmethod)
 

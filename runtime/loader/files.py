@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-from runtime.errors import StartupError, describe_exception
-from runtime.module_files import load_module_file
+from runtime.process.errors import StartupError, describe_exception
+from runtime.process.module_files import load_module_file
 
 _SLUG = re.compile(r"[^A-Za-z0-9_]+")
 

@@ -16,8 +16,8 @@ import os
 from typing import Any
 
 from runtime.contract.payloads import Listen
-from runtime.errors import StartupError
-from runtime.options import HttpsOptions
+from runtime.process.cluster_options import HttpsOptions
+from runtime.process.errors import StartupError
 
 
 def check(config: dict[str, Any], base_dir: str, meta: dict[str, str]) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from runtime.errors import StartupError
 from runtime.http.bodyparser import parse_limit
 from runtime.http.compose import compose, path_matcher
-from runtime.loader.context import LoadContext
 from runtime.loader.files import check_name, fail, skipped
+from runtime.loader.load_context import LoadContext
+from runtime.process.errors import StartupError
 
 
 def _factories(ctx: LoadContext) -> dict[str, tuple[Any, str, str]]:

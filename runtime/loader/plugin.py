@@ -24,10 +24,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.errors import StartupError
-from runtime.loader.context import LoadContext
 from runtime.loader.files import env_json_object, fail, find_variant, load_yaml
+from runtime.loader.load_context import LoadContext
 from runtime.loader.units import LoadUnit
+from runtime.process.errors import StartupError
 
 _FIELDS = {"enable", "package", "path", "env"}
 

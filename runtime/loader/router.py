@@ -5,9 +5,9 @@ from __future__ import annotations
 import inspect
 import os
 
-from runtime.errors import StartupError
-from runtime.loader.context import LoadContext
 from runtime.loader.files import fail
+from runtime.loader.load_context import LoadContext
+from runtime.process.errors import StartupError
 
 
 async def load(ctx: LoadContext) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from runtime.base import Service
-from runtime.errors import StartupError
-from runtime.loader.context import LoadContext
+from runtime.app.base_classes import Service
 from runtime.loader.files import defined_here, iter_python_files
+from runtime.loader.load_context import LoadContext
+from runtime.process.errors import StartupError
 
 
 class ServiceNamespace:

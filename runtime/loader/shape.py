@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from runtime.errors import StartupError
+from runtime.process.errors import StartupError
 
 MAX_VALUES = 100_000  # once aliases are expanded: what merge, mask and dump will visit
 MAX_DEPTH = 64

@@ -18,10 +18,10 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.app_name import read_pyproject
-from runtime.errors import StartupError
 from runtime.loader.files import fail
-from runtime.module_files import load_module_file
+from runtime.process.app_name import read_pyproject
+from runtime.process.errors import StartupError
+from runtime.process.module_files import load_module_file
 
 
 @dataclass(frozen=True)
@@ -151,11 +151,11 @@ def resolve_frameworks(info: Any, role: str) -> tuple[list[LoadUnit], type]:
     # Only the class this role needs: the agent must not pay for the HTTP layer.
     base_cls: type
     if role == "app":
-        from runtime.application import Application
+        from runtime.app.application import Application
 
         base_cls = Application
     else:
-        from runtime.agent import Agent
+        from runtime.app.agent import Agent
 
         base_cls = Agent
     attr = base_cls.__name__

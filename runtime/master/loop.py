@@ -3,14 +3,14 @@
 Like gunicorn's arbiter, the loop blocks in a selector over the signal self-pipe and every
 child's channel, with the next deadline as timeout; each pass then dispatches queued
 signals, reaps exited children, runs due timers and brings the pool to what is wanted
-(`Pool.maintain`, runtime/master/pool.py). Only the master forks or kills, always through
+(`Pool.maintain`, runtime/master/lifecycle/pool.py). Only the master forks or kills, always through
 the injected `Spawner` (tests/master_fakes.py drives this class without a fork). No app code
 ever runs here: the agent is a new interpreter, app workers load the app after fork.
 
-The master owns the `ClusterState` (runtime/master/cluster_state.py) and lends it, with the
-narrow `MasterOps` it implements (runtime/master/ops.py), to its collaborators: none of
-them receives the master. The cluster's phases are `states.Phase`; each child has its own
-`ChildState`.
+The master owns the `ClusterState` (runtime/master/lifecycle/cluster_state.py) and lends it,
+with the narrow `MasterOps` it implements (runtime/master/lifecycle/ops.py), to its
+collaborators: none of them receives the master. The cluster's phases are `states.Phase`; each
+child has its own `ChildState`.
 """
 
 from __future__ import annotations
@@ -24,31 +24,31 @@ from collections.abc import Callable
 from typing import Protocol
 
 from runtime.contract.exitcodes import ExitCode
-from runtime.errors import StartupError
 from runtime.ipc.leader_endpoint import LeaderEndpoint
-from runtime.master.child_messages import ChildMessages
-from runtime.master.children import Children
-from runtime.master.cluster_state import ClusterState
-from runtime.master.commands import open_control
-from runtime.master.control import ControlServer
-from runtime.master.handle import ChildHandle
+from runtime.master.children.child_messages import ChildMessages
+from runtime.master.children.children import Children
+from runtime.master.children.handle import ChildHandle
+from runtime.master.children.spawner import ProcessSpawner, Spawner
+from runtime.master.children.states import Phase
+from runtime.master.control.commands import open_control
+from runtime.master.control.connections import ControlServer
+from runtime.master.control.status_report import distribution_version
+from runtime.master.lifecycle.cluster_state import ClusterState
+from runtime.master.lifecycle.graceful_stop import GracefulStop
+from runtime.master.lifecycle.ops import Report
+from runtime.master.lifecycle.pool import Pool
+from runtime.master.lifecycle.rolling_reload import RollingReload
+from runtime.master.lifecycle.signals import SignalQueue
+from runtime.master.lifecycle.startup import Startup
+from runtime.master.lifecycle.successor import Successor
+from runtime.master.lifecycle.timers import Timers
+from runtime.master.lifecycle.upgrade import Upgrade, UpgradeReport
+from runtime.master.lifecycle.watchdogs import Watchdogs
 from runtime.master.master_log import no_console, open_master_log
-from runtime.master.ops import Report
-from runtime.master.pool import Pool
-from runtime.master.production import Production
-from runtime.master.ready_channel import ParentChannel
-from runtime.master.reload import RollingReload
-from runtime.master.shutdown import GracefulStop
-from runtime.master.signals import SignalQueue
-from runtime.master.spawner import ProcessSpawner, Spawner
-from runtime.master.startup import Startup
-from runtime.master.states import Phase
-from runtime.master.status import distribution_version
-from runtime.master.successor import Successor
-from runtime.master.timers import Timers
-from runtime.master.upgrade import Upgrade, UpgradeReport
-from runtime.master.watchdogs import Watchdogs
-from runtime.options import ClusterOptions
+from runtime.master.production.ready_channel import ParentChannel
+from runtime.master.production.wiring import Production
+from runtime.process.cluster_options import ClusterOptions
+from runtime.process.errors import StartupError
 
 # A loop pass never waits longer than LOOP_CAP; a gap above PAUSE_GAP means the master was
 # stopped (SIGSTOP, a frozen cgroup) and heard nothing meanwhile.
@@ -145,7 +145,8 @@ class Master:
         return self.exit_code
 
     def start(self) -> None:
-        """Open what the cluster serves on, spawn the agent (runtime/master/startup.py)."""
+        """Open what the cluster serves on, spawn the agent
+        (runtime/master/lifecycle/startup.py)."""
         options = self.state.options
         self.startup.arm()
         if options.control_path:
@@ -160,7 +161,7 @@ class Master:
             args = (self.selector, self.state, self.control, self.production)
             self.successor = Successor(options.handover_fd, *args)
         # Before the agent is spawned: it must not inherit NOTIFY_SOCKET, WATCHDOG_* or
-        # LISTEN_* (runtime/master/production.py, listener.activated_listener).
+        # LISTEN_* (runtime/master/production/wiring.py, listener.activated_listener).
         error = self.production.begin(self.selector)
         if error is not None:
             self.fail_start(error, ExitCode.ERROR)
@@ -254,7 +255,7 @@ class Master:
     def handle_ttou(self) -> None:
         self.pool.scale_by_signal("SIGTTOU", -1)
 
-    # -- MasterOps (runtime/master/ops.py) -----------------------------------------------
+    # -- MasterOps (runtime/master/lifecycle/ops.py) -----------------------------------------------
     def begin_reload(
         self, report: Report | None = None, timeout_ms: int | None = None, agent: bool = True
     ) -> str | None:

@@ -8,14 +8,14 @@ import dataclasses
 import logging
 
 from runtime.contract.messages import Role
-from runtime.master.cluster_state import ClusterState
+from runtime.master.lifecycle.cluster_state import ClusterState
 
 
 def open_master_log(state: ClusterState) -> logging.Logger:
     """Name the app if the options did not, and set the master's logging up; files wait
     for the app's `logger.dir`, which the agent tells at `agent-start`."""
-    from runtime.app_name import app_name
-    from runtime.logs import setup_logging
+    from runtime.process.app_name import app_name
+    from runtime.process.log_setup import setup_logging
 
     if state.options.name is None:
         state.options = dataclasses.replace(state.options, name=app_name(state.options.base_dir))
@@ -34,8 +34,9 @@ def open_master_log(state: ClusterState) -> logging.Logger:
 
 
 def no_console() -> dict[str, bool]:
-    """The log lines of a failed start stay off the terminal (runtime/logs.py NO_CONSOLE);
+    """The log lines of a failed start stay off the terminal (`NO_CONSOLE` of
+    runtime/process/log_setup.py);
     imported here, not at the top: the logging module loads after the agent's spawn."""
-    from runtime.logs import NO_CONSOLE
+    from runtime.process.log_setup import NO_CONSOLE
 
     return NO_CONSOLE

@@ -24,7 +24,7 @@ def setup(foreground: bool) -> None:
     """Route the access logger (after the worker's own logging setup, whose
     --log-format it follows on stdout)."""
     if foreground:
-        from runtime.logs import access_formatter
+        from runtime.process.log_setup import access_formatter
 
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(access_formatter())

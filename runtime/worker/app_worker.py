@@ -30,7 +30,7 @@ from runtime.contract.messages import Action, Role
 from runtime.contract.payloads import AppStart, Disconnect
 from runtime.contract.titles import app_title
 from runtime.loader.listen_config import cluster_https
-from runtime.options import ClusterOptions
+from runtime.process.cluster_options import ClusterOptions
 from runtime.worker.base import ChildProcess, run_child
 from runtime.worker.heartbeat import beat
 from runtime.worker.http_server import WorkerServer, build_server, resource_exhaustion_filter
@@ -62,7 +62,7 @@ def preload() -> None:
     import runtime.http
     import runtime.loader
 
-    importlib.import_module("runtime.application")
+    importlib.import_module("runtime.app.application")
     for package in (runtime.loader, runtime.http):
         for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             importlib.import_module(info.name)

@@ -16,14 +16,14 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from runtime import logs
+from runtime.app.messenger import Messenger
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.messages import Action, Message, Role
 from runtime.contract.payloads import StartupErrorData
-from runtime.errors import StartupError, describe_exception
-from runtime.messenger import Messenger
-from runtime.options import ClusterOptions
-from runtime.tasks import run_in_background
+from runtime.process import log_setup as logs
+from runtime.process.cluster_options import ClusterOptions
+from runtime.process.errors import StartupError, describe_exception
+from runtime.process.tasks import run_in_background
 from runtime.worker.link import Link, open_link
 from runtime.worker.orphan_watch import OrphanWatch
 from runtime.worker.requires import import_requires
@@ -112,7 +112,7 @@ def run_child(
     """The process around a child: its title, signal dispositions, logging, an event loop.
     Ctrl-C reaches the whole process group; only the master decides what it means.
     SIGUSR1 (forwarded by the master after logrotate) reopens this process's log files."""
-    from runtime.titles import set_title
+    from runtime.process.proctitle import set_title
 
     set_title(title)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -5,7 +5,7 @@ a lock that never comes) still holds its accepted connections and, with a shared
 listening socket, keeps taking new ones it will never answer. Its channel stays open, so
 nothing else notices. So the loop itself proves it is alive: once the app has booted,
 `beat()` sends a `heartbeat` to the master every `timeout / 2`, from the loop, and the
-master's `StaleWatch` (runtime/master/watchdogs.py) SIGKILLs a started worker it has not
+master's `StaleWatch` (runtime/master/lifecycle/watchdogs.py) SIGKILLs a started worker it has not
 heard from for `timeout`; the normal refork replaces it. Boot is not watched: a long
 synchronous boot (loading a model) is legitimate, and the startup timeout bounds it.
 

@@ -16,8 +16,6 @@ from typing import Any
 
 class LazyWebSocketProtocol(asyncio.Protocol):
     def __new__(cls, *args: Any, **kwargs: Any) -> asyncio.Protocol:  # type: ignore[misc]
-        from uvicorn.protocols.websockets.websockets_sansio_impl import (
-            WebSocketsSansIOProtocol,
-        )
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
         return WebSocketsSansIOProtocol(*args, **kwargs)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runtime.contract.messages import InvalidMessage, Message, Role
-from runtime.ipc.stream import FramedProtocol
+from runtime.ipc.framed_stream import FramedProtocol
 
 log = logging.getLogger("eggscripts.child")
 

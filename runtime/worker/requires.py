@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib
 import os
 
-from runtime.errors import StartupError, describe_exception
-from runtime.module_files import load_module_file
+from runtime.process.errors import StartupError, describe_exception
+from runtime.process.module_files import load_module_file
 
 
 def import_requires(requires: tuple[str, ...], base_dir: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runtime.rss import rss_bytes
+from runtime.process.rss import rss_bytes
 
 
 def sample(server: Any, pool: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def sample(server: Any, pool: Callable[[], dict[str, Any]] | None = None) -> dic
     started): read from uvicorn's own state, so serving a request costs nothing extra.
     A WSGI app adds its thread pool's `occupancy()` (`threads`, `threads_busy`, `queued`,
     `saturated`: runtime/apptarget/wsgi.py). Plus `rss` (bytes) where the kernel tells it
-    for one read: `--max-worker-memory` (runtime/master/recycle.py) judges it; without it
+    for one read: `--max-worker-memory` (runtime/master/lifecycle/recycle.py) judges it; without it
     the master asks psutil."""
     state = getattr(server, "server_state", None)
     if state is None:

@@ -2,7 +2,7 @@
 is blocked must not grow the master without limit.
 
 Before: the master kept every frame for the agent that did not read (+200 MB for 200 MB
-sent). Now each channel's outgoing buffer is bounded (runtime/master/channel.py); what
+sent). Now each channel's outgoing buffer is bounded (runtime/master/children/channel.py); what
 does not fit is dropped and the count logged.
 """
 

@@ -5,7 +5,7 @@ and ours is an httptools one)."""
 
 from __future__ import annotations
 
-from runtime.options import ClusterOptions
+from runtime.process.cluster_options import ClusterOptions
 from runtime.worker.http_protocol import protocol_class
 
 VENDORED_FROM = "0.55.0"  # the uvicorn sdist test_http.py and response.py come from

@@ -3,7 +3,7 @@ listens to what the workers broadcast."""
 
 import logging
 
-from runtime import cluster
+from runtime.app import cluster
 from shop.counter import Counter
 
 log = logging.getLogger("shop.agent")

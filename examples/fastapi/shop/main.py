@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from runtime import cluster
+from runtime.app import cluster
 from shop.counter import Counter
 
 PRICES: dict[str, float] = {}

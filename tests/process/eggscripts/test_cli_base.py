@@ -89,7 +89,10 @@ def test_commands_are_imported_only_when_needed() -> None:
     assert "eggscripts.cmd.start" not in modules
     assert "eggscripts.cmd.completion" not in modules
     # Daemon machinery is only for `start --daemon`.
-    assert "eggscripts.detach" not in modules and "eggscripts.daemon_start" not in modules
+    assert (
+        "eggscripts.launching.detach" not in modules
+        and "eggscripts.launching.daemon_start" not in modules
+    )
     modules = set(_run_and_list(["--version"]))
     assert not any(m.startswith("eggscripts.cmd.") for m in modules)
 
@@ -98,7 +101,7 @@ def test_hot_paths_import_only_what_they_need(tmp_path: Path) -> None:
     """psutil (~20 ms) only once a cluster was found, tomllib only when there is a
     pyproject.toml, the daemon machinery only for --daemon: `stop` with nothing to stop
     and `start --help` pay for none of them."""
-    heavy = {"psutil", "tomllib", "daemon", "traceback", "eggscripts.daemon_start"}
+    heavy = {"psutil", "tomllib", "daemon", "traceback", "eggscripts.launching.daemon_start"}
     for args in (["--version"], ["stop", "--title=nothing-runs-with-this-title"],
                  ["start", "--help"]):  # fmt: skip
         modules = set(_run_and_list(args, prefix="", cwd=tmp_path))  # no pyproject.toml there

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from eggscripts import procs as eggprocs
+from eggscripts.finding import procs as eggprocs
 from tests.cli_helpers import EGGSCRIPTS, cli_env, copy_app, everything, make_app, run_cli
 from tests.clusters import start_daemon
 from tests.helpers import FIXTURES, SHOWCASE, cluster_processes, request, try_request, wait_until

@@ -17,8 +17,8 @@ from eggscripts.__main__ import cli
 from eggscripts.cmd import start
 from runtime.contract import option_defs
 from runtime.contract.optiondef import OptionDef
-from runtime.errors import OptionsError
-from runtime.options import ClusterOptions
+from runtime.process.cluster_options import ClusterOptions
+from runtime.process.errors import OptionsError
 from tests.cli_helpers import EGGSCRIPTS, cli_env, run_cli
 from tests.helpers import ROOT
 

@@ -8,7 +8,7 @@ import sys
 
 import psutil
 
-from eggscripts import procs
+from eggscripts.finding import procs
 
 
 def test_wait_gone_returns_when_they_exit_and_reports_the_living() -> None:

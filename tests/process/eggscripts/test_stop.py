@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from eggscripts import procs as eggprocs
+from eggscripts.finding import procs as eggprocs
 from tests.cli_helpers import (
     EGGSCRIPTS,
     cli_env,

@@ -19,7 +19,7 @@ MASTER_AT_FORK = """
 import runtime.start_cluster, runtime.master.loop
 from runtime.worker.app_worker import preload
 preload()
-from runtime.options import ClusterOptions
+from runtime.process.cluster_options import ClusterOptions
 from runtime.worker.http_server import server_config
 server_config(ClusterOptions(base_dir="/", title="t"), lambda *a: None).load()
 """
@@ -39,7 +39,7 @@ def loaded(code: str) -> set[str]:
         "prometheus_client",  # --health-port
         "h11",  # --health-port
         "websockets",  # a WebSocket upgrade
-        "runtime.master.health",
+        "runtime.master.production.health",
         "runtime.apptarget.target",  # --app
         "runtime.apptarget.lifespan",  # --app, router.mount()
     ],
@@ -61,7 +61,7 @@ def test_a_booted_app_without_mounts_imports_no_asgi_target_code() -> None:
 
 
 def test_the_health_server_still_brings_prometheus_client() -> None:
-    assert "prometheus_client" in loaded("import runtime.master.health")
+    assert "prometheus_client" in loaded("import runtime.master.production.health")
 
 
 def test_a_websocket_upgrade_builds_uvicorns_protocol() -> None:

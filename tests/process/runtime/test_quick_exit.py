@@ -1,4 +1,4 @@
-"""`runtime.quick_exit.exit_process`: the status, atexit handlers and buffered output of a
+"""`runtime.process.quick_exit.exit_process`: the status, atexit handlers and buffered output of a
 normal exit, and a normal exit (which joins it) while a non-daemon thread runs."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 
 SCRIPT = """
 import atexit, sys, threading, time
-from runtime.quick_exit import exit_process
+from runtime.process.quick_exit import exit_process
 atexit.register(lambda: print("atexit ran"))
 sys.stdout.write("buffered ")
 if sys.argv[1] == "thread":

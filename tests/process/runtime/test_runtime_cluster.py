@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from eggscripts import procs as eggprocs
+from eggscripts.finding import procs as eggprocs
 from tests.clusters import Cluster
 from tests.helpers import (
     FIXTURES,

@@ -4,7 +4,7 @@ tests/process/eggscripts/test_cli_options.py)."""
 
 from __future__ import annotations
 
-from eggscripts import options
+from eggscripts.options import registry as options
 
 
 def test_registry_declares_each_name_and_flag_once() -> None:

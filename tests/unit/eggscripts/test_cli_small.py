@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from eggscripts import env_check
-from runtime.master.listener import url_host
+from eggscripts.options import env_check
+from runtime.master.production.listener import url_host
 
 
 def test_an_env_no_config_file_names_is_one_warning(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from eggscripts import logrotate
+from eggscripts.launching import logrotate
 
 NOW = time.mktime((2026, 3, 4, 5, 6, 7, 0, 0, -1))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eggscripts import dev_watch
+from eggscripts.dev import dev_watch
 from tests.helpers import wait_until
 
 HANDLER = "async def index(ctx):\n    ctx.body = {body!r}\n"

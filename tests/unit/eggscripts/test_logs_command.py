@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eggscripts import logtail
+from eggscripts.logfiles import logtail
 
 
 def rotate_while_writing(log: Path, late: str) -> None:

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from eggscripts import manpage, markdown_ref
 from eggscripts.__main__ import cli
+from eggscripts.docgen import manpage, markdown_ref
 from tests.helpers import ROOT
 
 MAN = ROOT / "man"

@@ -7,7 +7,7 @@ import os
 
 import psutil
 
-from eggscripts import procs as eggprocs
+from eggscripts.finding import procs as eggprocs
 
 
 def test_parse_title() -> None:

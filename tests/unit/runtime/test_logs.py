@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime import logs
-from runtime.log_handlers import LogFile
+from runtime.process import log_setup as logs
+from runtime.process.log_handlers import LogFile
 from tests.fixtures.apptree import write_tree
 
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from runtime.app.messenger import MAX_UNSENT, Messenger
 from runtime.contract.framing import FrameDecoder
 from runtime.contract.messages import InvalidMessage, Message, Role
-from runtime.master.channel import Channel
-from runtime.master.handle import ChildHandle
-from runtime.master.routing import route_targets
-from runtime.master.states import ChildState
-from runtime.messenger import MAX_UNSENT, Messenger
+from runtime.master.children.channel import Channel
+from runtime.master.children.handle import ChildHandle
+from runtime.master.children.routing import route_targets
+from runtime.master.children.states import ChildState
 from runtime.worker.base import new_event_loop
 from runtime.worker.link import Link, open_link
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 def test_every_handled_signal_has_a_handler(tmp_path) -> None:
     from runtime.master.loop import Master
-    from runtime.options import ClusterOptions
+    from runtime.process.cluster_options import ClusterOptions
 
     master = Master(ClusterOptions(base_dir=str(tmp_path), title="t"))
     assert set(master.SIGNALS) == set(master.handlers)

@@ -16,6 +16,6 @@ def test_import_runtime_is_lazy():
         "import sys, runtime\n"
         "assert not [m for m in sys.modules if m.startswith(('runtime.', 'yaml', 'uvicorn'))]\n"
         "from runtime import Agent, Application, Context, Controller, Service\n"
-        "assert Controller.__module__ == 'runtime.base'\n"
+        "assert Controller.__module__ == 'runtime.app.base_classes'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(FULL.parents[3]))

@@ -18,10 +18,10 @@ from typing import Any
 
 import psutil
 
+from runtime.app.messenger import MAX_UNSENT
 from runtime.contract import paths
 from runtime.contract.framing import encode
-from runtime.master.control import IDLE_TIMEOUT, MAX_CONNECTIONS
-from runtime.messenger import MAX_UNSENT
+from runtime.master.control.connections import IDLE_TIMEOUT, MAX_CONNECTIONS
 from tests.cli_helpers import master_of, run_cli
 from tests.helpers import FIXTURES, cluster_processes, free_port, request, wait_until
 from tests.unit.runtime.master.test_control_channel import gone

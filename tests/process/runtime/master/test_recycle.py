@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from eggscripts import control_client
+from eggscripts.client import control_client
 from runtime.contract.control import ControlAction
 from tests.cli_helpers import status_json
 from tests.helpers import free_port, request, wait_until

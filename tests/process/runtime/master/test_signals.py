@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from runtime.master.signals import SignalQueue
+from runtime.master.lifecycle.signals import SignalQueue
 
 
 def test_drain_survives_signals_arriving_while_it_runs() -> None:

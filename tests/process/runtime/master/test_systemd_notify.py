@@ -17,7 +17,7 @@ from tests.helpers import ROOT, free_port, wait_until
 
 PROBE = """
 import json, os, sys
-from runtime.master.listener import activated_listener
+from runtime.master.production.listener import activated_listener
 if os.environ.get("SET_PID"):
     os.environ["LISTEN_PID"] = str(os.getpid())
 sock = activated_listener()

@@ -10,7 +10,7 @@ import pytest
 
 from runtime.apptarget.interface import detect
 from runtime.apptarget.lifespan import Lifespan
-from runtime.errors import StartupError
+from runtime.process.errors import StartupError
 
 
 def test_detection_is_right_for_each_framework() -> None:

@@ -8,8 +8,8 @@ import asyncio
 import faulthandler
 
 from runtime.apptarget.wsgi import WSGIApp
-from runtime.master.exposition import render
-from runtime.master.metrics import ClusterSnapshot, WorkerSample
+from runtime.master.production.exposition import render
+from runtime.master.production.metrics import ClusterSnapshot, WorkerSample
 from runtime.worker.heartbeat import REPORT_DELAY, beat
 
 # -- the decisions, without processes ------------------------------------------------------

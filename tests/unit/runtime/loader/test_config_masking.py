@@ -9,9 +9,9 @@ import time
 import pytest
 import yaml
 
-from runtime.errors import StartupError
 from runtime.loader.config import mask
 from runtime.loader.shape import MAX_VALUES, check_shape
+from runtime.process.errors import StartupError
 
 
 @pytest.mark.parametrize(

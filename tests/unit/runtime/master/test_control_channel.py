@@ -19,10 +19,11 @@ import pytest
 from runtime.contract import paths
 from runtime.contract.control import Reply
 from runtime.contract.framing import FrameDecoder, encode
-from runtime.errors import StartupError
-from runtime.master import control, control_socket
-from runtime.master.control import ControlServer, Request
-from runtime.master.timers import Timers
+from runtime.master.control import connections as control
+from runtime.master.control import control_socket
+from runtime.master.control.connections import ControlServer, Request
+from runtime.master.lifecycle.timers import Timers
+from runtime.process.errors import StartupError
 
 
 class LoopThread:

@@ -1,7 +1,7 @@
 """The master's control replies as the CLI reads them: for every `ControlAction`, the
-master's own handler (runtime/master/commands.py, on the fake spawner of
+master's own handler (runtime/master/control/commands.py, on the fake spawner of
 tests/master_fakes.py) answers through a real `Request`, its frames cross a socketpair,
-and the CLI's reader (eggscripts/control_client.py, eggscripts/cmd/reload.py) parses
+and the CLI's reader (eggscripts/client/control_client.py, eggscripts/cmd/reload.py) parses
 them. Both ends build and read with runtime/contract/control.py; this proves they agree."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any, get_type_hints
 
 import pytest
 
-from eggscripts import control_client
+from eggscripts.client import control_client
 from eggscripts.cmd.reload import ReloadView
 from runtime.contract import control
 from runtime.contract.control import ControlAction
 from runtime.contract.framing import encode
-from runtime.master import commands
-from runtime.master.control import Request
+from runtime.master.control import commands
+from runtime.master.control.connections import Request
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
 

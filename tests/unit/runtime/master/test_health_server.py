@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtime.errors import StartupError
-from runtime.master.health import HealthServer
-from runtime.master.metrics import ClusterSnapshot, WorkerSample
+from runtime.master.production.health import HealthServer
+from runtime.master.production.metrics import ClusterSnapshot, WorkerSample
+from runtime.process.errors import StartupError
 
 
 class FakeCluster:
@@ -196,7 +196,7 @@ def test_worker_stats_and_rss_sources() -> None:
     from uvicorn.config import Config
     from uvicorn.server import Server
 
-    from runtime.rss import rss_bytes
+    from runtime.process.rss import rss_bytes
     from runtime.worker.stats import sample
 
     server = Server(Config(app=lambda scope, receive, send: None))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from runtime.contract import capacity
-from runtime.master.states import ChildState
+from runtime.master.children.states import ChildState
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
 SIGKILL, SIGTERM = signal.SIGKILL, signal.SIGTERM

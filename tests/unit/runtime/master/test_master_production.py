@@ -14,7 +14,7 @@ from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `mak
 SIGKILL, SIGTERM = signal.SIGKILL, signal.SIGTERM
 
 
-# -- production: shutdown delay, readiness, systemd, SIGUSR1 (runtime/master/production.py)
+# -- production: shutdown delay, readiness, systemd, SIGUSR1 (runtime/master/production/wiring.py)
 def readiness(c: FakeCluster) -> tuple[bool, str]:
     p = c.master.production
     assert p.sup is not None

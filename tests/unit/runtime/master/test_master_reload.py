@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 
 from runtime.contract.messages import Action
-from runtime.master.states import ChildState
+from runtime.master.children.states import ChildState
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
 SIGKILL, SIGTERM = signal.SIGKILL, signal.SIGTERM

@@ -10,7 +10,12 @@ import pytest
 
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.messages import Action
-from runtime.master.states import TRANSITIONS, ChildState, InvalidTransition, check_transition
+from runtime.master.children.states import (
+    TRANSITIONS,
+    ChildState,
+    InvalidTransition,
+    check_transition,
+)
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
 SIGKILL, SIGTERM = signal.SIGKILL, signal.SIGTERM

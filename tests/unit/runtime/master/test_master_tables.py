@@ -11,15 +11,15 @@ import pytest
 
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.messages import Action, Role
-from runtime.master.commands import handle_reload, handle_scale
-from runtime.master.kinds import AGENT, APP, KINDS
-from runtime.master.states import (
+from runtime.master.children.kinds import AGENT, APP, KINDS
+from runtime.master.children.states import (
     PHASE_TRANSITIONS,
     InvalidTransition,
     Phase,
     check_phase_transition,
 )
-from runtime.master.status import StatusReporter
+from runtime.master.control.commands import handle_reload, handle_scale
+from runtime.master.control.status_report import StatusReporter
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
 P = Phase

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.messages import Action
-from runtime.master.states import ChildState
+from runtime.master.children.states import ChildState
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
 SIGKILL, SIGTERM = signal.SIGKILL, signal.SIGTERM

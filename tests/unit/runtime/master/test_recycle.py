@@ -1,7 +1,7 @@
 """Worker recycling decided on the fake spawner (tests/master_fakes.py): `--max-requests`
 with its jitter and `--max-worker-memory` replace one worker at a time, the replacement
 serves before the old one leaves, a failed fork keeps the old one serving, and a reload
-pauses recycling (runtime/master/recycle.py)."""
+pauses recycling (runtime/master/lifecycle/recycle.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import signal
 import pytest
 
 from runtime.contract.messages import Action
-from runtime.master.recycle import BY_MEMORY, BY_REQUESTS
-from runtime.master.states import ChildState
+from runtime.master.children.states import ChildState
+from runtime.master.lifecycle.recycle import BY_MEMORY, BY_REQUESTS
 from tests.master_fakes import FakeChild, FakeCluster, make_fixture  # noqa: F401 (`make`)
 
 S = ChildState
@@ -195,8 +195,8 @@ def test_off_by_default(make) -> None:
 
 @pytest.mark.parametrize("option", ["max_requests", "max_requests_jitter", "max_worker_memory"])
 def test_negative_limits_are_refused(tmp_path, option) -> None:
-    from runtime.errors import OptionsError
-    from runtime.options import ClusterOptions
+    from runtime.process.cluster_options import ClusterOptions
+    from runtime.process.errors import OptionsError
 
     with pytest.raises(OptionsError, match=f"{option} must be >= 0"):
         ClusterOptions.from_dict({"base_dir": str(tmp_path), "title": "t", option: -1})

@@ -7,9 +7,9 @@ import selectors
 import socket
 from pathlib import Path
 
-from runtime.master.metrics import WorkerSample
-from runtime.master.notify import Notifier
-from runtime.master.supervision import PROGRESS_WINDOW, Supervision
+from runtime.master.production.metrics import WorkerSample
+from runtime.master.production.notify import Notifier
+from runtime.master.production.supervision import PROGRESS_WINDOW, Supervision
 
 
 def drain(sock: socket.socket) -> list[dict[str, str]]:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.errors import StartupError
-from runtime.master import listener, notify
+from runtime.master.production import listener, notify
+from runtime.process.errors import StartupError
 
 
 def receiver(tmp_path: Path) -> tuple[socket.socket, str]:

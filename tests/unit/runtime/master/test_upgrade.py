@@ -2,7 +2,7 @@
 -> STOPPING once the new master is ready, back to READY when it fails, the handover pipe
 closed only when the old master lets go (or once a failed new master is gone), MAINPID=
 for systemd. The new master is a fake `Popen` the test speaks for on its ready channel;
-tests/test_upgrade.py runs the real thing."""
+tests/process/runtime/master/test_upgrade.py runs the real thing."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import pytest
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.framing import write_frame_blocking
 from runtime.contract.messages import Action, Message, Role
-from runtime.master import upgrade
-from runtime.master.states import InvalidTransition, Phase, check_phase_transition
+from runtime.master.children.states import InvalidTransition, Phase, check_phase_transition
+from runtime.master.lifecycle import upgrade
 from tests.master_fakes import FakeCluster, make_fixture  # noqa: F401 (the `make` fixture)
 
 P = Phase
@@ -247,7 +247,7 @@ def test_a_new_master_that_fails_never_takes_over(make: Any) -> None:
 def test_the_cli_explains_a_master_that_predates_upgrades() -> None:
     import io
 
-    from eggscripts import control_client
+    from eggscripts.client import control_client
     from eggscripts.cmd.reload import UpgradeView
 
     view = UpgradeView("shop", io.StringIO())

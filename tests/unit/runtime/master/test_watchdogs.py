@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.options import ClusterOptions
+from runtime.process.cluster_options import ClusterOptions
 
 
 @pytest.mark.parametrize(

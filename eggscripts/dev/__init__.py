@@ -1,0 +1,1 @@
+"""The development mode's code watcher."""

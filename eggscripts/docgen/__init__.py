@@ -1,0 +1,2 @@
+"""Generating the reference documentation (man pages, the markdown option tables) from the
+commands themselves."""

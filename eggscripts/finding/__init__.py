@@ -1,0 +1,1 @@
+"""Finding a cluster's processes on this machine."""

@@ -1,0 +1,1 @@
+"""Following a cluster's log files."""
