@@ -32,7 +32,10 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 ROOT = Path(__file__).resolve().parent
 # The fast layer: every test not marked `process` (tests/conftest.py marks tests/process/
 # and tests/reliability/), then the start/stop smoke test, a process test of its own.
-FAST = ["-m", "not process"]
+# uvicorn's own protocol tests (tests/uvicorn_protocol/) are vendored from the uvicorn the
+# main interpreter installs; another interpreter may resolve another uvicorn (Python 3.10
+# gets an older one), so they run in the `full` session only.
+FAST = ["-m", "not process", "--ignore=tests/uvicorn_protocol"]
 SMOKE = ["tests/process/test_smoke.py"]
 
 nox.options.default_venv_backend = "uv|virtualenv"

@@ -8,7 +8,10 @@ reads from an `http` scope.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:  # typing has it from Python 3.11 on; annotations are not evaluated
+    from typing import NotRequired
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
