@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nox
@@ -101,7 +102,13 @@ def full(session: nox.Session) -> None:
         session.error(
             f"{sys.executable} lacks the project or pytest: run .venv/bin/nox (make test)"
         )
-    session.run(sys.executable, "-m", "pytest", "-q", *session.posargs, external=True)
+    # Two pytest workers (pytest-xdist): the process tests mostly wait on sockets, signals
+    # and timers, so two at once on the 2 cores take about half as long. Their temporary
+    # directories stay short: a Unix socket path must fit in 108 bytes.
+    basetemp = tempfile.mkdtemp(prefix="es-")
+    args = ["-n", "2", f"--basetemp={basetemp}"] if not session.posargs else []
+    session.run(sys.executable, "-m", "pytest", "-q", *args, *session.posargs, external=True)
+    shutil.rmtree(basetemp, ignore_errors=True)
 
 
 @nox.session(python=False)
