@@ -8,8 +8,10 @@ fixture in conftest.py fails any test that leaves an eggscripts process behind.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
+import random
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -36,11 +38,32 @@ def logs_under_base_dir(app: Path, name: str) -> None:
     config.write_text(text + f"config['logger'] = {{'dir': 'logs/{name}'}}\n")
 
 
+# Ports handed to clusters come from below the kernel's ephemeral range (32768-60999 by
+# default): a port the kernel picks for `bind(0)` is also one it may give any client's
+# outgoing connection a moment later (the load tests open thousands), and with two pytest
+# workers the other one may pick it too. Each worker gets its own slice.
+_PORTS_PER_WORKER = 5000
+_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0) % 2
+_port_base = 20000 + _worker * _PORTS_PER_WORKER
+_next_port = itertools.count(random.randrange(_PORTS_PER_WORKER))
+
+
 def free_port() -> int:
-    """A port nothing listens on right now (bound then released by the kernel)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on right now, from this pytest worker's slice (above)."""
+    for _ in range(_PORTS_PER_WORKER):
+        port = _port_base + next(_next_port) % _PORTS_PER_WORKER
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("0.0.0.0", port))  # clusters bind every address by default
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no free port left in this worker's slice")
 
 
 def wait_until(pred: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
