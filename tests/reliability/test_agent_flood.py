@@ -39,19 +39,20 @@ def test_flooding_a_blocked_agent_keeps_the_master_bounded(title, port) -> None:
         assert request(port, f"/flood?n={FLOOD_MB}&kb=1024", timeout=60).text == str(FLOOD_MB)
         flooded_in = time.monotonic() - started
         wait_until(lambda: " messages were dropped (" in cluster.output()[0], timeout=15)
+        time.sleep(0.2)  # the other side's line, if both sides dropped
         done.set()
         sampler.join()
         out, _ = cluster.output()
         assert len(cluster.processes()["agent"]) == 1 and request(port, "/").text == "ok"
     growth = (peak[0] - baseline) / 2**20
-    first = next(ln for ln in out.splitlines() if "dropping" in ln)
-    counted = next(ln for ln in out.splitlines() if " messages were dropped (" in ln)
-    dropped = int(counted.split(" is reading again: ")[1].split()[0])
+    # The master keeps ~16 MiB for the blocked agent and drops the rest (its line names the
+    # agent); the sending worker's own link is bounded too (docs/MESSENGER.md, its line
+    # says "messenger:"), so which side drops, or both, depends on how fast each runs.
+    counted = [ln for ln in out.splitlines() if " messages were dropped (" in ln]
+    dropped = sum(int(ln.split(" messages were dropped (")[0].split()[-1]) for ln in counted)
     print(f"figures: {FLOOD_MB} x 1 MiB to a blocked agent in {flooded_in:.1f}s: master RSS "
           f"+{growth:.0f} MiB at peak, {dropped} messages dropped and logged")  # fmt: skip
     assert growth < 64, growth
-    # ~16 MiB kept by the master; the sending worker's own link is bounded too
-    # (docs/MESSENGER.md), so how many reach the master to be dropped there depends on
-    # how fast each side runs: some always are.
     assert dropped > 0, counted
-    assert "agent_worker#1:" in first
+    master_side = [ln for ln in counted if " is reading again: " in ln]
+    assert all("agent_worker#1:" in ln for ln in master_side), master_side
