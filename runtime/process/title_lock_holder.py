@@ -57,7 +57,3 @@ def release_title(held: HeldLock) -> None:
     """Remove the lock file of a cluster that has stopped, in its holder only."""
     if os.getpid() == held.pid:
         locks.release(held.fd, held.path)
-
-
-def claim(fd: int, pid: int | None = None) -> None:
-    locks.claim(fd, pid)

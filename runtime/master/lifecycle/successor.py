@@ -16,10 +16,10 @@ import contextlib
 import os
 import selectors
 
+from runtime.contract.locks import claim
 from runtime.master.control.connections import ControlServer
 from runtime.master.lifecycle.cluster_state import ClusterState
 from runtime.master.production.wiring import Production
-from runtime.process.title_lock_holder import claim
 
 
 class Successor:

@@ -41,6 +41,7 @@ from typing import Any
 
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.framing import FrameDecoder, ProtocolError
+from runtime.contract.locks import claim
 from runtime.contract.messages import Action
 from runtime.master.children.states import Phase
 from runtime.master.control.connections import ControlServer
@@ -50,7 +51,6 @@ from runtime.master.lifecycle.timers import Timer, Timers
 from runtime.master.production.listener import keep_unix_path
 from runtime.master.production.wiring import Production
 from runtime.process.cluster_options import ClusterOptions
-from runtime.process.title_lock_holder import claim
 
 # (event, data): "progress" {"message"}, "done" {"pid", "version", ...}, "fail" {"error", "exit"}
 UpgradeReport = Callable[[str, dict[str, Any]], None]

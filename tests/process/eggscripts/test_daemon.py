@@ -40,13 +40,6 @@ Start = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def app(tmp_path: Path) -> Path:
     """An app without routes: boots in no time and answers 404 everywhere."""
     return make_app(tmp_path / "app", name="daemonapp")

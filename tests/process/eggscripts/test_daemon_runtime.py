@@ -24,13 +24,6 @@ Start = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def start(home: Path, title: str, port: int) -> Iterator[Start]:
     """`start --daemon` of an app with this test's title and port; stopped at teardown."""
 

@@ -181,6 +181,27 @@ def test_a_worker_that_never_boots_is_killed_at_the_startup_timeout_and_replaced
     assert converged(c) and sorted(h.id for h in c.master.children.apps()) == [1, 2]
 
 
+DISTURBANCES = ("reload", "ttin", "ttou", "crash", "fork-fails")
+
+
+def disturb(c: FakeCluster, rng: random.Random, what: str) -> None:
+    """One random event of `DISTURBANCES` (anything else: none), then a few passes in which
+    some children, picked at random, hang."""
+    if what == "reload":
+        c.master.begin_reload(None, rng.choice([None, 1500]))
+    elif what == "ttin":
+        c.signal(signal.SIGTTIN)
+    elif what == "ttou":
+        c.signal(signal.SIGTTOU)
+    elif what == "crash" and c.spawner.children:
+        c.spawner.exit(rng.choice(list(c.spawner.children.values())), sig=SIGKILL)
+    elif what == "fork-fails":
+        c.spawner.fail_next.append(BlockingIOError(errno.EAGAIN, "fork"))
+    hung = {h.pid for h in c.master.children.all() if rng.random() < 0.2}
+    for _ in range(rng.randint(1, 4)):
+        settle(c, hung=hung, rounds=1)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_any_sequence_of_reload_scale_crash_failed_fork_and_timeout_converges(
     make: Any, seed: int
@@ -188,20 +209,7 @@ def test_any_sequence_of_reload_scale_crash_failed_fork_and_timeout_converges(
     rng = random.Random(seed)
     c = make(workers=2, startup_timeout=2000, refork_limit=1000).ready()
     for _ in range(25):
-        what = rng.choice(["reload", "ttin", "ttou", "crash", "fork-fails", "hang", "pass"])
-        if what == "reload":
-            c.master.begin_reload(None, rng.choice([None, 1500]))
-        elif what == "ttin":
-            c.signal(signal.SIGTTIN)
-        elif what == "ttou":
-            c.signal(signal.SIGTTOU)
-        elif what == "crash" and c.spawner.children:
-            c.spawner.exit(rng.choice(list(c.spawner.children.values())), sig=SIGKILL)
-        elif what == "fork-fails":
-            c.spawner.fail_next.append(BlockingIOError(errno.EAGAIN, "fork"))
-        hung = {h.pid for h in c.master.children.all() if rng.random() < 0.2}
-        for _ in range(rng.randint(1, 4)):  # a few passes of partly misbehaving children
-            settle(c, hung=hung, rounds=1)
+        disturb(c, rng, rng.choice([*DISTURBANCES, "hang", "pass"]))
     settle(c)
     assert c.master.exit_code is None
     assert converged(c), sorted((h.role, h.id, h.state.value) for h in c.master.children.all())

@@ -220,28 +220,21 @@ def test_the_old_worker_crashing_meanwhile_leaves_its_replacement_in_the_slot(ma
 def test_recycling_mixed_with_reload_scale_crash_and_failed_fork_converges(make, seed: int) -> None:
     import random
 
-    from tests.unit.runtime.master.test_master_pool import converged, settle
+    from tests.unit.runtime.master.test_master_pool import (
+        DISTURBANCES,
+        converged,
+        disturb,
+        settle,
+    )
 
     rng = random.Random(seed)
     c = make(workers=2, startup_timeout=2000, refork_limit=1000, max_requests=10).ready()
     for _ in range(25):
-        what = rng.choice(["due", "due", "reload", "ttin", "ttou", "crash", "fork-fails"])
+        what = rng.choice(["due", "due", *DISTURBANCES])
         if what == "due" and c.master.children.serving():
             handle = rng.choice(c.master.children.serving())
             c.spawner.children[handle.pid].send(Action.HEARTBEAT, {"requests": 10})
-        elif what == "reload":
-            c.master.begin_reload(None, rng.choice([None, 1500]))
-        elif what == "ttin":
-            c.signal(signal.SIGTTIN)
-        elif what == "ttou":
-            c.signal(signal.SIGTTOU)
-        elif what == "crash" and c.spawner.children:
-            c.spawner.exit(rng.choice(list(c.spawner.children.values())), sig=signal.SIGKILL)
-        elif what == "fork-fails":
-            c.spawner.fail_next.append(BlockingIOError(errno.EAGAIN, "fork"))
-        hung = {h.pid for h in c.master.children.all() if rng.random() < 0.2}
-        for _ in range(rng.randint(1, 4)):
-            settle(c, hung=hung, rounds=1)
+        disturb(c, rng, what)
     settle(c)
     c.advance(31)  # past any recycling back-off
     settle(c)
