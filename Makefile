@@ -60,7 +60,9 @@ lint: $(STAMP)
 
 # First where start time, memory and CPU per request go (bench/profile.py, beside raw uvicorn),
 # then side by side with the peers (bench/run.py): wrk drives the load; egg-scripts comes from npm
-# (installed by the bench into a temp dir; skipped when npm is missing), gunicorn from pip.
+# (installed by the bench into a temp dir; skipped when npm is missing), gunicorn from pip;
+# last, FastAPI through `--app` beside `uvicorn --workers 2` and Flask beside `gunicorn --threads`
+# (bench/asgi_compare.py).
 bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	@command -v npm >/dev/null || (apt-get install -y -qq nodejs npm >/dev/null 2>&1) || \
@@ -68,3 +70,4 @@ bench: $(STAMP)
 	@test -x $(BIN)/gunicorn || $(BIN)/python -m pip install -q gunicorn
 	$(BIN)/python bench/profile.py
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/asgi_compare.py
