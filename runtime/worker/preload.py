@@ -31,23 +31,36 @@ YAML_SUFFIXES = (".yaml", ".yml")
 UVICORN_REEXPORTS = {"Config": "uvicorn.config"}
 
 
+def preload_shared(options: ClusterOptions) -> None:
+    """Before the agent is forked: what the agent and the app workers both load (asyncio,
+    uvloop, the child skeleton, the loader, the leader/follower clients), imported once
+    here instead of once in the agent while the master imports it for the workers."""
+    import runtime.cluster_client
+    import runtime.loader
+    import runtime.worker.agent_process  # asyncio, the child skeleton, the messenger
+
+    for info in pkgutil.iter_modules(runtime.loader.__path__, "runtime.loader."):
+        importlib.import_module(info.name)
+    with contextlib.suppress(ImportError):
+        import uvloop  # noqa: F401
+    if options.app is None and uses_yaml(options.base_dir):
+        with contextlib.suppress(ImportError):
+            import yaml  # noqa: F401
+
+
 def preload(options: ClusterOptions) -> None:
+    """After the agent is forked: what only the app workers load."""
     defer_uvicorn_init()
-    import runtime.worker.app_worker  # uvicorn, uvloop, httptools, the worker
+    import runtime.worker.app_worker  # uvicorn, httptools, the worker
 
     if options.app is not None:  # an ASGI/WSGI callable (a WSGI one brings a2wsgi itself)
         importlib.import_module("runtime.apptarget.target")
         return
     import runtime.http
-    import runtime.loader
 
     importlib.import_module("runtime.app.application")
-    for package in (runtime.loader, runtime.http):
-        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
-            importlib.import_module(info.name)
-    if uses_yaml(options.base_dir):
-        with contextlib.suppress(ImportError):
-            import yaml  # noqa: F401
+    for info in pkgutil.iter_modules(runtime.http.__path__, "runtime.http."):
+        importlib.import_module(info.name)
 
 
 def uses_yaml(base_dir: str) -> bool:

@@ -3,11 +3,14 @@ master decision can be tested without forking (gunicorn tests its arbiter the sa
 
 `ProcessSpawner` is production; both kinds of child are forked from the master, which has
 no event loop, no threads and no app code:
-- the agent is forked as soon as its channel and the leader endpoint exist, before the
-  master loads what app workers use, so it boots on another core while the master
-  pre-imports (`prepare`). Forking costs about a millisecond where a new interpreter cost
-  its init plus a second import of every module the master already holds (~60 ms of CPU
-  on the start's critical path, and again at each reload). The child keeps nothing of the
+- the agent is forked once the master has imported what the agent and the app workers
+  both use (`preload_shared`: asyncio, uvloop, the loader, the leader/follower clients),
+  and loads the app's agent side on another core while the master imports what only the
+  workers use (`prepare`). Forking costs about a millisecond where a new interpreter cost
+  its init plus a second import of all that (~60 ms of CPU on the start's critical path,
+  and again at each reload); forking before the shared imports would boot the agent in
+  parallel, but import them twice: measured on 2 busy cores, 50 ms slower to the first
+  200, and the agent's pages no longer shared. The child keeps nothing of the
   master: every descriptor but its channel, the leader endpoint and stdio is closed, the
   master's signal handlers, mask, atexit handlers and log handlers are dropped, the
   master's objects are frozen out of the cyclic GC's sight (a collection in the child must
@@ -85,6 +88,9 @@ class ProcessSpawner:
         child_setup: Callable[[], None],
     ) -> tuple[int, socket.socket]:
         """Never returns in the child: it runs the agent and `_exit`s with its status."""
+        from runtime.worker.preload import preload_shared
+
+        preload_shared(options)  # at the first spawn; already loaded at later ones
 
         def agent(channel: socket.socket) -> int:
             gc.freeze()  # before anything can become garbage: see the module docstring

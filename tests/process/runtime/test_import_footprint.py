@@ -14,13 +14,15 @@ from tests.helpers import ROOT
 
 HTTP_APP = ROOT / "tests" / "fixtures" / "http_app"
 
-# The master up to its first app worker fork (`spawner.prepare()`), plus what uvicorn's
-# Config.load() imports in a worker.
+# The master up to its first app worker fork (what it loads before the agent's fork, then
+# `spawner.prepare()`), plus what uvicorn's Config.load() imports in a worker.
 MASTER_AT_FORK = """
 import runtime.start_cluster, runtime.master.loop
 from runtime.process.cluster_options import ClusterOptions
-from runtime.worker.preload import preload
-preload(ClusterOptions(base_dir="/", title="t"))
+from runtime.worker.preload import preload, preload_shared
+options = ClusterOptions(base_dir="/", title="t")
+preload_shared(options)
+preload(options)
 from runtime.worker.http_server import server_config
 server_config(ClusterOptions(base_dir="/", title="t"), lambda *a: None).load()
 """
