@@ -93,10 +93,12 @@ class Children:
 
             SignalQueue.reset_in_child(self.master_signals)
             drop_inherited_handlers()  # without flushing: the master's lines stay its own
-            drop_privileges(options)  # --user/--group, before any app code runs
             for fd in [self.selector.fileno(), *self.fds(), *private_fds()]:  # type: ignore[attr-defined]
                 with contextlib.suppress(OSError):
                     os.close(fd)
+            # --user/--group, before any app code runs; after the closes, so no descriptor
+            # the C library opens for the account lookup can be among them
+            drop_privileges(options)
 
         return child_setup
 

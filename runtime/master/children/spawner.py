@@ -95,9 +95,10 @@ class ProcessSpawner:
         def agent(channel: socket.socket) -> int:
             gc.freeze()  # before anything can become garbage: see the module docstring
             atexit._clear()  # the master's; app code's own run at the agent's exit
-            keep = [channel.fileno()] + ([leader.fileno()] if leader is not None else [])
+            # Closed first: nothing of the child's own is open yet, so no number the
+            # set-up below opens (the account lookup of --user) can be closed by mistake.
+            close_other_fds([channel.fileno()] + ([leader.fileno()] if leader else []))
             child_setup()
-            close_other_fds(keep)
             from runtime.worker.agent_process import run_agent
 
             try:
