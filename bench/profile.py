@@ -9,10 +9,13 @@
    PYTHONPATH (each process logs its interpreter start, every module it loads, its forks
    and spawns, on the system-wide monotonic clock) and the master's own log lines
    (`agent started`, `app_worker started`, `started on`): CLI interpreter and imports, the
-   exec into the master, master imports, agent interpreter and app load, the pre-import
-   before the first fork (`spawner.prepare()`), each worker's boot, readiness round trips.
-   Wall ms and the CPU ms the process spent in the phase (steadier on a loaded machine),
-   plus the number of modules each process loaded. `--modules` also lists them.
+   exec into the master, master imports up to the agent's fork (a spawned agent, in older
+   versions: its interpreter), the agent's app load (its CPU ms are the agent's own; its
+   end is when the master logged it, after the pre-import), the pre-import before the first
+   app worker fork (`spawner.prepare()`), each worker's boot, readiness round trips. Wall ms
+   and the CPU ms the process spent in the phase (steadier on a loaded machine), plus the
+   number of modules each process loaded; the modules the master held at the agent's fork
+   and at the first app worker's. `--modules` also lists them.
 2. Start to first 200, foreground, medians of `--rounds` interleaved rounds, with no probe.
 3. Idle memory per process (RSS, PSS, USS from /proc/<pid>/smaps_rollup): master, agent,
    workers; forked workers share pages, so PSS/USS say what the tree really costs.
