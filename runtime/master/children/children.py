@@ -78,7 +78,8 @@ class Children:
     def spawn_agent(self, options: ClusterOptions, leader: socket.socket | None) -> ChildHandle:
         """Raises OSError when the spawn fails (the caller retries with backoff). The
         spawner closes every descriptor the agent does not keep."""
-        pid, sock = self.spawner.spawn_agent(options, leader, self.child_setup(options, list))
+        setup = self.child_setup(options, lambda: [])  # the spawner closes the rest
+        pid, sock = self.spawner.spawn_agent(options, leader, setup)
         return self.adopt(Role.AGENT, 1, pid, sock, options.base_dir)
 
     def child_setup(
