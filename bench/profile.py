@@ -9,10 +9,13 @@
    PYTHONPATH (each process logs its interpreter start, every module it loads, its forks
    and spawns, on the system-wide monotonic clock) and the master's own log lines
    (`agent started`, `app_worker started`, `started on`): CLI interpreter and imports, the
-   exec into the master, master imports, agent interpreter and app load, the pre-import
-   before the first fork (`spawner.prepare()`), each worker's boot, readiness round trips.
-   Wall ms and the CPU ms the process spent in the phase (steadier on a loaded machine),
-   plus the number of modules each process loaded. `--modules` also lists them.
+   exec into the master, master imports up to the agent's fork (a spawned agent, in older
+   versions: its interpreter), the agent's app load (its CPU ms are the agent's own; its
+   end is when the master logged it, after the pre-import), the pre-import before the first
+   app worker fork (`spawner.prepare()`), each worker's boot, readiness round trips. Wall ms
+   and the CPU ms the process spent in the phase (steadier on a loaded machine), plus the
+   number of modules each process loaded; the modules the master held at the agent's fork
+   and at the first app worker's. `--modules` also lists them.
 2. Start to first 200, foreground, medians of `--rounds` interleaved rounds, with no probe.
 3. Idle memory per process (RSS, PSS, USS from /proc/<pid>/smaps_rollup): master, agent,
    workers; forked workers share pages, so PSS/USS say what the tree really costs.
@@ -167,13 +170,19 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
     started, ready = master_log_times(output, wall_to_mono)
     master = cluster.proc.pid
     m = events[master]
-    fork_file = probe_dir / f"{master}.fork"
-    fork_modules = fork_file.read_text().split() if fork_file.exists() else []
+    agent_pid = next((p for p, r in roles.items() if r == "agent"), None)
+    forked = {pid: int(r[3].split()[1]) for pid, rows in events.items() for r in rows
+              if r[2] == "child" and r[3].split()[0] == str(master)}  # fmt: skip
+    app_forks = sorted(n for pid, n in forked.items() if pid != agent_pid)
+    fork_modules = {}  # what the master held at its agent's fork and at its first app fork
+    for what, n in (("agent", forked.get(agent_pid)), ("first app", min(app_forks, default=None))):
+        if n is not None:
+            fork_modules[what] = (probe_dir / f"{master}.fork{n}").read_text().split()
     shutil.rmtree(probe_dir, ignore_errors=True)
 
-    def first(rows: list, event: str, nth: int = 0) -> tuple[float, float] | None:
-        """(time, cpu) of the nth `event`; None when the start went another way."""
-        hits = [r for r in rows if r[2] == event]
+    def first(rows: list, event: str, nth: int = 0, arg: str | None = None) -> tuple | None:
+        """(time, cpu) of the nth `event` (with `arg`); None when the start went another way."""
+        hits = [r for r in rows if r[2] == event and (arg is None or r[3].split()[0] == arg)]
         return (hits[nth][0], hits[nth][1]) if len(hits) > nth else None
 
     def imported(rows: list, since: float = 0, until: float = float("inf")) -> list[str]:
@@ -191,23 +200,23 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
 
     cli_start, exec_at = first(m, "start", 0), first(m, "exec")
     master_start = first(m, "start", 1) or cli_start
+    # The agent is forked (older versions spawned a new interpreter: `spawn`).
     spawn = first(m, "spawn")
-    fork1 = first(m, "fork")
+    agent_fork = first(m, "fork", arg=str(forked[agent_pid])) if agent_pid in forked else None
+    agent_born = spawn or agent_fork
+    fork1 = first(m, "fork", arg=str(app_forks[0])) if app_forks else None
     phase("CLI interpreter init (Popen -> site)", (t0, 0), cli_start)
     phase("CLI imports and option resolution", cli_start, exec_at, m)
     # Without an exec (the CLI runs the master itself), the master's start is the CLI's.
     phase("exec -> master interpreter init", exec_at, master_start)
-    phase("master imports, bind, until agent spawn", master_start, spawn, m)
-    phase("master pre-import for workers (prepare)", spawn, fork1, m)
-    if spawn is None:  # an agent forked from the master: up to its first fork
-        phase("master imports, bind, until first fork", master_start, fork1, m)
-    agent_pid = next((p for p, r in roles.items() if r == "agent"), None)
+    phase("master imports, bind, until agent fork", master_start, agent_born, m)
+    phase("master pre-import for workers (prepare)", agent_born, fork1, m)
     agent_modules: list[str] = []
     if agent_pid in events:
         a = events[agent_pid]
         agent_start = first(a, "start") or first(a, "child")  # spawned, or forked
         agent_modules = imported(a)
-        phase("agent spawn -> interpreter init", spawn, agent_start)
+        phase("agent spawn/fork -> its first line", agent_born, agent_start)
         if agent_pid in started:
             end = (started[agent_pid], a[-1][1])
             cpu_at_end = [r[1] for r in a if r[0] <= started[agent_pid]][-1]
@@ -230,7 +239,7 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
         "phases": phases,
         "modules": {
             "cli (before exec)": imported(m, 0, exec_at[0]) if exec_at else [],
-            "master at first fork": fork_modules,
+            **{f"master at {k} fork": v for k, v in fork_modules.items()},
             "agent": agent_modules,
             **{f"{k} after fork": v for k, v in worker_modules.items()},
         },

@@ -67,7 +67,7 @@ class FakeSpawner:
         self.fail_next: list[OSError] = []  # errors the next spawns raise
         self.prepared = 0
 
-    def prepare(self) -> None:
+    def prepare(self, options: ClusterOptions) -> None:
         self.prepared += 1
 
     def _new(self, role: str, worker_id: int) -> tuple[int, socket.socket]:
@@ -78,7 +78,9 @@ class FakeSpawner:
         self.children[self.next_pid] = FakeChild(role, self.next_pid, worker_id, child_end)
         return self.next_pid, master_end
 
-    def spawn_agent(self, options: ClusterOptions, leader: Any) -> tuple[int, socket.socket]:
+    def spawn_agent(
+        self, options: ClusterOptions, leader: Any, setup: Any
+    ) -> tuple[int, socket.socket]:
         return self._new(Role.AGENT, 1)
 
     def fork_app(

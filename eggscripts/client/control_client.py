@@ -20,34 +20,14 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import click
-
 from eggscripts.client import targets
-from eggscripts.errors import PREFIX, EggScriptsError
+from eggscripts.client.control_dir import UnsafeControlDir, place
+from eggscripts.errors import EggScriptsError
 from eggscripts.finding import procs
 from runtime.contract import control, paths
 from runtime.contract.framing import FrameReader, ProtocolError, encode
 
 CONNECT_TIMEOUT = 5.0
-
-
-class UnsafeControlDir(EggScriptsError):
-    """Neither the control directory nor its fallback is private to this user."""
-
-
-def place(create: bool = False) -> paths.Place:
-    """The control directory (runtime/contract/paths.py), its notice printed once."""
-    try:
-        found = paths.ensure_dir() if create else paths.find_dir()
-    except paths.UnsafeDir as exc:
-        raise UnsafeControlDir(f"no private control directory: {exc}") from None
-    if found.notice and found.notice not in _noticed:
-        _noticed.add(found.notice)
-        click.echo(f"{PREFIX} warning: {found.notice}", err=True)
-    return found
-
-
-_noticed: set[str] = set()
 
 
 class NotRunning(EggScriptsError):

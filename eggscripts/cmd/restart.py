@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from eggscripts.client import control_client, targets
+from eggscripts.client import control_client, control_dir, targets
 from eggscripts.cmd import stop
 from eggscripts.errors import EggScriptsError
 from eggscripts.launching import launch, title_lock
@@ -54,7 +54,7 @@ def command(ctx: click.Context, /, base_dir: str, **_: Any) -> None:
     title = targets.one_title(ctx, values["title"], app, "restart")
     plan, logs = _plan(title)
     stop.stop_clusters(title, None, values["timeout"])
-    directory = control_client.place(create=True).directory
+    directory = control_dir.place(create=True).directory
     plan = dataclasses.replace(plan, lock_fd=title_lock.take(title, directory))
     from eggscripts.launching import daemon_start
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from eggscripts.client import control_client
+from eggscripts.client import control_dir
 from eggscripts.errors import AlreadyRunning
 from eggscripts.finding import procs
 from eggscripts.launching import launch, title_lock
@@ -88,7 +88,7 @@ def prepare(
     if not values["app"]:  # an ASGI/WSGI app reads no config.<env>.* files
         env_check.warn_unknown(values.env, base_dir, values.framework)
     require = [_require(item, base_dir) for item in values["require"]]
-    directory = control_client.place(create=True).directory
+    directory = control_dir.place(create=True).directory
     control = paths.socket_path(values.title, directory)
     plan = launch.make_plan(values, base_dir, require, control)
     # The lock first: of two starts at the same instant, one fails here, having launched

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from eggscripts.client import control_client, status_view, targets
+from eggscripts.client import control_client, control_dir, status_view, targets
 from eggscripts.errors import PREFIX, EggScriptsError
 from eggscripts.finding import procs
 from eggscripts.options import app_settings
@@ -80,7 +80,7 @@ def describe(title: str) -> dict[str, Any] | None:
     """The master's own answer; what ps shows when it cannot answer; None if nothing runs."""
     try:
         cluster = control_client.call(title, ControlAction.STATUS)
-    except control_client.UnsafeControlDir:
+    except control_dir.UnsafeControlDir:
         raise
     except EggScriptsError:
         found = procs.find(title)

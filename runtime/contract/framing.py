@@ -20,7 +20,6 @@ from typing import Any
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
-ENV_IPC_FD = "EGGSCRIPTS_IPC_FD"
 
 
 class ProtocolError(Exception):

@@ -45,9 +45,25 @@ def preferred_dir() -> str:
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
     if runtime_dir and os.path.isabs(runtime_dir):
         return os.path.join(runtime_dir, "eggscripts")
-    import tempfile  # not for every command: only here, and cheap enough then
+    return os.path.join(temp_dir(), f"eggscripts-{os.geteuid()}")
 
-    return os.path.join(tempfile.gettempdir(), f"eggscripts-{os.geteuid()}")
+
+TEMP_VARS = ("TMPDIR", "TEMP", "TMP")
+TEMP_DIRS = ("/tmp", "/var/tmp", "/usr/tmp")
+
+
+def temp_dir() -> str:
+    """`tempfile.gettempdir()`'s first candidates, in its order: the environment's, then
+    the usual directories, the first writable one. Importing tempfile (shutil, bz2, lzma,
+    random) was an eighth of every CLI command's CPU, for a lookup that ends at `/tmp`
+    (or `$TMPDIR`) on any usable system; when none of these is writable, tempfile decides
+    (it also tries the current directory)."""
+    for candidate in (*(os.environ.get(name) for name in TEMP_VARS), *TEMP_DIRS):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return os.path.abspath(candidate)
+    import tempfile
+
+    return tempfile.gettempdir()
 
 
 def fallback_dir() -> str:

@@ -19,9 +19,7 @@ import socket
 from runtime.process.private_files import hand_over, run_as_owner
 
 ENV_LEADER_PATH = "EGGSCRIPTS_LEADER_PATH"
-ENV_LEADER_FD = "EGGSCRIPTS_LEADER_FD"
 ENV_CLUSTER_SECRET = "EGGSCRIPTS_CLUSTER_SECRET"
-
 
 DIR_PREFIX = "eggscripts-"
 OWNER_FILE = "master"  # "<pid> <start ticks>": proves, later, whether that master is gone
@@ -167,9 +165,3 @@ class LeaderEndpoint:
             _remove_in(self.dir_fd, self.dir)
         with contextlib.suppress(OSError):
             os.close(self.dir_fd)
-
-
-def inherited_leader_socket() -> socket.socket | None:
-    """In the agent: the listening socket the master passed down, if any."""
-    fd = os.environ.pop(ENV_LEADER_FD, None)
-    return socket.socket(fileno=int(fd)) if fd else None

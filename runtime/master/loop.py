@@ -5,7 +5,7 @@ child's channel, with the next deadline as timeout; each pass then dispatches qu
 signals, reaps exited children, runs due timers and brings the pool to what is wanted
 (`Pool.maintain`, runtime/master/lifecycle/pool.py). Only the master forks or kills, always through
 the injected `Spawner` (tests/master_fakes.py drives this class without a fork). No app code
-ever runs here: the agent is a new interpreter, app workers load the app after fork.
+ever runs here: the agent and the app workers load the app after fork.
 
 The master owns the `ClusterState` (runtime/master/lifecycle/cluster_state.py) and lends it,
 with the narrow `MasterOps` it implements (runtime/master/lifecycle/ops.py), to its
@@ -176,7 +176,7 @@ class Master:
         self.setup_logs()
         # While the agent's interpreter boots on another core, load what the app workers
         # will use, so every fork shares it instead of importing it again.
-        self.spawner.prepare()
+        self.spawner.prepare(self.state.options)
 
     def make_endpoint(self) -> LeaderEndpoint | None:
         """The leader/follower endpoint every agent incarnation serves (docs/INTERNALS.md)."""

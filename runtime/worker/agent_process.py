@@ -1,5 +1,5 @@
-"""The agent: one per cluster, a new interpreter started by the master
-(`python -m runtime.agent_worker '<options JSON>'`, its channel fd in EGGSCRIPTS_IPC_FD).
+"""The agent: one per cluster, forked by the master (runtime/master/children/spawner.py)
+with nothing of it but its channel, the leader endpoint and stdio; `run_agent` is its entry.
 
 It runs the app's agent side (agent.py boot hooks, leader clients) and no HTTP. Its
 `agent-start` carries the app's `cluster.listen` config so a master started without a port
@@ -15,18 +15,13 @@ import logging
 import os
 import signal
 import socket
-import sys
 from typing import TYPE_CHECKING, Any
 
 from runtime.contract.exitcodes import ExitCode
-from runtime.contract.framing import ENV_IPC_FD
 from runtime.contract.messages import Action, Role
 from runtime.contract.payloads import AgentStart, Listen
 from runtime.contract.titles import agent_title
-from runtime.ipc.leader_endpoint import inherited_leader_socket
 from runtime.process.cluster_options import ClusterOptions
-from runtime.process.errors import EggscriptsError, report
-from runtime.process.privileges import drop_privileges
 from runtime.worker.base import ChildProcess, run_child
 from runtime.worker.heartbeat import beat
 
@@ -41,10 +36,12 @@ class AgentWorker(ChildProcess):
     role = Role.AGENT
     boot_error = ExitCode.AGENT_START_ERROR
 
-    def __init__(self, options: ClusterOptions, sock: socket.socket) -> None:
+    def __init__(
+        self, options: ClusterOptions, sock: socket.socket, leader: socket.socket | None
+    ) -> None:
         super().__init__(options, sock)
         self.stopping = asyncio.Event()
-        self.leader_socket = inherited_leader_socket()
+        self.leader_socket = leader
         self.leaders: Any = None  # runtime.cluster_client.LeaderServer once booted
 
     def create_target(self, info: BootInfo) -> Any:
@@ -96,21 +93,13 @@ class AgentWorker(ChildProcess):
         self.stopping.set()
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv if argv is None else argv
-    try:
-        options = ClusterOptions.from_json(argv[1])
-        fd = int(os.environ.pop(ENV_IPC_FD))
-    except (IndexError, KeyError, ValueError, EggscriptsError) as exc:
-        report(f"agent_worker: bad invocation: {exc}")
-        return ExitCode.USAGE
-    drop_privileges(options)  # --user/--group: first, before any app code runs
-    sock = socket.socket(fileno=fd)
+def run_agent(options: ClusterOptions, sock: socket.socket, leader: socket.socket | None) -> int:
+    """Entry point of a freshly forked agent (privileges already dropped); its exit status."""
     if options.name is None:
         from runtime.process.app_name import app_name
 
         options = dataclasses.replace(options, name=app_name(options.base_dir))
-    agent = AgentWorker(options, sock)
+    agent = AgentWorker(options, sock, leader)
     try:
         return run_child(agent_title(options.title, options.base_dir), "agent", options, agent.main)
     finally:

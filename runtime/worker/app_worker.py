@@ -1,7 +1,8 @@
 """An app worker: boots the app, then serves it with uvicorn on the master's socket.
 
-Imported by the master before it forks (so uvicorn, uvloop and httptools are loaded once
-and shared copy-on-write); `run_worker` runs only in the forked child.
+Imported by the master before it forks (runtime/worker/preload.py: uvicorn, uvloop and
+httptools are loaded once and shared copy-on-write); `run_worker` runs only in the forked
+child.
 
 Shutdown is ours, not uvicorn's: `capture_signals` is disabled (it would re-raise SIGTERM
 after shutdown and make a clean exit look like a crash), SIGTERM/SIGQUIT call `WorkerServer.exit`,
@@ -49,25 +50,6 @@ except ImportError:  # pragma: no cover
 # it forks, makes every worker share them instead of loading its own copy.
 PRELOADED = (uvicorn.lifespan.off, uvicorn.protocols.http.httptools_impl, uvloop)
 log = logging.getLogger("eggscripts.app")
-
-
-def preload() -> None:
-    """Import, in the master before it forks, every module of ours an app worker will load
-    (loader kinds, HTTP layer, YAML): each worker then boots in milliseconds and shares
-    these pages instead of importing its own copy. Library and runtime code only; app code
-    is never imported in the master."""
-    import importlib
-    import pkgutil
-
-    import runtime.http
-    import runtime.loader
-
-    importlib.import_module("runtime.app.application")
-    for package in (runtime.loader, runtime.http):
-        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
-            importlib.import_module(info.name)
-    with contextlib.suppress(ImportError):
-        import yaml  # noqa: F401
 
 
 FAULT_EXIT_LIMIT = 5.0  # a faulted worker exits after at most 5 s (README.md)

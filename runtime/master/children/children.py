@@ -76,9 +76,32 @@ class Children:
         return self.generation
 
     def spawn_agent(self, options: ClusterOptions, leader: socket.socket | None) -> ChildHandle:
-        """Raises OSError when the spawn fails (the caller retries with backoff)."""
-        pid, sock = self.spawner.spawn_agent(options, leader)
+        """Raises OSError when the spawn fails (the caller retries with backoff). The
+        spawner closes every descriptor the agent does not keep."""
+        setup = self.child_setup(options, lambda: [])  # the spawner closes the rest
+        pid, sock = self.spawner.spawn_agent(options, leader, setup)
         return self.adopt(Role.AGENT, 1, pid, sock, options.base_dir)
+
+    def child_setup(
+        self, options: ClusterOptions, private_fds: Callable[[], list[int]]
+    ) -> Callable[[], None]:
+        def child_setup() -> None:
+            """First thing in a forked child: drop every master resource it inherited.
+            Another child's channel kept open would hide the master's death from that
+            child (no EOF on its channel)."""
+            from runtime.process.log_handlers import drop_inherited_handlers  # imported already
+            from runtime.process.privileges import drop_privileges
+
+            SignalQueue.reset_in_child(self.master_signals)
+            drop_inherited_handlers()  # without flushing: the master's lines stay its own
+            for fd in [self.selector.fileno(), *self.fds(), *private_fds()]:  # type: ignore[attr-defined]
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            # --user/--group, before any app code runs; after the closes, so no descriptor
+            # the C library opens for the account lookup can be among them
+            drop_privileges(options)
+
+        return child_setup
 
     def fork_app(
         self,
@@ -91,23 +114,9 @@ class Children:
         """Raises OSError when fork fails (EAGAIN under a pids limit). `worker_id`: the
         slot to take (a reload's new worker takes over the one it retires), else the
         lowest free one."""
-
-        def child_setup() -> None:
-            """First thing in the forked worker: drop every master resource it inherited.
-            Another child's channel kept open would hide the master's death from that
-            child (no EOF on its channel)."""
-            from runtime.process.log_handlers import drop_inherited_handlers  # imported already
-            from runtime.process.privileges import drop_privileges
-
-            SignalQueue.reset_in_child(self.master_signals)
-            drop_inherited_handlers()  # without flushing: the master's lines stay its own
-            drop_privileges(options)  # --user/--group, before any app code runs
-            for fd in [self.selector.fileno(), *self.fds(), *private_fds()]:  # type: ignore[attr-defined]
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-
         worker_id = worker_id if worker_id is not None else self.free_worker_id()
-        pid, sock = self.spawner.fork_app(options, worker_id, listener, app_name, child_setup)
+        setup = self.child_setup(options, private_fds)
+        pid, sock = self.spawner.fork_app(options, worker_id, listener, app_name, setup)
         return self.adopt(Role.APP, worker_id, pid, sock, options.base_dir)
 
     def free_worker_id(self) -> int:

@@ -17,7 +17,7 @@ from runtime.contract.messages import Action, Role
 class Spawn(enum.Enum):
     """How a child of the kind is created."""
 
-    INTERPRETER = "a new interpreter (posix_spawn), never inherits master state"
+    CLEAN_FORK = "forked before the pre-import, keeps only its channel and the leader endpoint"
     FORK = "forked from the master, shares the pre-imported modules"
 
 
@@ -50,7 +50,7 @@ AGENT = ChildKind(
     role=Role.AGENT,
     label="agent_worker",
     noun="agent",
-    spawn=Spawn.INTERPRETER,
+    spawn=Spawn.CLEAN_FORK,
     refork=Refork.RESTART,
     start_action=Action.AGENT_START,
     exit_action=Action.AGENT_EXIT,

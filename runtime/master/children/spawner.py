@@ -1,42 +1,56 @@
 """How the master creates and reaps its children, behind one small interface so every
 master decision can be tested without forking (gunicorn tests its arbiter the same way).
 
-`ProcessSpawner` is production:
-- the agent is a new interpreter (`python -m runtime.agent_worker`), spawned so
-  that it boots in parallel with the master's pre-import of the HTTP stack and never
-  inherits master state. `posix_spawn`, not subprocess.Popen: only the master loop may
-  reap children (`waitpid(-1)`), and a Popen object would race it for the exit status;
-- app workers are forked from the master, which has no event loop, no threads and no app
-  code, so each child starts clean and shares the pre-imported server modules
-  copy-on-write (`prepare`).
+`ProcessSpawner` is production; both kinds of child are forked from the master, which has
+no event loop, no threads and no app code:
+- the agent is forked once the master has imported what the agent and the app workers
+  both use (`preload_shared`: asyncio, uvloop, the loader, the leader/follower clients),
+  and loads the app's agent side on another core while the master imports what only the
+  workers use (`prepare`). Forking costs about a millisecond where a new interpreter cost
+  its init plus a second import of all that (~60 ms of CPU on the start's critical path,
+  and again at each reload); forking before the shared imports would boot the agent in
+  parallel, but import them twice: measured on 2 busy cores, 50 ms slower to the first
+  200, and the agent's pages no longer shared. The child keeps nothing of the
+  master: every descriptor but its channel, the leader endpoint and stdio is closed, the
+  master's signal handlers, mask, atexit handlers and log handlers are dropped, the
+  master's objects are frozen out of the cyclic GC's sight (a collection in the child must
+  never finalize a master object and close a descriptor number the agent has reused), and
+  it leaves with `os._exit`, never returning into the master's loop;
+- app workers are forked once the pre-import is done, so each child shares the HTTP
+  stack copy-on-write and boots in milliseconds.
 
-tests/master_fakes.py has the fake: socketpairs instead of processes, exits on demand.
+Only the master loop reaps children (`waitpid(-1)`); no subprocess.Popen object races it
+for an exit status. tests/master_fakes.py has the fake: socketpairs instead of processes,
+exits on demand.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import gc
 import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-import runtime
 from runtime.contract.exitcodes import ExitCode
-from runtime.contract.framing import ENV_IPC_FD
-from runtime.ipc.leader_endpoint import ENV_LEADER_FD
 from runtime.process.cluster_options import ClusterOptions
 from runtime.process.errors import report
 
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(runtime.__file__)))
+ChildMain = Callable[[socket.socket], int]  # the child's entry: its channel end -> status
 
 
 class Spawner(Protocol):
-    def prepare(self) -> None:
+    def prepare(self, options: ClusterOptions) -> None:
         """Once, after the agent is on its way: work that makes later spawns cheap."""
 
     def spawn_agent(
-        self, options: ClusterOptions, leader: socket.socket | None
+        self,
+        options: ClusterOptions,
+        leader: socket.socket | None,
+        child_setup: Callable[[], None],
     ) -> tuple[int, socket.socket]:
         """Start the agent; (pid, the master's end of its channel). Raises OSError."""
 
@@ -61,39 +75,38 @@ class Spawner(Protocol):
 class ProcessSpawner:
     kill = staticmethod(os.kill)
 
-    def prepare(self) -> None:
-        import gc
+    def prepare(self, options: ClusterOptions) -> None:
+        from runtime.worker.preload import preload
 
-        from runtime.worker.app_worker import preload
-
-        preload()
+        preload(options)
         gc.freeze()  # what workers inherit stays shared: the GC never touches those pages
 
     def spawn_agent(
-        self, options: ClusterOptions, leader: socket.socket | None
+        self,
+        options: ClusterOptions,
+        leader: socket.socket | None,
+        child_setup: Callable[[], None],
     ) -> tuple[int, socket.socket]:
-        """The agent inherits only its channel end and the leader endpoint socket."""
-        master_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        fd = child_end.fileno()
-        os.set_inheritable(fd, True)
-        env = dict(os.environ)
-        env[ENV_IPC_FD] = str(fd)
-        if leader is not None:
-            os.set_inheritable(leader.fileno(), True)
-            env[ENV_LEADER_FD] = str(leader.fileno())
-        paths = [_PACKAGE_ROOT, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        argv = [sys.executable, "-m", "runtime.agent_worker", options.to_json()]
-        try:
-            pid = os.posix_spawn(sys.executable, argv, env)
-        except BaseException:
-            master_end.close()
-            raise
-        finally:
-            child_end.close()
-            if leader is not None:
-                os.set_inheritable(leader.fileno(), False)
-        return pid, master_end
+        """Never returns in the child: it runs the agent and `_exit`s with its status."""
+        from runtime.worker.preload import preload_shared
+
+        preload_shared(options)  # at the first spawn; already loaded at later ones
+
+        def agent(channel: socket.socket) -> int:
+            gc.freeze()  # before anything can become garbage: see the module docstring
+            atexit._clear()  # the master's; app code's own run at the agent's exit
+            # Closed first: nothing of the child's own is open yet, so no number the
+            # set-up below opens (the account lookup of --user) can be closed by mistake.
+            close_other_fds([channel.fileno()] + ([leader.fileno()] if leader else []))
+            child_setup()
+            from runtime.worker.agent_process import run_agent
+
+            try:
+                return run_agent(options, channel, leader)
+            finally:
+                atexit._run_exitfuncs()
+
+        return fork_child(agent, "agent")
 
     def fork_app(
         self,
@@ -104,34 +117,14 @@ class ProcessSpawner:
         child_setup: Callable[[], None],
     ) -> tuple[int, socket.socket]:
         """Never returns in the child: it runs the worker and `_exit`s with its status."""
-        master_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            pid = os.fork()
-        except BaseException:
-            master_end.close()
-            child_end.close()
-            raise
-        if pid == 0:  # child
-            code = int(ExitCode.ERROR)
-            try:
-                child_setup()
-                master_end.close()
-                from runtime.worker.app_worker import run_worker
 
-                code = run_worker(options, worker_id, child_end, listener, app_name)
-            except BaseException as exc:  # the child must never return into the master loop
-                if isinstance(exc, SystemExit) and isinstance(exc.code, int):
-                    code = exc.code
-                else:
-                    report(f"app worker crashed: {exc!r}")
-            finally:
-                try:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(code)
-        child_end.close()
-        return pid, master_end
+        def worker(channel: socket.socket) -> int:
+            child_setup()
+            from runtime.worker.app_worker import run_worker
+
+            return run_worker(options, worker_id, channel, listener, app_name)
+
+        return fork_child(worker, "app worker")
 
     def reap(self) -> Iterator[tuple[int, int]]:
         while True:
@@ -142,3 +135,47 @@ class ProcessSpawner:
             if pid == 0:
                 return
             yield pid, status
+
+
+def fork_child(main: ChildMain, what: str) -> tuple[int, socket.socket]:
+    """Fork a child running `main(its channel end)`; (pid, the master's end). The child
+    never returns into the caller: it `_exit`s with `main`'s status, whatever happens."""
+    master_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    for stream in (sys.stdout, sys.stderr):  # the child must not write the master's lines
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    try:
+        pid = os.fork()
+    except BaseException:
+        master_end.close()
+        child_end.close()
+        raise
+    if pid == 0:  # child
+        code = int(ExitCode.ERROR)
+        try:
+            master_end.close()
+            code = main(child_end)
+        except BaseException as exc:  # the child must never return into the master loop
+            if isinstance(exc, SystemExit) and isinstance(exc.code, int):
+                code = exc.code
+            else:
+                report(f"{what} crashed: {exc!r}")
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    child_end.close()
+    return pid, master_end
+
+
+def close_other_fds(keep: list[int]) -> None:
+    """Close every descriptor but stdio and `keep`: whatever the master holds (listener,
+    control socket, title lock, ready channel, other children's channels, log files...)."""
+    low = 3
+    for fd in sorted(set(keep)):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, max(os.sysconf("SC_OPEN_MAX"), low + 1))

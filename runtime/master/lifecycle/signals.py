@@ -55,8 +55,10 @@ class SignalQueue:
 
     @staticmethod
     def reset_in_child(signals: Iterable[signal.Signals]) -> None:
-        """A forked child starts with the master's handlers and wakeup fd; undo both."""
+        """A forked child starts with the master's handlers, wakeup fd and signal mask;
+        undo all three."""
         signal.set_wakeup_fd(-1)
+        signal.pthread_sigmask(signal.SIG_SETMASK, ())
         for sig in signals:
             signal.signal(sig, signal.SIG_DFL)
 

@@ -182,7 +182,14 @@ def test_reload_says_a_restart_is_needed_when_the_master_runs_another_version(
 def test_a_second_reload_is_refused_while_one_runs(
     tmp_path: Path, started: Any, env: dict[str, str], title: str
 ) -> None:
-    started(release(tmp_path, "r1", "one"), title)
+    root = release(tmp_path, "r1", "one")
+    started(root, title)
+    # The new agent boots for a second: the first reload still runs when the second asks
+    # (a forked agent and workers roll a tiny app faster than a CLI starts).
+    (root / "agent.py").write_text(
+        "import time\n\nclass Boot:\n    def __init__(self, agent):\n        pass\n\n"
+        "    def did_load(self):\n        time.sleep(1)\n"
+    )
     first = run_cli("reload", f"--title={title}", "--no-wait", env=env)
     assert first.returncode == 0, first.stderr
     second = run_cli("reload", f"--title={title}", env=env)

@@ -1,6 +1,7 @@
 """What a process imports when a feature is off (the master's modules are what every app
 worker forks with): prometheus_client only with `--health-port`, websockets only on a
-worker's first WebSocket upgrade. Each check runs in a fresh interpreter."""
+worker's first WebSocket upgrade, uvicorn's command line (click, the reload supervisors,
+watchfiles) never. Each check runs in a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from tests.helpers import ROOT
 
 HTTP_APP = ROOT / "tests" / "fixtures" / "http_app"
 
-# The master up to its first fork (`spawner.prepare()`), plus what uvicorn's Config.load()
-# imports in a worker.
+# The master up to its first app worker fork (what it loads before the agent's fork, then
+# `spawner.prepare()`), plus what uvicorn's Config.load() imports in a worker.
 MASTER_AT_FORK = """
 import runtime.start_cluster, runtime.master.loop
-from runtime.worker.app_worker import preload
-preload()
 from runtime.process.cluster_options import ClusterOptions
+from runtime.worker.preload import preload, preload_shared
+options = ClusterOptions(base_dir="/", title="t")
+preload_shared(options)
+preload(options)
 from runtime.worker.http_server import server_config
 server_config(ClusterOptions(base_dir="/", title="t"), lambda *a: None).load()
 """
@@ -42,6 +45,11 @@ def loaded(code: str) -> set[str]:
         "runtime.master.production.health",
         "runtime.apptarget.target",  # --app
         "runtime.apptarget.lifespan",  # --app, router.mount()
+        "click",  # uvicorn's command line, imported by its package's __init__
+        "uvicorn.main",
+        "watchfiles",  # uvicorn's --reload
+        "multiprocessing",  # uvicorn's --workers
+        "yaml",  # an app without YAML config files
     ],
 )
 def test_master_and_workers_do_not_import_unused_features(module: str) -> None:
@@ -58,6 +66,17 @@ def test_a_booted_app_without_mounts_imports_no_asgi_target_code() -> None:
     modules = loaded(booted)
     assert "runtime.apptarget.lifespan" not in modules
     assert "runtime.apptarget.target" not in modules
+
+
+def test_uvicorns_package_still_answers_what_its_init_exports() -> None:
+    """Its `__init__` runs when app code asks the package for a name (runtime/worker/preload.py)."""
+    code = MASTER_AT_FORK + (
+        "import sys, uvicorn\n"
+        "assert 'click' not in sys.modules\n"
+        "from uvicorn import Server, run\n"
+        "assert uvicorn.Config is uvicorn.config.Config and uvicorn.__version__\n"
+    )
+    assert "click" in loaded(code)
 
 
 def test_the_health_server_still_brings_prometheus_client() -> None:
