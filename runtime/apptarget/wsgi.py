@@ -25,6 +25,8 @@ from typing import Any
 
 from a2wsgi import WSGIMiddleware
 
+from runtime.apptarget.wsgi_responder import Responder
+
 
 def terminated_input(app: Any) -> Any:
     """`app` told that reading `wsgi.input` to its end is safe (see above)."""
@@ -63,7 +65,8 @@ class WSGIApp(WSGIMiddleware):
             return
         self._count(1)
         try:
-            await super().__call__(below_root(scope), receive, send)
+            # a2wsgi's own http branch, with the responder extended for the loop hops
+            await Responder(self.app, self.executor)(below_root(scope), receive, send)
         finally:
             self._count(-1)
 
