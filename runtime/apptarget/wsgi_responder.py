@@ -39,7 +39,7 @@ class Responder(WSGIResponder):
     def __init__(self, app: Any, executor: Any) -> None:
         super().__init__(app, executor, 0)  # an unbounded queue: the bound is `HIGH_WATER`
         self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
+        self._room: threading.Condition | None = None  # made by the first wait for room
         self._pending: list[Message] = []  # handed over by the thread, not yet queued
         self._held: Message | None = None  # the start, until the next message
         self._scheduled = False  # a `_drain` is on its way to the loop
@@ -72,6 +72,8 @@ class Responder(WSGIResponder):
             if wake:
                 self.loop.call_soon_threadsafe(self._drain)
             while self._unsent > HIGH_WATER and self._failure is None:
+                if self._room is None:
+                    self._room = threading.Condition(self._lock)
                 self._room.wait()
             if self._failure is not None:
                 raise self._failure
@@ -93,7 +95,7 @@ class Responder(WSGIResponder):
             if size:
                 with self._lock:
                     self._unsent -= size
-                    if self._unsent <= HIGH_WATER:
+                    if self._room is not None and self._unsent <= HIGH_WATER:
                         self._room.notify_all()
 
         try:
@@ -107,7 +109,8 @@ class Responder(WSGIResponder):
     def _fail(self, exc: BaseException) -> None:
         with self._lock:
             self._failure = exc
-            self._room.notify_all()
+            if self._room is not None:
+                self._room.notify_all()
 
 
 def _closes_empty(message: Message) -> bool:
