@@ -1,5 +1,7 @@
 """The WSGI adapter: a2wsgi's `WSGIMiddleware`, extended with what a cluster needs.
 
+- The response path: `Responder` (wsgi_responder.py) hands the app's messages to the loop
+  without the thread waiting for it, instead of a2wsgi's blocking round trip per message.
 - Whole request bodies: a2wsgi's `wsgi.input` reads ASGI body messages until the last one,
   so it ends exactly where the request body ends, chunked or not; `terminated_input` says
   so to the app with the `wsgi.input_terminated` flag (as gunicorn does). Without it
