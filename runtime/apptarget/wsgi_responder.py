@@ -14,9 +14,10 @@ and the thread never waits for the loop unless the client is slow:
   (uvicorn's own `send` waits for the socket), so a large or endless body read by a slow
   client stays bounded per request.
 - The start is held until the next message, as PEP 3333 asks (headers go out with the
-  first body chunk or when the app returns), and a last chunk followed by the closing empty
-  message is sent as one closing message: a chunked response's terminator then goes out in
-  the same write as its last chunk.
+  first body chunk or when the app returns), and the chunks that wait for the loop together
+  are sent as one message (one write to the socket): the closing empty message with the
+  last chunk, so a chunked response's terminator goes out in the same write; the many
+  small chunks of a file or a generator in as few writes as the loop's turns.
 - A failure of the ASGI side (the sender task raised or was cancelled) is raised in the
   WSGI thread at its next message, so the app stops producing a body nobody will send
   instead of blocking for ever, and the original error is what the request raises.
@@ -83,9 +84,7 @@ class Responder(WSGIResponder):
         with self._lock:
             batch, self._pending = self._pending, []
             self._scheduled = False
-        if len(batch) > 1 and _closes_empty(batch[-1]) and _chunk(batch[-2]):
-            batch[-2:] = [{**batch[-2], "more_body": False}]
-        for message in batch:
+        for message in _merged(batch):
             self.send_queue.put_nowait(message)
 
     async def sender(self, send: Send) -> None:
@@ -113,13 +112,19 @@ class Responder(WSGIResponder):
                 self._room.notify_all()
 
 
-def _closes_empty(message: Message) -> bool:
-    return (
-        message["type"] == "http.response.body"
-        and not message.get("more_body", False)
-        and not message.get("body")
-    )
-
-
-def _chunk(message: Message) -> bool:
-    return message["type"] == "http.response.body" and bool(message.get("more_body", False))
+def _merged(batch: list[Message]) -> list[Message]:
+    """`batch` with each run of body chunks as one message: the chunks are already late
+    (they waited for the loop together), and one message is one write to the socket."""
+    out: list[Message] = []
+    run: list[bytes] = []
+    for message in batch:
+        if message["type"] != "http.response.body":
+            out.append(message)
+            continue
+        run.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            out.append({"type": "http.response.body", "body": b"".join(run), "more_body": False})
+            run = []
+    if run:
+        out.append({"type": "http.response.body", "body": b"".join(run), "more_body": True})
+    return out

@@ -1,7 +1,8 @@
 """The WSGI response path hands messages to the loop without waiting for it
 (runtime/apptarget/wsgi_responder.py) and stays correct: a small response is one start and
-one closing body, a streamed body is not held back, a slow client bounds what is buffered,
-a failing send stops the app instead of hanging it, a request body arrives whole."""
+one closing body, chunks waiting together are one message, a streamed body is not held
+back, a slow client bounds what is buffered, a failing send stops the app instead of
+hanging it, a request body arrives whole."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from runtime.apptarget.wsgi import WSGIApp
-from runtime.apptarget.wsgi_responder import HIGH_WATER
+from runtime.apptarget.wsgi_responder import HIGH_WATER, _merged
 
 SCOPE = {
     "type": "http", "http_version": "1.1", "method": "GET", "scheme": "http", "path": "/",
@@ -138,3 +139,16 @@ def test_a_request_body_in_pieces_reaches_the_app_whole() -> None:
     sent = serve(echo, body=(b"ab", b"cd", b"ef"))
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b"abcdef!"
     assert sent[-1]["more_body"] is False
+
+
+def test_chunks_waiting_together_are_one_message() -> None:
+    start = {"type": "http.response.start", "status": 200, "headers": []}
+    body = "http.response.body"
+    batch = [
+        start,
+        {"type": body, "body": b"a", "more_body": True},
+        {"type": body, "body": b"b", "more_body": True},
+    ]
+    assert _merged(batch) == [start, {"type": body, "body": b"ab", "more_body": True}]
+    closing = [*batch[1:], {"type": body, "body": b""}]
+    assert _merged(closing) == [{"type": body, "body": b"ab", "more_body": False}]
