@@ -6,6 +6,7 @@
   `gunicorn -w 2 --threads 4` (gthread).
 
     python bench/asgi_compare.py [--rounds 3] [--duration 8] [--connections 64]
+                                 [--only flask|fastapi]
 
 Every server binds 127.0.0.1 on a free port; wrk (apt-get install wrk) loads it for
 `--duration` seconds after a short warm-up. Rounds alternate the servers so drift on a
@@ -154,6 +155,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", choices=sorted(REFERENCE), help="run one family's rows")
     args = parser.parse_args()
     ensure_gunicorn()
     results: dict[str, list[float]] = {}
@@ -163,6 +165,8 @@ def main() -> None:
         Path(tmp, "flaskhello.py").write_text(FLASK_APP)
         for round_no in range(args.rounds):
             for name in servers(0):
+                if args.only and not name.startswith(args.only + ":"):
+                    continue
                 port = free_port()
                 cmd = servers(port)[name]
                 rps, cost = measure(cmd, tmp, port, args.duration, args.connections)

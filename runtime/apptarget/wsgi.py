@@ -1,5 +1,7 @@
 """The WSGI adapter: a2wsgi's `WSGIMiddleware`, extended with what a cluster needs.
 
+- The response path: `Responder` (wsgi_responder.py) hands the app's messages to the loop
+  without the thread waiting for it, instead of a2wsgi's blocking round trip per message.
 - Whole request bodies: a2wsgi's `wsgi.input` reads ASGI body messages until the last one,
   so it ends exactly where the request body ends, chunked or not; `terminated_input` says
   so to the app with the `wsgi.input_terminated` flag (as gunicorn does). Without it
@@ -24,6 +26,8 @@ from collections.abc import Callable
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
+
+from runtime.apptarget.wsgi_responder import Responder
 
 
 def terminated_input(app: Any) -> Any:
@@ -63,7 +67,8 @@ class WSGIApp(WSGIMiddleware):
             return
         self._count(1)
         try:
-            await super().__call__(below_root(scope), receive, send)
+            # a2wsgi's own http branch, with the responder extended for the loop hops
+            await Responder(self.app, self.executor)(below_root(scope), receive, send)
         finally:
             self._count(-1)
 
