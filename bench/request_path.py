@@ -127,11 +127,15 @@ def connection(kind: str) -> tuple[Any, Transport]:
 
 
 async def serve_requests(proto: Any, transport: Transport, n: int) -> None:
-    """`n` requests through the full protocol, one at a time on one connection."""
+    """`n` requests through the full protocol, one at a time on one connection. Each read
+    is delivered from a loop callback, as the event loop delivers it (not from inside
+    this Task, where no request could run in the read callback: runtime/worker/eager.py)."""
     sleep = asyncio.sleep
+    call_soon = asyncio.get_running_loop().call_soon
     for _ in range(n):
         before = transport.responses
-        proto.data_received(REQUEST)
+        call_soon(proto.data_received, REQUEST)
+        await sleep(0)
         while transport.responses == before or not proto.cycle.response_complete:
             await sleep(0)
 

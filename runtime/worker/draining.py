@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from runtime.worker.eager import EagerHttpToolsProtocol
 
 DRAIN_GRACE = 1.0
 
 
-class DrainingHttpToolsProtocol(HttpToolsProtocol):
+class DrainingHttpToolsProtocol(EagerHttpToolsProtocol):
     draining = False
     _drain_timer: asyncio.TimerHandle | None = None
 

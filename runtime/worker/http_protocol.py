@@ -88,8 +88,9 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._in_head = False
-        self._head_bytes = self._head_recv = 0
+        self._head_scope: Any = None  # the scope of the last request whose head completed
+        self._read = 0  # bytes in the read being parsed
+        self._head_recv = 0  # bytes of earlier reads that ended inside a head
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_seen = 0.0
@@ -129,31 +130,41 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
             self._body_timer.cancel()
             self._body_timer = None
 
+    def _in_head(self) -> bool:
+        """A request began whose headers are not complete yet (httptools buffers them)."""
+        return self.scope is not self._head_scope
+
     def data_received(self, data: bytes) -> None:
         self._upgraded = False
+        self._read = len(data)
         super().data_received(data)
         if self._upgraded or self.transport.is_closing():
             return  # a WebSocket now, or answered (400, a limit) and closed
-        if not self._in_head and (self.cycle is None or self.cycle.response_complete):
-            self._still_idle()
-            return
-        if self._in_head:  # headers still incomplete: httptools is buffering them
-            self._head_recv += len(data)
-            if self._head_recv > self.limits.max_header_size:
-                self.reject(431)
-            elif self._head_timer is None:
-                self._head_timer = self.loop.call_later(
-                    self.limits.header_timeout, self._head_timed_out
-                )
+        if self.scope is not self._head_scope:
+            self._head_incomplete()
             return
         cycle = self.cycle
         if cycle is None or cycle.response_complete:
-            self._still_idle()
+            if self.timeout_keep_alive_task is None:
+                self._still_idle()
             return
         if cycle.more_body:
             self._body_seen = self.loop.time()
             if self._body_timer is None:
                 self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
+
+    def _head_incomplete(self) -> None:
+        """The read ended inside a head: the limits are checked on what it holds so far
+        (the head of one request is bounded even if it never ends), and the header
+        timeout runs."""
+        self._head_recv += self._read
+        limits = self.limits
+        if self._head_recv > limits.max_header_size:
+            self.reject(414 if len(self.url) > limits.max_header_size else 431)
+        elif len(self.headers) > limits.max_headers:
+            self.reject(431)
+        elif self._head_timer is None:
+            self._head_timer = self.loop.call_later(limits.header_timeout, self._head_timed_out)
 
     def handle_websocket_upgrade(self) -> None:
         self._cancel_timers()
@@ -180,42 +191,39 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
             )
 
     # ---- parser callbacks ---------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._in_head = True
-        self._head_bytes = self._head_recv = 0
-        self._body_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        if len(self.url) > self.limits.max_header_size:
-            self._refuse(414)
-        self._head_bytes += len(url)
-        if self._head_bytes > self.limits.max_header_size:
-            raise Rejected(414)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value) + 4
-        if self._head_bytes > self.limits.max_header_size:
-            self._refuse(431)
-        if len(self.headers) >= self.limits.max_headers:
-            self._refuse(431)
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        """The head limits, checked once per request: a head that fits in the bytes read
+        for it (plus one byte per header: `name:value` without a space is counted as
+        `name: value`) cannot exceed `max_header_size`, so only a larger one is measured."""
+        self._head_scope = self.scope
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-        if self.limits.max_body is not None:
-            for name, value in self.headers:
-                if (
-                    name == b"content-length"
-                    and value.isdigit()
-                    and int(value) > self.limits.max_body
-                ):
+        limits = self.limits
+        headers = self.headers
+        received = self._head_recv + self._read
+        self._head_recv = 0
+        if len(headers) > limits.max_headers:
+            self._refuse(431)
+        if received + len(headers) > limits.max_header_size:
+            self._measure_head(limits.max_header_size)
+        self._body_bytes = 0
+        if limits.max_body is not None:
+            for name, value in headers:
+                if name == b"content-length" and value.isdigit() and int(value) > limits.max_body:
                     self._refuse(413)
         super().on_headers_complete()
+
+    def _measure_head(self, limit: int) -> None:
+        """Request line + headers, counted as `name: value` plus CRLF each: 414 for a URL over
+        `limit` alone, else 431."""
+        size = len(self.url)
+        if size > limit:
+            self._refuse(414)
+        for name, value in self.headers:
+            size += len(name) + len(value) + 4
+        if size > limit:
+            self._refuse(431)
 
     def on_body(self, body: bytes) -> None:
         if self.limits.max_body is not None:
@@ -236,7 +244,7 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self._in_head and not self.transport.is_closing():
+        if self._in_head() and not self.transport.is_closing():
             self.reject(408)
 
     def _body_check(self) -> None:
@@ -259,7 +267,7 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
         """Answer `status` and close, unless the app already started a response (then only
         close: a second status line would corrupt the stream)."""
         self._cancel_timers()
-        self._in_head = False
+        self._head_scope = self.scope  # nothing more is read: no head timeout either
         cycle = self.cycle
         started = cycle is not None and cycle.response_started and not cycle.response_complete
         if cycle is not None and not cycle.response_complete:

@@ -1,0 +1,198 @@
+"""uvicorn's httptools protocol, where a request that never has to wait costs no Task.
+
+uvicorn starts every request as a new asyncio Task when its headers are complete: the Task
+object, its registration, a loop iteration for its first step and another one for its done
+callback cost more than a hello-world app itself. Most requests (a GET answered from
+memory) never wait for anything, so here a request whose body is complete runs at once, in
+the read callback, and becomes a Task only if it actually waits (Python 3.12's eager tasks,
+which this Python version lacks, do the same). What the app can observe stays as under a
+Task of its own:
+
+- `asyncio.current_task()` is a real Task, the connection's *host*: a Task parked on a
+  future that lends its identity to a request run in the read callback. A request that
+  waits is handed over to that very Task, which drives it to the end (a timeout, a
+  TaskGroup or an anyio cancel scope entered before the wait keeps working), and the
+  connection makes a new host for the next requests. One difference: requests that do not
+  wait, one after the other on one connection, see the same Task object.
+- contextvars: each request runs in its own copy of the connection's context (what
+  uvicorn's Task copies); a request that changed that copy and finished without waiting
+  leaves its host to end, and the next request gets a fresh one.
+- a request with a body still on its way, a pipelined request started when the one
+  before it completes, or one arriving while some Task runs (uvicorn's own tests feed the
+  protocol from a Task) starts as uvicorn's Task, unchanged.
+- a request that waits is in `server_state.tasks` from the moment it waits, so a
+  graceful shutdown waits for it (and cancels it on timeout) as for uvicorn's Tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import types
+
+# asyncio's own switches of the current task (what a Task step does around `coro.send`).
+from asyncio.tasks import _enter_task, _leave_task
+from collections.abc import Generator
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+
+@types.coroutine
+def _adopt(coro: Any, waiting_on: Any, cancelled: bool) -> Generator[Any, Any, Any]:
+    """Drive `coro`, suspended on `waiting_on` (what it yielded), from the host Task as if
+    the Task had run it from the start: the Task waits on what the coroutine yielded, a
+    cancellation is thrown into the coroutine, and once the coroutine is resumed, `yield
+    from` forwards everything else natively."""
+    if cancelled:  # the host was cancelled while the request ran in the read callback
+        if waiting_on is not None:
+            waiting_on.cancel()
+        try:
+            waiting_on = coro.throw(asyncio.CancelledError())
+        except StopIteration as stop:
+            return stop.value
+    while True:
+        try:
+            yield waiting_on
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # forwarded, as a Task would
+            try:
+                waiting_on = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            return (yield from coro)
+
+
+class _Host:
+    """A Task parked on a future, whose identity eager requests borrow; it drives the
+    first request that waits, then ends."""
+
+    __slots__ = ("context", "items", "pending", "task", "wake")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, context: contextvars.Context) -> None:
+        self.context = context
+        self.items = tuple(context.items())  # to tell whether a request changed it
+        self.pending: tuple[Any, Any] | None = None
+        self.wake: asyncio.Future[None] | None = None  # set while parked
+        self.task = loop.create_task(self._main(loop), context=context)
+
+    async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.wake = wake = loop.create_future()
+        cancelled = False
+        try:
+            await wake
+        except asyncio.CancelledError:  # cancelled by a request run in the read callback
+            cancelled = True
+        self.wake = None
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            await _adopt(pending[0], pending[1], cancelled)
+
+    def clean(self) -> bool:
+        """Still fit to host another request: not woken, context unchanged."""
+        wake = self.wake
+        if wake is None or wake.done() or len(self.context) != len(self.items):
+            return False
+        return not self.items or all(self.context.get(k) is v for k, v in self.items)
+
+    def end(self, pending: tuple[Any, Any] | None = None) -> None:
+        """Hand `pending` (coroutine, what it waits on) over, or just end."""
+        self.pending = pending
+        wake = self.wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+
+class EagerHttpToolsProtocol(HttpToolsProtocol):
+    _host: _Host | None = None
+    _deferred: tuple[RequestResponseCycle, Any] | None = None
+    _feeding = False
+    _eager = False  # on a real event loop only (uvicorn's tests drive a mock one)
+
+    def data_received(self, data: bytes) -> None:
+        self._feeding = True
+        try:
+            super().data_received(data)
+        finally:
+            self._feeding = False
+        deferred = self._deferred
+        if deferred is not None:  # its body is still on its way: uvicorn's Task
+            self._deferred = None
+            self._start_task(*deferred)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        if self._feeding:  # headers complete: run at on_message_complete, or after the read
+            self._deferred = (cycle, app)
+        else:  # a pipelined request, started when the one before it completed
+            self._start_task(cycle, app)
+
+    def _start_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        super()._start_asgi_task(cycle, app)
+        if self._host is None and self._eager:
+            self._new_host()
+
+    def _new_host(self) -> None:
+        base = self._base_context if not self.config.reset_contextvars else None
+        context = base.copy() if base is not None else contextvars.Context()
+        self._host = _Host(self.loop, context)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._base_context = contextvars.copy_context()  # what uvicorn's Tasks copy
+        self._eager = isinstance(self.loop, asyncio.AbstractEventLoop)
+        super().connection_made(transport)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        deferred = self._deferred
+        if deferred is None:
+            return
+        self._deferred = None
+        host = self._host
+        wake = host.wake if host is not None else None
+        if host is None or wake is None or wake.done():  # no host parked: uvicorn's Task
+            if wake is not None:  # woken by a cancellation: it is ending by itself
+                self._host = None
+            self._start_task(*deferred)
+            return
+        self._run_eagerly(host, *deferred)
+
+    def _run_eagerly(self, host: _Host, cycle: RequestResponseCycle, app: Any) -> None:
+        loop = self.loop
+        task = host.task
+        try:
+            _enter_task(loop, task)
+        except RuntimeError:  # a Task is running (the protocol is fed from one)
+            self._start_task(cycle, app)
+            return
+        coro = cycle.run_asgi(app)
+        try:
+            waiting_on = host.context.run(coro.send, None)
+        except StopIteration:
+            if not host.clean():
+                host.end()
+                self._new_host()
+            return
+        except BaseException as exc:  # run_asgi catches the app's; a Task would log it
+            self.logger.error("Exception in the request's task", exc_info=exc)
+            host.end()
+            self._new_host()
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            return
+        finally:
+            _leave_task(loop, task)
+        # It waits: the host drives it from now on, and counts as uvicorn's Task would.
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        host.end((coro, waiting_on))
+        self._new_host()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        host = self._host
+        if host is not None:
+            self._host = None
+            host.end()
