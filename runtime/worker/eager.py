@@ -91,12 +91,9 @@ class _Host:
         if pending is not None:
             await _adopt(pending[0], pending[1], cancelled)
 
-    def clean(self) -> bool:
-        """Still fit to host another request: not woken, context unchanged."""
-        wake = self.wake
-        if wake is None or wake.done() or len(self.context) != len(self.items):
-            return False
-        return not self.items or all(self.context.get(k) is v for k, v in self.items)
+    def same_context(self) -> bool:
+        """Every variable of the context still has the value it had (`len` was checked)."""
+        return all(self.context.get(k) is v for k, v in self.items)
 
     def end(self, pending: tuple[Any, Any] | None = None) -> None:
         """Hand `pending` (coroutine, what it waits on) over, or just end."""
@@ -107,27 +104,29 @@ class _Host:
 
 
 class EagerHttpToolsProtocol(HttpToolsProtocol):
+    """Runs requests eagerly for reads the subclass delivers with `_feeding` set, and
+    starts what is left `_deferred` once the read is parsed (`_start_deferred`): a
+    per-request override of `data_received` here would cost every request a call, so the
+    one subclass that overrides it anyway (http_protocol.py) does both. Without that, every
+    request starts as uvicorn's Task."""
+
     _host: _Host | None = None
     _deferred: tuple[RequestResponseCycle, Any] | None = None
-    _feeding = False
+    _feeding = False  # a read is being parsed (set by the subclass's data_received)
     _eager = False  # on a real event loop only (uvicorn's tests drive a mock one)
-
-    def data_received(self, data: bytes) -> None:
-        self._feeding = True
-        try:
-            super().data_received(data)
-        finally:
-            self._feeding = False
-        deferred = self._deferred
-        if deferred is not None:  # its body is still on its way: uvicorn's Task
-            self._deferred = None
-            self._start_task(*deferred)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         if self._feeding:  # headers complete: run at on_message_complete, or after the read
             self._deferred = (cycle, app)
         else:  # a pipelined request, started when the one before it completed
             self._start_task(cycle, app)
+
+    def _start_deferred(self) -> None:
+        """After a read: a request whose body is still on its way starts as uvicorn's Task."""
+        deferred = self._deferred
+        if deferred is not None:
+            self._deferred = None
+            self._start_task(*deferred)
 
     def _start_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         super()._start_asgi_task(cycle, app)
@@ -157,21 +156,26 @@ class EagerHttpToolsProtocol(HttpToolsProtocol):
                 self._host = None
             self._start_task(*deferred)
             return
-        self._run_eagerly(host, *deferred)
-
-    def _run_eagerly(self, host: _Host, cycle: RequestResponseCycle, app: Any) -> None:
+        # Run it here, as the host's step would (inline: this is every request's path).
         loop = self.loop
         task = host.task
         try:
             _enter_task(loop, task)
         except RuntimeError:  # a Task is running (the protocol is fed from one)
-            self._start_task(cycle, app)
+            self._start_task(*deferred)
             return
-        coro = cycle.run_asgi(app)
+        context = host.context
+        coro = deferred[0].run_asgi(deferred[1])
         try:
-            waiting_on = host.context.run(coro.send, None)
+            waiting_on = context.run(coro.send, None)
         except StopIteration:
-            if not host.clean():
+            # Done without waiting. A host whose context the request changed, or that it
+            # cancelled, is not lent again.
+            if (
+                wake.done()
+                or len(context) != len(host.items)
+                or (host.items and not host.same_context())
+            ):
                 host.end()
                 self._new_host()
             return

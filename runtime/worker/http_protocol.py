@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from runtime.worker.draining import DrainingHttpToolsProtocol
+from runtime.worker.proxy_bypass import proxy_parts
 
 _MESSAGES = {
     408: b"Request Timeout",
@@ -98,6 +99,10 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
         self._refused: int | None = None
         self._logger = self.logger
         self._upgraded = False
+        # uvicorn's proxy-headers middleware, skipped where it would change nothing.
+        self._proxy, self._direct, self._proxy_acts = proxy_parts(self.app, self.client)
+        if self._proxy is not None and not self._proxy_acts:
+            self.app = self._direct  # an untrusted client: it passes every request on
         # A connection that never sends anything is idle from the start: the keep-alive
         # timeout applies to it exactly as it does between two requests.
         self.timeout_keep_alive_task = self.loop.call_later(
@@ -135,20 +140,28 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
         return self.scope is not self._head_scope
 
     def data_received(self, data: bytes) -> None:
-        self._upgraded = False
+        """uvicorn's, marking the read for eager runs (eager.py), then the read timeouts
+        and the limits on a head still incomplete."""
         self._read = len(data)
-        super().data_received(data)
-        if self._upgraded or self.transport.is_closing():
-            return  # a WebSocket now, or answered (400, a limit) and closed
+        self._feeding = True
+        try:
+            super().data_received(data)
+        finally:
+            self._feeding = False
+        if self._deferred is not None:
+            self._start_deferred()
+        if self._upgraded:
+            return  # a WebSocket now
         if self.scope is not self._head_scope:
-            self._head_incomplete()
+            if not self.transport.is_closing():  # else answered (400, a limit) and closed
+                self._head_incomplete()
             return
         cycle = self.cycle
         if cycle is None or cycle.response_complete:
             if self.timeout_keep_alive_task is None:
                 self._still_idle()
             return
-        if cycle.more_body:
+        if cycle.more_body and not self.transport.is_closing():
             self._body_seen = self.loop.time()
             if self._body_timer is None:
                 self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
@@ -212,7 +225,15 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
             for name, value in headers:
                 if name == b"content-length" and value.isdigit() and int(value) > limits.max_body:
                     self._refuse(413)
+        if self._proxy_acts:  # a trusted client: the middleware acts on forwarding headers
+            self.app = self._direct
+            for name, _ in headers:  # inline: every request behind a local proxy comes here
+                if name.startswith(b"x-forwarded") or name == b"forwarded":
+                    self.app = self._proxy
+                    break
         super().on_headers_complete()
+        if self.draining:
+            self._request_while_draining()
 
     def _measure_head(self, limit: int) -> None:
         """Request line + headers, counted as `name: value` plus CRLF each: 414 for a URL over
