@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -93,7 +93,7 @@ class Connection:
         return [part.split(b"\r\n\r\n", 1)[1] for part in parts]
 
 
-def run(main: Callable[[], Awaitable[None]]) -> None:
+def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(main())
 
 
@@ -172,7 +172,7 @@ def test_a_body_in_a_later_read_reaches_the_app_whole() -> None:
         body = b""
         while True:
             message = await receive()
-            body += message.get("body", b"")
+            body += bytes(message.get("body", b""))
             if not message.get("more_body"):
                 return body.decode()
 
@@ -197,7 +197,7 @@ def test_pipelined_requests_are_answered_in_order() -> None:
     async def handler(scope: dict[str, Any], receive: Any) -> str:
         if scope["path"] == "/slow":
             await asyncio.sleep(0.01)
-        return scope["path"]
+        return str(scope["path"])
 
     async def main() -> None:
         conn = Connection(text_app(handler))
