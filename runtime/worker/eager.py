@@ -196,6 +196,13 @@ class EagerHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self._end_host()
+
+    def handle_websocket_upgrade(self) -> None:
+        self._end_host()  # the WebSocket protocol takes the connection over
+        super().handle_websocket_upgrade()
+
+    def _end_host(self) -> None:
         host = self._host
         if host is not None:
             self._host = None

@@ -1,5 +1,6 @@
-"""uvicorn's httptools protocol (with our draining shutdown, `draining.py`) plus the limits
-and read timeouts a public server needs.
+"""uvicorn's httptools protocol (with requests that never wait run in the read callback,
+`eager.py`, and our draining shutdown, `draining.py`) plus the limits and read timeouts a
+public server needs.
 
 uvicorn caps nothing on the way in: a 16 MB header is parsed and answered, and a connection
 that never sends, headers that never end or a body that never ends stay open for ever (a
@@ -19,7 +20,12 @@ run against this class (tests/uvicorn_protocol/, differences in docs/ASGI.md). T
   is slow to consume the body does not count: that is the app's doing, not the client's.
 
 Timers are armed only when a request is actually incomplete after a read, so a request that
-arrives in one segment (nearly all of them) costs no timer at all.
+arrives in one segment (nearly all of them) costs no timer at all. The head limits are
+checked once per request, at headers-complete, and on what a read leaves of a head still
+incomplete, rather than in a per-header override: each overridden parser callback costs
+every request a call. For the same reason this class's `data_received` and
+`on_headers_complete` also serve `eager.py` and `draining.py`, and skip uvicorn's
+proxy-headers middleware where it would change nothing (`proxy_bypass.py`).
 """
 
 from __future__ import annotations
