@@ -116,10 +116,13 @@ class EagerHttpToolsProtocol(HttpToolsProtocol):
     _eager = False  # on a real event loop only (uvicorn's tests drive a mock one)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
-        if self._feeding:  # headers complete: run at on_message_complete, or after the read
-            self._deferred = (cycle, app)
-        else:  # a pipelined request, started when the one before it completed
+        if not self._feeding:  # a pipelined request, started when the one before completed
             self._start_task(cycle, app)
+        elif not self.transport.is_closing():  # run at on_message_complete, or after the read
+            self._deferred = (cycle, app)
+        # else the response before it, run within this read, closed the connection: under
+        # uvicorn's Tasks that one would not have run yet, this request would have been
+        # queued behind it and never started; it is not started here either.
 
     def _start_deferred(self) -> None:
         """After a read: a request whose body is still on its way starts as uvicorn's Task."""

@@ -211,10 +211,37 @@ def test_pipelined_requests_are_answered_in_order() -> None:
     run(main)
 
 
+def test_a_request_pipelined_behind_a_connection_close_is_not_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    paths: list[str] = []
+
+    async def handler(scope: dict[str, Any], receive: Any) -> str:
+        paths.append(scope["path"])
+        return "bye"
+
+    async def main() -> None:
+        conn = Connection(text_app(handler))
+        await conn.read(GET % b"")
+        await conn.responses(1)
+        await asyncio.sleep(0)
+        close = b"GET /close HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        await conn.read(close + GET % b"after")
+        await asyncio.sleep(0.01)
+        assert paths == ["/", "/close"]  # as uvicorn: queued behind the close, never run
+        assert conn.transport.closed
+        conn.proto.connection_lost(None)
+
+    run(main)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 def test_a_waiting_request_is_cancelled_with_its_task_and_no_task_is_left() -> None:
     cancelled: list[bool] = []
 
     async def handler(scope: dict[str, Any], receive: Any) -> str:
+        if scope["path"] == "/quick":
+            return "quick"
         try:
             await asyncio.sleep(5)
         except asyncio.CancelledError:
@@ -224,12 +251,17 @@ def test_a_waiting_request_is_cancelled_with_its_task_and_no_task_is_left() -> N
 
     async def main() -> None:
         conn = Connection(text_app(handler))
-        await conn.read(GET % b"")
+        await conn.read(GET % b"")  # the first request of a connection: uvicorn's Task
         await asyncio.sleep(0)
         for task in list(conn.state.tasks):  # uvicorn's shutdown, after its timeout
             task.cancel()
         await asyncio.sleep(0.01)
-        await conn.read(GET % b"")  # now on the connection's host, then waits
+        assert cancelled == [True]  # (answered 500 with Connection: close)
+        conn.proto.connection_lost(None)
+        conn = Connection(text_app(handler))
+        await conn.read(GET % b"quick")
+        await asyncio.sleep(0)
+        await conn.read(GET % b"")  # on the connection's host, then waits
         await asyncio.sleep(0)
         assert len(conn.state.tasks) == 1
         for task in list(conn.state.tasks):
@@ -238,7 +270,7 @@ def test_a_waiting_request_is_cancelled_with_its_task_and_no_task_is_left() -> N
         assert cancelled == [True, True]
         conn.proto.connection_lost(None)
         await asyncio.sleep(0)
-        assert asyncio.all_tasks() == {asyncio.current_task()}  # the parked host ended too
+        assert asyncio.all_tasks() == {asyncio.current_task()}  # the parked hosts ended too
 
     run(main)
 
