@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol (with requests that never wait run in the read callback,
+"""uvicorn's httptools protocol (with requests that never wait run without a Task,
 `eager.py`, and our draining shutdown, `draining.py`) plus the limits and read timeouts a
 public server needs.
 

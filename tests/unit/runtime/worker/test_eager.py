@@ -1,4 +1,4 @@
-"""Requests run in the read callback (runtime/worker/eager.py): what an app can observe is
+"""Requests run without a Task of their own (runtime/worker/eager.py): what an app can observe is
 what it would observe under uvicorn's Task per request."""
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(main())
 
 
-def test_a_request_that_does_not_wait_is_answered_within_the_read_under_a_task() -> None:
+def test_a_request_that_does_not_wait_runs_without_a_task_of_its_own_under_a_task() -> None:
     seen: list[Any] = []
 
     async def handler(scope: dict[str, Any], receive: Any) -> str:
@@ -110,7 +110,7 @@ def test_a_request_that_does_not_wait_is_answered_within_the_read_under_a_task()
         assert await conn.responses(1) == [b"hello"]
         await asyncio.sleep(0)  # the connection's host Task parks
         await conn.read(GET % b"")
-        assert conn.transport.data.count(b"hello") == 2  # answered inside the read
+        assert conn.transport.data.count(b"hello") == 2  # answered before the read returned to us
         await conn.read(GET % b"")
         assert conn.transport.data.count(b"hello") == 3
         assert all(isinstance(task, asyncio.Task) for task in seen)
@@ -125,7 +125,7 @@ def test_a_request_that_waits_keeps_its_task_timeout_and_context() -> None:
     async def handler(scope: dict[str, Any], receive: Any) -> str:
         task = asyncio.current_task()
         request_id.set(scope["path"])
-        async with asyncio.timeout(5):  # entered before the wait, in the read callback
+        async with asyncio.timeout(5):  # entered before the wait, in a loop callback
             await asyncio.sleep(0.01)
         assert asyncio.current_task() is task
         try:
