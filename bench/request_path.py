@@ -132,8 +132,7 @@ def connection(kind: str) -> tuple[Any, Transport]:
 
 async def serve_requests(proto: Any, transport: Transport, n: int) -> None:
     """`n` requests through the full protocol, one at a time on one connection. Each read
-    is delivered from a loop callback, as the event loop delivers it (not from inside
-    this Task, where no request could run without a Task: runtime/worker/eager.py),
+    is delivered from a loop callback, as the event loop delivers it,
     and this Task wakes once per request, when the response's second write (its body)
     is made: the same bench cost whichever way the server runs the request."""
     loop = asyncio.get_running_loop()
