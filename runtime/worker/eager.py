@@ -21,9 +21,9 @@ under a Task of its own:
   uvicorn's Task copies); a request that changed that copy and finished without waiting
   leaves its host to end, and the next request gets a fresh one.
 - a request with a body still on its way when the read ends, a pipelined request
-  started when the one before it completes, and any request on a loop that is not an
-  asyncio event loop (uvicorn's own tests use a mock one) start as uvicorn's Task,
-  unchanged.
+  started when the one before it completes, any request on a loop that is not an
+  asyncio event loop (uvicorn's own tests use a mock one) and every request of a WSGI
+  app (`eager_runs` off: each waits for its thread) start as uvicorn's Task, unchanged.
 - a request that waits is in `server_state.tasks` from the moment it waits, so a
   graceful shutdown waits for it (and cancels it on timeout) as for uvicorn's Tasks.
 """
@@ -118,6 +118,7 @@ class EagerHttpToolsProtocol(HttpToolsProtocol):
     _deferred: tuple[RequestResponseCycle, Any] | None = None
     _feeding = False  # a read is being parsed (set by the subclass's data_received)
     _eager = False  # on a real event loop only (uvicorn's tests drive a mock one)
+    eager_runs = True  # False: every request starts as uvicorn's Task (a WSGI app)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         if self._feeding:  # headers complete: run at on_message_complete, or after the read
@@ -144,7 +145,7 @@ class EagerHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._base_context = contextvars.copy_context()  # what uvicorn's Tasks copy
-        self._eager = isinstance(self.loop, asyncio.AbstractEventLoop)
+        self._eager = self.eager_runs and isinstance(self.loop, asyncio.AbstractEventLoop)
         super().connection_made(transport)
 
     def on_message_complete(self) -> None:

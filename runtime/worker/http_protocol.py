@@ -316,9 +316,9 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
         self.transport.close()
 
 
-def protocol_class(options: Any) -> type[LimitedHttpToolsProtocol]:
+def protocol_class(options: Any, eager: bool = True) -> type[LimitedHttpToolsProtocol]:
     """A protocol class carrying this worker's limits (uvicorn instantiates it per
-    connection with its own arguments, so the limits travel as a class attribute)."""
-    return type(
-        "LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), {"limits": Limits(options)}
-    )
+    connection with its own arguments, so the limits travel as a class attribute), and
+    whether requests that do not wait run without a Task (eager.py)."""
+    attrs = {"limits": Limits(options), "eager_runs": eager}
+    return type("LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), attrs)

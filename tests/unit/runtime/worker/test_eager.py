@@ -62,9 +62,9 @@ class Connection:
     """Our protocol on a fake transport; reads are delivered from loop callbacks, as the
     event loop delivers them."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, eager: bool = True) -> None:
         options = ClusterOptions(base_dir="/", title="eager-tests")
-        config = server_config(options, app)
+        config = server_config(options, app, eager=eager)
         config.load()
         self.state = ServerState()
         self.proto = config.http_protocol_class(  # type: ignore[call-arg]
@@ -312,6 +312,26 @@ def test_proxy_headers_still_apply_when_a_request_carries_them(forwarded: bool) 
             await asyncio.sleep(0)
         want = b"10.1.2.3 https" if forwarded else b"127.0.0.1 http"
         assert await conn.responses(2) == [want, want]
+        conn.proto.connection_lost(None)
+
+    run(main)
+
+
+def test_without_eager_runs_every_request_is_a_task_of_its_own() -> None:
+    seen: list[Any] = []
+
+    async def handler(scope: dict[str, Any], receive: Any) -> str:
+        seen.append(asyncio.current_task())
+        return "hello"
+
+    async def main() -> None:
+        conn = Connection(text_app(handler), eager=False)  # as for a WSGI app
+        for _ in range(3):
+            await conn.read(GET % b"")
+            await asyncio.sleep(0)
+        assert await conn.responses(3) == [b"hello"] * 3
+        assert len({id(task) for task in seen}) == 3
+        assert asyncio.all_tasks() == {asyncio.current_task()}  # no host Task parked
         conn.proto.connection_lost(None)
 
     run(main)
