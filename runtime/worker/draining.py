@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from runtime.worker.eager import EagerHttpToolsProtocol
 
 DRAIN_GRACE = 1.0
 
 
-class DrainingHttpToolsProtocol(HttpToolsProtocol):
+class DrainingHttpToolsProtocol(EagerHttpToolsProtocol):
     draining = False
     _drain_timer: asyncio.TimerHandle | None = None
 
@@ -31,10 +31,12 @@ class DrainingHttpToolsProtocol(HttpToolsProtocol):
         else:
             super().shutdown()  # a request in progress: answered with `Connection: close`
 
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        if self.draining and self.cycle is not None:
-            self.cycle.keep_alive = False  # answered with `Connection: close`
+    def _request_while_draining(self) -> None:
+        """A request's headers completed on a draining connection: it is answered with
+        `Connection: close`. Called by the subclass's `on_headers_complete` when `draining`
+        (http_protocol.py): an override here would cost every request a call."""
+        if self.cycle is not None:
+            self.cycle.keep_alive = False
             if self._drain_timer is not None:
                 self._drain_timer.cancel()
                 self._drain_timer = None

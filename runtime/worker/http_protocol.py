@@ -1,5 +1,6 @@
-"""uvicorn's httptools protocol (with our draining shutdown, `draining.py`) plus the limits
-and read timeouts a public server needs.
+"""uvicorn's httptools protocol (with requests that never wait run without a Task,
+`eager.py`, and our draining shutdown, `draining.py`) plus the limits and read timeouts a
+public server needs.
 
 uvicorn caps nothing on the way in: a 16 MB header is parsed and answered, and a connection
 that never sends, headers that never end or a body that never ends stay open for ever (a
@@ -19,7 +20,12 @@ run against this class (tests/uvicorn_protocol/, differences in docs/ASGI.md). T
   is slow to consume the body does not count: that is the app's doing, not the client's.
 
 Timers are armed only when a request is actually incomplete after a read, so a request that
-arrives in one segment (nearly all of them) costs no timer at all.
+arrives in one segment (nearly all of them) costs no timer at all. The head limits are
+checked once per request, at headers-complete, and on what a read leaves of a head still
+incomplete, rather than in a per-header override: each overridden parser callback costs
+every request a call. For the same reason this class's `data_received` and
+`on_headers_complete` also serve `eager.py` and `draining.py`, and skip uvicorn's
+proxy-headers middleware where it would change nothing (`proxy_bypass.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any, NoReturn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from runtime.worker.draining import DrainingHttpToolsProtocol
+from runtime.worker.proxy_bypass import proxy_parts
 
 _MESSAGES = {
     408: b"Request Timeout",
@@ -88,8 +95,9 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._in_head = False
-        self._head_bytes = self._head_recv = 0
+        self._head_scope: Any = None  # the scope of the last request whose head completed
+        self._read = 0  # bytes in the read being parsed
+        self._head_recv = 0  # bytes of earlier reads that ended inside a head
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_seen = 0.0
@@ -97,6 +105,10 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
         self._refused: int | None = None
         self._logger = self.logger
         self._upgraded = False
+        # uvicorn's proxy-headers middleware, skipped where it would change nothing.
+        self._proxy, self._direct, self._proxy_acts = proxy_parts(self.app, self.client)
+        if self._proxy is not None and not self._proxy_acts:
+            self.app = self._direct  # an untrusted client: it passes every request on
         # A connection that never sends anything is idle from the start: the keep-alive
         # timeout applies to it exactly as it does between two requests.
         self.timeout_keep_alive_task = self.loop.call_later(
@@ -129,31 +141,49 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
             self._body_timer.cancel()
             self._body_timer = None
 
+    def _in_head(self) -> bool:
+        """A request began whose headers are not complete yet (httptools buffers them)."""
+        return self.scope is not self._head_scope
+
     def data_received(self, data: bytes) -> None:
-        self._upgraded = False
-        super().data_received(data)
-        if self._upgraded or self.transport.is_closing():
-            return  # a WebSocket now, or answered (400, a limit) and closed
-        if not self._in_head and (self.cycle is None or self.cycle.response_complete):
-            self._still_idle()
-            return
-        if self._in_head:  # headers still incomplete: httptools is buffering them
-            self._head_recv += len(data)
-            if self._head_recv > self.limits.max_header_size:
-                self.reject(431)
-            elif self._head_timer is None:
-                self._head_timer = self.loop.call_later(
-                    self.limits.header_timeout, self._head_timed_out
-                )
+        """uvicorn's, marking the read for eager runs (eager.py), then the read timeouts
+        and the limits on a head still incomplete."""
+        self._read = len(data)
+        self._feeding = True
+        try:
+            super().data_received(data)
+        finally:
+            self._feeding = False
+        if self._deferred is not None:
+            self._start_deferred()
+        if self._upgraded:
+            return  # a WebSocket now
+        if self.scope is not self._head_scope:
+            if not self.transport.is_closing():  # else answered (400, a limit) and closed
+                self._head_incomplete()
             return
         cycle = self.cycle
         if cycle is None or cycle.response_complete:
-            self._still_idle()
+            if self.timeout_keep_alive_task is None:
+                self._still_idle()
             return
-        if cycle.more_body:
+        if cycle.more_body and not self.transport.is_closing():
             self._body_seen = self.loop.time()
             if self._body_timer is None:
                 self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_check)
+
+    def _head_incomplete(self) -> None:
+        """The read ended inside a head: the limits are checked on what it holds so far
+        (the head of one request is bounded even if it never ends), and the header
+        timeout runs."""
+        self._head_recv += self._read
+        limits = self.limits
+        if self._head_recv > limits.max_header_size:
+            self.reject(414 if len(self.url) > limits.max_header_size else 431)
+        elif len(self.headers) > limits.max_headers:
+            self.reject(431)
+        elif self._head_timer is None:
+            self._head_timer = self.loop.call_later(limits.header_timeout, self._head_timed_out)
 
     def handle_websocket_upgrade(self) -> None:
         self._cancel_timers()
@@ -180,42 +210,47 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
             )
 
     # ---- parser callbacks ---------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._in_head = True
-        self._head_bytes = self._head_recv = 0
-        self._body_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        if len(self.url) > self.limits.max_header_size:
-            self._refuse(414)
-        self._head_bytes += len(url)
-        if self._head_bytes > self.limits.max_header_size:
-            raise Rejected(414)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value) + 4
-        if self._head_bytes > self.limits.max_header_size:
-            self._refuse(431)
-        if len(self.headers) >= self.limits.max_headers:
-            self._refuse(431)
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        """The head limits, checked once per request: a head that fits in the bytes read
+        for it (plus one byte per header: `name:value` without a space is counted as
+        `name: value`) cannot exceed `max_header_size`, so only a larger one is measured."""
+        self._head_scope = self.scope
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-        if self.limits.max_body is not None:
-            for name, value in self.headers:
-                if (
-                    name == b"content-length"
-                    and value.isdigit()
-                    and int(value) > self.limits.max_body
-                ):
+        limits = self.limits
+        headers = self.headers
+        received = self._head_recv + self._read
+        self._head_recv = 0
+        if len(headers) > limits.max_headers:
+            self._refuse(431)
+        if received + len(headers) > limits.max_header_size:
+            self._measure_head(limits.max_header_size)
+        self._body_bytes = 0
+        if limits.max_body is not None:
+            for name, value in headers:
+                if name == b"content-length" and value.isdigit() and int(value) > limits.max_body:
                     self._refuse(413)
+        if self._proxy_acts:  # a trusted client: the middleware acts on forwarding headers
+            self.app = self._direct
+            for name, _ in headers:  # inline: every request behind a local proxy comes here
+                if name.startswith(b"x-forwarded") or name == b"forwarded":
+                    self.app = self._proxy
+                    break
         super().on_headers_complete()
+        if self.draining:
+            self._request_while_draining()
+
+    def _measure_head(self, limit: int) -> None:
+        """Request line + headers, counted as `name: value` plus CRLF each: 414 for a URL over
+        `limit` alone, else 431."""
+        size = len(self.url)
+        if size > limit:
+            self._refuse(414)
+        for name, value in self.headers:
+            size += len(name) + len(value) + 4
+        if size > limit:
+            self._refuse(431)
 
     def on_body(self, body: bytes) -> None:
         if self.limits.max_body is not None:
@@ -236,7 +271,7 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self._in_head and not self.transport.is_closing():
+        if self._in_head() and not self.transport.is_closing():
             self.reject(408)
 
     def _body_check(self) -> None:
@@ -259,7 +294,7 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
         """Answer `status` and close, unless the app already started a response (then only
         close: a second status line would corrupt the stream)."""
         self._cancel_timers()
-        self._in_head = False
+        self._head_scope = self.scope  # nothing more is read: no head timeout either
         cycle = self.cycle
         started = cycle is not None and cycle.response_started and not cycle.response_complete
         if cycle is not None and not cycle.response_complete:
@@ -281,9 +316,9 @@ class LimitedHttpToolsProtocol(DrainingHttpToolsProtocol):
         self.transport.close()
 
 
-def protocol_class(options: Any) -> type[LimitedHttpToolsProtocol]:
+def protocol_class(options: Any, eager: bool = True) -> type[LimitedHttpToolsProtocol]:
     """A protocol class carrying this worker's limits (uvicorn instantiates it per
-    connection with its own arguments, so the limits travel as a class attribute)."""
-    return type(
-        "LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), {"limits": Limits(options)}
-    )
+    connection with its own arguments, so the limits travel as a class attribute), and
+    whether requests that do not wait run without a Task (eager.py)."""
+    attrs = {"limits": Limits(options), "eager_runs": eager}
+    return type("LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), attrs)

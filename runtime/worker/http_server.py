@@ -108,9 +108,10 @@ class WorkerServer(Server):
         )
 
 
-def server_config(options: Any, app: Any, https: Any = None) -> Config:
+def server_config(options: Any, app: Any, https: Any = None, eager: bool = True) -> Config:
     """uvicorn's Config for serving the ASGI 3 callable `app` with the cluster's options
-    (`https`: key and cert, from --https-* or the app's `cluster.https` config)."""
+    (`https`: key and cert, from --https-* or the app's `cluster.https` config; `eager`:
+    requests that do not wait run without a Task, runtime/worker/eager.py)."""
     if options.root_path and options.app is None:
         app = route_below_root(app, options.root_path)
     if options.access_log:
@@ -118,7 +119,7 @@ def server_config(options: Any, app: Any, https: Any = None) -> Config:
         app = access_log.wrap(app)
     return Config(
         app,
-        http=protocol_class(options),
+        http=protocol_class(options, eager),
         ws=LazyWebSocketProtocol,
         lifespan="off",
         interface="asgi3",
@@ -187,6 +188,9 @@ def resource_exhaustion_filter(
 def build_server(
     options: Any, target: Any, on_started: Callable[[], None], https: Any = None
 ) -> WorkerServer:
-    """The server for a booted target (an egg-style Application or an AppTarget)."""
+    """The server for a booted target (an egg-style Application or an AppTarget). A WSGI
+    app runs every request in a thread, so every request waits: it gets uvicorn's Task at
+    once rather than a try without one (which would only add a hand-over)."""
     state = getattr(target, "lifespan_state", None)
-    return WorkerServer(server_config(options, target.asgi, https), on_started, state)
+    eager = getattr(target, "interface", "asgi") != "wsgi"
+    return WorkerServer(server_config(options, target.asgi, https, eager), on_started, state)
