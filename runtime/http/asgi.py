@@ -49,8 +49,12 @@ def _ctype(value: str) -> bytes:
     return encoded
 
 
+# `json.dumps` with options builds a JSONEncoder per call; one is built here, once.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _encode_json(value).encode()
 
 
 def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], Any]:
@@ -68,6 +72,9 @@ def render(ctx: Any) -> tuple[int, list[tuple[bytes, bytes]], Any]:
     elif body is None:  # nothing set the body: Koa answers with the reason phrase
         data = reason(status).encode()
         bctype = _BTEXT
+    elif body.__class__ is dict or body.__class__ is list:  # JSON, without the tests below
+        data = _dumps(body)
+        bctype = _BJSON if ctype is None else _ctype(ctype)
     elif isinstance(body, (bytes, bytearray, memoryview)):
         data = bytes(body)
         bctype = _BBIN if ctype is None else _ctype(ctype)

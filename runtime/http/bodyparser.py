@@ -46,11 +46,9 @@ def _declared_length(scope: Scope) -> int | None:
 
 async def read_body(ctx: Any, limit: int) -> bytes:
     """Receive the whole body into `ctx._raw_body`; 413 as soon as it exceeds `limit`."""
-    try:
-        body: bytes = ctx._raw_body
+    body: bytes | None = getattr(ctx, "_raw_body", None)  # no exception when unread
+    if body is not None:
         return body
-    except AttributeError:
-        pass
     declared = _declared_length(ctx.scope)
     if declared is not None and declared > limit:
         raise HttpError(413, "Request Entity Too Large")

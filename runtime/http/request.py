@@ -13,6 +13,8 @@ from runtime.http.bodyparser import parse_body, read_body
 if TYPE_CHECKING:
     from runtime.http.context import Context
 
+_UNSET: Any = object()
+
 
 class _ContextView:
     """What Request and Response share: a view onto the request's Context (extends add
@@ -64,11 +66,10 @@ class Request(_ContextView):
     def body(self) -> Any:
         """Parsed body: JSON value, form dict, text, or `{}` (Koa's bodyparser)."""
         ctx = self.ctx
-        try:
-            return ctx._parsed_body
-        except AttributeError:
-            ctx._parsed_body = parse_body(ctx)
-            return ctx._parsed_body
+        parsed = getattr(ctx, "_parsed_body", _UNSET)  # may be None: a JSON `null`
+        if parsed is _UNSET:
+            parsed = ctx._parsed_body = parse_body(ctx)
+        return parsed
 
     @body.setter
     def body(self, value: Any) -> None:

@@ -46,12 +46,18 @@ class Namespace:
 
 def _method_handler(cls: type, name: str) -> Any:
     method = getattr(cls, name)
+    if inspect.iscoroutinefunction(method):  # the usual case: no awaitable test per request
 
-    async def handler(ctx: Any) -> Any:
-        result = method(cls(ctx))
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+        async def handler(ctx: Any) -> Any:
+            return await method(cls(ctx))
+
+    else:
+
+        async def handler(ctx: Any) -> Any:
+            result = method(cls(ctx))
+            if inspect.isawaitable(result):
+                result = await result
+            return result
 
     handler.__name__ = name
     handler.__qualname__ = f"{cls.__qualname__}.{name}"
