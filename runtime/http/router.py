@@ -19,6 +19,7 @@ from runtime.http.compose import Handler, compose
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)(\?)?|\*")
+_OPTIONAL = "(?:/(?P<"  # how compile_path starts an optional parameter's group
 _URL_PARAM = re.compile(r"(/?):([A-Za-z_][A-Za-z0-9_]*)(\?)?|\*")
 # action -> (method(s), suffix, name template); egg-router's resources table.
 RESOURCES = (
@@ -74,7 +75,7 @@ def compile_path(path: str) -> re.Pattern[str] | None:
         elif m.group(2):
             if out and out[-1].endswith("/"):
                 out[-1] = out[-1][:-1]
-            out.append(f"(?:/(?P<{m.group(1)}>[^/]+))?")
+            out.append(f"{_OPTIONAL}{m.group(1)}>[^/]+))?")
         else:
             out.append(f"(?P<{m.group(1)}>[^/]+)")
         pos = m.end()
@@ -92,7 +93,11 @@ class Router:
         self.routes: list[Route] = []
         self._static: dict[tuple[str, str], Handler] = {}
         self._implicit_head: set[str] = set()
-        self._dynamic: dict[str, list[tuple[re.Pattern[str], Handler]]] = {m: [] for m in METHODS}
+        # method -> [(pattern, handler, exact)]; `exact`: every group always takes part in
+        # a match (no optional parameter), so `groupdict()` has no None to filter out.
+        self._dynamic: dict[str, list[tuple[re.Pattern[str], Handler, bool]]] = {
+            m: [] for m in METHODS
+        }
         self._named: dict[str, Route] = {}
         from runtime.http.mount import Mounts
         from runtime.http.websocket import SocketRoutes
@@ -153,9 +158,10 @@ class Router:
                 self._static[("HEAD", route.path)] = route.handler
                 self._implicit_head.add(route.path)
         else:
-            self._dynamic[method].append((route.pattern, route.handler))
+            exact = isinstance(route.path, str) and _OPTIONAL not in route.pattern.pattern
+            self._dynamic[method].append((route.pattern, route.handler, exact))
             if method == "GET":
-                self._dynamic["HEAD"].append((route.pattern, route.handler))
+                self._dynamic["HEAD"].append((route.pattern, route.handler, exact))
 
     def get(self, path: RoutePath, *args: Any, name: str | None = None) -> Route:
         return self.register(("GET",), path, *args, name=name)
@@ -297,10 +303,13 @@ class Router:
                 handler = static_get((method, path.rstrip("/")))
                 if handler is not None:
                     return handler(ctx)
-            for pattern, handler in dynamic.get(method, ()):
+            for pattern, handler, exact in dynamic.get(method, ()):
                 m = pattern.match(path)
                 if m is not None:
-                    ctx._params = {k: v for k, v in m.groupdict().items() if v is not None}
+                    params = m.groupdict()
+                    ctx._params = (
+                        params if exact else {k: v for k, v in params.items() if v is not None}
+                    )
                     return handler(ctx)
             return _not_found()
 
