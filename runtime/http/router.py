@@ -83,6 +83,25 @@ def compile_path(path: str) -> re.Pattern[str] | None:
     return re.compile("^" + "".join(out).rstrip("/") + "/?$")
 
 
+def _plain(text: str) -> bool:
+    """ASCII letters and digits only: what `quote` and `quote_plus` leave as they are."""
+    return text.isascii() and text.isalnum()
+
+
+def _quote(value: str) -> str:
+    """`quote(value, safe="")`, without its Python calls for a plain value (an id, a slug)."""
+    return value if _plain(value) else quote(value, safe="")
+
+
+def _query_string(params: dict[str, Any]) -> str:
+    """`urlencode(params, doseq=True)`, joined directly when every key and value is a plain
+    `str` (a link's usual `page=2`-like query)."""
+    for key, value in params.items():
+        if not (key.__class__ is str and value.__class__ is str and _plain(key) and _plain(value)):
+            return urlencode(params, doseq=True)
+    return "&".join([f"{key}={value}" for key, value in params.items()])
+
+
 async def _not_found() -> None:
     """No route: the Context keeps its 404."""
 
@@ -274,11 +293,16 @@ class Router:
             if value is None:
                 return "" if optional else m.group(0)
 
-            return slash + quote(str(value), safe="")
+            return slash + _quote(str(value))
 
-        path = _URL_PARAM.sub(fill, route.path)
+        if route.pattern is None:  # a static path: nothing to fill
+            if not params:
+                return route.path
+            path = route.path
+        else:
+            path = _URL_PARAM.sub(fill, route.path)
         rest = {k: v for k, v in params.items() if k not in used}
-        return path + ("?" + urlencode(rest, doseq=True) if rest else "")
+        return path + ("?" + _query_string(rest) if rest else "")
 
     def static_routes(self) -> dict[tuple[str, str], Handler]:
         return dict(self._static)
