@@ -128,3 +128,22 @@ def test_optional_and_required_params(tmp_path):
     assert json.loads(_call(app, "GET", "/opt/x")[1]) == {"a": "x"}
     assert json.loads(_call(app, "GET", "/opt/x/y")[1]) == {"a": "x", "b": "y"}
     assert json.loads(_call(app, "GET", "/req/x/y")[1]) == {"a": "x", "b": "y"}
+
+
+def test_url_shortcuts_match_urlencode():
+    from urllib.parse import urlencode
+
+    from runtime.http.router import Router
+
+    async def h(ctx: Any) -> None:
+        return None
+
+    router = Router(None)
+    router.get("/s", h, name="s")
+    router.get("/u/:id", h, name="u")
+    assert router.url("s") == "/s"
+    assert router.url("u", id="abc") == "/u/abc"
+    assert router.url("u", id="a b/é") == "/u/a%20b%2F%C3%A9"
+    for query in ({"page": "2"}, {"q": "a b"}, {"t": ["x", "y"]}, {"n": 3}, {"e": ""}):
+        assert router.url("s", **query) == "/s?" + urlencode(query, doseq=True)
+        assert router.url("u", id="1", **query) == "/u/1?" + urlencode(query, doseq=True)
