@@ -252,6 +252,14 @@ class Context:
 
     def set(self, name: str | dict[str, Any], value: Any = None) -> None:
         """Set one response header, or several from a dict; a list value repeats it."""
+        if name.__class__ is str and value.__class__ is str:  # the usual case, no tests below
+            key = name.lower()
+            if key != "content-type":
+                if self._headers is None:
+                    self._headers = {key: value}
+                else:
+                    self._headers[key] = value
+                return
         if isinstance(name, dict):
             for key, val in name.items():
                 self.set(key, val)
