@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from runtime.http import websocket
 from runtime.http.bodyparser import BODY_METHODS, read_body
 from runtime.http.compose import entry
-from runtime.http.context import NULL_BODY, Context
+from runtime.http.context import NULL_BODY
 from runtime.http.errors import HttpError, reason
 from runtime.http.stream import Stream, is_stream
 from runtime.http.types import ASGIApp, Receive, Scope, Send
@@ -118,14 +118,8 @@ def make_asgi(app: Any) -> Any:
     outermost middleware is called from here, one Python call less. A text body that is
     the very same `str` object as the previous response's (a constant such as
     `"hello world"`) reuses its encoded bytes and headers.
-
-    The Context is made without calling `Context.__init__` (a Python `__init__` costs a
-    frame of its own, about 600 instructions a request): the same fields are set here,
-    unless the app's Context class brings an `__init__` of its own, which is then called.
     """
     ctx_cls = app.context_class
-    plain_ctx = ctx_cls.__init__ is Context.__init__
-    new = object.__new__
     bind = MethodType
     fast_get = {
         path: {method: entry(h) for method, h in methods.items()}
@@ -150,18 +144,7 @@ def make_asgi(app: Any) -> Any:
             if mount is not None:
                 await mount(scope, receive, send)
                 return
-        if plain_ctx:  # Context.__init__, inlined
-            ctx = new(ctx_cls)
-            ctx.app = app
-            ctx.scope = scope
-            ctx._receive = receive
-            ctx._status = 404
-            ctx._explicit = False
-            ctx._body = None
-            ctx._type = None
-            ctx._headers = None
-        else:
-            ctx = ctx_cls(app, scope, receive)
+        ctx = ctx_cls(app, scope, receive)
         try:
             method = scope["method"]
             if read_bodies and method in BODY_METHODS:
