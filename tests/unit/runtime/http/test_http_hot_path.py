@@ -1,6 +1,6 @@
 """The request path's shortcuts keep Koa's behaviour: the Context the ASGI entry makes
-(its class's own `__init__` included), `next` as a bound method, a path rewrite re-routing a precomposed route,
-lazy fields that may hold falsy values."""
+(its class's own `__init__` included), `next` as a bound method, a path rewrite
+re-routing a precomposed route, lazy fields that may hold falsy values."""
 
 from __future__ import annotations
 
