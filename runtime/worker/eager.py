@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import types
 
 # asyncio's own switches of the current task (what a Task step does around `coro.send`).
@@ -40,6 +41,11 @@ from collections.abc import Generator
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+# A host Task must run in the very context a request's first step ran in (so a variable set
+# before the request waits is still set after): `create_task(context=)`, Python 3.11 on.
+# Before, every request starts as uvicorn's Task.
+SUPPORTED = sys.version_info >= (3, 11)
 
 
 @types.coroutine
@@ -145,7 +151,9 @@ class EagerHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._base_context = contextvars.copy_context()  # what uvicorn's Tasks copy
-        self._eager = self.eager_runs and isinstance(self.loop, asyncio.AbstractEventLoop)
+        self._eager = (
+            SUPPORTED and self.eager_runs and isinstance(self.loop, asyncio.AbstractEventLoop)
+        )
         super().connection_made(transport)
 
     def on_message_complete(self) -> None:

@@ -12,7 +12,12 @@ import pytest
 from uvicorn.server import ServerState
 
 from runtime.process.cluster_options import ClusterOptions
+from runtime.worker import eager
 from runtime.worker.http_server import server_config
+
+pytestmark = pytest.mark.skipif(
+    not eager.SUPPORTED, reason="eager runs need create_task(context=): Python 3.11+"
+)
 
 GET = b"GET /%s HTTP/1.1\r\nHost: t\r\n\r\n"
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")

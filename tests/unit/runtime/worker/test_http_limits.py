@@ -93,4 +93,5 @@ def test_limits_apply_to_a_head_still_incomplete(reads: tuple[bytes, ...], statu
 def test_a_declared_body_over_max_body_is_413() -> None:
     post = b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n"
     assert serve(post % 10 + b"0123456789", max_body=10) == b"HTTP/1.1 200 OK"
-    assert serve(post % 11, max_body=10) == b"HTTP/1.1 413 Request Entity Too Large"
+    # the reason phrase is http.HTTPStatus's: "Content Too Large" from Python 3.13 on
+    assert serve(post % 11, max_body=10).startswith(b"HTTP/1.1 413 ")
