@@ -78,13 +78,17 @@ class Children:
     def spawn_agent(self, options: ClusterOptions, leader: socket.socket | None) -> ChildHandle:
         """Raises OSError when the spawn fails (the caller retries with backoff). The
         spawner closes every descriptor the agent does not keep."""
-        setup = self.child_setup(options, lambda: [])  # the spawner closes the rest
+        setup = self.child_setup(options, None)  # the spawner closes every other fd
         pid, sock = self.spawner.spawn_agent(options, leader, setup)
         return self.adopt(Role.AGENT, 1, pid, sock, options.base_dir)
 
     def child_setup(
-        self, options: ClusterOptions, private_fds: Callable[[], list[int]]
+        self, options: ClusterOptions, private_fds: Callable[[], list[int]] | None
     ) -> Callable[[], None]:
+        """What a forked child runs first. `private_fds`: the master's own descriptors to
+        close besides the selector and the other children's channels; None when the
+        spawner has closed every descriptor the child does not keep (the agent's)."""
+
         def child_setup() -> None:
             """First thing in a forked child: drop every master resource it inherited.
             Another child's channel kept open would hide the master's death from that
@@ -94,9 +98,10 @@ class Children:
 
             SignalQueue.reset_in_child(self.master_signals)
             drop_inherited_handlers()  # without flushing: the master's lines stay its own
-            for fd in [self.selector.fileno(), *self.fds(), *private_fds()]:  # type: ignore[attr-defined]
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            if private_fds is not None:
+                for fd in [self.selector.fileno(), *self.fds(), *private_fds()]:  # type: ignore[attr-defined]
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
             # --user/--group, before any app code runs; after the closes, so no descriptor
             # the C library opens for the account lookup can be among them
             drop_privileges(options)

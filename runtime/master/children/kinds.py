@@ -14,13 +14,6 @@ from runtime.contract.exitcodes import ExitCode
 from runtime.contract.messages import Action, Role
 
 
-class Spawn(enum.Enum):
-    """How a child of the kind is created."""
-
-    CLEAN_FORK = "forked before the pre-import, keeps only its channel and the leader endpoint"
-    FORK = "forked from the master, shares the pre-imported modules"
-
-
 class Refork(enum.Enum):
     """What the master does when one dies unasked, once the cluster is running."""
 
@@ -33,7 +26,6 @@ class ChildKind:
     role: Role
     label: str  # egg's greppable `<label>#<id>:<pid>`
     noun: str  # how one line names it: "agent", "app worker #2"
-    spawn: Spawn
     refork: Refork
     start_action: Action  # what it says once it serves
     exit_action: Action  # what the others are told when it dies unasked
@@ -50,7 +42,6 @@ AGENT = ChildKind(
     role=Role.AGENT,
     label="agent_worker",
     noun="agent",
-    spawn=Spawn.CLEAN_FORK,
     refork=Refork.RESTART,
     start_action=Action.AGENT_START,
     exit_action=Action.AGENT_EXIT,
@@ -63,7 +54,6 @@ APP = ChildKind(
     role=Role.APP,
     label="app_worker",
     noun="app worker",
-    spawn=Spawn.FORK,
     refork=Refork.REPLACE,
     start_action=Action.APP_START,
     exit_action=Action.APP_EXIT,
