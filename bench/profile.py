@@ -173,6 +173,10 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
     agent_pid = next((p for p, r in roles.items() if r == "agent"), None)
     forked = {pid: int(r[3].split()[1]) for pid, rows in events.items() for r in rows
               if r[2] == "child" and r[3].split()[0] == str(master)}  # fmt: skip
+    # The early start: the CLI is the master's child forked before its exec (the probe's
+    # fork count starts again in the exec'd runtime), parsing while the master imports.
+    cli_child = next((pid for pid in forked if pid not in roles), None)
+    forked.pop(cli_child, None)
     app_forks = sorted(n for pid, n in forked.items() if pid != agent_pid)
     fork_modules = {}  # what the master held at its agent's fork and at its first app fork
     for what, n in (("agent", forked.get(agent_pid)), ("first app", min(app_forks, default=None))):
@@ -200,13 +204,21 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
 
     cli_start, exec_at = first(m, "start", 0), first(m, "exec")
     master_start = first(m, "start", 1) or cli_start
+    runtime_rows = [r for r in m if master_start and r[0] >= master_start[0]]
     # The agent is forked (older versions spawned a new interpreter: `spawn`).
     spawn = first(m, "spawn")
-    agent_fork = first(m, "fork", arg=str(forked[agent_pid])) if agent_pid in forked else None
+    agent_fork = (
+        first(runtime_rows, "fork", arg=str(forked[agent_pid])) if agent_pid in forked else None
+    )
     agent_born = spawn or agent_fork
-    fork1 = first(m, "fork", arg=str(app_forks[0])) if app_forks else None
+    fork1 = first(runtime_rows, "fork", arg=str(app_forks[0])) if app_forks else None
     phase("CLI interpreter init (Popen -> site)", (t0, 0), cli_start)
-    phase("CLI imports and option resolution", cli_start, exec_at, m)
+    if cli_child is not None and cli_child in events:
+        c = events[cli_child]
+        phase("CLI fork -> exec of the runtime", cli_start, exec_at)
+        phase("  (CLI child, in parallel: imports, options)", first(c, "child"), c[-1][:2], c)
+    else:
+        phase("CLI imports and option resolution", cli_start, exec_at, m)
     # Without an exec (the CLI runs the master itself), the master's start is the CLI's.
     phase("exec -> master interpreter init", exec_at, master_start)
     phase("master imports, bind, until agent fork", master_start, agent_born, m)
@@ -238,7 +250,11 @@ def probe_start(app: Path, workers: int, show_modules: bool) -> dict:
     result = {
         "phases": phases,
         "modules": {
-            "cli (before exec)": imported(m, 0, exec_at[0]) if exec_at else [],
+            "cli (before exec)": imported(events[cli_child])
+            if cli_child in events
+            else imported(m, 0, exec_at[0])
+            if exec_at
+            else [],
             **{f"master at {k} fork": v for k, v in fork_modules.items()},
             "agent": agent_modules,
             **{f"{k} after fork": v for k, v in worker_modules.items()},

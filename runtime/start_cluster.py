@@ -1,5 +1,7 @@
 """`python -m runtime.start_cluster '<options JSON>'`: the only door from the CLI into the
-runtime (docs/INTERNALS.md §1). Builds the master and exits with its status.
+runtime (docs/INTERNALS.md §1). Builds the master and exits with its status. With
+`--handoff FD` it starts before the CLI has parsed its options and reads them from FD
+(the early start, runtime/process/warm_start.py).
 
 Before the master exists this process takes what must hold for its whole life: the title
 lock (one cluster per title, runtime/process/title_lock_holder.py) and the open-files limit.
@@ -9,12 +11,17 @@ from __future__ import annotations
 
 import sys
 
+from runtime.contract import handoff
 from runtime.contract.exitcodes import ExitCode
 from runtime.process.errors import OptionsError, StartupError, report
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == handoff.FLAG:  # started before the CLI parsed its options
+        from runtime.process import warm_start
+
+        return warm_start.run(argv, main)
     if len(argv) != 1:
         print("usage: python -m runtime.start_cluster '<options JSON>'", file=sys.stderr)
         return ExitCode.USAGE

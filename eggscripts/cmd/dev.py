@@ -161,7 +161,10 @@ class Session:
         try:
             self.master = subprocess.Popen(
                 self.plan.argv(ready_fd=write_fd),
-                env=self.plan.env,
+                # A .pyc records its source's mtime in whole seconds and its size: a second
+                # save within the same second, same size, would be served from the first
+                # one's .pyc. Written by no reload, none can be stale.
+                env={**self.plan.env, "PYTHONDONTWRITEBYTECODE": "1"},
                 cwd=self.plan.base_dir,
                 pass_fds=keep,
                 start_new_session=True,

@@ -12,7 +12,7 @@ import click
 from eggscripts.client import control_dir
 from eggscripts.errors import AlreadyRunning
 from eggscripts.finding import procs
-from eggscripts.launching import launch, title_lock
+from eggscripts.launching import early_start, launch, title_lock
 from eggscripts.options import app_target, env_check, start_options
 from eggscripts.options import registry as options
 from eggscripts.options.option_spec import OptionSpec
@@ -79,6 +79,7 @@ def prepare(
     base_dir, short_target = app_target.split(argument)
     env_check.refuse_empty(ctx)
     values = start_options.resolve_start(ctx, base_dir, short_target, specs)
+    early_start.expect(values.daemon)  # undo the early start's guess if it was wrong
     if adjust is not None:
         values = adjust(values)
     _check_workers(values.workers)

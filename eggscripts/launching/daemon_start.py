@@ -17,7 +17,7 @@ import click
 
 from eggscripts.errors import PREFIX, EggScriptsError, StartFailed
 from eggscripts.finding import procs
-from eggscripts.launching import detach, logrotate, startwait
+from eggscripts.launching import detach, early_start, logrotate, startwait
 from eggscripts.launching.launch import Plan
 from eggscripts.launching.progress import Progress
 from runtime.contract.framing import FrameReader
@@ -50,7 +50,10 @@ def run(
     stderr = None if ignore_stderr else watched
     try:
         keep = [plan.lock_fd] if plan.lock_fd is not None else []
-        read_fd = detach.spawn(plan.argv, plan.env, plan.base_dir, out, err, keep)
+        logs = (out, err)
+        read_fd = early_start.hand_daemon(plan.argv, plan.env, plan.base_dir, logs, plan.lock_fd)
+        if read_fd is None:  # no early-started daemon: spawn one now
+            read_fd = detach.spawn(plan.argv, plan.env, plan.base_dir, out, err, keep)
     finally:
         out.close()
         err.close()

@@ -5,25 +5,19 @@ opens the context (python-daemon forks twice more and calls setsid, leaving a gr
 with no controlling terminal), then execs the runtime. The parent keeps the read end of
 a pipe; the daemon keeps the write end across exec as the ready channel.
 
-python-daemon's defaults are wrong for us and are overridden explicitly:
-- `detach_process=True`: its auto-detection skips detaching under PID 1 or a socket stdin.
-- `signal_map` resets to SIG_DFL: the default ignores SIGTSTP/SIGTTIN/SIGTTOU (SIG_IGN
-  survives exec, the master would inherit it) and turns SIGTERM into SystemExit.
-- `umask` is kept as the user set it (python-daemon would set 0) and core limits untouched.
+The daemon is made by eggscripts/launching/daemonize.py (python-daemon, set up for us).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from collections.abc import Callable
 from typing import BinaryIO, NoReturn
 
 from eggscripts.errors import PREFIX
+from eggscripts.launching.daemonize import daemonize
 from runtime.contract import readychannel
-
-_RESET_SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
 
 
 def spawn(
@@ -67,7 +61,7 @@ def _child(
     """Never returns into click: every path ends in exec or `os._exit`."""
     try:
         os.close(read_fd)
-        _daemonize([write_fd, *keep], working_directory, stdout, stderr)
+        daemonize([write_fd, *keep], working_directory, stdout, stderr)
         readychannel.write_frame(write_fd, readychannel.SPAWNED, {"pid": os.getpid()})
         os.set_inheritable(write_fd, True)
         argv = argv_for(write_fd)
@@ -80,29 +74,3 @@ def _child(
         except OSError:
             pass
     os._exit(127)
-
-
-def _daemonize(keep: list[int], working_directory: str, stdout: BinaryIO, stderr: BinaryIO) -> None:
-    import daemon
-
-    umask = os.umask(0)
-    os.umask(umask)
-    # Not stdin=None: python-daemon would open /dev/null after closing fd 0, get fd 0 back
-    # with close-on-exec set, and dup2(0, 0) keeps that flag: the runtime would start with
-    # no stdin at all. An fd opened before the close is dup2'ed onto 0, inheritable.
-    devnull = open(os.devnull, "rb")  # noqa: SIM115 - becomes fd 0 of the daemon
-    signal_map = {
-        getattr(signal, name): signal.SIG_DFL for name in _RESET_SIGNALS if hasattr(signal, name)
-    }
-    context = daemon.DaemonContext(
-        detach_process=True,
-        working_directory=working_directory,
-        umask=umask,
-        prevent_core=False,
-        stdin=devnull,
-        stdout=stdout,
-        stderr=stderr,
-        files_preserve=[*keep, stdout, stderr],
-        signal_map=signal_map,
-    )
-    context.open()

@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from eggscripts.errors import EggScriptsError
+from eggscripts.launching import early_start
 from eggscripts.options import app_options
 from runtime.contract import option_defs
 
-RUNTIME_MODULE = "runtime.start_cluster"
+RUNTIME_MODULE = early_start.RUNTIME_MODULE
 # Keys filled below rather than copied: resolved paths, and the log files of a daemon only.
 _BY_HAND = frozenset(("require", "stdout_log", "stderr_log"))
 # In daemon mode `start` owns --timeout (its message, its cleanup); the master's own startup
@@ -85,9 +86,11 @@ def make_plan(
 def exec_foreground(plan: Plan) -> NoReturn:
     """Replace this process with the master: same pid, same terminal, so Ctrl-C and
     SIGTERM reach the master directly and our exit status is the master's."""
+    argv = plan.argv()
+    if plan.module == RUNTIME_MODULE:  # a master already importing takes it, if started early
+        early_start.hand_foreground(argv, plan.env, plan.base_dir, plan.lock_fd)
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = plan.argv()
     try:
         os.chdir(plan.base_dir)
         os.execve(argv[0], argv, plan.env)

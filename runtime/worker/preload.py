@@ -35,6 +35,15 @@ def preload_shared(options: ClusterOptions) -> None:
     """Before the agent is forked: what the agent and the app workers both load (asyncio,
     uvloop, the child skeleton, the loader, the leader/follower clients), imported once
     here instead of once in the agent while the master imports it for the workers."""
+    import_shared()
+    if options.app is None and uses_yaml(options.base_dir):
+        with contextlib.suppress(ImportError):
+            import yaml  # noqa: F401
+
+
+def import_shared() -> None:
+    """The part of `preload_shared` no option changes: also what an early-started master
+    imports while the CLI still parses (runtime/process/warm_start.py)."""
     import runtime.cluster_client
     import runtime.loader
     import runtime.worker.agent_process  # asyncio, the child skeleton, the messenger
@@ -43,9 +52,6 @@ def preload_shared(options: ClusterOptions) -> None:
         importlib.import_module(info.name)
     with contextlib.suppress(ImportError):
         import uvloop  # noqa: F401
-    if options.app is None and uses_yaml(options.base_dir):
-        with contextlib.suppress(ImportError):
-            import yaml  # noqa: F401
 
 
 def preload(options: ClusterOptions) -> None:
