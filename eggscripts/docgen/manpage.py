@@ -192,6 +192,12 @@ def render_root(cli: EggScriptsCLI, version: str = __version__) -> str:
             "\\fBEGGSCRIPTS_DEBUG\\fR",
             escape("When set, an unexpected internal error prints its traceback."),
             ".TP",
+            "\\fBEGGSCRIPTS_NO_EARLY_START\\fR",
+            escape(
+                "When set, start execs the master once its options are parsed, instead of "
+                "starting the master's interpreter first (docs/CLI.md, Environment)."
+            ),
+            ".TP",
             "\\fBHOME\\fR",
             escape("Where `~` in log paths points."),
         ]

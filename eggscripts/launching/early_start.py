@@ -200,16 +200,16 @@ def hand_daemon(
 
 
 def _hand(launch: handoff.Launch) -> NoReturn:
-    """Give the foreground runtime its launch and leave: from here it is the master."""
-    from eggscripts.errors import EggScriptsError
-
+    """Give the foreground runtime its launch and leave: from here it is the master. If
+    it is gone, it was killed before it could take the launch (or said why it could not
+    run): nothing was started, and nobody waits for this process's status."""
     assert _early is not None
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     try:
         handoff.send(_early.socket(), launch)
-    except OSError as exc:
-        raise EggScriptsError(f"cannot hand the start to its master: {exc.strerror}") from None
+    except OSError:
+        os._exit(1)
     os._exit(0)
 
 

@@ -52,10 +52,7 @@ def run(argv: list[str], main: Callable[[list[str]], int]) -> int:
     except (ValueError, IndexError, OSError) as exc:
         report(f"bad early start arguments {argv}: {exc}")
         return 2
-    # The CLI answers Ctrl-C (it prints and exits, and we return its status); a foreground
-    # master that took a launch gets the usual handler back before it runs.
-    if cli_pid is not None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    front = _Front(cli_pid) if cli_pid is not None else None
     start_dir = os.getcwd()
     try:
         launch = handoff.receive(sock) if _warm(sock) else None
@@ -65,13 +62,43 @@ def run(argv: list[str], main: Callable[[list[str]], int]) -> int:
     finally:
         sock.close()
     status = _wait(cli_pid) if cli_pid is not None else 0
+    if front is not None:
+        front.restore()
+        if front.stopped is not None and launch is not None:  # asked to stop: run nothing
+            for fd in launch.fds.values():
+                os.close(fd)
+            return _die(front.stopped)
     if launch is None:
         return status
-    if cli_pid is not None:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     if launch.kind == "rerun":
         os.execve(launch.argv[0], launch.argv, {**launch.env, handoff.NO_EARLY_ENV: "1"})
     return _become(launch, start_dir, main)
+
+
+class _Front:
+    """A foreground early start's signals until its launch is taken. Ctrl-C is the CLI's
+    to answer (the terminal sends it to both: the CLI prints and exits, and its status is
+    returned as ours). SIGTERM and SIGHUP sent to this pid alone (a CI job's timeout, a
+    supervisor) are passed on to the CLI, and no launch runs after one."""
+
+    FORWARDED = (signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, cli_pid: int) -> None:
+        self.cli_pid = cli_pid
+        self.stopped: int | None = None
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in self.FORWARDED:
+            signal.signal(signum, self._forward)
+
+    def _forward(self, signum: int, _frame: object) -> None:
+        self.stopped = signum
+        with contextlib.suppress(OSError):
+            os.kill(self.cli_pid, signum)
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in self.FORWARDED:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 def _warm(sock: socket.socket) -> bool:
@@ -101,11 +128,14 @@ def _wait(pid: int) -> int:
         except InterruptedError:  # pragma: no cover - PEP 475 retries
             continue
     code = os.waitstatus_to_exitcode(status)
-    if code < 0:
-        signal.signal(-code, signal.SIG_DFL)
-        os.kill(os.getpid(), -code)
-        return 128 - code
-    return code
+    return _die(-code) if code < 0 else code
+
+
+def _die(signum: int) -> int:
+    """End as if killed by `signum`, as the plain start's process would have been."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    return 128 + signum
 
 
 def _become(launch: handoff.Launch, start_dir: str, main: Callable[[list[str]], int]) -> int:
