@@ -25,6 +25,7 @@ from typing import Any
 from runtime.contract.exitcodes import ExitCode
 from runtime.process.cluster_options import ClusterOptions
 from runtime.process.errors import PREFIX, OptionsError, StartupError, describe_exception, report
+from runtime.process.import_path import enter_as_app, enter_as_master
 
 
 class Collected(logging.Handler):
@@ -128,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     options: ClusterOptions | None = None
     try:
         options = parse(argv[0])
+        enter_as_master(options.base_dir)  # then as the app: check is both
+        enter_as_app(options.base_dir)
         os.environ["EGG_SERVER_ENV"] = options.env
         app = asyncio.run(load_target(options))
     except OptionsError as exc:

@@ -32,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     except OptionsError as exc:
         report(str(exc))
         return ExitCode.USAGE
+    from runtime.process.import_path import enter_as_master
+
+    try:
+        enter_as_master(options.base_dir)
+    except OSError as exc:
+        report(f"cannot enter {options.base_dir}: {exc.strerror}")
+        return ExitCode.USAGE
     from runtime.process.privileges import export_owner, resolve
 
     try:

@@ -33,6 +33,7 @@ from eggscripts.launching.launch import Plan
 from eggscripts.options import app_target
 from eggscripts.options import registry as options
 from eggscripts.options.start_options import StartOptions
+from runtime.contract import handoff
 from runtime.contract.control import ControlAction
 from runtime.contract.framing import FrameReader
 
@@ -165,7 +166,7 @@ class Session:
                 # save within the same second, same size, would be served from the first
                 # one's .pyc. Written by no reload, none can be stale.
                 env={**self.plan.env, "PYTHONDONTWRITEBYTECODE": "1"},
-                cwd=self.plan.base_dir,
+                cwd=handoff.START_DIR,  # the runtime enters BASE_DIR itself
                 pass_fds=keep,
                 start_new_session=True,
             )

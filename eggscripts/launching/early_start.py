@@ -120,11 +120,11 @@ def _runtime_argv(fd: int, cli_pid: int | None) -> list[str]:
 
 
 def _exec_runtime(fd: int, cli_pid: int) -> NoReturn:
-    """The parent of a foreground guess: become the runtime. From "/" so nothing of the
-    user's directory shadows a module it imports before the launch names BASE_DIR."""
+    """The parent of a foreground guess: become the runtime, started where every door is
+    (runtime/process/import_path.py)."""
     try:
         os.set_inheritable(fd, True)
-        os.chdir("/")
+        os.chdir(handoff.START_DIR)
         os.execv(sys.executable, _runtime_argv(fd, cli_pid))
     except OSError as exc:
         os.write(2, f"[eggscripts] cannot run {sys.executable}: {exc.strerror}\n".encode())
@@ -140,7 +140,7 @@ def _daemon_child(fd: int) -> NoReturn:
         from eggscripts.launching.daemonize import daemonize
 
         with open(os.devnull, "ab") as devnull:
-            daemonize([fd], "/", devnull, devnull)
+            daemonize([fd], handoff.START_DIR, devnull, devnull)
         os.set_inheritable(fd, True)
         os.execv(sys.executable, _runtime_argv(fd, None))
     except BaseException:  # nothing to tell: the CLI spawns one itself

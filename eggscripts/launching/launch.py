@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from eggscripts.errors import EggScriptsError
 from eggscripts.launching import early_start
 from eggscripts.options import app_options
-from runtime.contract import option_defs
+from runtime.contract import handoff, option_defs
 
 RUNTIME_MODULE = early_start.RUNTIME_MODULE
 # Keys filled below rather than copied: resolved paths, and the log files of a daemon only.
@@ -92,7 +92,7 @@ def exec_foreground(plan: Plan) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.chdir(plan.base_dir)
+        os.chdir(handoff.START_DIR)  # never BASE_DIR: runtime/process/import_path.py
         os.execve(argv[0], argv, plan.env)
     except OSError as exc:
         raise EggScriptsError(f"cannot run {argv[0]}: {exc.strerror}") from None

@@ -30,6 +30,9 @@ KINDS = ("run", "rerun")
 # `runtime.start_cluster --handoff FD CLI_PID|- ROOM`: wait for a handoff on FD.
 FLAG = "--handoff"
 ROOM = " " * 2048  # room for the process title (eggscripts/launching/early_start.py)
+# Where the CLI starts every runtime door (`runtime.start_cluster`, `runtime.check`), early
+# or not: never BASE_DIR, which `python -m` would search first (runtime/process/import_path.py).
+START_DIR = "/"
 # Set in the environment of a CLI that must not start early again (a "rerun").
 NO_EARLY_ENV = "EGGSCRIPTS_NO_EARLY_START"
 _MAX_FDS = len(FD_NAMES)

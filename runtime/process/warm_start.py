@@ -53,7 +53,6 @@ def run(argv: list[str], main: Callable[[list[str]], int]) -> int:
         report(f"bad early start arguments {argv}: {exc}")
         return 2
     front = _Front(cli_pid) if cli_pid is not None else None
-    start_dir = os.getcwd()
     try:
         launch = handoff.receive(sock) if _warm(sock) else None
     except (OSError, ValueError) as exc:
@@ -72,7 +71,7 @@ def run(argv: list[str], main: Callable[[list[str]], int]) -> int:
         return status
     if launch.kind == "rerun":
         os.execve(launch.argv[0], launch.argv, {**launch.env, handoff.NO_EARLY_ENV: "1"})
-    return _become(launch, start_dir, main)
+    return _become(launch, main)
 
 
 class _Front:
@@ -138,7 +137,7 @@ def _die(signum: int) -> int:
     return 128 + signum
 
 
-def _become(launch: handoff.Launch, start_dir: str, main: Callable[[list[str]], int]) -> int:
+def _become(launch: handoff.Launch, main: Callable[[list[str]], int]) -> int:
     """Take the launch's stdio, directory, descriptors and environment, then run it as the
     exec'd command line would have run."""
     fds = launch.fds
@@ -147,7 +146,6 @@ def _become(launch: handoff.Launch, start_dir: str, main: Callable[[list[str]], 
             fd = fds.pop(name)
             os.dup2(fd, target)
             os.close(fd)
-    os.chdir(launch.cwd)
     ready = fds.get("ready_fd")
     if ready is not None:  # what eggscripts/launching/detach.py writes before its exec
         try:
@@ -160,9 +158,7 @@ def _become(launch: handoff.Launch, start_dir: str, main: Callable[[list[str]], 
         for fd in fds.values():
             os.set_inheritable(fd, True)
         os.execve(argv[0], argv, launch.env)
-    _take_environment(launch.env)
-    if sys.path and sys.path[0] == start_dir:  # `python -m` put the start directory first
-        sys.path[0] = os.getcwd()
+    _take_environment(launch.env)  # main enters BASE_DIR (runtime/process/import_path.py)
     sys.argv[1:] = [options]
     return main([options])
 

@@ -38,6 +38,7 @@ from typing import Protocol
 from runtime.contract.exitcodes import ExitCode
 from runtime.process.cluster_options import ClusterOptions
 from runtime.process.errors import report
+from runtime.process.import_path import enter_as_app
 
 ChildMain = Callable[[socket.socket], int]  # the child's entry: its channel end -> status
 
@@ -99,6 +100,7 @@ class ProcessSpawner:
             # set-up below opens (the account lookup of --user) can be closed by mistake.
             close_other_fds([channel.fileno()] + ([leader.fileno()] if leader else []))
             child_setup()
+            enter_as_app(options.base_dir)  # as its account now: runtime/process/import_path.py
             from runtime.worker.agent_process import run_agent
 
             try:
@@ -120,6 +122,7 @@ class ProcessSpawner:
 
         def worker(channel: socket.socket) -> int:
             child_setup()
+            enter_as_app(options.base_dir)
             from runtime.worker.app_worker import run_worker
 
             return run_worker(options, worker_id, channel, listener, app_name)

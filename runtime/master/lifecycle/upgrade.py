@@ -39,6 +39,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from runtime.contract import handoff
 from runtime.contract.exitcodes import ExitCode
 from runtime.contract.framing import FrameDecoder, ProtocolError
 from runtime.contract.locks import claim
@@ -127,9 +128,10 @@ class Upgrade:
         env = {**os.environ, **self.production.successor_env()}
         try:
             fds = sorted({fd for fd in handed if fd is not None})
-            # In BASE_DIR again, as `start` runs a master: a `current` symlink switched to
-            # a new release since is followed (our own cwd is the old release's).
-            cwd = self.launch.base_dir
+            # Started where `start` starts a master; it enters BASE_DIR by its path, so a
+            # `current` symlink switched to a new release since is followed (our own cwd
+            # is the old release's) (runtime/process/import_path.py).
+            cwd = handoff.START_DIR
             self.proc = subprocess.Popen(argv, pass_fds=fds, env=env, cwd=cwd)
         except OSError as exc:
             os.close(ready_r)

@@ -134,7 +134,7 @@ def test_foreground_execs_in_place(
     assert proc.returncode == 1, err
     call = python.last()
     assert call["pid"] == proc.pid
-    assert call["cwd"] == str(app)
+    assert call["cwd"] == "/"  # never BASE_DIR: runtime/process/import_path.py
     assert call["env"]["EGG_SERVER_ENV"] == "staging"
     assert call["argv"][:2] == ["-m", "runtime.start_cluster"]
     assert python.options()["title"] == title

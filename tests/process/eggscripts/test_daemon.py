@@ -128,7 +128,7 @@ def test_daemon_context(app: Path, home: Path, tmp_path: Path, title: str, port:
         run_cli("stop", f"--title={title}", env=cli_env(home))
     assert state["sid"] != os.getsid(0) and state["pgid"] != os.getpgid(0)
     assert state["has_tty"] is False
-    assert state["cwd"] == str(app)
+    assert state["cwd"] == "/"  # the runtime enters BASE_DIR itself (master.cwd() above)
     logs = [f"{home}/logs/{title}/master-stdout.log", f"{home}/logs/{title}/master-stderr.log"]
     assert state["stdio"] == ["/dev/null", *logs]
     # Python installs its own SIGINT handler when SIGINT is not ignored at startup.

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.cli_helpers import EGGSCRIPTS, copy_app, make_app, master_of, run_cli
 from tests.clusters import Foreground, start_daemon
@@ -141,3 +142,31 @@ def test_without_the_early_start_the_plain_exec_still_serves(
     finally:
         assert cluster.stop() == 0
         cluster.close()
+
+
+@pytest.mark.parametrize("early", [True, False], ids=["early", "plain"])
+def test_an_app_s_own_top_level_names_never_shadow_the_runtime(
+    tmp_path: Path, title: str, port: int, env: dict[str, str], early: bool
+) -> None:
+    """BASE_DIR holds a `runtime/` package and a `yaml.py` that raise: the master never
+    imports from BASE_DIR (it is started from `/` and enters BASE_DIR itself), the app's
+    processes import its own modules from there (`shop_lib`)."""
+    app = make_app(tmp_path / "shop")
+    (app / "runtime").mkdir()
+    (app / "runtime" / "__init__.py").write_text("raise SystemExit('the app runtime ran')\n")
+    (app / "yaml.py").write_text("raise SystemExit('the app yaml ran')\n")
+    (app / "config").mkdir()
+    (app / "config" / "config.default.yaml").write_text("keys: shop\n")
+    (app / "shop_lib.py").write_text("GREETING = 'from the app dir'\n")
+    (app / "app" / "router.py").write_text(
+        "import shop_lib\n\n\nasync def hello(ctx):\n    ctx.body = shop_lib.GREETING\n\n\n"
+        "def router(app):\n    app.router.get('/', hello)\n"
+    )
+    run_env = env if early else {**env, "EGGSCRIPTS_NO_EARLY_START": "1"}
+    result = start_daemon(str(app), title=title, port=port, env=run_env, workers=1)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert request(port, "/").text == "from the app dir"
+        assert master_of(title).cwd() == str(app)
+    finally:
+        assert run_cli("stop", f"--title={title}", env=env).returncode == 0
