@@ -202,5 +202,5 @@ def install_responder(options: Any, target: Any) -> None:
     """Let an egg-style app hand its plain responses to uvicorn's cycle in one step
     (one_write.py); not with `--access-log`, which counts the ASGI messages."""
     use_responder = getattr(target, "use_responder", None)
-    if use_responder is not None and not options.access_log:
-        use_responder(one_write.respond)
+    if use_responder is not None:
+        use_responder(None if options.access_log else one_write.respond)
