@@ -37,8 +37,9 @@ _LENGTHS = tuple(str(i).encode() for i in range(4096))
 _ctype_cache: dict[str, bytes] = {}
 _LINES = b"content-type: %s\r\ncontent-length: %s\r\n"
 # A server's way to take a complete response in one step (runtime/worker/one_write.py):
-# `respond(send, status, header_lines, body)`, False when it must be sent as ASGI messages.
-Responder = Callable[[Send, int, bytes, bytes], bool]
+# `respond(send, status, header_lines, body, extra_headers)`, False when it must be sent as
+# ASGI messages.
+Responder = Callable[[Send, int, bytes, bytes, Any], bool]
 
 
 def _length(n: int) -> bytes:
@@ -122,9 +123,9 @@ def make_asgi(app: Any) -> Any:
     the app. Each handler is split into its `entry` (runtime/http/compose.py): the
     outermost middleware is called from here, one Python call less. A text body that is
     the very same `str` object as the previous response's (a constant such as
-    `"hello world"`) reuses its encoded bytes and headers. A response whose headers are
-    all the app's own (a content type of its own choosing and the length: no `ctx.set`, no
-    `ctx.type`) goes to the server's `responder` in one step, when it has one and takes it.
+    `"hello world"`) reuses its encoded bytes and headers. A response in bytes whose
+    content type and length the app chose itself (no `ctx.type`; headers from `ctx.set`
+    may follow) goes to the server's `responder` in one step, when it has one and takes it.
     """
     ctx_cls = app.context_class
     bind = MethodType
@@ -154,7 +155,8 @@ def make_asgi(app: Any) -> Any:
                 await mount(scope, receive, send)
                 return
         ctx = ctx_cls(app, scope, receive)
-        lines = None  # the header lines, when the app built every header itself
+        lines = None  # the lines of the headers the app built itself, for `respond`
+        extra: Any = ()  # then the headers it was given (`ctx.set`)
         try:
             method = scope["method"]
             if read_bodies and method in BODY_METHODS:
@@ -185,16 +187,17 @@ def make_asgi(app: Any) -> Any:
             else:
                 status, headers, data = render(ctx)
                 if (
-                    len(headers) == 2
+                    data.__class__ is bytes
                     and ctx._type is None
-                    and not ctx._headers
-                    and data.__class__ is bytes
-                ):  # a content type of render's own and the length: no header of the app's
+                    and len(headers) >= 2
+                    and headers[1][0] is _CLEN
+                ):  # a content type of render's own and the length, then `ctx.set`'s
                     lines = _LINES % (headers[0][1], headers[1][1])
+                    extra = headers[2:]
         except Exception as exc:  # every error becomes a response, never a dropped socket
             status, headers, data = error_response(ctx, exc)
             lines = None
-        if lines is not None and respond is not None and respond(send, status, lines, data):
+        if lines is not None and respond is not None and respond(send, status, lines, data, extra):
             return
         await send({"type": "http.response.start", "status": status, "headers": headers})
         if data.__class__ is bytes:

@@ -4,8 +4,9 @@ An ASGI app answers in two messages, `http.response.start` then `http.response.b
 uvicorn's `RequestResponseCycle.send` checks every header of the first one (two regular
 expressions per header, the `server` and `date` defaults included) and writes the head and
 the body apart. Our own egg-style apps (runtime/http/asgi.py) know when their response is
-plain: a body in bytes, a `content-length` of its size, a content type and no other
-header, all built by the app itself from constants. For such a response `respond` writes
+plain: a body in bytes, a `content-length` of its size and a content type, built by the
+app itself from constants, then the headers set by middleware or controllers (`ctx.set`),
+which are checked here exactly as uvicorn checks them. For such a response `respond` writes
 status line, headers and body with one `transport.write` and leaves the cycle as uvicorn's
 `send` would, through uvicorn's own attributes: started, complete, `message_event` set,
 closed when not keep-alive, `on_response` called. The bytes are the ones uvicorn writes
@@ -17,7 +18,7 @@ two messages): a `send` that is not uvicorn's cycle's own (our access log wraps 
 `--access-log` keeps its counting), a response already started, a disconnected client,
 writing paused by flow control (uvicorn's send waits for the drain), a body over
 `MAX_BODY`, uvicorn's own access log, a status uvicorn has no status line for, or
-default headers (`--header`) uvicorn's send would refuse or that frame the response
+default or app headers uvicorn's send would refuse or that frame the response
 (`connection`, `content-length`, `transfer-encoding`). uvicorn's default headers are
 checked as uvicorn checks them, once per list: its server replaces the list when the
 `date` changes, once a second.
@@ -67,10 +68,25 @@ def default_lines(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     return lines
 
 
-def respond(send: Any, status: int, lines: bytes, body: bytes) -> bool:
+def extra_lines(headers: Any) -> bytes | None:
+    """Headers the app was given (`ctx.set`) as the lines uvicorn's send writes, checked as
+    it checks them; None for one it would refuse or that frames the response."""
+    parts = []
+    for name, value in headers:
+        if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
+            return None
+        name = name.lower()
+        if name in _FRAMING:
+            return None
+        parts.append(b"%s: %s\r\n" % (name, value))
+    return b"".join(parts)
+
+
+def respond(send: Any, status: int, lines: bytes, body: bytes, extra: Any = ()) -> bool:
     """Write the response (`lines`: the app's own header lines, `content-length` included,
-    each ending in CRLF) through the cycle `send` belongs to; False, having done nothing,
-    when it must go through uvicorn's `send` instead."""
+    each ending in CRLF; `extra`: header pairs after them that someone else chose) through
+    the cycle `send` belongs to; False, having done nothing, when it must go through
+    uvicorn's `send` instead."""
     cycle = getattr(send, "__self__", None)
     if (
         cycle.__class__ is not RequestResponseCycle
@@ -85,6 +101,11 @@ def respond(send: Any, status: int, lines: bytes, body: bytes) -> bool:
     defaults = default_lines(cycle.default_headers)
     if status_line is None or defaults is None:
         return False
+    if extra:
+        more = extra_lines(extra)
+        if more is None:
+            return False
+        lines += more
     cycle.response_started = True
     cycle.waiting_for_100_continue = False
     cycle.chunked_encoding = False

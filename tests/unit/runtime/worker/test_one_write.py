@@ -39,6 +39,18 @@ async def header(ctx):
     ctx.set("x-extra", "1")
     ctx.body = "with a header"
 
+async def many(ctx):
+    ctx.set({"X-One": "1", "x-list": ["a", "b"]})
+    ctx.body = {"many": True}
+
+async def bad(ctx):
+    ctx.set("x-bad", "a\\nb")
+    ctx.body = "refused by uvicorn's send"
+
+async def closing(ctx):
+    ctx.set("connection", "close")
+    ctx.body = "closes"
+
 async def typed(ctx):
     ctx.type = "html"
     ctx.body = "<p>hi</p>"
@@ -66,7 +78,7 @@ ROUTER = """
 def router(app):
     h = app.controller.home
     for name in ("text", "data", "raw", "created", "big", "header", "typed", "empty", "boom",
-                 "odd", "waits"):
+                 "odd", "waits", "many", "bad", "closing"):
         app.router.get("/" + name, getattr(h, name))
     app.router.post("/reads", h.reads)
 """
@@ -195,6 +207,8 @@ def get(path: str, *headers: str, method: str = "GET", version: str = "1.1") -> 
         get("/text", version="1.0"),
         get("/text", "Expect: 100-continue"),
         get("/waits"),  # answered from the connection's Task
+        get("/header"),  # a header set by the app, checked as uvicorn checks it
+        get("/many"),
     ],
 )
 def test_a_plain_response_is_one_write_of_the_bytes_uvicorn_writes(
@@ -209,7 +223,8 @@ def test_a_plain_response_is_one_write_of_the_bytes_uvicorn_writes(
     "request_bytes",
     [
         get("/big"),  # over MAX_BODY: not copied into the head's write
-        get("/header"),  # a header set by the app: uvicorn checks it
+        get("/bad"),  # a header uvicorn's send refuses: its 500, as before
+        get("/closing"),  # a header that frames the response: uvicorn's send
         get("/typed"),  # a content type set by the app: uvicorn checks it
         get("/empty"),  # 204: uvicorn frames it
         get("/boom"),  # an error page
