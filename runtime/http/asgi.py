@@ -123,9 +123,10 @@ def make_asgi(app: Any) -> Any:
     the app. Each handler is split into its `entry` (runtime/http/compose.py): the
     outermost middleware is called from here, one Python call less. A text body that is
     the very same `str` object as the previous response's (a constant such as
-    `"hello world"`) reuses its encoded bytes and headers. A response in bytes whose
-    content type and length the app chose itself (no `ctx.type`; headers from `ctx.set`
-    may follow) goes to the server's `responder` in one step, when it has one and takes it.
+    `"hello world"`) reuses its encoded bytes and headers. A response in bytes with a
+    content type and its length (headers from `ctx.set` may follow) goes to the server's
+    `responder` in one step, when it has one and takes it: the lines of the headers the app
+    built from constants, then the others, for the responder to check.
     """
     ctx_cls = app.context_class
     bind = MethodType
@@ -186,14 +187,14 @@ def make_asgi(app: Any) -> Any:
                     last = (body, data, headers, lines)
             else:
                 status, headers, data = render(ctx)
-                if (
-                    data.__class__ is bytes
-                    and ctx._type is None
-                    and len(headers) >= 2
-                    and headers[1][0] is _CLEN
-                ):  # a content type of render's own and the length, then `ctx.set`'s
-                    lines = _LINES % (headers[0][1], headers[1][1])
-                    extra = headers[2:]
+                if data.__class__ is bytes and len(headers) >= 2 and headers[1][0] is _CLEN:
+                    # a content type and the length, then `ctx.set`'s headers
+                    if ctx._type is None:  # a content type of render's own
+                        lines = _LINES % (headers[0][1], headers[1][1])
+                        extra = headers[2:]
+                    else:  # the app's: checked by the responder with the rest
+                        lines = b""
+                        extra = headers
         except Exception as exc:  # every error becomes a response, never a dropped socket
             status, headers, data = error_response(ctx, exc)
             lines = None

@@ -4,9 +4,10 @@ An ASGI app answers in two messages, `http.response.start` then `http.response.b
 uvicorn's `RequestResponseCycle.send` checks every header of the first one (two regular
 expressions per header, the `server` and `date` defaults included) and writes the head and
 the body apart. Our own egg-style apps (runtime/http/asgi.py) know when their response is
-plain: a body in bytes, a `content-length` of its size and a content type, built by the
-app itself from constants, then the headers set by middleware or controllers (`ctx.set`),
-which are checked here exactly as uvicorn checks them. For such a response `respond` writes
+plain: a body in bytes, a content type and a `content-length` of the body's size, then
+the headers set by middleware or controllers (`ctx.set`). What the app built from
+constants comes as header lines; a content type of the app's (`ctx.type`) and the rest
+are checked here exactly as uvicorn checks them. For such a response `respond` writes
 status line, headers and body with one `transport.write` and leaves the cycle as uvicorn's
 `send` would, through uvicorn's own attributes: started, complete, `message_event` set,
 closed when not keep-alive, `on_response` called. The bytes are the ones uvicorn writes
@@ -17,9 +18,11 @@ Anything else takes uvicorn's path unchanged (`respond` returns False and the ap
 two messages): a `send` that is not uvicorn's cycle's own (our access log wraps it, so
 `--access-log` keeps its counting), a response already started, a disconnected client,
 writing paused by flow control (uvicorn's send waits for the drain), a body over
-`MAX_BODY`, uvicorn's own access log, a status uvicorn has no status line for, or
-default or app headers uvicorn's send would refuse or that frame the response
-(`connection`, `content-length`, `transfer-encoding`). uvicorn's default headers are
+`MAX_BODY`, uvicorn's own access log, a status uvicorn has no status line for, a header
+uvicorn's send would refuse, a default header that frames the response (`connection`,
+`content-length`, `transfer-encoding`) or an app's header that does (`connection`,
+`transfer-encoding`; a second `content-length` is written as uvicorn writes it, which
+frames the body by the first one, the app's). uvicorn's default headers are
 checked as uvicorn checks them, once per list: its server replaces the list when the
 `date` changes, once a second.
 """
@@ -38,7 +41,10 @@ from uvicorn.protocols.http.httptools_impl import (
 # A larger body is written as uvicorn writes it, apart from the head: joining them would
 # copy it for a saving that no longer counts.
 MAX_BODY = 64 * 1024
+# Headers that change how uvicorn's send frames the response. A `content-length` after the
+# app's own is written as it is: uvicorn frames the body by the first one.
 _FRAMING = frozenset((b"connection", b"content-length", b"transfer-encoding"))
+_EXTRA_FRAMING = frozenset((b"connection", b"transfer-encoding"))
 _CLOSE = b"connection: close\r\n\r\n"
 _END = b"\r\n"
 
@@ -69,23 +75,25 @@ def default_lines(headers: list[tuple[bytes, bytes]]) -> bytes | None:
 
 
 def extra_lines(headers: Any) -> bytes | None:
-    """Headers the app was given (`ctx.set`) as the lines uvicorn's send writes, checked as
-    it checks them; None for one it would refuse or that frames the response."""
+    """Headers the app was given (`ctx.type`, `ctx.set`) as the lines uvicorn's send
+    writes, checked as it checks them; None for one it would refuse or that frames the
+    response."""
     parts = []
     for name, value in headers:
         if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
             return None
         name = name.lower()
-        if name in _FRAMING:
+        if name in _EXTRA_FRAMING:
             return None
         parts.append(b"%s: %s\r\n" % (name, value))
     return b"".join(parts)
 
 
 def respond(send: Any, status: int, lines: bytes, body: bytes, extra: Any = ()) -> bool:
-    """Write the response (`lines`: the app's own header lines, `content-length` included,
-    each ending in CRLF; `extra`: header pairs after them that someone else chose) through
-    the cycle `send` belongs to; False, having done nothing, when it must go through
+    """Write the response (`lines`: header lines the app built from constants, each ending
+    in CRLF; `extra`: header pairs after them, from elsewhere; the first `content-length`
+    of the two is the app's own, `len(body)`) through the cycle `send` belongs to; False,
+    having done nothing, when it must go through
     uvicorn's `send` instead."""
     cycle = getattr(send, "__self__", None)
     if (

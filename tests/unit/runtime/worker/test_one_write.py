@@ -51,6 +51,18 @@ async def closing(ctx):
     ctx.set("connection", "close")
     ctx.body = "closes"
 
+async def length(ctx):
+    ctx.set("content-length", "5")  # written after the app's own, as uvicorn writes it
+    ctx.body = "hello world"
+
+async def chunked(ctx):
+    ctx.set("transfer-encoding", "chunked")
+    ctx.body = "chunked"
+
+async def badtype(ctx):
+    ctx.type = "text/html\\r\\nx-injected: 1"
+    ctx.body = "refused by uvicorn's send"
+
 async def typed(ctx):
     ctx.type = "html"
     ctx.body = "<p>hi</p>"
@@ -78,7 +90,7 @@ ROUTER = """
 def router(app):
     h = app.controller.home
     for name in ("text", "data", "raw", "created", "big", "header", "typed", "empty", "boom",
-                 "odd", "waits", "many", "bad", "closing"):
+                 "odd", "waits", "many", "bad", "closing", "length", "chunked", "badtype"):
         app.router.get("/" + name, getattr(h, name))
     app.router.post("/reads", h.reads)
 """
@@ -209,6 +221,8 @@ def get(path: str, *headers: str, method: str = "GET", version: str = "1.1") -> 
         get("/waits"),  # answered from the connection's Task
         get("/header"),  # a header set by the app, checked as uvicorn checks it
         get("/many"),
+        get("/typed"),  # a content type set by the app, checked as uvicorn checks it
+        get("/length"),
     ],
 )
 def test_a_plain_response_is_one_write_of_the_bytes_uvicorn_writes(
@@ -225,7 +239,8 @@ def test_a_plain_response_is_one_write_of_the_bytes_uvicorn_writes(
         get("/big"),  # over MAX_BODY: not copied into the head's write
         get("/bad"),  # a header uvicorn's send refuses: its 500, as before
         get("/closing"),  # a header that frames the response: uvicorn's send
-        get("/typed"),  # a content type set by the app: uvicorn checks it
+        get("/chunked"),
+        get("/badtype"),
         get("/empty"),  # 204: uvicorn frames it
         get("/boom"),  # an error page
         get("/odd"),  # a status uvicorn has no line for: its send fails, a 500
