@@ -9,7 +9,8 @@ Two servers, each fed the same raw `GET /` bytes on one keep-alive connection (a
 transport collects the response) on uvloop, as a worker serves it:
 - `egg`: the showcase app (examples/showcase: router, the `metrics` middleware, a
   controller) through our protocol subclass (runtime/worker/http_protocol.py, with the
-  options' default limits) and uvicorn's Config as the app worker builds it;
+  options' default limits) and uvicorn's Config as the app worker builds it (with the
+  one-step responder, runtime/worker/one_write.py, under our protocol only);
 - `uvicorn`: a hello-world ASGI callable (bench/hello_asgi.py) through uvicorn's own
   `HttpToolsProtocol`, as `uvicorn --http httptools` serves it.
 `--layer asgi` calls the ASGI callables directly instead (fresh scope per request): the
@@ -91,6 +92,11 @@ def app_entry(name: str) -> Any:
     return egg_app().asgi if name == "egg" else hello_app()
 
 
+def app_target(name: str) -> Any:
+    """What a worker builds its server for: the booted app, or the hello world."""
+    return egg_app() if name == "egg" else hello_app()
+
+
 def hello_app() -> Any:
     sys.path.insert(0, str(HERE))
     from hello_asgi import app
@@ -100,10 +106,11 @@ def hello_app() -> Any:
 
 def our_protocol(app: Any) -> Any:
     from runtime.process.cluster_options import ClusterOptions
-    from runtime.worker.http_server import server_config
+    from runtime.worker.http_server import install_responder, server_config
 
     options = ClusterOptions(base_dir=str(ROOT / "examples" / "showcase"), title="bench")
-    config = server_config(options, app)
+    install_responder(options, app)  # as build_server does, for an egg app
+    config = server_config(options, getattr(app, "asgi", app))
     config.load()
     return config.http_protocol_class, config
 
@@ -122,8 +129,11 @@ def connection(kind: str) -> tuple[Any, Transport]:
     from uvicorn.server import ServerState
 
     app_name, protocol = KINDS.get(kind, kind).split("/")
-    app = app_entry(app_name)
-    cls, config = (our_protocol if protocol == "ours" else uvicorn_protocol)(app)
+    app = app_target(app_name)
+    if protocol == "ours":
+        cls, config = our_protocol(app)
+    else:
+        cls, config = uvicorn_protocol(getattr(app, "asgi", app))
     proto = cls(config=config, server_state=ServerState(), app_state={})
     transport = Transport()
     proto.connection_made(transport)
@@ -133,18 +143,32 @@ def connection(kind: str) -> tuple[Any, Transport]:
 async def serve_requests(proto: Any, transport: Transport, n: int) -> None:
     """`n` requests through the full protocol, one at a time on one connection. Each read
     is delivered from a loop callback, as the event loop delivers it,
-    and this Task wakes once per request, when the response's second write (its body)
+    and this Task wakes once per request, when the response's last write (its body)
     is made: the same bench cost whichever way the server runs the request."""
     loop = asyncio.get_running_loop()
     call_soon = loop.call_soon
     sleep = asyncio.sleep
+    writes = await writes_per_response(proto, transport)
     for _ in range(n):
-        transport.until = transport.responses + 2  # the status line and headers, the body
+        transport.until = transport.responses + writes
         transport.waiter = waiter = loop.create_future()
         call_soon(proto.data_received, REQUEST)
         await waiter
         while not proto.cycle.response_complete:  # not reached by the apps benched here
             await sleep(0)
+
+
+async def writes_per_response(proto: Any, transport: Transport) -> int:
+    """How many writes a response takes (two as ASGI messages: the head, the body; one
+    when the app hands it over in one step), counted on the first request."""
+    counted: int | None = getattr(transport, "per_response", None)
+    if counted is None:
+        before = transport.responses
+        proto.data_received(REQUEST)
+        while not proto.cycle.response_complete:  # run from a loop callback: let it
+            await asyncio.sleep(0)
+        counted = transport.per_response = transport.responses - before
+    return counted
 
 
 def call_asgi(app: Any, n: int) -> None:

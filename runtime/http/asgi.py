@@ -1,7 +1,8 @@
 """The ASGI 3 entry of an Application: one request in, one response out.
 
 This is the hot path, so it is flat: build the Context, read a body only for methods that
-carry one, run the onion composed at boot, render, two `send` calls. One try/except covers
+carry one, run the onion composed at boot, render, then one call of the server's responder
+for a plain response (see `make_asgi`) or the two `send` calls. One try/except covers
 the handler and the rendering; errors become 4xx/5xx responses here and never reach uvicorn.
 """
 
@@ -34,6 +35,11 @@ _CTYPE = b"content-type"
 _CLEN = b"content-length"
 _LENGTHS = tuple(str(i).encode() for i in range(4096))
 _ctype_cache: dict[str, bytes] = {}
+_LINES = b"content-type: %s\r\ncontent-length: %s\r\n"
+# A server's way to take a complete response in one step (runtime/worker/one_write.py):
+# `respond(send, status, header_lines, body, extra_headers)`, False when it must be sent as
+# ASGI messages.
+Responder = Callable[[Send, int, bytes, bytes, Any], bool]
 
 
 def _length(n: int) -> bytes:
@@ -117,7 +123,10 @@ def make_asgi(app: Any) -> Any:
     the app. Each handler is split into its `entry` (runtime/http/compose.py): the
     outermost middleware is called from here, one Python call less. A text body that is
     the very same `str` object as the previous response's (a constant such as
-    `"hello world"`) reuses its encoded bytes and headers.
+    `"hello world"`) reuses its encoded bytes and headers. A response in bytes with a
+    content type and its length (headers from `ctx.set` may follow) goes to the server's
+    `responder` in one step, when it has one and takes it: the lines of the headers the app
+    built from constants, then the others, for the responder to check.
     """
     ctx_cls = app.context_class
     bind = MethodType
@@ -132,7 +141,9 @@ def make_asgi(app: Any) -> Any:
     other_scope: ASGIApp = app._other_scope
     mounts = app.router.mounts
     find_mount: Callable[[str], Mount | None] | None = mounts.find if mounts else None
-    last: tuple[Any, bytes, Any] = (None, b"", ())  # (body str, its bytes, its headers)
+    respond: Responder | None = app.responder
+    # (body str, its bytes, its headers, their lines)
+    last: tuple[Any, bytes, Any, bytes] = (None, b"", (), b"")
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
         nonlocal last
@@ -145,6 +156,8 @@ def make_asgi(app: Any) -> Any:
                 await mount(scope, receive, send)
                 return
         ctx = ctx_cls(app, scope, receive)
+        lines = None  # the lines of the headers the app built itself, for `respond`
+        extra: Any = ()  # then the headers it was given (`ctx.set`)
         try:
             method = scope["method"]
             if read_bodies and method in BODY_METHODS:
@@ -164,16 +177,29 @@ def make_asgi(app: Any) -> Any:
             ):  # the common case, inlined: text, implicit 200, no extra headers
                 status = ctx._status
                 if body is last[0]:
-                    data, headers = last[1], last[2]
+                    data, headers, lines = last[1], last[2], last[3]
                 else:
                     data = body.encode()
                     n = len(data)
-                    headers = ((_CTYPE, _BTEXT), (_CLEN, _LENGTHS[n] if n < 4096 else _length(n)))
-                    last = (body, data, headers)
+                    length = _LENGTHS[n] if n < 4096 else _length(n)
+                    headers = ((_CTYPE, _BTEXT), (_CLEN, length))
+                    lines = _LINES % (_BTEXT, length)
+                    last = (body, data, headers, lines)
             else:
                 status, headers, data = render(ctx)
+                if data.__class__ is bytes and len(headers) >= 2 and headers[1][0] is _CLEN:
+                    # a content type and the length, then `ctx.set`'s headers
+                    if ctx._type is None:  # a content type of render's own
+                        lines = _LINES % (headers[0][1], headers[1][1])
+                        extra = headers[2:]
+                    else:  # the app's: checked by the responder with the rest
+                        lines = b""
+                        extra = headers
         except Exception as exc:  # every error becomes a response, never a dropped socket
             status, headers, data = error_response(ctx, exc)
+            lines = None
+        if lines is not None and respond is not None and respond(send, status, lines, data, extra):
+            return
         await send({"type": "http.response.start", "status": status, "headers": headers})
         if data.__class__ is bytes:
             await send({"type": "http.response.body", "body": data})
@@ -200,6 +226,7 @@ class AsgiApp:
     asgi: Any
     bodyparser_limit: int = 1024 * 1024
     read_bodies: bool = True
+    responder: Responder | None = None
     logger: Any
     env: str
     private_class = False  # True on the per-instance class made by the loader
@@ -210,6 +237,12 @@ class AsgiApp:
         self.asgi = make_asgi(self)
         if type(self).__dict__.get("private_class"):
             type(self).__call__ = staticmethod(self.asgi)  # type: ignore[method-assign]
+
+    def use_responder(self, respond: Responder | None) -> None:
+        """Hand plain responses to `respond` in one step (the worker's server installs
+        runtime/worker/one_write.py); a response it declines goes as two ASGI messages."""
+        self.responder = respond
+        self.install_asgi()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)

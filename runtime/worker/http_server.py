@@ -22,7 +22,7 @@ from uvicorn.config import Config
 from uvicorn.server import Server
 
 from runtime.http.types import Receive, Scope, Send
-from runtime.worker import access_log
+from runtime.worker import access_log, one_write
 from runtime.worker.backlog import serve_queued, take_queued
 from runtime.worker.http_protocol import protocol_class
 from runtime.worker.lazy_ws import LazyWebSocketProtocol
@@ -190,7 +190,17 @@ def build_server(
 ) -> WorkerServer:
     """The server for a booted target (an egg-style Application or an AppTarget). A WSGI
     app runs every request in a thread, so every request waits: it gets uvicorn's Task at
-    once rather than a try without one (which would only add a hand-over)."""
+    once rather than a try without one (which would only add a hand-over). An egg-style
+    app hands its plain responses to uvicorn's cycle in one step (one_write.py)."""
     state = getattr(target, "lifespan_state", None)
     eager = getattr(target, "interface", "asgi") != "wsgi"
+    install_responder(options, target)
     return WorkerServer(server_config(options, target.asgi, https, eager), on_started, state)
+
+
+def install_responder(options: Any, target: Any) -> None:
+    """Let an egg-style app hand its plain responses to uvicorn's cycle in one step
+    (one_write.py); not with `--access-log`, which counts the ASGI messages."""
+    use_responder = getattr(target, "use_responder", None)
+    if use_responder is not None:
+        use_responder(None if options.access_log else one_write.respond)
