@@ -15,7 +15,8 @@ transport collects the response) on uvloop, as a worker serves it:
   `HttpToolsProtocol`, as `uvicorn --http httptools` serves it.
 `--layer asgi` calls the ASGI callables directly instead (fresh scope per request): the
 app layer alone, no HTTP parsing. `--kinds egg/uvicorn,hello/ours` mixes them, to tell
-what the app layer and what the protocol subclass cost.
+what the app layer and what the protocol subclass cost; `fastapi/ours,fastapi/uvicorn`
+serves bench/asgi_compare.py's FastAPI hello world.
 
 Default output: CPU microseconds per request (process time, best of 5 runs). With
 `--callgrind` each server runs twice under `valgrind --tool=callgrind` (N and 2N
@@ -93,8 +94,19 @@ def app_entry(name: str) -> Any:
 
 
 def app_target(name: str) -> Any:
-    """What a worker builds its server for: the booted app, or the hello world."""
+    """What a worker builds its server for: the booted app, FastAPI's hello world (the
+    app of bench/asgi_compare.py) or the hello world."""
+    if name == "fastapi":
+        return fastapi_app()
     return egg_app() if name == "egg" else hello_app()
+
+
+def fastapi_app() -> Any:
+    from asgi_compare import FASTAPI_APP
+
+    namespace: dict[str, Any] = {}
+    exec(compile(FASTAPI_APP, "fastapi_hello.py", "exec"), namespace)
+    return namespace["app"]
 
 
 def hello_app() -> Any:
