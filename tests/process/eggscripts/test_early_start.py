@@ -72,10 +72,11 @@ def test_a_daemon_asked_by_pyproject_toml_is_started_by_the_cli_again(
     """No --daemon on the command line: the early start guessed a foreground master; the
     master runs the command line again, as a plain start, which detaches and returns."""
     app = make_app(tmp_path / "shop", tool="daemon = true\nworkers = 1")
-    result = subprocess.run(
+    assert app.name == "shop"
+    result = subprocess.run(  # BASE_DIR relative: the second run is in the same directory
         [EGGSCRIPTS, "start", f"--title={title}", f"--port={port}", "--hostname=127.0.0.1",
-         str(app)],
-        env=env, capture_output=True, text=True, timeout=60,
+         "shop"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
     try:
         assert result.returncode == 0, result.stderr
