@@ -28,6 +28,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from runtime.contract import handoff, readychannel
 from runtime.process.errors import report
@@ -79,16 +80,21 @@ class _Front:
     """A foreground early start's signals until its launch is taken. Ctrl-C is the CLI's
     to answer (the terminal sends it to both: the CLI prints and exits, and its status is
     returned as ours). SIGTERM and SIGHUP sent to this pid alone (a CI job's timeout, a
-    supervisor) are passed on to the CLI, and no launch runs after one."""
+    supervisor) are passed on to the CLI, and no launch runs after one. A signal ignored
+    by whoever started us (`nohup`'s SIGHUP) stays ignored; `restore` puts back what the
+    interpreter had, as the plain exec would have left it."""
 
     FORWARDED = (signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self, cli_pid: int) -> None:
         self.cli_pid = cli_pid
         self.stopped: int | None = None
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for signum in self.FORWARDED:
-            signal.signal(signum, self._forward)
+        self.previous: dict[int, Any] = {}
+        for signum in (signal.SIGINT, *self.FORWARDED):
+            previous = signal.getsignal(signum)
+            self.previous[signum] = signal.SIG_DFL if previous is None else previous
+            if previous != signal.SIG_IGN:
+                signal.signal(signum, signal.SIG_IGN if signum == signal.SIGINT else self._forward)
 
     def _forward(self, signum: int, _frame: object) -> None:
         self.stopped = signum
@@ -96,9 +102,8 @@ class _Front:
             os.kill(self.cli_pid, signum)
 
     def restore(self) -> None:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        for signum in self.FORWARDED:
-            signal.signal(signum, signal.SIG_DFL)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
 
 
 def _warm(sock: socket.socket) -> bool:

@@ -55,3 +55,23 @@ def test_the_launch_environment_replaces_ours(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(os, "environ", {"KEEP": "1", "GONE": "2", "CHANGED": "old"})
     warm_start._take_environment({"KEEP": "1", "CHANGED": "new", "ADDED": "3"})
     assert os.environ == {"KEEP": "1", "CHANGED": "new", "ADDED": "3"}
+
+
+def test_a_foreground_runtime_forwards_sigterm_and_keeps_what_was_ignored() -> None:
+    import signal
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        front = warm_start._Front(cli_pid=2**22 + 7)  # no such process: the kill is skipped
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # the CLI answers Ctrl-C
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN  # still nohup's
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert front.stopped == signal.SIGTERM  # passed on, and no launch will run
+        front.restore()
+        assert signal.getsignal(signal.SIGTERM) == saved[signal.SIGTERM]
+        assert signal.getsignal(signal.SIGINT) == saved[signal.SIGINT]
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
