@@ -74,10 +74,6 @@ def begin(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> None:
     import _socket  # the C module: `socket` would import enum, selectors, ... before the fork
 
     daemon = _guess_daemon(argv)
-    if daemon:  # python-daemon imported here, not in the child: the child is the critical path
-        import daemon as _  # noqa: F401
-
-        from eggscripts.launching import daemonize  # noqa: F401
     try:
         ends = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM, 0)
     except OSError:
