@@ -4,7 +4,10 @@ The watcher fails the start as soon as it knows:
 - the ready channel hits EOF without `egg-ready` (the master died or said `startup-error`);
 - the stderr log grows (unless `--ignore-stderr`), polled every 50 ms, and checked once
   more when `egg-ready` arrives, so output written just before ready is never missed
-  (egg-scripts polls once a second and lets a fast-booting broken app through);
+  (egg-scripts polls once a second and lets a fast-booting broken app through); the
+  master's `startup-error` that usually follows such output within milliseconds is still
+  awaited briefly, so the exit status is the master's (4: the app failed to load) rather
+  than a plain 1;
 - `--timeout` passes (kept even with `--ignore-stderr`, unlike egg-scripts).
 """
 
@@ -22,6 +25,10 @@ from runtime.contract import readychannel
 from runtime.contract.framing import FrameReader, ProtocolError
 
 STDERR_POLL = 0.05
+# When the stderr log grows, how long the ready channel may still bring the master's own
+# `startup-error`: a failing worker writes its error to the log just before the master
+# says why and with which exit status (3, 4, 5), and that status is the truth.
+ERROR_GRACE = 0.5
 
 
 @dataclasses.dataclass
@@ -76,7 +83,8 @@ def watch(
     while True:
         now = time.monotonic()
         if stderr is not None and stderr.grew():
-            outcome.reason = stderr_reason(stderr.path)
+            if not _startup_error(reader, outcome, progress):
+                outcome.reason = stderr_reason(stderr.path)
             return outcome
         if now >= deadline:
             outcome.reason = f"not ready after the {timeout_ms} ms timeout (--timeout)"
@@ -99,6 +107,26 @@ def watch(
                 outcome.reason = outcome.reason or "the cluster exited before it was ready"
                 return outcome
         progress.tick(time.monotonic())
+
+
+def _startup_error(reader: FrameReader, outcome: Outcome, progress: Progress) -> bool:
+    """After the stderr log grew: True if the master says `startup-error` within
+    `ERROR_GRACE` (its reason and exit status then stand), False if it says anything
+    else that ends the wait, closes the channel, or stays silent."""
+    deadline = time.monotonic() + ERROR_GRACE
+    while not reader.eof:
+        wait = deadline - time.monotonic()
+        if wait <= 0 or not select.select([reader.fd], [], [], wait)[0]:
+            return False
+        try:
+            messages = reader.read()
+        except ProtocolError:
+            return False
+        for message in messages:
+            if _handle(message, outcome, progress):
+                outcome.ready = None
+                return message.get("action") == "startup-error"
+    return False
 
 
 def _handle(message: dict[str, Any], outcome: Outcome, progress: Progress) -> bool:
