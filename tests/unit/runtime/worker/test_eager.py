@@ -27,6 +27,7 @@ class Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.data = bytearray()
+        self.writes: list[bytes] = []
         self.closed = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -35,7 +36,9 @@ class Transport(asyncio.Transport):
         )
 
     def write(self, data: Any) -> None:
+        assert not self.closed, "a write after close"
         self.data += data
+        self.writes.append(bytes(data))
 
     def is_closing(self) -> bool:
         return self.closed
@@ -338,5 +341,85 @@ def test_without_eager_runs_every_request_is_a_task_of_its_own() -> None:
         assert len({id(task) for task in seen}) == 3
         assert asyncio.all_tasks() == {asyncio.current_task()}  # no host Task parked
         conn.proto.connection_lost(None)
+
+    run(main)
+
+
+def test_a_response_that_does_not_wait_leaves_in_one_write() -> None:
+    async def handler(scope: dict[str, Any], receive: Any) -> str:
+        return "hello"
+
+    async def main() -> None:
+        conn = Connection(text_app(handler))
+        await conn.read(GET % b"")  # the first request: uvicorn's Task, two writes
+        await conn.responses(1)
+        await asyncio.sleep(0)
+        before = len(conn.transport.writes)
+        await conn.read(GET % b"")
+        (write,) = conn.transport.writes[before:]
+        assert write.startswith(b"HTTP/1.1 200 OK\r\n") and write.endswith(b"\r\n\r\nhello")
+        conn.proto.connection_lost(None)
+
+    run(main)
+
+
+def test_a_head_sent_before_a_wait_is_written_when_the_step_ends() -> None:
+    release = asyncio.Event
+
+    async def main() -> None:
+        go = release()
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            headers = [(b"content-length", b"5")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await go.wait()
+            await send({"type": "http.response.body", "body": b"later"})
+
+        conn = Connection(app)
+        await conn.read(GET % b"")  # uvicorn's Task for the first request
+        await asyncio.sleep(0)
+        go.set()
+        await conn.responses(1)
+        await asyncio.sleep(0)
+        go.clear()
+        before = len(conn.transport.writes)
+        await conn.read(GET % b"")
+        head = b"".join(conn.transport.writes[before:])
+        assert head.startswith(b"HTTP/1.1 200 OK") and head.endswith(b"\r\n\r\n")  # no body yet
+        go.set()
+        for _ in range(200):
+            if conn.transport.writes[-1] == b"later":
+                break
+            await asyncio.sleep(0.005)
+        assert conn.transport.writes[-1] == b"later"  # after the wait: written at once
+        conn.proto.connection_lost(None)
+
+    run(main)
+
+
+def test_a_large_body_is_written_through_and_a_closing_response_before_the_close() -> None:
+    big = b"x" * (eager._Batch.LIMIT + 1)
+
+    async def main() -> None:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            body = big if scope["path"] == "/big" else b"bye"
+            headers = [(b"content-length", str(len(body)).encode())]
+            if scope["path"] == "/bye":
+                headers.append((b"connection", b"close"))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        conn = Connection(app)
+        await conn.read(GET % b"")
+        await conn.responses(1)
+        await asyncio.sleep(0)
+        before = len(conn.transport.writes)
+        await conn.read(GET % b"big")
+        writes = conn.transport.writes[before:]
+        assert len(writes) == 2 and writes[1] is not None and len(writes[1]) == len(big)
+        await asyncio.sleep(0)
+        before = len(conn.transport.writes)
+        await conn.read(GET % b"bye")  # connection: close: written, then closed
+        assert conn.transport.writes[before:][-1].endswith(b"bye") and conn.transport.closed
 
     run(main)
