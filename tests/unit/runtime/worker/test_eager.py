@@ -14,6 +14,7 @@ from uvicorn.server import ServerState
 from runtime.process.cluster_options import ClusterOptions
 from runtime.worker import eager
 from runtime.worker.http_server import server_config
+from tests.fake_transport import Transport
 
 pytestmark = pytest.mark.skipif(
     not eager.SUPPORTED, reason="eager runs need create_task(context=): Python 3.11+"
@@ -21,36 +22,6 @@ pytestmark = pytest.mark.skipif(
 
 GET = b"GET /%s HTTP/1.1\r\nHost: t\r\n\r\n"
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-
-
-class Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.data = bytearray()
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8080)}.get(
-            name, default
-        )
-
-    def write(self, data: Any) -> None:
-        assert not self.closed, "a write after close"
-        self.data += data
-        self.writes.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]

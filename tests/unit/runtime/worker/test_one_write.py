@@ -14,6 +14,7 @@ from uvicorn.server import ServerState
 from runtime.process.cluster_options import ClusterOptions
 from runtime.worker import one_write
 from runtime.worker.http_server import install_responder, server_config
+from tests.fake_transport import Transport
 from tests.fixtures.apptree import boot, write_tree
 
 HOME = """
@@ -118,33 +119,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     booted = boot(Path(root))
     booted.counted = 0
     return booted
-
-
-class Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8080)}.get(
-            name, default
-        )
-
-    def write(self, data: Any) -> None:
-        self.writes.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 def connect(app: Any, responder: bool, defaults: Any = None, **options: Any) -> Any:
