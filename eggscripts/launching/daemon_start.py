@@ -20,7 +20,6 @@ from eggscripts.finding import procs
 from eggscripts.launching import detach, early_start, logrotate, startwait
 from eggscripts.launching.launch import Plan
 from eggscripts.launching.progress import Progress
-from runtime.contract import handoff
 from runtime.contract.framing import FrameReader
 from runtime.contract.option_defs import DEFAULT_PORT
 from runtime.contract.safe_open import UnsafePath, make_dirs
@@ -52,9 +51,9 @@ def run(
     try:
         keep = [plan.lock_fd] if plan.lock_fd is not None else []
         logs = (out, err)
-        read_fd = early_start.hand_daemon(plan.argv, plan.env, plan.base_dir, logs, plan.lock_fd)
+        read_fd = early_start.hand_daemon(plan.argv, plan.env, logs, plan.lock_fd)
         if read_fd is None:  # no early-started daemon: spawn one now
-            read_fd = detach.spawn(plan.argv, plan.env, handoff.START_DIR, out, err, keep)
+            read_fd = detach.spawn(plan.argv, plan.env, out, err, keep)
     finally:
         out.close()
         err.close()

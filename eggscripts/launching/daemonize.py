@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import signal
 
+from runtime.contract import handoff
+
 TYPE_CHECKING = False  # not typing's: imported before the early start's fork
 if TYPE_CHECKING:
     from typing import BinaryIO
@@ -22,8 +24,9 @@ if TYPE_CHECKING:
 _RESET_SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGTSTP", "SIGTTIN", "SIGTTOU")
 
 
-def daemonize(keep: list[int], working_directory: str, stdout: BinaryIO, stderr: BinaryIO) -> None:
-    """Become the daemon: this process's parent returns at once (python-daemon forks)."""
+def daemonize(keep: list[int], stdout: BinaryIO, stderr: BinaryIO) -> None:
+    """Become the daemon: this process's parent returns at once (python-daemon forks). It
+    works in `/`, where every runtime door starts (runtime/process/import_path.py)."""
     import daemon
 
     umask = os.umask(0)
@@ -37,7 +40,7 @@ def daemonize(keep: list[int], working_directory: str, stdout: BinaryIO, stderr:
     }
     context = daemon.DaemonContext(
         detach_process=True,
-        working_directory=working_directory,
+        working_directory=handoff.START_DIR,
         umask=umask,
         prevent_core=False,
         stdin=devnull,

@@ -23,7 +23,6 @@ from runtime.contract import readychannel
 def spawn(
     argv_for: Callable[[int], list[str]],
     env: dict[str, str],
-    working_directory: str,
     stdout: BinaryIO,
     stderr: BinaryIO,
     keep: list[int] | None = None,
@@ -39,7 +38,7 @@ def spawn(
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the forked child, which never returns
-        _child(read_fd, write_fd, argv_for, env, working_directory, stdout, stderr, keep or [])
+        _child(read_fd, write_fd, argv_for, env, stdout, stderr, keep or [])
     # Without closing our copy of the write end we would never see EOF when the daemon
     # dies before it is ready.
     os.close(write_fd)
@@ -53,7 +52,6 @@ def _child(
     write_fd: int,
     argv_for: Callable[[int], list[str]],
     env: dict[str, str],
-    working_directory: str,
     stdout: BinaryIO,
     stderr: BinaryIO,
     keep: list[int],
@@ -61,7 +59,7 @@ def _child(
     """Never returns into click: every path ends in exec or `os._exit`."""
     try:
         os.close(read_fd)
-        daemonize([write_fd, *keep], working_directory, stdout, stderr)
+        daemonize([write_fd, *keep], stdout, stderr)
         readychannel.write_frame(write_fd, readychannel.SPAWNED, {"pid": os.getpid()})
         os.set_inheritable(write_fd, True)
         argv = argv_for(write_fd)

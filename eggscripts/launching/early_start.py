@@ -30,7 +30,6 @@ from runtime.contract import handoff
 
 TYPE_CHECKING = False  # not typing's: this module runs before the fork, imports cost there
 if TYPE_CHECKING:
-    import socket
     from collections.abc import Callable, Mapping, Sequence
     from typing import BinaryIO, NoReturn
 
@@ -39,27 +38,15 @@ _NOT_EARLY = frozenset(("-h", "--help", "--version"))
 
 
 class _Early:
-    __slots__ = ("_sock", "daemon", "environ", "fd", "first_child")
+    __slots__ = ("daemon", "environ", "first_child", "sock")
 
     def __init__(self, fd: int, daemon: bool, first_child: int | None, environ: dict[str, str]):
-        self.fd = fd  # this CLI's end of the handoff socket
+        import socket  # after the fork: the CLI's own time, off the runtime's path
+
+        self.sock = socket.socket(fileno=fd)  # this CLI's end of the handoff
         self.daemon = daemon  # the guess
         self.first_child = first_child  # daemon: the child python-daemon leaves at once
         self.environ = environ  # as the CLI started (a "rerun" must not see --env-file's)
-        self._sock: socket.socket | None = None
-
-    def socket(self) -> socket.socket:
-        if self._sock is None:
-            import socket
-
-            self._sock = socket.socket(fileno=self.fd)
-        return self._sock
-
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-        else:
-            os.close(self.fd)
 
 
 _early: _Early | None = None
@@ -136,7 +123,7 @@ def _daemon_child(fd: int) -> NoReturn:
         from eggscripts.launching.daemonize import daemonize
 
         with open(os.devnull, "ab") as devnull:
-            daemonize([fd], handoff.START_DIR, devnull, devnull)
+            daemonize([fd], devnull, devnull)
         os.set_inheritable(fd, True)
         os.execv(sys.executable, _runtime_argv(fd, None))
     except BaseException:  # nothing to tell: the CLI spawns one itself
@@ -156,7 +143,7 @@ def expect(daemon: bool) -> None:
     _hand(handoff.Launch("rerun", argv, early.environ, os.getcwd(), {}))
 
 
-def hand_foreground(argv: list[str], env: dict[str, str], cwd: str, lock_fd: int | None) -> None:
+def hand_foreground(argv: list[str], env: dict[str, str], lock_fd: int | None) -> None:
     """Run the master the foreground way through the early-started runtime, if there is
     one (never returns then); returns to exec it plainly otherwise."""
     early = _early
@@ -166,13 +153,12 @@ def hand_foreground(argv: list[str], env: dict[str, str], cwd: str, lock_fd: int
         _drop()
         return
     fds = {} if lock_fd is None else {"lock_fd": lock_fd}
-    _hand(handoff.Launch("run", argv, env, cwd, fds))
+    _hand(handoff.Launch("run", argv, env, handoff.START_DIR, fds))
 
 
 def hand_daemon(
     argv_for: Callable[[int], list[str]],
     env: dict[str, str],
-    cwd: str,
     logs: tuple[BinaryIO, BinaryIO],
     lock_fd: int | None,
 ) -> int | None:
@@ -186,7 +172,8 @@ def hand_daemon(
     if lock_fd is not None:
         fds["lock_fd"] = lock_fd
     try:
-        handoff.send(early.socket(), handoff.Launch("run", argv_for(write_fd), env, cwd, fds))
+        launch = handoff.Launch("run", argv_for(write_fd), env, handoff.START_DIR, fds)
+        handoff.send(early.sock, launch)
         sent = True
     except OSError:
         sent = False
@@ -207,7 +194,7 @@ def _hand(launch: handoff.Launch) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     try:
-        handoff.send(_early.socket(), launch)
+        handoff.send(_early.sock, launch)
     except OSError:
         os._exit(1)
     os._exit(0)
@@ -219,7 +206,7 @@ def _drop() -> None:
     early, _early = _early, None
     if early is None:
         return
-    early.close()
+    early.sock.close()
     if early.first_child is not None:
         import contextlib
 

@@ -88,7 +88,7 @@ def exec_foreground(plan: Plan) -> NoReturn:
     SIGTERM reach the master directly and our exit status is the master's."""
     argv = plan.argv()
     if plan.module == RUNTIME_MODULE:  # a master already importing takes it, if started early
-        early_start.hand_foreground(argv, plan.env, plan.base_dir, plan.lock_fd)
+        early_start.hand_foreground(argv, plan.env, plan.lock_fd)
     sys.stdout.flush()
     sys.stderr.flush()
     try:

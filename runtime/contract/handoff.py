@@ -51,7 +51,7 @@ class Launch:
         self.kind = kind
         self.argv = argv  # for "run": the `python -m runtime.start_cluster JSON` command line
         self.env = env
-        self.cwd = cwd  # "rerun": where the CLI ran; "run": BASE_DIR (the runtime enters it)
+        self.cwd = cwd  # where to run it: "rerun": the CLI's; "run": START_DIR (enters BASE_DIR)
         self.fds = fds  # FD_NAMES -> descriptor (as received: numbers of this process)
 
 

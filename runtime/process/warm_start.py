@@ -70,8 +70,8 @@ def run(argv: list[str], main: Callable[[list[str]], int]) -> int:
             return _die(front.stopped)
     if launch is None:
         return status
-    if launch.kind == "rerun":  # in the CLI's directory: its relative paths mean the same
-        os.chdir(launch.cwd)
+    os.chdir(launch.cwd)  # a rerun's: the CLI's (its relative paths); a run's: where it is
+    if launch.kind == "rerun":
         os.execve(launch.argv[0], launch.argv, {**launch.env, handoff.NO_EARLY_ENV: "1"})
     return _become(launch, main)
 

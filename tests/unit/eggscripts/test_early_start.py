@@ -48,5 +48,5 @@ def test_the_guess_is_the_last_daemon_flag(argv: list[str], daemon: bool) -> Non
 def test_without_an_early_start_every_hand_over_is_declined() -> None:
     assert early_start._early is None
     early_start.expect(True)
-    early_start.hand_foreground(["python"], {}, "/", None)  # returns: exec it plainly
-    assert early_start.hand_daemon(lambda fd: ["python"], {}, "/", (None, None), None) is None  # type: ignore[arg-type]
+    early_start.hand_foreground(["python"], {}, None)  # returns: exec it plainly
+    assert early_start.hand_daemon(lambda fd: ["python"], {}, (None, None), None) is None  # type: ignore[arg-type]
